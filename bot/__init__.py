@@ -1,0 +1,1 @@
+"""Encore: a self-hosted Discord bot that extends songs with Suno."""

@@ -1,0 +1,93 @@
+"""The discord.py bot: wires the store, the provider, the task service and delivery together in `setup_hook`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import aiohttp
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.providers import create_provider
+from bot.service import TaskService
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = ("cogs.extend", "cogs.results")
+COMMANDS_HASH_KEY = "commands_hash"
+
+
+def point_at_discord(settings: Settings) -> None:
+    """Aim discord.py's REST and gateway at the configured endpoints (Discord itself, a proxy, or a test fake)."""
+    discord.http.Route.BASE = settings.discord_api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class EncoreBot(commands.Bot):
+    """Encore's client. Its state lives in SQLite, so several processes could later share the work."""
+
+    store: Store
+    service: TaskService
+    delivery: Delivery
+
+    def __init__(self, settings: Settings, *, progress_interval: float = 10.0) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.progress_interval = progress_interval
+        self._session: aiohttp.ClientSession | None = None
+        point_at_discord(settings)
+
+    async def setup_hook(self) -> None:
+        self._session = aiohttp.ClientSession()
+        self.store = await Store.open(self.settings.database_path)
+        self.delivery = Delivery(self, self._session, progress_interval=self.progress_interval)
+        self.service = TaskService(
+            self.store,
+            create_provider(self.settings, self._session),
+            self.delivery,
+            poll_interval=self.settings.poll_interval,
+            stall_timeout=self.settings.stall_timeout,
+        )
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+        await self.service.start()
+        log.info("Encore ready to take commands with provider %s", self.settings.provider)
+
+    async def sync_commands(self) -> None:
+        """Sync to the development guild when one is set (instant); else globally, only when the commands changed."""
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+            log.info("commands synced to development guild %s", self.settings.dev_guild_id)
+            return
+        payload = json.dumps([command.to_dict(self.tree) for command in self.tree.get_commands()], sort_keys=True)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        if await self.store.get_meta(COMMANDS_HASH_KEY) == digest:
+            return
+        await self.tree.sync()
+        await self.store.set_meta(COMMANDS_HASH_KEY, digest)
+        log.info("commands changed: synced globally")
+
+    async def close(self) -> None:
+        """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
+        if hasattr(self, "service"):
+            await self.service.stop()
+            self.delivery.replies.close()
+        await super().close()
+        if self._session:
+            await self._session.close()
+        if hasattr(self, "store"):
+            await self.store.close()

@@ -1,0 +1,170 @@
+"""Settings read from the environment (and `.env`), checked once at start-up.
+
+Every setting is documented in `.env.example`; a bad one stops the bot with one line that names the variable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ProviderName = Literal["sunoapi", "apiframe"]
+PROVIDERS: tuple[ProviderName, ...] = ("sunoapi", "apiframe")
+
+DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
+DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+DEFAULT_SUNOAPI_BASE_URL = "https://api.sunoapi.co"
+DEFAULT_APIFRAME_BASE_URL = "https://api.apiframe.pro"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The bot's whole configuration. Secrets are kept out of `repr` so they never reach a log line."""
+
+    discord_token: str = field(repr=False)
+    provider: ProviderName
+    sunoapi_key: str = field(default="", repr=False)
+    apiframe_key: str = field(default="", repr=False)
+    discord_api_base: str = DEFAULT_DISCORD_API_BASE
+    discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
+    sunoapi_base_url: str = DEFAULT_SUNOAPI_BASE_URL
+    apiframe_base_url: str = DEFAULT_APIFRAME_BASE_URL
+    sunoapi_submit_interval: float = 4.0
+    sunoapi_polls_per_second: float = 2.0
+    database_path: Path = Path("data/encore.db")
+    poll_interval: float = 5.0
+    stall_timeout: float = 900.0
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+
+    @property
+    def provider_key(self) -> str:
+        """The API key of the configured provider."""
+        return self.sunoapi_key if self.provider == "sunoapi" else self.apiframe_key
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, for the log redactor."""
+        return tuple(s for s in (self.discord_token, self.sunoapi_key, self.apiframe_key) if s)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping, raising `ConfigError` for the first bad variable."""
+        reader = _EnvReader(env)
+        sunoapi_key = reader.text("SUNOAPI_KEY")
+        apiframe_key = reader.text("APIFRAME_KEY")
+        return cls(
+            discord_token=reader.required("DISCORD_TOKEN"),
+            provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), sunoapi_key, apiframe_key),
+            sunoapi_key=sunoapi_key,
+            apiframe_key=apiframe_key,
+            discord_api_base=reader.url("DISCORD_API_BASE", DEFAULT_DISCORD_API_BASE, ("http", "https")),
+            discord_gateway_url=reader.url("DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, ("ws", "wss")),
+            sunoapi_base_url=reader.url("SUNOAPI_BASE_URL", DEFAULT_SUNOAPI_BASE_URL, ("http", "https")),
+            apiframe_base_url=reader.url("APIFRAME_BASE_URL", DEFAULT_APIFRAME_BASE_URL, ("http", "https")),
+            sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
+            sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
+            database_path=Path(reader.text("DATABASE_PATH") or "data/encore.db"),
+            poll_interval=reader.number("POLL_INTERVAL_SECONDS", 5.0, minimum=0.01),
+            stall_timeout=reader.number("TASK_STALL_TIMEOUT_SECONDS", 900.0, minimum=1.0),
+            dev_guild_id=reader.snowflake("DEV_GUILD_ID"),
+            log_level=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        )
+
+
+def _choose_provider(requested: str, sunoapi_key: str, apiframe_key: str) -> ProviderName:
+    """Pick the provider: the one asked for, else the one whose key is set."""
+    keys: dict[ProviderName, str] = {"sunoapi": sunoapi_key, "apiframe": apiframe_key}
+    if requested:
+        if requested not in PROVIDERS:
+            raise ConfigError("SUNO_PROVIDER", f"must be 'sunoapi' or 'apiframe', not {requested!r}")
+        chosen: ProviderName = "sunoapi" if requested == "sunoapi" else "apiframe"
+        if not keys[chosen]:
+            raise ConfigError(f"{chosen.upper()}_KEY", f"is required when SUNO_PROVIDER={chosen}")
+        return chosen
+    with_keys = [name for name, key in keys.items() if key]
+    if not with_keys:
+        raise ConfigError("SUNOAPI_KEY", "set SUNOAPI_KEY or APIFRAME_KEY (and SUNO_PROVIDER if both)")
+    if len(with_keys) > 1:
+        raise ConfigError("SUNO_PROVIDER", "both SUNOAPI_KEY and APIFRAME_KEY are set: choose one provider")
+    return with_keys[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvReader:
+    """Typed reads of environment variables; blank values count as unset."""
+
+    env: Mapping[str, str]
+
+    def text(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if not value:
+            raise ConfigError(name, "is required")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"must be a number, not {raw!r}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise ConfigError(name, f"must be a number of at least {minimum:g}, not {raw!r}")
+        return value
+
+    def count(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        if not raw.isdigit():
+            raise ConfigError(name, f"must be a whole number of 0 or more, not {raw!r}")
+        return int(raw)
+
+    def snowflake(self, name: str) -> int | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        if not raw.isdigit():
+            raise ConfigError(name, f"must be a Discord id (digits only), not {raw!r}")
+        return int(raw)
+
+    def snowflakes(self, name: str) -> frozenset[int]:
+        raw = self.text(name)
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        bad = [part for part in parts if not part.isdigit()]
+        if bad:
+            raise ConfigError(name, f"must be comma-separated Discord ids, not {bad[0]!r}")
+        return frozenset(int(part) for part in parts)
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        raw = self.text(name)
+        if not raw:
+            return default
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme.lower() not in schemes or not rest:
+            raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
+        return raw.rstrip("/") if scheme.lower() in ("http", "https") else raw
+
+    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
+        raw = self.text(name).upper()
+        if not raw:
+            return default
+        if raw not in options:
+            raise ConfigError(name, f"must be one of {', '.join(options)}, not {raw!r}")
+        return raw

@@ -1,0 +1,215 @@
+"""The Discord side of a task: progress in the requester's reply, results and failures in the channel.
+
+Results are posted with the bot's own token (`channel.send`), never the interaction token, so a song that
+finishes hours later (or after a restart) still arrives. Audio is streamed to temporary files, checked against
+the upload limit, and posted as a link when it is too large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import discord
+
+from bot import render
+from bot.service import DeliveryError
+from bot.store import SongRecord, TaskRecord
+
+log = logging.getLogger(__name__)
+
+FALLBACK_UPLOAD_LIMIT = 10 * 1024 * 1024
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15, sock_read=60)
+CHUNK_SIZE = 64 * 1024
+TOO_LARGE_CODE = 40005
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A clip's files on disk; `None` where a file is too large or could not be fetched."""
+
+    audio: Path | None
+    cover: Path | None
+
+
+class ProgressReplies:
+    """Edits each requester's deferred reply as their task moves, at most once per `min_interval`."""
+
+    def __init__(self, min_interval: float) -> None:
+        self.min_interval = min_interval
+        self._replies: dict[int, _Reply] = {}
+
+    def track(self, task_id: int, interaction: discord.Interaction) -> None:
+        self._replies[task_id] = _Reply(interaction)
+
+    async def update(self, task_id: int, text: str, *, final: bool = False) -> None:
+        """Show `text`; the latest text wins, and a final one is shown at once and ends the tracking."""
+        reply = self._replies.get(task_id)
+        if reply is None:
+            return
+        reply.pending = text
+        if final:
+            if reply.timer:
+                reply.timer.cancel()
+            self._replies.pop(task_id, None)
+            await self._flush(reply)
+            return
+        wait = reply.last_edit + self.min_interval - time.monotonic()
+        if wait <= 0:
+            await self._flush(reply)
+        elif reply.timer is None:
+            reply.timer = asyncio.create_task(self._flush_later(reply, wait))
+
+    async def _flush_later(self, reply: _Reply, wait: float) -> None:
+        await asyncio.sleep(wait)
+        reply.timer = None
+        await self._flush(reply)
+
+    async def _flush(self, reply: _Reply) -> None:
+        text, reply.pending = reply.pending, None
+        if text is None or reply.interaction.is_expired():
+            return
+        reply.last_edit = time.monotonic()
+        try:
+            await reply.interaction.edit_original_response(content=text)
+        except discord.HTTPException as error:
+            log.debug("could not edit a progress reply: %s", error)
+
+    def close(self) -> None:
+        for reply in self._replies.values():
+            if reply.timer:
+                reply.timer.cancel()
+        self._replies.clear()
+
+
+@dataclass(slots=True)
+class _Reply:
+    interaction: discord.Interaction
+    last_edit: float = 0.0
+    pending: str | None = None
+    timer: asyncio.Task[None] | None = field(default=None)
+
+
+class Delivery:
+    """Implements the service's `TaskEvents` with Discord messages."""
+
+    def __init__(self, client: discord.Client, session: aiohttp.ClientSession, *, progress_interval: float) -> None:
+        self._client = client
+        self._session = session
+        self.replies = ProgressReplies(progress_interval)
+
+    async def task_progressed(self, task: TaskRecord) -> None:
+        await self.replies.update(task.id, render.status_text(task))
+
+    async def task_failed(self, task: TaskRecord) -> None:
+        await self.replies.update(task.id, render.status_text(task), final=True)
+        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        notice = render.failure_notice(task)
+        mention_requester = discord.AllowedMentions(users=[discord.Object(task.requester_id)])
+        try:
+            await channel.send(notice, allowed_mentions=mention_requester)
+        except discord.HTTPException as error:
+            log.warning("task %s: could not post its failure in the channel (%s); trying a DM", task.id, error)
+            await self._direct_message(task.requester_id, notice)
+
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> int:
+        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        with tempfile.TemporaryDirectory(prefix=f"encore-{task.id}-") as folder:
+            limit = self._upload_limit(task)
+            downloads = [await self._download(song, Path(folder), index, limit) for index, song in enumerate(songs)]
+            try:
+                try:
+                    message = await self._post(channel, task, songs, downloads, attach_audio=True)
+                except discord.HTTPException as error:
+                    if error.status != 413 and error.code != TOO_LARGE_CODE:
+                        raise
+                    log.info("task %s: upload too large for the channel; posting audio links instead", task.id)
+                    message = await self._post(channel, task, songs, downloads, attach_audio=False)
+            except (discord.Forbidden, discord.NotFound) as error:
+                raise DeliveryError(f"the channel is gone or closed to Encore ({error.text})", permanent=True) from None
+            except discord.HTTPException as error:
+                raise DeliveryError(f"Discord answered {error.status}", permanent=False) from None
+            except (TimeoutError, aiohttp.ClientError) as error:
+                raise DeliveryError(f"connection to Discord failed: {type(error).__name__}", permanent=False) from None
+        await self.replies.update(task.id, render.status_text(task) + f" · {message.jump_url}", final=True)
+        try:
+            await message.add_reaction(render.REROLL_EMOJI)
+        except discord.HTTPException as error:
+            log.info("task %s: could not add the reroll reaction: %s", task.id, error)
+        return message.id
+
+    def _upload_limit(self, task: TaskRecord) -> int:
+        """The limit the interaction reported, else the guild's, else a conservative floor."""
+        if task.upload_limit:
+            return task.upload_limit
+        guild = self._client.get_guild(task.guild_id) if task.guild_id else None
+        return guild.filesize_limit if guild else FALLBACK_UPLOAD_LIMIT
+
+    async def _post(
+        self,
+        channel: discord.abc.Messageable,
+        task: TaskRecord,
+        songs: list[SongRecord],
+        downloads: list[Download],
+        *,
+        attach_audio: bool,
+    ) -> discord.Message:
+        files: list[discord.File] = []
+        embeds: list[discord.Embed] = []
+        for index, (song, download) in enumerate(zip(songs, downloads, strict=True), start=1):
+            cover = song.image_url
+            if download.cover:
+                cover_name = f"cover-{index}{download.cover.suffix}"
+                files.append(discord.File(download.cover, filename=cover_name))
+                cover = f"attachment://{cover_name}"
+            uploaded = attach_audio and download.audio is not None
+            if uploaded and download.audio:
+                files.append(
+                    discord.File(download.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.mp3")
+                )
+            embeds.append(render.result_embed(task, song, cover=cover, audio_link=None if uploaded else song.audio_url))
+        return await channel.send(
+            render.result_content(task),
+            embeds=embeds,
+            files=files,
+            nonce=f"encore-{task.id}",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def _download(self, song: SongRecord, folder: Path, index: int, limit: int) -> Download:
+        audio = await self._fetch_file(song.audio_url, folder / f"audio-{index}.mp3", limit)
+        suffix = ".png" if (song.image_url or "").lower().endswith(".png") else ".jpeg"
+        cover = await self._fetch_file(song.image_url, folder / f"cover-{index}{suffix}", limit)
+        return Download(audio=audio, cover=cover)
+
+    async def _fetch_file(self, url: str | None, path: Path, limit: int) -> Path | None:
+        """Stream `url` to `path`; `None` when it is missing, fails, or grows past `limit` bytes."""
+        if not url:
+            return None
+        try:
+            async with self._session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
+                if response.status != 200 or (response.content_length or 0) > limit:
+                    return None
+                size = 0
+                with path.open("wb") as file:
+                    async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                        size += len(chunk)
+                        if size > limit:
+                            return None
+                        file.write(chunk)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            log.warning("download of %s failed: %s", url, type(error).__name__)
+            return None
+        return path
+
+    async def _direct_message(self, user_id: int, text: str) -> None:
+        try:
+            user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
+            await user.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as error:
+            log.warning("could not DM user %s either: %s", user_id, error)

@@ -1,0 +1,89 @@
+"""The normalized task and clip model that every provider maps onto, and the requests Encore submits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TaskStatus(StrEnum):
+    """Encore's own lifecycle of a task, persisted at every step."""
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskStatus.DELIVERED, TaskStatus.FAILED)
+
+
+class ProviderState(StrEnum):
+    """What a provider says of a task, folded into a handful of states."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One finished (or finishing) song of a provider task."""
+
+    id: str
+    audio_url: str | None
+    image_url: str | None
+    title: str | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTask:
+    """A provider's answer about one task, normalized."""
+
+    task_id: str
+    state: ProviderState
+    raw_status: str
+    progress: int | None = None
+    clips: tuple[Clip, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendRequest:
+    """A validated extend: which clip, from where, and with what words and style."""
+
+    clip_id: str
+    continue_at: float
+    parent_task_id: str | None = None
+    lyrics: str | None = None
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+    model: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExtendRequest:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asked, and where the result goes."""
+
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    upload_limit: int | None = None
+    display_name: str = field(default="", compare=False)

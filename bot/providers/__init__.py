@@ -1,0 +1,42 @@
+"""Provider clients behind one interface, chosen by configuration."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.config import Settings
+from bot.providers.apiframe import ApiframeProvider
+from bot.providers.base import (
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from bot.providers.sunoapi import SunoApiProvider
+
+__all__ = [
+    "ApiframeProvider",
+    "Provider",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "SunoApiProvider",
+    "create_provider",
+]
+
+
+def create_provider(settings: Settings, session: aiohttp.ClientSession) -> Provider:
+    """The client of the configured provider."""
+    if settings.provider == "sunoapi":
+        return SunoApiProvider(
+            session,
+            settings.sunoapi_base_url,
+            settings.sunoapi_key,
+            submit_interval=settings.sunoapi_submit_interval,
+            polls_per_second=settings.sunoapi_polls_per_second,
+        )
+    return ApiframeProvider(session, settings.apiframe_base_url, settings.apiframe_key)

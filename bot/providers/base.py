@@ -1,0 +1,151 @@
+"""The one interface every Suno provider client implements, its errors, and the shared HTTP plumbing."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import aiohttp
+
+from bot.models import ExtendRequest, ProviderTask
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+
+
+class ProviderError(Exception):
+    """A provider call failed; `retryable` says whether the same call may succeed later."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request itself (bad input, unknown song): tell the requester why."""
+
+
+class ProviderAuthError(ProviderError):
+    """The API key was refused: an operator problem, never retried."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider said slow down."""
+
+    retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    """A 5xx, a timeout, a reset connection or an unreadable answer: worth another try."""
+
+    retryable = True
+
+
+class RateLimiter:
+    """A sliding-window limiter: at most `calls` starts in any `period` seconds, per process.
+
+    `margin` widens the window a little so that network jitter cannot make two requests arrive closer together
+    at the provider than the documented limit.
+    """
+
+    def __init__(self, calls: int, period: float, *, margin: float = 0.05) -> None:
+        self.calls = calls
+        self.period = period * (1 + margin)
+        self._starts: collections.deque[float] = collections.deque()
+        self._blocked_until = 0.0
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def per_second(cls, rate: float) -> RateLimiter:
+        """`rate` requests per second as a window of whole calls (2/s → 2 per 1 s, 0.25/s → 1 per 4 s)."""
+        return cls(max(1, int(rate)), max(1, int(rate)) / rate)
+
+    def delay(self, now: float) -> float:
+        """Seconds until the next call may start."""
+        while self._starts and now - self._starts[0] >= self.period:
+            self._starts.popleft()
+        wait = self._blocked_until - now
+        if len(self._starts) >= self.calls:
+            wait = max(wait, self._starts[0] + self.period - now)
+        return max(0.0, wait)
+
+    async def acquire(self) -> None:
+        """Wait for a free slot and take it."""
+        async with self._lock:
+            while (wait := self.delay(time.monotonic())) > 0:  # noqa: ASYNC110 - a time window, not an event
+                await asyncio.sleep(wait)
+            self._starts.append(time.monotonic())
+
+    def back_off(self, seconds: float) -> None:
+        """After a rate-limit answer, keep every caller out for `seconds`."""
+        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+
+class Provider(ABC):
+    """A Suno API provider: submit extends, read tasks back in Encore's normalized model."""
+
+    name: ClassVar[str]
+    batch_size: ClassVar[int] = 1
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, key: str) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._key = key
+
+    @abstractmethod
+    async def submit_extend(self, request: ExtendRequest) -> str:
+        """Submit an extend; return the provider's task id."""
+
+    @abstractmethod
+    async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
+        """Read up to `batch_size` tasks; a task the provider does not return comes back as state UNKNOWN."""
+
+    @abstractmethod
+    def _headers(self) -> Mapping[str, str]:
+        """The auth headers; the key appears nowhere else."""
+
+    async def _post(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None = None) -> tuple[int, Any]:
+        """POST JSON and return (HTTP status, parsed JSON); transport faults and bad JSON raise ProviderUnavailable."""
+        if limiter:
+            await limiter.acquire()
+        try:
+            async with self._session.post(
+                f"{self._base_url}{path}", json=dict(body), headers=self._headers(), timeout=DEFAULT_TIMEOUT
+            ) as response:
+                text = await response.text()
+                status = response.status
+                retry_after = _retry_after(response.headers)
+        except TimeoutError:
+            raise ProviderUnavailable(f"{self.name} did not answer {path} in time") from None
+        except aiohttp.ClientError as error:
+            raise ProviderUnavailable(f"{self.name} connection failed on {path}: {type(error).__name__}") from None
+        if status == 429:
+            if limiter:
+                limiter.back_off(retry_after or limiter.period)
+            raise ProviderRateLimited(f"{self.name} rate limit on {path}", retry_after=retry_after)
+        if status >= 500:
+            raise ProviderUnavailable(f"{self.name} server error {status} on {path}")
+        try:
+            data = json.loads(text) if text.strip() else {}
+        except ValueError:
+            raise ProviderUnavailable(f"{self.name} sent an unreadable answer (HTTP {status}) on {path}") from None
+        return status, data
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    try:
+        return max(0.0, float(headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def optional_fields(**fields: Any) -> dict[str, Any]:
+    """A request body without the fields the member left out."""
+    return {name: value for name, value in fields.items() if value is not None}

@@ -1,0 +1,89 @@
+"""How tasks and songs look in Discord: status lines, result embeds, failure notices."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot.models import ExtendRequest, TaskStatus
+from bot.store import SongRecord, TaskRecord
+from bot.validation import format_seconds
+
+EMBED_COLOUR = discord.Colour.from_rgb(233, 84, 32)
+REROLL_EMOJI = "🔁"
+
+
+def suno_link(clip_id: str) -> str:
+    return f"https://suno.com/song/{clip_id}"
+
+
+def describe_request(request: ExtendRequest) -> str:
+    """`[3f2a1c9b](link) from 1:05`: which song and where, in one short phrase."""
+    return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
+
+
+def accepted_text(task: TaskRecord, position: int) -> str:
+    place = "next in line" if position <= 1 else f"#{position} in line"
+    return (
+        f"🎵 Extending {describe_request(task.request)} — task #{task.id}, {place}.\n"
+        "The result will be posted in this channel; this message shows its progress."
+    )
+
+
+def status_text(task: TaskRecord) -> str:
+    """One line for the requester's progress message."""
+    header = f"Task #{task.id} ({describe_request(task.request)}): "
+    if task.status is TaskStatus.QUEUED:
+        retrying = task.provider_status or ""
+        return header + ("⏳ queued, " + retrying if retrying.startswith("retrying") else "⏳ queued")
+    if task.status is TaskStatus.SUBMITTED:
+        return header + "📨 submitted, waiting for Suno to start"
+    if task.status is TaskStatus.RUNNING:
+        progress = f" {task.progress}%" if task.progress is not None else ""
+        return header + f"🎛️ generating{progress}"
+    if task.status is TaskStatus.SUCCEEDED:
+        return header + "📦 finished, posting the result"
+    if task.status is TaskStatus.DELIVERED:
+        return header + "✅ posted in the channel"
+    return header + f"❌ {task.error or 'failed'}"
+
+
+def failure_notice(task: TaskRecord) -> str:
+    """The channel message that tells the requester a task ended without a result."""
+    what = describe_request(task.request)
+    return f"<@{task.requester_id}> ❌ Your extend of {what} (task #{task.id}) failed: {task.error}"
+
+
+def result_content(task: TaskRecord) -> str:
+    verb = "Reroll" if task.reroll_of else "Extension"
+    return f"🎶 {verb} of {describe_request(task.request)} for <@{task.requester_id}> · task #{task.id}"
+
+
+def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio_link: str | None) -> discord.Embed:
+    """One clip: title, style, length, who asked, the source song and its continue point, cover art."""
+    request = task.request
+    title = song.title or request.title or "Untitled extension"
+    embed = discord.Embed(title=_shorten(title, 256), url=suno_link(song.clip_id), colour=EMBED_COLOUR)
+    if request.style:
+        embed.add_field(name="Style", value=_shorten(request.style, 1024), inline=False)
+    if song.duration:
+        embed.add_field(name="Length", value=format_seconds(song.duration))
+    embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
+    embed.add_field(name="Extends", value=describe_request(request))
+    if audio_link:
+        embed.add_field(name="Audio", value=f"[Listen]({audio_link}) (too large to upload here)", inline=False)
+    if cover:
+        embed.set_image(url=cover)
+    embed.set_footer(text=f"Encore task #{task.id} · react {REROLL_EMOJI} to reroll · clip {song.clip_id}")
+    return embed
+
+
+def file_stem(title: str | None, fallback: str) -> str:
+    """A safe file name stem from a song title."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", title or "").strip("-").lower()[:60]
+    return stem or fallback
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,288 @@
+"""The task service: accept requests, submit them at the provider's pace, poll them, and hand results to delivery.
+
+It owns the lifecycle (queued → submitted → running → succeeded → delivered, or failed) and writes every step to
+the store, so `start()` after a crash picks each unfinished task up where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.config import ProviderName
+from bot.models import ProviderState, ProviderTask, Requester, TaskStatus
+from bot.providers import Provider, ProviderAuthError, ProviderError, ProviderRejected
+from bot.store import SongRecord, Store, TaskRecord
+from bot.validation import ExtendOptions, InputError, parse_song_ref, validate_extend
+
+log = logging.getLogger(__name__)
+
+MAX_TRANSIENT_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 300.0
+BAD_KEY_MESSAGE = (
+    "The server's Suno provider refused Encore's API key, so nothing was generated and nothing was charged. "
+    "This is for the bot's operator to fix."
+)
+
+
+class TaskEvents(Protocol):
+    """What the Discord side does when a task moves; the service calls these, never Discord itself."""
+
+    async def task_progressed(self, task: TaskRecord) -> None:
+        """The task's status or progress changed (or it is retrying)."""
+
+    async def task_failed(self, task: TaskRecord) -> None:
+        """The task ended without a result; `task.error` says why."""
+
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> int:
+        """Post the finished songs; return the result message id. Raise `DeliveryError` when it cannot."""
+
+
+class DeliveryError(Exception):
+    """Posting failed; `permanent` when trying again cannot help (channel gone, no permission)."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A request that became a task, and its place in the submission queue."""
+
+    task: TaskRecord
+    position: int
+
+
+def backoff(attempt: int, base: float) -> float:
+    """Exponential backoff with full jitter, capped: the n-th retry waits up to base·2ⁿ seconds."""
+    ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempt))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class TaskService:
+    """Runs the submit loop, the poll loop and deliveries for one provider."""
+
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        events: TaskEvents,
+        *,
+        poll_interval: float,
+        stall_timeout: float,
+        max_deliveries: int = 4,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.events = events
+        self.poll_interval = poll_interval
+        self.stall_timeout = stall_timeout
+        self._submit_wakeup = asyncio.Event()
+        self._poll_wakeup = asyncio.Event()
+        self._delivery_slots = asyncio.Semaphore(max_deliveries)
+        self._delivering: dict[int, asyncio.Task[None]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+
+    @property
+    def provider_name(self) -> ProviderName:
+        return "sunoapi" if self.provider.name == "sunoapi" else "apiframe"
+
+    async def start(self) -> None:
+        """Resume every unfinished task and start the loops."""
+        for task in await self.store.tasks_with_status(TaskStatus.SUCCEEDED):
+            self._start_delivery(task.id)
+        self._loops = [
+            asyncio.create_task(self._run_forever(self._submit_next, self._submit_wakeup), name="encore-submit"),
+            asyncio.create_task(self._run_forever(self._poll_due, self._poll_wakeup), name="encore-poll"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops and let deliveries in flight finish; what is left resumes on the next start."""
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+        await asyncio.gather(*self._delivering.values(), return_exceptions=True)
+
+    async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        """Validate an `/extend` and queue it; `InputError` says what to fix, and nothing is spent."""
+        known = await self.store.get_song(parse_song_ref(options.song))
+        request = validate_extend(self.provider_name, options, known)
+        task = await self.store.create_task(requester, self.provider.name, request)
+        if task is None:
+            raise InputError("You sent this same extend a moment ago; it is already in the queue.")
+        return await self._accepted(task)
+
+    async def reroll(self, message_id: int, user_id: int) -> Accepted | None:
+        """Submit the request behind a result message again; `None` if it is not a result or a repeat click."""
+        original = await self.store.task_by_message(message_id)
+        if original is None or original.requester_id != user_id:
+            return None
+        requester = Requester(
+            user_id=user_id,
+            channel_id=original.channel_id,
+            guild_id=original.guild_id,
+            upload_limit=original.upload_limit,
+        )
+        task = await self.store.create_task(requester, original.provider, original.request, reroll_of=original.id)
+        return await self._accepted(task) if task else None
+
+    async def _accepted(self, task: TaskRecord) -> Accepted:
+        self._submit_wakeup.set()
+        log.info("task %s queued for user %s in channel %s", task.id, task.requester_id, task.channel_id)
+        return Accepted(task=task, position=await self.store.queue_position(task.id))
+
+    async def _run_forever(self, step: Callable[[], Coroutine[Any, Any, float | None]], wakeup: asyncio.Event) -> None:
+        """Run `step` again and again; it returns how long to wait for new work (None: until woken)."""
+        while True:
+            wakeup.clear()
+            try:
+                wait = await step()
+            except Exception:
+                log.exception("%s failed; retrying in %.1f s", step.__name__, self.poll_interval)
+                wait = self.poll_interval
+            if wait is None or wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout=wait)
+
+    async def _submit_next(self) -> float | None:
+        """Submit the oldest queued task; return how long to wait before looking again."""
+        task = await self.store.next_queued()
+        if task is None:
+            return None
+        now = time.time()
+        if task.next_attempt_at > now:
+            return task.next_attempt_at - now
+        if task.submit_started_at is not None:
+            await self._fail(
+                task,
+                "Encore stopped while submitting this request, so it may or may not have reached the provider. "
+                "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came.",
+            )
+            return 0
+        await self.store.begin_submit(task.id)
+        try:
+            provider_task_id = await self.provider.submit_extend(task.request)
+        except ProviderError as error:
+            await self._submit_failed(task, error)
+            return 0
+        await self.store.mark_submitted(task.id, provider_task_id, next_poll_at=time.time() + self.poll_interval)
+        log.info("task %s submitted to %s as %s", task.id, self.provider.name, provider_task_id)
+        await self._progressed(task.id)
+        self._poll_wakeup.set()
+        return 0
+
+    async def _submit_failed(self, task: TaskRecord, error: ProviderError) -> None:
+        if isinstance(error, ProviderAuthError):
+            log.error(
+                "PROVIDER KEY REFUSED by %s: fix the API key in .env. Task %s failed.", self.provider.name, task.id
+            )
+            await self._fail(task, BAD_KEY_MESSAGE)
+        elif error.retryable and task.attempts + 1 < MAX_TRANSIENT_ATTEMPTS:
+            delay = max(error.retry_after or 0.0, backoff(task.attempts, self.poll_interval))
+            log.warning("task %s: submission failed (%s); retrying in %.1f s", task.id, error.message, delay)
+            await self.store.defer_submit(task.id, time.time() + delay, f"retrying: {error.message}")
+            await self._progressed(task.id)
+        elif error.retryable:
+            await self._fail(task, f"The provider kept failing ({error.message}). Nothing was made; try again later.")
+        else:
+            reason = error.message if isinstance(error, ProviderRejected) else str(error)
+            await self._fail(task, f"The provider refused this extend: {reason}")
+
+    async def _poll_due(self) -> float | None:
+        """Poll one batch of due tasks; return how long until the next is due."""
+        due = await self.store.due_active_tasks(time.time(), self.provider.batch_size)
+        if not due:
+            next_due = await self.store.next_active_due_at()
+            return None if next_due is None else max(0.0, next_due - time.time())
+        try:
+            results = await self.provider.fetch([task.provider_task_id or "" for task in due])
+        except ProviderError as error:
+            if isinstance(error, ProviderAuthError):
+                log.error("PROVIDER KEY REFUSED by %s while polling: fix the API key in .env.", self.provider.name)
+            attempts = max(task.attempts for task in due)
+            delay = max(error.retry_after or 0.0, backoff(attempts, self.poll_interval))
+            log.warning("polling %d task(s) failed (%s); retrying in %.1f s", len(due), error.message, delay)
+            for task in due:
+                if not await self._check_stalled(task):
+                    await self.store.defer_poll(task.id, time.time() + delay)
+            return 0
+        for task, result in zip(due, results, strict=True):
+            await self._apply(task, result)
+        return 0
+
+    async def _apply(self, task: TaskRecord, result: ProviderTask) -> None:
+        """Move a task according to what the provider said of it."""
+        if result.state is ProviderState.SUCCEEDED:
+            await self.store.mark_succeeded(task, result.clips)
+            log.info("task %s succeeded with %d clip(s)", task.id, len(result.clips))
+            self._start_delivery(task.id)
+            return
+        if result.state is ProviderState.FAILED:
+            await self._fail(task, f"Suno couldn't make this extension: {result.error or 'no reason given'}")
+            return
+        status = TaskStatus.RUNNING if result.state is ProviderState.RUNNING else task.status
+        moved = await self.store.record_poll(
+            task,
+            status=status,
+            provider_status=result.raw_status,
+            progress=result.progress,
+            next_poll_at=time.time() + self.poll_interval,
+        )
+        if moved:
+            await self._progressed(task.id)
+        else:
+            await self._check_stalled(task)
+
+    async def _check_stalled(self, task: TaskRecord) -> bool:
+        """Fail a task that has not moved for `stall_timeout`; return whether it did."""
+        if time.time() - task.last_change_at < self.stall_timeout:
+            return False
+        minutes = max(1, round(self.stall_timeout / 60))
+        await self._fail(task, f"The provider showed no progress for {minutes} minute(s), so Encore gave up on it.")
+        return True
+
+    async def _fail(self, task: TaskRecord, reason: str) -> None:
+        await self.store.mark_failed(task.id, reason)
+        log.warning("task %s failed: %s", task.id, reason)
+        failed = await self.store.get_task(task.id)
+        if failed:
+            await self.events.task_failed(failed)
+
+    async def _progressed(self, task_id: int) -> None:
+        task = await self.store.get_task(task_id)
+        if task:
+            await self.events.task_progressed(task)
+
+    def _start_delivery(self, task_id: int) -> None:
+        if task_id not in self._delivering:
+            delivery = asyncio.create_task(self._deliver(task_id), name=f"encore-deliver-{task_id}")
+            self._delivering[task_id] = delivery
+            delivery.add_done_callback(lambda _: self._delivering.pop(task_id, None))
+
+    async def _deliver(self, task_id: int) -> None:
+        """Post a succeeded task's songs, retrying transient faults; the store says when it is done."""
+        attempt = 0
+        async with self._delivery_slots:
+            while (task := await self.store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+                try:
+                    message_id = await self.events.deliver(task, await self.store.songs_of_task(task_id))
+                except DeliveryError as error:
+                    if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
+                        await self._fail(task, f"Encore could not post the result: {error}")
+                        return
+                    delay = backoff(attempt, self.poll_interval)
+                    log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                else:
+                    await self.store.mark_delivered(task_id, message_id)
+                    log.info("task %s delivered as message %s", task_id, message_id)
+                    return

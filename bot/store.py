@@ -1,0 +1,426 @@
+"""SQLite persistence: every task and every song Encore has seen, migrated by version at start-up.
+
+Each lifecycle step is written here before and after its side effect, so a restart can resume any task.
+Nothing in this module knows about Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.models import Clip, ExtendRequest, Requester, TaskStatus
+
+ACTIVE_STATUSES = (TaskStatus.SUBMITTED, TaskStatus.RUNNING)
+UNFINISHED_STATUSES = (TaskStatus.QUEUED, TaskStatus.SUBMITTED, TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        provider_task_id TEXT,
+        requester_id INTEGER NOT NULL,
+        guild_id INTEGER,
+        channel_id INTEGER NOT NULL,
+        upload_limit INTEGER,
+        request_json TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        reroll_of INTEGER REFERENCES tasks(id),
+        provider_status TEXT,
+        progress INTEGER,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_change_at REAL NOT NULL,
+        submit_started_at REAL,
+        result_message_id INTEGER,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX tasks_unfinished ON tasks(status, next_attempt_at)
+        WHERE status IN ('queued', 'submitted', 'running', 'succeeded');
+    CREATE UNIQUE INDEX tasks_by_message ON tasks(result_message_id) WHERE result_message_id IS NOT NULL;
+    CREATE INDEX tasks_by_fingerprint ON tasks(requester_id, fingerprint, created_at);
+    CREATE TABLE songs (
+        clip_id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        provider_task_id TEXT,
+        task_id INTEGER REFERENCES tasks(id),
+        owner_id INTEGER,
+        guild_id INTEGER,
+        title TEXT,
+        duration REAL,
+        audio_url TEXT,
+        image_url TEXT,
+        parent_clip_id TEXT,
+        continue_at REAL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX songs_by_owner ON songs(owner_id, created_at DESC);
+    CREATE INDEX songs_by_task ON songs(task_id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One row of `tasks`."""
+
+    id: int
+    kind: str
+    status: TaskStatus
+    provider: str
+    provider_task_id: str | None
+    requester_id: int
+    guild_id: int | None
+    channel_id: int
+    upload_limit: int | None
+    request_json: str
+    reroll_of: int | None
+    provider_status: str | None
+    progress: int | None
+    error: str | None
+    attempts: int
+    next_attempt_at: float
+    last_change_at: float
+    submit_started_at: float | None
+    result_message_id: int | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+    @property
+    def request(self) -> ExtendRequest:
+        return ExtendRequest.from_json(self.request_json)
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> TaskRecord:
+        data = {key: row[key] for key in row if key != "fingerprint"}
+        data["status"] = TaskStatus(data["status"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SongRecord:
+    """One row of `songs`: a clip Encore has made or been told about."""
+
+    clip_id: str
+    provider: str
+    provider_task_id: str | None
+    task_id: int | None
+    owner_id: int | None
+    guild_id: int | None
+    title: str | None
+    duration: float | None
+    audio_url: str | None
+    image_url: str | None
+    parent_clip_id: str | None
+    continue_at: float | None
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> SongRecord:
+        return cls(**{key: row[key] for key in row})
+
+
+class Store:
+    """The one SQLite connection of the process; writes are serialized and each is one transaction."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+        self._db.row_factory = aiosqlite.Row
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        """Open (creating the folder and file if needed) and migrate the database."""
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        store = cls(connection)
+        await store._db.execute("PRAGMA journal_mode=WAL")
+        await store._db.execute("PRAGMA synchronous=NORMAL")
+        await store._db.execute("PRAGMA foreign_keys=ON")
+        await store._db.execute("PRAGMA busy_timeout=5000")
+        await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def migrate(self) -> int:
+        """Apply every migration newer than the database's `user_version`; return the resulting version."""
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            async with self._transaction() as db:
+                for statement in _statements(script):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {version}")
+        return len(MIGRATIONS)
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> Iterable[aiosqlite.Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchall()
+
+    async def _update_task(self, task_id: int, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        async with self._transaction() as db:
+            await db.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*fields.values(), task_id))
+
+    async def create_task(
+        self,
+        requester: Requester,
+        provider: str,
+        request: ExtendRequest,
+        *,
+        reroll_of: int | None = None,
+        dedupe_seconds: float = 10.0,
+    ) -> TaskRecord | None:
+        """Insert a queued task, or return `None` if the same requester sent the same request just now."""
+        now = time.time()
+        request_json = request.to_json()
+        fingerprint = f"{provider}|reroll:{reroll_of}|{request_json}" if reroll_of else f"{provider}|{request_json}"
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                """
+                INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
+                                   request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
+                SELECT 'extend', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM tasks WHERE requester_id = ? AND fingerprint = ? AND created_at > ?
+                )
+                """,
+                (
+                    TaskStatus.QUEUED,
+                    provider,
+                    requester.user_id,
+                    requester.guild_id,
+                    requester.channel_id,
+                    requester.upload_limit,
+                    request_json,
+                    fingerprint,
+                    reroll_of,
+                    now,
+                    now,
+                    now,
+                    requester.user_id,
+                    fingerprint,
+                    now - dedupe_seconds,
+                ),
+            )
+            task_id = cursor.lastrowid if cursor.rowcount else None
+        return await self.get_task(task_id) if task_id else None
+
+    async def get_task(self, task_id: int) -> TaskRecord | None:
+        row = await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        return TaskRecord.from_row(row) if row else None
+
+    async def task_by_message(self, message_id: int) -> TaskRecord | None:
+        row = await self._one("SELECT * FROM tasks WHERE result_message_id = ?", (message_id,))
+        return TaskRecord.from_row(row) if row else None
+
+    async def tasks_with_status(self, *statuses: TaskStatus) -> list[TaskRecord]:
+        marks = ", ".join("?" for _ in statuses)
+        rows = await self._all(f"SELECT * FROM tasks WHERE status IN ({marks}) ORDER BY id", statuses)
+        return [TaskRecord.from_row(row) for row in rows]
+
+    async def next_queued(self) -> TaskRecord | None:
+        """The oldest queued task: submissions go out in the order they were accepted."""
+        row = await self._one("SELECT * FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1")
+        return TaskRecord.from_row(row) if row else None
+
+    async def queue_position(self, task_id: int) -> int:
+        """1 for the next task to be submitted."""
+        row = await self._one("SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND id <= ?", (task_id,))
+        return int(row[0]) if row else 0
+
+    async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]:
+        """Submitted or running tasks whose next poll is due, the most overdue first."""
+        rows = await self._all(
+            """
+            SELECT * FROM tasks WHERE status IN ('submitted', 'running') AND next_attempt_at <= ?
+            ORDER BY next_attempt_at LIMIT ?
+            """,
+            (now, limit),
+        )
+        return [TaskRecord.from_row(row) for row in rows]
+
+    async def next_active_due_at(self) -> float | None:
+        row = await self._one("SELECT MIN(next_attempt_at) FROM tasks WHERE status IN ('submitted', 'running')")
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def begin_submit(self, task_id: int) -> None:
+        """Recorded before the provider call, so a crash in the middle is known to be in doubt."""
+        await self._update_task(task_id, submit_started_at=time.time())
+
+    async def mark_submitted(self, task_id: int, provider_task_id: str, next_poll_at: float) -> None:
+        now = time.time()
+        await self._update_task(
+            task_id,
+            status=TaskStatus.SUBMITTED,
+            provider_task_id=provider_task_id,
+            provider_status=None,
+            attempts=0,
+            next_attempt_at=next_poll_at,
+            last_change_at=now,
+        )
+
+    async def defer_submit(self, task_id: int, retry_at: float, note: str) -> None:
+        """A transient submission failure: the task stays queued and is tried again at `retry_at`."""
+        async with self._transaction() as db:
+            await db.execute(
+                """
+                UPDATE tasks SET attempts = attempts + 1, next_attempt_at = ?, provider_status = ?,
+                                 submit_started_at = NULL, updated_at = ?
+                WHERE id = ?
+                """,
+                (retry_at, note, time.time(), task_id),
+            )
+
+    async def record_poll(
+        self,
+        task: TaskRecord,
+        *,
+        status: TaskStatus,
+        provider_status: str,
+        progress: int | None,
+        next_poll_at: float,
+    ) -> bool:
+        """Store a poll answer; return whether it moved the task (status or progress changed)."""
+        moved = (status, provider_status, progress) != (task.status, task.provider_status, task.progress)
+        now = time.time()
+        await self._update_task(
+            task.id,
+            status=status,
+            provider_status=provider_status,
+            progress=progress,
+            attempts=0,
+            next_attempt_at=next_poll_at,
+            last_change_at=now if moved else task.last_change_at,
+        )
+        return moved
+
+    async def defer_poll(self, task_id: int, retry_at: float) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE tasks SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                (retry_at, time.time(), task_id),
+            )
+
+    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> None:
+        """Record the finished clips as songs and the task as ready to deliver, in one transaction."""
+        now = time.time()
+        request = task.request
+        async with self._transaction() as db:
+            await db.executemany(
+                """
+                INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
+                                   duration, audio_url, image_url, parent_clip_id, continue_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(clip_id) DO UPDATE SET
+                    title = excluded.title, duration = excluded.duration,
+                    audio_url = excluded.audio_url, image_url = excluded.image_url
+                """,
+                [
+                    (
+                        clip.id,
+                        task.provider,
+                        task.provider_task_id,
+                        task.id,
+                        task.requester_id,
+                        task.guild_id,
+                        clip.title or request.title,
+                        clip.duration,
+                        clip.audio_url,
+                        clip.image_url,
+                        request.clip_id,
+                        request.continue_at,
+                        now,
+                    )
+                    for clip in clips
+                ],
+            )
+            await db.execute(
+                """
+                UPDATE tasks SET status = ?, progress = 100, provider_status = ?, updated_at = ?, last_change_at = ?
+                WHERE id = ?
+                """,
+                (TaskStatus.SUCCEEDED, "complete", now, now, task.id),
+            )
+
+    async def mark_delivered(self, task_id: int, message_id: int) -> None:
+        now = time.time()
+        await self._update_task(task_id, status=TaskStatus.DELIVERED, result_message_id=message_id, finished_at=now)
+
+    async def mark_failed(self, task_id: int, error: str) -> None:
+        await self._update_task(task_id, status=TaskStatus.FAILED, error=error, finished_at=time.time())
+
+    async def songs_of_task(self, task_id: int) -> list[SongRecord]:
+        rows = await self._all("SELECT * FROM songs WHERE task_id = ? ORDER BY rowid", (task_id,))
+        return [SongRecord.from_row(row) for row in rows]
+
+    async def get_song(self, clip_id: str) -> SongRecord | None:
+        row = await self._one("SELECT * FROM songs WHERE clip_id = ?", (clip_id,))
+        return SongRecord.from_row(row) if row else None
+
+    async def recent_songs(self, owner_id: int, search: str = "", limit: int = 25) -> list[SongRecord]:
+        """The owner's newest songs whose title or id contains `search`, for autocomplete."""
+        pattern = f"%{_escape_like(search.strip().lower())}%"
+        rows = await self._all(
+            """
+            SELECT * FROM songs WHERE owner_id = ?
+              AND (lower(coalesce(title, '')) LIKE ? ESCAPE '\\' OR clip_id LIKE ? ESCAPE '\\')
+            ORDER BY created_at DESC LIMIT ?
+            """,
+            (owner_id, pattern, pattern, limit),
+        )
+        return [SongRecord.from_row(row) for row in rows]
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row[0]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,233 @@
+"""Turn what a member typed into a valid request, or a message saying what to fix.
+
+Everything here is pure: it runs before any provider call, so a bad input never costs a credit.
+Suno's input limits change with its models; they live in `TEXT_LIMITS` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot.config import ProviderName
+from bot.models import ExtendRequest
+from bot.store import SongRecord
+
+APIFRAME_MODELS: tuple[str, ...] = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5")
+MAX_CONTINUE_AT_SECONDS = 3600.0
+SUNO_HOSTS = frozenset({"suno.com", "www.suno.com", "app.suno.ai", "suno.ai", "www.suno.ai"})
+
+
+class InputError(ValueError):
+    """A member's input cannot become a request; the message tells them how to write it right."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextLimits:
+    """Suno's length limits (characters) for one model family, as third parties report them."""
+
+    title: int
+    style: int
+    lyrics: int
+    prompt: int
+
+
+LEGACY_LIMITS = TextLimits(title=80, style=200, lyrics=3000, prompt=3000)
+V4_LIMITS = TextLimits(title=80, style=200, lyrics=3000, prompt=500)
+V45_LIMITS = TextLimits(title=80, style=1000, lyrics=5000, prompt=500)
+TEXT_LIMITS: dict[str | None, TextLimits] = {
+    None: V4_LIMITS,
+    "V4": V4_LIMITS,
+    "V4_5": V45_LIMITS,
+    "V4_5PLUS": V45_LIMITS,
+    "V4_5ALL": V45_LIMITS,
+    "V5": V45_LIMITS,
+}
+COMMAND_MAX_LENGTHS = TextLimits(
+    title=max(limit.title for limit in TEXT_LIMITS.values()),
+    style=max(limit.style for limit in TEXT_LIMITS.values()),
+    lyrics=max(limit.lyrics for limit in TEXT_LIMITS.values()),
+    prompt=max(limit.prompt for limit in (*TEXT_LIMITS.values(), LEGACY_LIMITS)),
+)
+
+
+def text_limits(provider: ProviderName, model: str | None) -> TextLimits:
+    """The limits that apply to a submission: sunoapi.co runs v3.5; apiframe depends on the model."""
+    if provider == "sunoapi":
+        return LEGACY_LIMITS
+    return TEXT_LIMITS[model]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendOptions:
+    """The raw `/extend` options, exactly as Discord delivered them."""
+
+    song: str
+    task: str | None = None
+    at: str | None = None
+    lyrics: str | None = None
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+    model: str | None = None
+
+
+def parse_song_ref(text: str) -> str:
+    """A Suno clip id from a bare UUID or a suno.com song link."""
+    value = text.strip()
+    if not value:
+        raise InputError("`song` is empty: paste a Suno song link (https://suno.com/song/…) or a clip id.")
+    clip = _as_uuid(value)
+    if clip:
+        return clip
+    parts = urlsplit(value if "://" in value else f"https://{value}")
+    if (parts.hostname or "").lower() in SUNO_HOSTS:
+        segments = [segment for segment in parts.path.split("/") if segment]
+        if len(segments) == 2 and segments[0] in ("song", "embed"):
+            clip = _as_uuid(segments[1])
+            if clip:
+                return clip
+        if segments and segments[0] == "s":
+            raise InputError(
+                "Short suno.com/s/… links can't be read. Open the link and copy the full "
+                "https://suno.com/song/<id> address instead."
+            )
+    raise InputError(
+        "`song` must be a Suno song link like https://suno.com/song/3f2a…, a clip id "
+        "(8-4-4-4-12 hex digits), or one of your songs from the list."
+    )
+
+
+def parse_timestamp(text: str) -> float:
+    """Seconds from `95`, `95.5`, `1:35`, `1:35.5` or `1:02:03`."""
+    value = text.strip()
+    if not re.fullmatch(r"(?:\d{1,3}:){0,2}\d{1,5}(?:\.\d{1,3})?", value, flags=re.ASCII):
+        raise InputError(
+            f"`at` must be seconds (`95`, `95.5`) or minutes:seconds (`1:35`, `1:35.5`), not `{_quote(value)}`."
+        )
+    *larger, seconds_text = value.split(":")
+    total = float(seconds_text) if not larger else _below_60(float(seconds_text))
+    for power, unit in enumerate(reversed(larger), start=1):
+        amount = int(unit)
+        total += (amount if power == len(larger) else _below_60(amount)) * 60**power
+    if not math.isfinite(total) or total <= 0:
+        raise InputError("`at` must be after the start of the song, e.g. `1:05`.")
+    if total > MAX_CONTINUE_AT_SECONDS:
+        raise InputError("`at` is past the end of any Suno song: give a time within the song, e.g. `1:05`.")
+    return total
+
+
+def format_seconds(seconds: float) -> str:
+    """`65.5` → `1:05.5`: how Encore writes a position in a song."""
+    minutes, rest = divmod(seconds, 60)
+    whole = int(rest)
+    fraction = round(rest - whole, 1)
+    text = f"{int(minutes)}:{whole:02d}"
+    return f"{text}.{int(fraction * 10)}" if fraction >= 0.1 else text
+
+
+def clean_text(name: str, value: str | None, limit: int) -> str | None:
+    """Trimmed text, `None` when blank; rejects control characters and text over Suno's limit."""
+    if value is None:
+        return None
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return None
+    if any(unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t" for char in text):
+        raise InputError(f"`{name}` contains invisible control characters: retype it as plain text.")
+    if len(text) > limit:
+        raise InputError(f"`{name}` is {len(text)} characters; Suno takes at most {limit}. Shorten it and try again.")
+    return text
+
+
+def validate_extend(provider: ProviderName, options: ExtendOptions, known: SongRecord | None) -> ExtendRequest:
+    """Check every option against the provider's contract and Suno's limits; raise `InputError` if any is off."""
+    clip_id = parse_song_ref(options.song)
+    model = _validate_model(provider, options.model)
+    limits = text_limits(provider, model)
+    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
+    prompt = clean_text("prompt", options.prompt, limits.prompt)
+    style = clean_text("style", options.style, limits.style)
+    title = clean_text("title", options.title, limits.title)
+    parent_task_id = _validate_parent_task(provider, options.task, known)
+    if provider == "sunoapi":
+        if lyrics and prompt:
+            raise InputError("sunoapi.co takes one text per extend: give `lyrics` or `prompt`, not both.")
+        if not lyrics and not prompt:
+            raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
+    return ExtendRequest(
+        clip_id=clip_id,
+        continue_at=_continue_at(options.at, known),
+        parent_task_id=parent_task_id,
+        lyrics=lyrics,
+        prompt=prompt,
+        style=style,
+        title=title,
+        model=model,
+    )
+
+
+def _validate_model(provider: ProviderName, model: str | None) -> str | None:
+    value = (model or "").strip()
+    if not value:
+        return None
+    if provider != "apiframe":
+        raise InputError("`model` is for the apiframe provider only; this server uses sunoapi.co (model v3.5).")
+    if value not in APIFRAME_MODELS:
+        raise InputError(f"`model` must be one of {', '.join(APIFRAME_MODELS)}.")
+    return value
+
+
+def _validate_parent_task(provider: ProviderName, task: str | None, known: SongRecord | None) -> str | None:
+    value = (task or "").strip()
+    if provider != "apiframe":
+        if value:
+            raise InputError("`task` is for the apiframe provider only: leave it out on this server.")
+        return None
+    if value:
+        parent = _as_uuid(value)
+        if not parent:
+            raise InputError("`task` must be the apiframe task id that made the song (8-4-4-4-12 hex digits).")
+        return parent
+    if known and known.provider == "apiframe" and known.provider_task_id:
+        return known.provider_task_id
+    raise InputError(
+        "Encore hasn't seen this song, so apiframe needs the task that made it: add `task:` with that apiframe task id."
+    )
+
+
+def _continue_at(at: str | None, known: SongRecord | None) -> float:
+    duration = known.duration if known else None
+    if not (at or "").strip():
+        if duration:
+            return duration
+        raise InputError("Encore doesn't know this song's length: add `at:` with where to continue, e.g. `1:05`.")
+    seconds = parse_timestamp(at or "")
+    if duration and seconds > duration + 0.05:
+        raise InputError(
+            f"`at` {format_seconds(seconds)} is past the end of the song ({format_seconds(duration)}): "
+            "choose an earlier point, or leave `at` out to continue from the end."
+        )
+    return seconds
+
+
+def _as_uuid(text: str) -> str | None:
+    if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", text):
+        return None
+    return str(uuid.UUID(text))
+
+
+def _below_60(value: float) -> float:
+    if value >= 60:
+        raise InputError("In `m:ss`, seconds and minutes go up to 59, e.g. `1:35` or `1:02:03`.")
+    return value
+
+
+def _quote(text: str) -> str:
+    """User text echoed inside inline code, kept short and unable to break out of the backticks."""
+    shortened = text if len(text) <= 40 else f"{text[:37]}…"
+    return shortened.replace("`", "ˋ")

@@ -1,0 +1,1 @@
+"""Thin discord.py cogs: commands, autocomplete and listeners that call the task service."""

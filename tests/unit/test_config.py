@@ -1,0 +1,80 @@
+"""Settings: defaults, provider choice, and one clear error naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings
+
+BASE = {"DISCORD_TOKEN": "discord-token-value", "SUNOAPI_KEY": "sunoapi-key-value"}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.provider == "sunoapi"
+    assert settings.sunoapi_base_url == "https://api.sunoapi.co"
+    assert settings.apiframe_base_url == "https://api.apiframe.pro"
+    assert settings.discord_api_base == "https://discord.com/api/v10"
+    assert settings.database_path == Path("data/encore.db")
+    assert settings.poll_interval == 5.0
+    assert settings.dev_guild_id is None
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    text = repr(Settings.from_env({**BASE, "APIFRAME_KEY": "apiframe-key-value", "SUNO_PROVIDER": "apiframe"}))
+    for secret in ("discord-token-value", "sunoapi-key-value", "apiframe-key-value"):
+        assert secret not in text
+
+
+def test_provider_is_the_one_with_a_key_unless_named() -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": "t", "APIFRAME_KEY": "k"}).provider == "apiframe"
+    both = {**BASE, "APIFRAME_KEY": "k"}
+    with pytest.raises(ConfigError, match="SUNO_PROVIDER"):
+        Settings.from_env(both)
+    assert Settings.from_env({**both, "SUNO_PROVIDER": "APIFRAME"}).provider == "apiframe"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SUNOAPI_KEY": "k"}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "t"}, "SUNOAPI_KEY"),
+        ({**BASE, "SUNO_PROVIDER": "udio"}, "SUNO_PROVIDER"),
+        ({**BASE, "SUNO_PROVIDER": "apiframe"}, "APIFRAME_KEY"),
+        ({**BASE, "POLL_INTERVAL_SECONDS": "fast"}, "POLL_INTERVAL_SECONDS"),
+        ({**BASE, "POLL_INTERVAL_SECONDS": "-1"}, "POLL_INTERVAL_SECONDS"),
+        ({**BASE, "POLL_INTERVAL_SECONDS": "nan"}, "POLL_INTERVAL_SECONDS"),
+        ({**BASE, "DEV_GUILD_ID": "my-guild"}, "DEV_GUILD_ID"),
+        ({**BASE, "SUNOAPI_BASE_URL": "ftp://x"}, "SUNOAPI_BASE_URL"),
+        ({**BASE, "DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+
+
+def test_poll_interval_may_be_below_one_second() -> None:
+    assert Settings.from_env({**BASE, "POLL_INTERVAL_SECONDS": "0.2"}).poll_interval == 0.2
+
+
+def test_python_m_bot_exits_with_one_line_naming_the_variable(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SUNOAPI_KEY": "sunoapi-key-value", "POLL_INTERVAL_SECONDS": "soon"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == ["encore: configuration error: DISCORD_TOKEN: is required"]
+    assert "Traceback" not in result.stderr

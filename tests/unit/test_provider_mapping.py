@@ -1,0 +1,98 @@
+"""Mapping each provider's task answer onto Encore's normalized model."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import ProviderState
+from bot.providers import apiframe, sunoapi
+
+
+def suno_clip(clip_id: str, status: str, **extra: object) -> dict[str, object]:
+    return {
+        "continue_clip_id": clip_id,
+        "title": "Echoes",
+        "status": status,
+        "audio_url": f"https://cdn/{clip_id}.mp3",
+        "image_url": f"https://cdn/{clip_id}.jpeg",
+        "image_large_url": f"https://cdn/{clip_id}-large.jpeg",
+        "duration": "187.4",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("submitted", ProviderState.QUEUED),
+        ("queued", ProviderState.QUEUED),
+        ("streaming", ProviderState.RUNNING),
+        ("complete", ProviderState.SUCCEEDED),
+        ("error", ProviderState.FAILED),
+        ("brand-new-status", ProviderState.UNKNOWN),
+    ],
+)
+def test_sunoapi_statuses(status: str, state: ProviderState) -> None:
+    task = sunoapi.parse_task("t1", {"code": 200, "status": status, "clips": [suno_clip("a", status)]})
+    assert task.state is state
+
+
+def test_sunoapi_complete_clips_are_normalized() -> None:
+    task = sunoapi.parse_task("t1", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "complete")]})
+    assert [clip.id for clip in task.clips] == ["a", "b"]
+    first = task.clips[0]
+    assert (first.duration, first.title, first.image_url) == (187.4, "Echoes", "https://cdn/a-large.jpeg")
+
+
+def test_sunoapi_legacy_id_field_is_accepted() -> None:
+    clip = suno_clip("ignored", "complete")
+    del clip["continue_clip_id"]
+    clip["id"] = "legacy"
+    assert sunoapi.parse_task("t1", {"status": "complete", "clips": [clip]}).clips[0].id == "legacy"
+
+
+def test_sunoapi_waits_for_every_clip_and_drops_failed_ones() -> None:
+    waiting = sunoapi.parse_task("t", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "streaming")]})
+    assert waiting.state is ProviderState.RUNNING
+    partial = sunoapi.parse_task(
+        "t", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "error", error_message="x")]}
+    )
+    assert partial.state is ProviderState.SUCCEEDED
+    assert [clip.id for clip in partial.clips] == ["a"]
+    failed = sunoapi.parse_task("t", {"status": "error", "clips": [suno_clip("a", "error", error_message="lyrics flagged")]})
+    assert (failed.state, failed.error) == (ProviderState.FAILED, "lyrics flagged")
+
+
+def test_sunoapi_bad_duration_is_unknown() -> None:
+    clip = sunoapi.parse_clip({"continue_clip_id": "a", "duration": "n/a"})
+    assert clip.duration is None
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("pending", ProviderState.QUEUED),
+        ("staged", ProviderState.QUEUED),
+        ("retrying", ProviderState.QUEUED),
+        ("starting", ProviderState.RUNNING),
+        ("processing", ProviderState.RUNNING),
+        ("finished", ProviderState.SUCCEEDED),
+        ("failed", ProviderState.FAILED),
+        ("mystery", ProviderState.UNKNOWN),
+    ],
+)
+def test_apiframe_statuses(status: str, state: ProviderState) -> None:
+    song = {"song_id": "s1", "audio_url": "https://cdn/s1.mp3", "image_url": "https://cdn/s1.jpeg"}
+    assert apiframe.parse_task({"task_id": "t", "status": status, "songs": [song]}).state is state
+
+
+@pytest.mark.parametrize(("value", "expected"), [(56, 56), (56.9, 56), ("56%", 56), (" 7 % ", 7), ("lots", None), (None, None), (True, None), (250, 100)])
+def test_apiframe_percentage(value: object, expected: int | None) -> None:
+    assert apiframe.parse_percentage(value) == expected
+
+
+def test_apiframe_failure_message() -> None:
+    task = apiframe.parse_task({"task_id": "t", "status": "failed", "message": "content policy"})
+    assert (task.state, task.error) == (ProviderState.FAILED, "content policy")
+    finished_without_audio = apiframe.parse_task({"task_id": "t", "status": "finished", "songs": [{"song_id": "x"}]})
+    assert finished_without_audio.state is ProviderState.FAILED
