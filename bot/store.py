@@ -107,7 +107,7 @@ class TaskRecord:
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> TaskRecord:
-        data = {key: row[key] for key in row if key != "fingerprint"}
+        data = {key: row[key] for key in row.keys() if key != "fingerprint"}  # noqa: SIM118 - a Row iterates values
         data["status"] = TaskStatus(data["status"])
         return cls(**data)
 
@@ -132,7 +132,7 @@ class SongRecord:
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> SongRecord:
-        return cls(**{key: row[key] for key in row})
+        return cls(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - a Row iterates values
 
 
 class Store:

@@ -13,6 +13,7 @@ from bot.providers.base import (
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
+    RateLimiter,
 )
 from bot.providers.sunoapi import SunoApiProvider
 
@@ -24,6 +25,7 @@ __all__ = [
     "ProviderRateLimited",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RateLimiter",
     "SunoApiProvider",
     "create_provider",
 ]
@@ -32,11 +34,12 @@ __all__ = [
 def create_provider(settings: Settings, session: aiohttp.ClientSession) -> Provider:
     """The client of the configured provider."""
     if settings.provider == "sunoapi":
+        interval = settings.sunoapi_submit_interval
         return SunoApiProvider(
             session,
             settings.sunoapi_base_url,
             settings.sunoapi_key,
-            submit_interval=settings.sunoapi_submit_interval,
-            polls_per_second=settings.sunoapi_polls_per_second,
+            submit_limiter=RateLimiter(1, interval) if interval else None,
+            poll_limiter=RateLimiter.per_second(settings.sunoapi_polls_per_second),
         )
     return ApiframeProvider(session, settings.apiframe_base_url, settings.apiframe_key)

@@ -55,7 +55,10 @@ class ApiframeProvider(Provider):
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         if len(task_ids) == 1:
-            found = [await self._call("/fetch", {"task_id": task_ids[0]})]
+            try:
+                found = [await self._call("/fetch", {"task_id": task_ids[0]})]
+            except ProviderRejected:
+                found = []
         else:
             answer = await self._call("/fetch-many", {"task_ids": list(task_ids)})
             found = [task for task in answer.get("tasks") or [] if isinstance(task, dict)]

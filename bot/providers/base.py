@@ -94,10 +94,18 @@ class Provider(ABC):
     name: ClassVar[str]
     batch_size: ClassVar[int] = 1
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, key: str) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        key: str,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> None:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._key = key
+        self._timeout = timeout
 
     @abstractmethod
     async def submit_extend(self, request: ExtendRequest) -> str:
@@ -117,7 +125,7 @@ class Provider(ABC):
             await limiter.acquire()
         try:
             async with self._session.post(
-                f"{self._base_url}{path}", json=dict(body), headers=self._headers(), timeout=DEFAULT_TIMEOUT
+                f"{self._base_url}{path}", json=dict(body), headers=self._headers(), timeout=self._timeout
             ) as response:
                 text = await response.text()
                 status = response.status

@@ -9,6 +9,7 @@ import aiohttp
 
 from bot.models import Clip, ExtendRequest, ProviderState, ProviderTask
 from bot.providers.base import (
+    DEFAULT_TIMEOUT,
     Provider,
     ProviderAuthError,
     ProviderRateLimited,
@@ -39,12 +40,13 @@ class SunoApiProvider(Provider):
         base_url: str,
         key: str,
         *,
-        submit_interval: float = 4.0,
-        polls_per_second: float = 2.0,
+        submit_limiter: RateLimiter | None,
+        poll_limiter: RateLimiter,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(session, base_url, key)
-        self.submit_limiter = RateLimiter(1, submit_interval) if submit_interval > 0 else None
-        self.poll_limiter = RateLimiter.per_second(polls_per_second)
+        super().__init__(session, base_url, key, timeout=timeout)
+        self.submit_limiter = submit_limiter
+        self.poll_limiter = poll_limiter
 
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
