@@ -58,6 +58,8 @@ class EncoreBot(commands.Bot):
             self.delivery,
             poll_interval=self.settings.poll_interval,
             stall_timeout=self.settings.stall_timeout,
+            quota=self.settings.quota,
+            allowed_guild_ids=self.settings.allowed_guild_ids,
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)

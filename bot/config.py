@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bot.models import QuotaPolicy
+
 ProviderName = Literal["sunoapi", "apiframe"]
 PROVIDERS: tuple[ProviderName, ...] = ("sunoapi", "apiframe")
 
@@ -47,6 +49,8 @@ class Settings:
     stall_timeout: float = 900.0
     dev_guild_id: int | None = None
     log_level: str = "INFO"
+    quota: QuotaPolicy = field(default_factory=QuotaPolicy)
+    allowed_guild_ids: frozenset[int] = frozenset()
 
     @property
     def provider_key(self) -> str:
@@ -80,6 +84,13 @@ class Settings:
             stall_timeout=reader.number("TASK_STALL_TIMEOUT_SECONDS", 900.0, minimum=1.0),
             dev_guild_id=reader.snowflake("DEV_GUILD_ID"),
             log_level=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            quota=QuotaPolicy(
+                max_active_per_user=reader.count("MAX_ACTIVE_TASKS_PER_USER", 2),
+                daily_per_user=reader.count("DAILY_TASKS_PER_USER", 20),
+                daily_per_guild=reader.count("DAILY_TASKS_PER_GUILD", 0),
+                cooldown_seconds=reader.number("USER_COOLDOWN_SECONDS", 5.0, minimum=0.0),
+            ),
+            allowed_guild_ids=reader.snowflakes("ALLOWED_GUILD_IDS"),
         )
 
 

@@ -11,14 +11,16 @@ import asyncio
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 import discord
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
 
 from bot import render
-from bot.service import DeliveryError
+from bot.service import Delivered, DeliveryError
 from bot.store import SongRecord, TaskRecord
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,16 @@ class Download:
 
     audio: Path | None
     cover: Path | None
+    duration: float | None
+
+
+def mp3_duration(path: Path) -> float | None:
+    """The length of an mp3 in seconds, read from its frames; `None` when it is not readable mp3."""
+    try:
+        length = float(MP3(path).info.length)
+    except (MutagenError, OSError):
+        return None
+    return length if length > 0 else None
 
 
 class ProgressReplies:
@@ -117,11 +129,17 @@ class Delivery:
             log.warning("task %s: could not post its failure in the channel (%s); trying a DM", task.id, error)
             await self._direct_message(task.requester_id, notice)
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> int:
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         with tempfile.TemporaryDirectory(prefix=f"encore-{task.id}-") as folder:
             limit = self._upload_limit(task)
             downloads = [await self._download(song, Path(folder), index, limit) for index, song in enumerate(songs)]
+            durations = {
+                song.clip_id: download.duration
+                for song, download in zip(songs, downloads, strict=True)
+                if download.duration and not song.duration
+            }
+            songs = [replace(song, duration=durations.get(song.clip_id, song.duration)) for song in songs]
             try:
                 try:
                     message = await self._post(channel, task, songs, downloads, attach_audio=True)
@@ -136,12 +154,19 @@ class Delivery:
                 raise DeliveryError(f"Discord answered {error.status}", permanent=False) from None
             except (TimeoutError, aiohttp.ClientError) as error:
                 raise DeliveryError(f"connection to Discord failed: {type(error).__name__}", permanent=False) from None
-        await self.replies.update(task.id, render.status_text(task) + f" · {message.jump_url}", final=True)
+        return Delivered(message.id, durations)
+
+    async def task_delivered(self, task: TaskRecord) -> None:
+        """The result is recorded: add 🔁 for rerolls and point the requester's reply at it."""
+        if task.result_message_id is None:
+            return
+        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        message = channel.get_partial_message(task.result_message_id)
+        await self.replies.update(task.id, render.posted_text(task, message.jump_url), final=True)
         try:
             await message.add_reaction(render.REROLL_EMOJI)
         except discord.HTTPException as error:
             log.info("task %s: could not add the reroll reaction: %s", task.id, error)
-        return message.id
 
     def _upload_limit(self, task: TaskRecord) -> int:
         """The limit the interaction reported, else the guild's, else a conservative floor."""
@@ -185,7 +210,7 @@ class Delivery:
         audio = await self._fetch_file(song.audio_url, folder / f"audio-{index}.mp3", limit)
         suffix = ".png" if (song.image_url or "").lower().endswith(".png") else ".jpeg"
         cover = await self._fetch_file(song.image_url, folder / f"cover-{index}{suffix}", limit)
-        return Download(audio=audio, cover=cover)
+        return Download(audio=audio, cover=cover, duration=mp3_duration(audio) if audio else None)
 
     async def _fetch_file(self, url: str | None, path: Path, limit: int) -> Path | None:
         """Stream `url` to `path`; `None` when it is missing, fails, or grows past `limit` bytes."""

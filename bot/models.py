@@ -87,3 +87,13 @@ class Requester:
     guild_id: int | None
     upload_limit: int | None = None
     display_name: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaPolicy:
+    """Credit protection per member and per server; 0 turns a limit off."""
+
+    max_active_per_user: int = 2
+    daily_per_user: int = 20
+    daily_per_guild: int = 0
+    cooldown_seconds: float = 0.0

@@ -49,6 +49,11 @@ def status_text(task: TaskRecord) -> str:
     return header + f"❌ {task.error or 'failed'}"
 
 
+def posted_text(task: TaskRecord, jump_url: str) -> str:
+    """The requester's progress message once the result is in the channel."""
+    return f"Task #{task.id} ({describe_request(task.request)}): ✅ posted in the channel: {jump_url}"
+
+
 def failure_notice(task: TaskRecord) -> str:
     """The channel message that tells the requester a task ended without a result."""
     what = describe_request(task.request)

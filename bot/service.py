@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Coroutine
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.config import ProviderName
-from bot.models import ProviderState, ProviderTask, Requester, TaskStatus
+from bot.models import ExtendRequest, ProviderState, ProviderTask, QuotaPolicy, Requester, TaskStatus
 from bot.providers import Provider, ProviderAuthError, ProviderError, ProviderRejected
-from bot.store import SongRecord, Store, TaskRecord
+from bot.store import QuotaExceeded, SongRecord, Store, TaskRecord
 from bot.validation import ExtendOptions, InputError, parse_song_ref, validate_extend
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,11 @@ class TaskEvents(Protocol):
     async def task_failed(self, task: TaskRecord) -> None:
         """The task ended without a result; `task.error` says why."""
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> int:
-        """Post the finished songs; return the result message id. Raise `DeliveryError` when it cannot."""
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
+        """Post the finished songs. Raise `DeliveryError` when it cannot."""
+
+    async def task_delivered(self, task: TaskRecord) -> None:
+        """The result message is recorded; add what follows it (reactions, the requester's reply)."""
 
 
 class DeliveryError(Exception):
@@ -53,11 +57,31 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Delivered:
+    """A posted result, and the song lengths measured from the audio where the provider gave none."""
+
+    message_id: int
+    durations: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """A request that became a task, and its place in the submission queue."""
 
     task: TaskRecord
     position: int
+
+
+def quota_message(refused: QuotaExceeded) -> str:
+    """Why a request was refused and when the member can try again (a Discord relative timestamp)."""
+    when = f"<t:{math.ceil(refused.retry_at)}:R>" if refused.retry_at else None
+    if refused.limit == "active":
+        return "You already have the most tasks running at once that this server allows; try again when one finishes."
+    if refused.limit == "cooldown":
+        return f"Slow down a little: you can send the next request {when}."
+    if refused.limit == "guild_daily":
+        return f"This server has used its songs for today; the next one frees up {when}."
+    return f"You have used your songs for today; the next one frees up {when}."
 
 
 def backoff(attempt: int, base: float) -> float:
@@ -77,6 +101,8 @@ class TaskService:
         *,
         poll_interval: float,
         stall_timeout: float,
+        quota: QuotaPolicy | None = None,
+        allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
     ) -> None:
         self.store = store
@@ -84,11 +110,14 @@ class TaskService:
         self.events = events
         self.poll_interval = poll_interval
         self.stall_timeout = stall_timeout
+        self.quota = quota
+        self.allowed_guild_ids = allowed_guild_ids
         self._submit_wakeup = asyncio.Event()
         self._poll_wakeup = asyncio.Event()
         self._delivery_slots = asyncio.Semaphore(max_deliveries)
         self._delivering: dict[int, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     @property
     def provider_name(self) -> ProviderName:
@@ -103,19 +132,28 @@ class TaskService:
             asyncio.create_task(self._run_forever(self._poll_due, self._poll_wakeup), name="encore-poll"),
         ]
 
-    async def stop(self) -> None:
-        """Stop the loops and let deliveries in flight finish; what is left resumes on the next start."""
-        for loop in self._loops:
-            loop.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+    async def stop(self, grace: float = 20.0) -> None:
+        """Take no new work, let the step and deliveries in flight finish (up to `grace` seconds), park the rest.
+
+        Whatever is parked is still a row in the store, so the next `start()` resumes it.
+        """
+        self._stopping = True
+        self._submit_wakeup.set()
+        self._poll_wakeup.set()
+        running = [*self._loops, *self._delivering.values()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         self._loops = []
-        await asyncio.gather(*self._delivering.values(), return_exceptions=True)
 
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         """Validate an `/extend` and queue it; `InputError` says what to fix, and nothing is spent."""
+        self._check_open(requester.guild_id)
         known = await self.store.get_song(parse_song_ref(options.song))
         request = validate_extend(self.provider_name, options, known)
-        task = await self.store.create_task(requester, self.provider.name, request)
+        task = await self._create(requester, request)
         if task is None:
             raise InputError("You sent this same extend a moment ago; it is already in the queue.")
         return await self._accepted(task)
@@ -125,14 +163,32 @@ class TaskService:
         original = await self.store.task_by_message(message_id)
         if original is None or original.requester_id != user_id:
             return None
+        self._check_open(original.guild_id)
         requester = Requester(
             user_id=user_id,
             channel_id=original.channel_id,
             guild_id=original.guild_id,
             upload_limit=original.upload_limit,
         )
-        task = await self.store.create_task(requester, original.provider, original.request, reroll_of=original.id)
+        task = await self._create(requester, original.request, reroll_of=original.id)
         return await self._accepted(task) if task else None
+
+    def _check_open(self, guild_id: int | None) -> None:
+        """Refuse new work while shutting down, or from a server that is not allowed."""
+        if self._stopping:
+            raise InputError("Encore is restarting; nothing was queued. Try again in a minute.")
+        if self.allowed_guild_ids and guild_id not in self.allowed_guild_ids:
+            raise InputError("Encore is not enabled on this server; ask the bot's operator to allow it.")
+
+    async def _create(
+        self, requester: Requester, request: ExtendRequest, *, reroll_of: int | None = None
+    ) -> TaskRecord | None:
+        try:
+            return await self.store.create_task(
+                requester, self.provider.name, request, reroll_of=reroll_of, quota=self.quota
+            )
+        except QuotaExceeded as refused:
+            raise InputError(quota_message(refused)) from None
 
     async def _accepted(self, task: TaskRecord) -> Accepted:
         self._submit_wakeup.set()
@@ -140,15 +196,15 @@ class TaskService:
         return Accepted(task=task, position=await self.store.queue_position(task.id))
 
     async def _run_forever(self, step: Callable[[], Coroutine[Any, Any, float | None]], wakeup: asyncio.Event) -> None:
-        """Run `step` again and again; it returns how long to wait for new work (None: until woken)."""
-        while True:
+        """Run `step` until the service stops; it returns how long to wait for new work (None: until woken)."""
+        while not self._stopping:
             wakeup.clear()
             try:
                 wait = await step()
             except Exception:
                 log.exception("%s failed; retrying in %.1f s", step.__name__, self.poll_interval)
                 wait = self.poll_interval
-            if wait is None or wait > 0:
+            if (wait is None or wait > 0) and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), timeout=wait)
 
@@ -273,7 +329,7 @@ class TaskService:
         async with self._delivery_slots:
             while (task := await self.store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
                 try:
-                    message_id = await self.events.deliver(task, await self.store.songs_of_task(task_id))
+                    delivered = await self.events.deliver(task, await self.store.songs_of_task(task_id))
                 except DeliveryError as error:
                     if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
                         await self._fail(task, f"Encore could not post the result: {error}")
@@ -283,6 +339,8 @@ class TaskService:
                     attempt += 1
                     await asyncio.sleep(delay)
                 else:
-                    await self.store.mark_delivered(task_id, message_id)
-                    log.info("task %s delivered as message %s", task_id, message_id)
+                    await self.store.mark_delivered(task_id, delivered.message_id, delivered.durations)
+                    log.info("task %s delivered as message %s", task_id, delivered.message_id)
+                    if done := await self.store.get_task(task_id):
+                        await self.events.task_delivered(done)
                     return

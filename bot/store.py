@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import Clip, ExtendRequest, Requester, TaskStatus
+from bot.models import Clip, ExtendRequest, QuotaPolicy, Requester, TaskStatus
 
 ACTIVE_STATUSES = (TaskStatus.SUBMITTED, TaskStatus.RUNNING)
 UNFINISHED_STATUSES = (TaskStatus.QUEUED, TaskStatus.SUBMITTED, TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
@@ -71,7 +71,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX songs_by_task ON songs(task_id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    """
+    CREATE INDEX tasks_by_requester ON tasks(requester_id, created_at);
+    CREATE INDEX tasks_by_guild ON tasks(guild_id, created_at);
+    """,
 )
+DAY_SECONDS = 86_400.0
+# A task counts against quotas unless it failed before producing a song: the provider's failures are given back.
+CHARGED = "(status != 'failed' OR EXISTS (SELECT 1 FROM songs WHERE songs.task_id = tasks.id))"
+
+
+class QuotaExceeded(Exception):
+    """A new task would break `QuotaPolicy`; `retry_at` (epoch seconds) is when it would not, if known."""
+
+    def __init__(self, limit: str, retry_at: float | None) -> None:
+        super().__init__(limit)
+        self.limit = limit
+        self.retry_at = retry_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,21 +220,31 @@ class Store:
         request: ExtendRequest,
         *,
         reroll_of: int | None = None,
+        quota: QuotaPolicy | None = None,
         dedupe_seconds: float = 10.0,
     ) -> TaskRecord | None:
-        """Insert a queued task, or return `None` if the same requester sent the same request just now."""
+        """Insert a queued task; `None` if the same requester sent the same request just now.
+
+        The duplicate check, the quota check and the insert are one transaction, so two clicks at once
+        cannot both pass.
+        """
         now = time.time()
         request_json = request.to_json()
         fingerprint = f"{provider}|reroll:{reroll_of}|{request_json}" if reroll_of else f"{provider}|{request_json}"
         async with self._transaction() as db:
+            async with db.execute(
+                "SELECT 1 FROM tasks WHERE requester_id = ? AND fingerprint = ? AND created_at > ?",
+                (requester.user_id, fingerprint, now - dedupe_seconds),
+            ) as cursor:
+                if await cursor.fetchone():
+                    return None
+            if quota:
+                await self._check_quota(requester, quota, now)
             cursor = await db.execute(
                 """
                 INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
                                    request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
-                SELECT 'extend', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM tasks WHERE requester_id = ? AND fingerprint = ? AND created_at > ?
-                )
+                VALUES ('extend', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     TaskStatus.QUEUED,
@@ -233,13 +259,39 @@ class Store:
                     now,
                     now,
                     now,
-                    requester.user_id,
-                    fingerprint,
-                    now - dedupe_seconds,
                 ),
             )
-            task_id = cursor.lastrowid if cursor.rowcount else None
+            task_id = cursor.lastrowid
         return await self.get_task(task_id) if task_id else None
+
+    async def _check_quota(self, requester: Requester, quota: QuotaPolicy, now: float) -> None:
+        """Raise `QuotaExceeded` for the first limit a new task would break."""
+        if quota.max_active_per_user:
+            row = await self._one(
+                "SELECT COUNT(*) FROM tasks WHERE requester_id = ? AND status IN ('queued', 'submitted', 'running')",
+                (requester.user_id,),
+            )
+            if row and row[0] >= quota.max_active_per_user:
+                raise QuotaExceeded("active", None)
+        if quota.cooldown_seconds:
+            row = await self._one("SELECT MAX(created_at) FROM tasks WHERE requester_id = ?", (requester.user_id,))
+            if row and row[0] is not None and now - row[0] < quota.cooldown_seconds:
+                raise QuotaExceeded("cooldown", row[0] + quota.cooldown_seconds)
+        windows = [("user_daily", "requester_id", requester.user_id, quota.daily_per_user)]
+        if requester.guild_id is not None:
+            windows.append(("guild_daily", "guild_id", requester.guild_id, quota.daily_per_guild))
+        for limit_name, column, owner, limit in windows:
+            if not limit:
+                continue
+            rows = list(
+                await self._all(
+                    f"SELECT created_at FROM tasks WHERE {column} = ? AND created_at > ? AND {CHARGED} "
+                    "ORDER BY created_at DESC LIMIT ?",
+                    (owner, now - DAY_SECONDS, limit),
+                )
+            )
+            if len(rows) >= limit:
+                raise QuotaExceeded(limit_name, rows[-1][0] + DAY_SECONDS)
 
     async def get_task(self, task_id: int) -> TaskRecord | None:
         row = await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -378,9 +430,21 @@ class Store:
                 (TaskStatus.SUCCEEDED, "complete", now, now, task.id),
             )
 
-    async def mark_delivered(self, task_id: int, message_id: int) -> None:
+    async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> None:
+        """Record the result message, and song lengths measured from the audio where none were known."""
         now = time.time()
-        await self._update_task(task_id, status=TaskStatus.DELIVERED, result_message_id=message_id, finished_at=now)
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE songs SET duration = ? WHERE clip_id = ? AND duration IS NULL",
+                [(seconds, clip_id) for clip_id, seconds in durations.items()],
+            )
+            await db.execute(
+                """
+                UPDATE tasks SET status = ?, result_message_id = ?, finished_at = ?, updated_at = ?
+                WHERE id = ?
+                """,
+                (TaskStatus.DELIVERED, message_id, now, now, task_id),
+            )
 
     async def mark_failed(self, task_id: int, error: str) -> None:
         await self._update_task(task_id, status=TaskStatus.FAILED, error=error, finished_at=time.time())

@@ -41,6 +41,7 @@ JPEG_BYTES = bytes.fromhex(
 )
 _ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"  # ID3v2.4, no flags, empty tag
 _MPEG_FRAME_SYNC = b"\xff\xfb\x90\x64"  # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz
+_MPEG_FRAME_SIZE = 417  # 144 * 128000 / 44100, no padding
 
 
 @dataclass(frozen=True)
@@ -170,9 +171,16 @@ class _Feed(Generic[T]):
 
 
 def _fake_mp3(seed: str, size: int) -> bytes:
-    """Deterministic mp3-looking bytes: an ID3 header, a frame sync, then seeded filler."""
-    head = _ID3_HEADER + _MPEG_FRAME_SYNC
-    return head + random.Random(seed).randbytes(max(0, size - len(head)))
+    """Deterministic mp3 bytes: an ID3 header, then constant-bitrate MPEG frames with seeded payloads.
+
+    Real frame headers (128 kbit/s, 44.1 kHz, 417-byte frames) let an mp3 reader find the duration
+    (about `size` / 16,000 seconds); the payload is noise, not sound.
+    """
+    generator = random.Random(seed)
+    frames = bytearray(_ID3_HEADER)
+    while len(frames) < size:
+        frames += _MPEG_FRAME_SYNC + generator.randbytes(_MPEG_FRAME_SIZE - len(_MPEG_FRAME_SYNC))
+    return bytes(frames[:size])
 
 
 def _is_number(value: Any) -> bool:

@@ -9,14 +9,27 @@ import aiohttp
 import pytest
 
 from bot.models import ExtendRequest, ProviderState
-from bot.providers import ApiframeProvider, ProviderAuthError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bot.providers import (
+    ApiframeProvider,
+    ProviderAuthError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from tests.fakes.providers import FakeApiframe
 
 KEY = "apiframe-secret-key"
 PARENT = str(uuid.uuid4())
 SONG = str(uuid.uuid4())
 REQUEST = ExtendRequest(
-    clip_id=SONG, continue_at=95.5, parent_task_id=PARENT, lyrics="la la", prompt="slower", style="lofi", title="T", model="V4_5"
+    clip_id=SONG,
+    continue_at=95.5,
+    parent_task_id=PARENT,
+    lyrics="la la",
+    prompt="slower",
+    style="lofi",
+    title="T",
+    model="V4_5",
 )
 
 
@@ -50,7 +63,9 @@ async def test_extend_maps_the_request_onto_the_documented_fields(
     assert fake.requests[-1].headers["authorization"] == KEY
 
 
-async def test_polling_reports_progress_and_finished_songs(fake: FakeApiframe, http_session: aiohttp.ClientSession) -> None:
+async def test_polling_reports_progress_and_finished_songs(
+    fake: FakeApiframe, http_session: aiohttp.ClientSession
+) -> None:
     provider = client(http_session, fake)
     task_id = await provider.submit_extend(REQUEST)
     seen = []
@@ -71,7 +86,9 @@ async def test_polling_reports_progress_and_finished_songs(fake: FakeApiframe, h
     assert all(clip.audio_url == fake.audio_url(clip.id) for clip in task.clips)
 
 
-async def test_fetch_many_batches_and_reports_missing_tasks(fake: FakeApiframe, http_session: aiohttp.ClientSession) -> None:
+async def test_fetch_many_batches_and_reports_missing_tasks(
+    fake: FakeApiframe, http_session: aiohttp.ClientSession
+) -> None:
     provider = client(http_session, fake)
     task_ids = [await provider.submit_extend(REQUEST) for _ in range(3)]
     results = await provider.fetch([*task_ids, "not-a-task"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.models import Clip, ExtendRequest, Requester, TaskStatus
-from bot.store import MIGRATIONS, Store
+from bot.models import Clip, ExtendRequest, QuotaPolicy, Requester, TaskStatus
+from bot.store import MIGRATIONS, QuotaExceeded, Store
 
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
 REQUEST = ExtendRequest(clip_id=CLIP, continue_at=65.0, lyrics="la la", style="dream pop", title="Echoes")
@@ -61,7 +61,9 @@ async def test_task_lifecycle_is_persisted_at_every_step(store: Store) -> None:
     assert not await store.record_poll(
         running, status=TaskStatus.RUNNING, provider_status="streaming", progress=40, next_poll_at=0
     )
-    await store.mark_succeeded(running, [Clip("c1", "https://a/1.mp3", "https://a/1.jpeg", "One", 120.0), Clip("c2", "https://a/2.mp3", None)])
+    await store.mark_succeeded(
+        running, [Clip("c1", "https://a/1.mp3", "https://a/1.jpeg", "One", 120.0), Clip("c2", "https://a/2.mp3", None)]
+    )
     songs = await store.songs_of_task(task.id)
     assert [(s.clip_id, s.parent_clip_id, s.continue_at, s.owner_id) for s in songs] == [
         ("c1", CLIP, 65.0, 11),
@@ -69,9 +71,10 @@ async def test_task_lifecycle_is_persisted_at_every_step(store: Store) -> None:
     ]
     assert songs[1].title == "Echoes"
     assert [t.id for t in await store.tasks_with_status(TaskStatus.SUCCEEDED)] == [task.id]
-    await store.mark_delivered(task.id, message_id=999)
+    await store.mark_delivered(task.id, message_id=999, durations={"c2": 99.5})
     delivered = await store.task_by_message(999)
     assert delivered is not None and delivered.status is TaskStatus.DELIVERED and delivered.finished_at
+    assert [song.duration for song in await store.songs_of_task(task.id)] == [120.0, 99.5]
 
 
 async def test_the_same_request_twice_in_a_moment_makes_one_task(store: Store) -> None:
@@ -102,3 +105,35 @@ async def test_recent_songs_for_autocomplete(store: Store) -> None:
     assert await store.recent_songs(12) == []
     song = await store.get_song("clip-03")
     assert song is not None and song.provider_task_id == "p3" and song.provider == "apiframe"
+
+
+async def test_quotas_refuse_with_a_time_to_try_again(store: Store) -> None:
+    policy = QuotaPolicy(max_active_per_user=0, daily_per_user=2, daily_per_guild=2, cooldown_seconds=0)
+    first = await store.create_task(ALICE, "sunoapi", REQUEST, quota=policy)
+    second = await store.create_task(ALICE, "sunoapi", REQUEST, quota=policy, dedupe_seconds=0)
+    assert first and second
+    with pytest.raises(QuotaExceeded) as caught:
+        await store.create_task(ALICE, "sunoapi", REQUEST, quota=policy, dedupe_seconds=0)
+    assert caught.value.limit == "user_daily"
+    assert caught.value.retry_at == pytest.approx(first.created_at + 86_400)
+    await store.mark_failed(first.id, "provider failed")
+    refunded = await store.create_task(ALICE, "sunoapi", REQUEST, quota=policy, dedupe_seconds=0)
+    assert refunded is not None
+    bob = Requester(user_id=12, channel_id=21, guild_id=31)
+    with pytest.raises(QuotaExceeded) as caught:
+        await store.create_task(bob, "sunoapi", REQUEST, quota=policy)
+    assert caught.value.limit == "guild_daily"
+
+
+async def test_active_and_cooldown_limits(store: Store) -> None:
+    active = QuotaPolicy(max_active_per_user=1, daily_per_user=0, cooldown_seconds=0)
+    task = await store.create_task(ALICE, "sunoapi", REQUEST, quota=active)
+    assert task is not None
+    with pytest.raises(QuotaExceeded, match="active"):
+        await store.create_task(ALICE, "sunoapi", REQUEST, quota=active, dedupe_seconds=0)
+    await store.mark_failed(task.id, "x")
+    cooldown = QuotaPolicy(max_active_per_user=0, daily_per_user=0, cooldown_seconds=60)
+    with pytest.raises(QuotaExceeded) as caught:
+        await store.create_task(ALICE, "sunoapi", REQUEST, quota=cooldown, dedupe_seconds=0)
+    assert caught.value.limit == "cooldown"
+    assert caught.value.retry_at == pytest.approx(task.created_at + 60)

@@ -21,7 +21,11 @@ from tests.fakes.providers import FakeSunoApi
 
 KEY = "sunoapi-secret-key"
 REQUEST = ExtendRequest(
-    clip_id="3f2a1c9b-1111-4222-8333-444455556666", continue_at=65.5, lyrics="[Verse]\nla la", style="dream pop", title="Echoes"
+    clip_id="3f2a1c9b-1111-4222-8333-444455556666",
+    continue_at=65.5,
+    lyrics="[Verse]\nla la",
+    style="dream pop",
+    title="Echoes",
 )
 
 
@@ -64,7 +68,9 @@ async def test_prompt_is_sent_when_there_are_no_lyrics(fake: FakeSunoApi, http_s
     assert submit.json == {"prompt": "a sad waltz", "continue_clip_id": REQUEST.clip_id, "continue_at": 30}
 
 
-async def test_polling_walks_the_statuses_to_final_clips(fake: FakeSunoApi, http_session: aiohttp.ClientSession) -> None:
+async def test_polling_walks_the_statuses_to_final_clips(
+    fake: FakeSunoApi, http_session: aiohttp.ClientSession
+) -> None:
     provider = client(http_session, fake)
     task_id = await provider.submit_extend(REQUEST)
     states = []
@@ -88,7 +94,9 @@ async def test_polling_walks_the_statuses_to_final_clips(fake: FakeSunoApi, http
 
 
 async def test_legacy_clip_id_field(http_session: aiohttp.ClientSession) -> None:
-    async with FakeSunoApi(KEY, legacy_clip_ids=True, script=["complete"], submit_interval=0, poll_per_second=None) as fake:
+    async with FakeSunoApi(
+        KEY, legacy_clip_ids=True, script=["complete"], submit_interval=0, poll_per_second=None
+    ) as fake:
         provider = client(http_session, fake)
         (task,) = await provider.fetch([await provider.submit_extend(REQUEST)])
         assert task.state is ProviderState.SUCCEEDED
@@ -146,7 +154,9 @@ async def test_timeout_is_transient(fake: FakeSunoApi, http_session: aiohttp.Cli
         await provider.fetch(["any"])
 
 
-async def test_client_never_exceeds_the_documented_limits(fake: FakeSunoApi, http_session: aiohttp.ClientSession) -> None:
+async def test_client_never_exceeds_the_documented_limits(
+    fake: FakeSunoApi, http_session: aiohttp.ClientSession
+) -> None:
     provider = client(http_session, fake)
     task_ids = await asyncio.gather(*(provider.submit_extend(REQUEST) for _ in range(4)))
     await asyncio.gather(*(provider.fetch([task_id]) for task_id in task_ids * 3))

@@ -1,0 +1,61 @@
+"""Run the real Encore bot (real discord.py client) against the local fake Discord and a provider fake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import EncoreBot
+from bot.config import Settings
+from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+
+DISCORD_TOKEN = "fake-discord-token-0123456789"
+PROVIDER_KEY = "fake-provider-key-0123456789"
+
+
+def settings_for(discord: FakeDiscord, database: Path, env: Mapping[str, str]) -> Settings:
+    """Settings as an operator would write them in `.env`, aimed at the fakes, with test-speed pacing."""
+    return Settings.from_env(
+        {
+            "DISCORD_TOKEN": DISCORD_TOKEN,
+            "DISCORD_API_BASE": discord.api_base,
+            "DISCORD_GATEWAY_URL": discord.gateway_url,
+            "DEV_GUILD_ID": str(GUILD_ID),
+            "DATABASE_PATH": str(database),
+            "POLL_INTERVAL_SECONDS": "0.05",
+            "USER_COOLDOWN_SECONDS": "0",
+            **env,
+        }
+    )
+
+
+@dataclass
+class RunningBot:
+    """A started bot and the task running its `start()`."""
+
+    bot: EncoreBot
+    runner: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        await self.bot.close()
+        await self.runner
+
+
+@contextlib.asynccontextmanager
+async def running_bot(discord: FakeDiscord, settings: Settings) -> AsyncIterator[RunningBot]:
+    """Start Encore, wait until it is connected and its commands are synced, and close it afterwards."""
+    bot = EncoreBot(settings, progress_interval=0)
+    runner = asyncio.create_task(bot.start(settings.discord_token))
+    running = RunningBot(bot, runner)
+    try:
+        await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+        await discord.wait_until(lambda: discord.registered_commands(GUILD_ID))
+        yield running
+    finally:
+        if not runner.done():
+            await running.stop()
+        elif runner.exception():
+            raise runner.exception()  # type: ignore[misc]
