@@ -16,10 +16,11 @@ from bot.delivery import Delivery
 from bot.providers import create_provider
 from bot.service import TaskService
 from bot.store import Store
+from cogs.buttons import PERSISTENT_ITEMS, result_view
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.extend", "cogs.results")
+EXTENSIONS: tuple[str, ...] = ("cogs.extend", "cogs.results", "cogs.generate")
 COMMANDS_HASH_KEY = "commands_hash"
 
 
@@ -51,7 +52,10 @@ class EncoreBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()
         self.store = await Store.open(self.settings.database_path)
-        self.delivery = Delivery(self, self._session, progress_interval=self.progress_interval)
+        self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.delivery = Delivery(
+            self, self._session, progress_interval=self.progress_interval, result_view=result_view
+        )
         self.service = TaskService(
             self.store,
             create_provider(self.settings, self._session),

@@ -51,6 +51,10 @@ class Settings:
     log_level: str = "INFO"
     quota: QuotaPolicy = field(default_factory=QuotaPolicy)
     allowed_guild_ids: frozenset[int] = frozenset()
+    public_webhook_url: str = ""
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    webhook_poll_interval: float = 120.0
 
     @property
     def provider_key(self) -> str:
@@ -91,6 +95,10 @@ class Settings:
                 cooldown_seconds=reader.number("USER_COOLDOWN_SECONDS", 5.0, minimum=0.0),
             ),
             allowed_guild_ids=reader.snowflakes("ALLOWED_GUILD_IDS"),
+            public_webhook_url=reader.url("PUBLIC_WEBHOOK_URL", "", ("http", "https")),
+            webhook_host=reader.text("WEBHOOK_HOST") or "0.0.0.0",
+            webhook_port=reader.port("WEBHOOK_PORT", 8080),
+            webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
         )
 
 
@@ -145,6 +153,14 @@ class _EnvReader:
             return default
         if not raw.isdigit():
             raise ConfigError(name, f"must be a whole number of 0 or more, not {raw!r}")
+        return int(raw)
+
+    def port(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+            raise ConfigError(name, f"must be a TCP port number (0-65535), not {raw!r}")
         return int(raw)
 
     def snowflake(self, name: str) -> int | None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bot.store import SongRecord, TaskRecord
 log = logging.getLogger(__name__)
 
 FALLBACK_UPLOAD_LIMIT = 10 * 1024 * 1024
+ResultView = Callable[[TaskRecord, list[SongRecord]], discord.ui.View]
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15, sock_read=60)
 CHUNK_SIZE = 64 * 1024
 TOO_LARGE_CODE = 40005
@@ -110,9 +112,17 @@ class _Reply:
 class Delivery:
     """Implements the service's `TaskEvents` with Discord messages."""
 
-    def __init__(self, client: discord.Client, session: aiohttp.ClientSession, *, progress_interval: float) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        session: aiohttp.ClientSession,
+        *,
+        progress_interval: float,
+        result_view: ResultView,
+    ) -> None:
         self._client = client
         self._session = session
+        self._result_view = result_view
         self.replies = ProgressReplies(progress_interval)
 
     async def task_progressed(self, task: TaskRecord) -> None:
@@ -128,6 +138,10 @@ class Delivery:
         except discord.HTTPException as error:
             log.warning("task %s: could not post its failure in the channel (%s); trying a DM", task.id, error)
             await self._direct_message(task.requester_id, notice)
+
+    async def task_undeliverable(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        await self.replies.update(task.id, render.status_text(task), final=True)
+        await self._direct_message(task.requester_id, render.undeliverable_notice(task, songs))
 
     async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
@@ -202,6 +216,7 @@ class Delivery:
             render.result_content(task),
             embeds=embeds,
             files=files,
+            view=self._result_view(task, songs),
             nonce=f"encore-{task.id}",
             allowed_mentions=discord.AllowedMentions.none(),
         )

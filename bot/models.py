@@ -17,10 +17,12 @@ class TaskStatus(StrEnum):
     SUCCEEDED = "succeeded"
     DELIVERED = "delivered"
     FAILED = "failed"
+    UNDELIVERABLE = "undeliverable"
 
     @property
     def is_final(self) -> bool:
-        return self in (TaskStatus.DELIVERED, TaskStatus.FAILED)
+        """Nothing more will happen: posted, failed, or made but impossible to post (the songs are kept)."""
+        return self in (TaskStatus.DELIVERED, TaskStatus.FAILED, TaskStatus.UNDELIVERABLE)
 
 
 class ProviderState(StrEnum):
@@ -76,6 +78,43 @@ class ExtendRequest:
     def from_json(cls, text: str) -> ExtendRequest:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """A validated new song: a description or lyrics, with style, title and model."""
+
+    prompt: str | None = None
+    lyrics: str | None = None
+    style: str | None = None
+    title: str | None = None
+    instrumental: bool = False
+    model: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> GenerateRequest:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+
+TaskRequest = ExtendRequest | GenerateRequest
+TASK_KINDS: dict[str, type[ExtendRequest] | type[GenerateRequest]] = {
+    "extend": ExtendRequest,
+    "generate": GenerateRequest,
+}
+
+
+def task_kind(request: TaskRequest) -> str:
+    """The `tasks.kind` of a request."""
+    return "generate" if isinstance(request, GenerateRequest) else "extend"
+
+
+def request_from_json(kind: str, text: str) -> TaskRequest:
+    """The request stored in `tasks.request_json` for a task of `kind`."""
+    return TASK_KINDS[kind].from_json(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import re
 
 import discord
 
-from bot.models import ExtendRequest, TaskStatus
+from bot.models import GenerateRequest, TaskRequest, TaskStatus
 from bot.store import SongRecord, TaskRecord
 from bot.validation import format_seconds
 
@@ -18,15 +18,19 @@ def suno_link(clip_id: str) -> str:
     return f"https://suno.com/song/{clip_id}"
 
 
-def describe_request(request: ExtendRequest) -> str:
-    """`[3f2a1c9b](link) from 1:05`: which song and where, in one short phrase."""
+def describe_request(request: TaskRequest) -> str:
+    """`[3f2a1c9b](link) from 1:05` (which song and where), or `a new song “Title”`, in one short phrase."""
+    if isinstance(request, GenerateRequest):
+        title = discord.utils.escape_markdown(_shorten(request.title, 60)) if request.title else None
+        return f"a new song “{title}”" if title else "a new song"
     return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
 
 
 def accepted_text(task: TaskRecord, position: int) -> str:
     place = "next in line" if position <= 1 else f"#{position} in line"
+    verb = "Making" if isinstance(task.request, GenerateRequest) else "Extending"
     return (
-        f"🎵 Extending {describe_request(task.request)} — task #{task.id}, {place}.\n"
+        f"🎵 {verb} {describe_request(task.request)} — task #{task.id}, {place}.\n"
         "The result will be posted in this channel; this message shows its progress."
     )
 
@@ -54,28 +58,42 @@ def posted_text(task: TaskRecord, jump_url: str) -> str:
     return f"Task #{task.id} ({describe_request(task.request)}): ✅ posted in the channel: {jump_url}"
 
 
+def undeliverable_notice(task: TaskRecord, songs: list[SongRecord]) -> str:
+    """A direct message with the songs' links when the channel cannot take the result."""
+    links = "\n".join(f"• {song.title or 'Untitled'}: {suno_link(song.clip_id)}" for song in songs)
+    return (
+        f"Your songs from task #{task.id} ({describe_request(task.request)}) are ready, but Encore could not post "
+        f"them in <#{task.channel_id}> ({task.error}). Here they are:\n{links}"
+    )
+
+
 def failure_notice(task: TaskRecord) -> str:
     """The channel message that tells the requester a task ended without a result."""
     what = describe_request(task.request)
-    return f"<@{task.requester_id}> ❌ Your extend of {what} (task #{task.id}) failed: {task.error}"
+    return f"<@{task.requester_id}> ❌ Your request for {what} (task #{task.id}) failed: {task.error}"
 
 
 def result_content(task: TaskRecord) -> str:
-    verb = "Reroll" if task.reroll_of else "Extension"
-    return f"🎶 {verb} of {describe_request(task.request)} for <@{task.requester_id}> · task #{task.id}"
+    request = task.request
+    if isinstance(request, GenerateRequest):
+        what = f"{'Reroll of' if task.reroll_of else 'Here is'} {describe_request(request)}"
+    else:
+        what = f"{'Reroll' if task.reroll_of else 'Extension'} of {describe_request(request)}"
+    return f"🎶 {what} for <@{task.requester_id}> · task #{task.id}"
 
 
 def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio_link: str | None) -> discord.Embed:
     """One clip: title, style, length, who asked, the source song and its continue point, cover art."""
     request = task.request
-    title = song.title or request.title or "Untitled extension"
+    title = song.title or request.title or "Untitled"
     embed = discord.Embed(title=_shorten(title, 256), url=suno_link(song.clip_id), colour=EMBED_COLOUR)
     if request.style:
         embed.add_field(name="Style", value=_shorten(request.style, 1024), inline=False)
     if song.duration:
         embed.add_field(name="Length", value=format_seconds(song.duration))
     embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
-    embed.add_field(name="Extends", value=describe_request(request))
+    if not isinstance(request, GenerateRequest):
+        embed.add_field(name="Extends", value=describe_request(request))
     if audio_link:
         embed.add_field(name="Audio", value=f"[Listen]({audio_link}) (too large to upload here)", inline=False)
     if cover:

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.config import ProviderName
-from bot.models import ExtendRequest, ProviderState, ProviderTask, QuotaPolicy, Requester, TaskStatus
+from bot.models import GenerateRequest, ProviderState, ProviderTask, QuotaPolicy, Requester, TaskRequest, TaskStatus
 from bot.providers import Provider, ProviderAuthError, ProviderError, ProviderRejected
 from bot.store import QuotaExceeded, SongRecord, Store, TaskRecord
-from bot.validation import ExtendOptions, InputError, parse_song_ref, validate_extend
+from bot.validation import (
+    ExtendOptions,
+    GenerateOptions,
+    InputError,
+    parse_song_ref,
+    validate_extend,
+    validate_generate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,13 @@ class TaskEvents(Protocol):
 
     async def task_delivered(self, task: TaskRecord) -> None:
         """The result message is recorded; add what follows it (reactions, the requester's reply)."""
+
+    async def task_undeliverable(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        """The songs exist but cannot be posted where they were asked for; tell the requester another way."""
+
+
+class RerollRefused(InputError):
+    """This member may not reroll this result."""
 
 
 class DeliveryError(Exception):
@@ -158,11 +172,24 @@ class TaskService:
             raise InputError("You sent this same extend a moment ago; it is already in the queue.")
         return await self._accepted(task)
 
-    async def reroll(self, message_id: int, user_id: int) -> Accepted | None:
-        """Submit the request behind a result message again; `None` if it is not a result or a repeat click."""
-        original = await self.store.task_by_message(message_id)
-        if original is None or original.requester_id != user_id:
-            return None
+    async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
+        """Validate a `/generate` and queue it; `InputError` says what to fix, and nothing is spent."""
+        self._check_open(requester.guild_id)
+        task = await self._create(requester, validate_generate(self.provider_name, options))
+        if task is None:
+            raise InputError("You asked for this same song a moment ago; it is already in the queue.")
+        return await self._accepted(task)
+
+    async def reroll(self, task_id: int, user_id: int) -> Accepted | None:
+        """Submit a finished task's request again as a new task; `None` for a repeat click.
+
+        Raises `RerollRefused` when the member may not reroll it, `InputError` for quotas.
+        """
+        original = await self.store.get_task(task_id)
+        if original is None or original.status is not TaskStatus.DELIVERED:
+            raise RerollRefused("This song is not a finished Encore result, so there is nothing to reroll.")
+        if original.requester_id != user_id:
+            raise RerollRefused("Only the member who asked for this song can reroll it.")
         self._check_open(original.guild_id)
         requester = Requester(
             user_id=user_id,
@@ -181,7 +208,7 @@ class TaskService:
             raise InputError("Encore is not enabled on this server; ask the bot's operator to allow it.")
 
     async def _create(
-        self, requester: Requester, request: ExtendRequest, *, reroll_of: int | None = None
+        self, requester: Requester, request: TaskRequest, *, reroll_of: int | None = None
     ) -> TaskRecord | None:
         try:
             return await self.store.create_task(
@@ -225,7 +252,7 @@ class TaskService:
             return 0
         await self.store.begin_submit(task.id)
         try:
-            provider_task_id = await self.provider.submit_extend(task.request)
+            provider_task_id = await self._submit(task.request)
         except ProviderError as error:
             await self._submit_failed(task, error)
             return 0
@@ -234,6 +261,12 @@ class TaskService:
         await self._progressed(task.id)
         self._poll_wakeup.set()
         return 0
+
+    async def _submit(self, request: TaskRequest) -> str:
+        """Send a request to the provider's endpoint for its kind; return the provider's task id."""
+        if isinstance(request, GenerateRequest):
+            return await self.provider.submit_generate(request)
+        return await self.provider.submit_extend(request)
 
     async def _submit_failed(self, task: TaskRecord, error: ProviderError) -> None:
         if isinstance(error, ProviderAuthError):
@@ -250,7 +283,7 @@ class TaskService:
             await self._fail(task, f"The provider kept failing ({error.message}). Nothing was made; try again later.")
         else:
             reason = error.message if isinstance(error, ProviderRejected) else str(error)
-            await self._fail(task, f"The provider refused this extend: {reason}")
+            await self._fail(task, f"The provider refused this request: {reason}")
 
     async def _poll_due(self) -> float | None:
         """Poll one batch of due tasks; return how long until the next is due."""
@@ -282,7 +315,7 @@ class TaskService:
             self._start_delivery(task.id)
             return
         if result.state is ProviderState.FAILED:
-            await self._fail(task, f"Suno couldn't make this extension: {result.error or 'no reason given'}")
+            await self._fail(task, f"Suno couldn't make this song: {result.error or 'no reason given'}")
             return
         status = TaskStatus.RUNNING if result.state is ProviderState.RUNNING else task.status
         moved = await self.store.record_poll(
@@ -332,7 +365,10 @@ class TaskService:
                     delivered = await self.events.deliver(task, await self.store.songs_of_task(task_id))
                 except DeliveryError as error:
                     if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
-                        await self._fail(task, f"Encore could not post the result: {error}")
+                        await self.store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
+                        log.warning("task %s is undeliverable: %s", task_id, error)
+                        if undeliverable := await self.store.get_task(task_id):
+                            await self.events.task_undeliverable(undeliverable, await self.store.songs_of_task(task_id))
                         return
                     delay = backoff(attempt, self.poll_interval)
                     log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)

@@ -16,7 +16,16 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import Clip, ExtendRequest, QuotaPolicy, Requester, TaskStatus
+from bot.models import (
+    Clip,
+    ExtendRequest,
+    QuotaPolicy,
+    Requester,
+    TaskRequest,
+    TaskStatus,
+    request_from_json,
+    task_kind,
+)
 
 ACTIVE_STATUSES = (TaskStatus.SUBMITTED, TaskStatus.RUNNING)
 UNFINISHED_STATUSES = (TaskStatus.QUEUED, TaskStatus.SUBMITTED, TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
@@ -75,6 +84,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_by_requester ON tasks(requester_id, created_at);
     CREATE INDEX tasks_by_guild ON tasks(guild_id, created_at);
     """,
+    """
+    ALTER TABLE tasks ADD COLUMN submitted_at REAL;
+    CREATE INDEX tasks_by_provider_task ON tasks(provider, provider_task_id) WHERE provider_task_id IS NOT NULL;
+    """,
 )
 DAY_SECONDS = 86_400.0
 # A task counts against quotas unless it failed before producing a song: the provider's failures are given back.
@@ -116,10 +129,11 @@ class TaskRecord:
     created_at: float
     updated_at: float
     finished_at: float | None
+    submitted_at: float | None = None  # when the provider accepted it: the poll scheduler's clock
 
     @property
-    def request(self) -> ExtendRequest:
-        return ExtendRequest.from_json(self.request_json)
+    def request(self) -> TaskRequest:
+        return request_from_json(self.kind, self.request_json)
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> TaskRecord:
@@ -217,7 +231,7 @@ class Store:
         self,
         requester: Requester,
         provider: str,
-        request: ExtendRequest,
+        request: TaskRequest,
         *,
         reroll_of: int | None = None,
         quota: QuotaPolicy | None = None,
@@ -244,9 +258,10 @@ class Store:
                 """
                 INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
                                    request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
-                VALUES ('extend', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
+                    task_kind(request),
                     TaskStatus.QUEUED,
                     provider,
                     requester.user_id,
@@ -327,6 +342,23 @@ class Store:
         )
         return [TaskRecord.from_row(row) for row in rows]
 
+    async def active_tasks_by_provider_id(self, provider: str, provider_task_ids: Sequence[str]) -> list[TaskRecord]:
+        """The submitted or running tasks behind these provider task ids, in one query (webhooks and poll answers)."""
+        marks = ", ".join("?" for _ in provider_task_ids)
+        rows = await self._all(
+            f"""
+            SELECT * FROM tasks WHERE provider = ? AND provider_task_id IN ({marks})
+              AND status IN ('submitted', 'running')
+            """,
+            (provider, *provider_task_ids),
+        )
+        return [TaskRecord.from_row(row) for row in rows]
+
+    async def active_count(self) -> int:
+        """Tasks at the provider (submitted or running): the poll scheduler shares the provider's budget among them."""
+        row = await self._one("SELECT COUNT(*) FROM tasks WHERE status IN ('submitted', 'running')")
+        return int(row[0]) if row else 0
+
     async def next_active_due_at(self) -> float | None:
         row = await self._one("SELECT MIN(next_attempt_at) FROM tasks WHERE status IN ('submitted', 'running')")
         return float(row[0]) if row and row[0] is not None else None
@@ -345,6 +377,7 @@ class Store:
             attempts=0,
             next_attempt_at=next_poll_at,
             last_change_at=now,
+            submitted_at=now,
         )
 
     async def defer_submit(self, task_id: int, retry_at: float, note: str) -> None:
@@ -393,6 +426,7 @@ class Store:
         """Record the finished clips as songs and the task as ready to deliver, in one transaction."""
         now = time.time()
         request = task.request
+        parent = request if isinstance(request, ExtendRequest) else None
         async with self._transaction() as db:
             await db.executemany(
                 """
@@ -415,8 +449,8 @@ class Store:
                         clip.duration,
                         clip.audio_url,
                         clip.image_url,
-                        request.clip_id,
-                        request.continue_at,
+                        parent.clip_id if parent else None,
+                        parent.continue_at if parent else None,
                         now,
                     )
                     for clip in clips
@@ -445,6 +479,10 @@ class Store:
                 """,
                 (TaskStatus.DELIVERED, message_id, now, now, task_id),
             )
+
+    async def mark_undeliverable(self, task_id: int, error: str) -> None:
+        """The songs were made but cannot be posted; they stay in `songs` for `/song` and the requester."""
+        await self._update_task(task_id, status=TaskStatus.UNDELIVERABLE, error=error, finished_at=time.time())
 
     async def mark_failed(self, task_id: int, error: str) -> None:
         await self._update_task(task_id, status=TaskStatus.FAILED, error=error, finished_at=time.time())

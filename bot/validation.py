@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.config import ProviderName
-from bot.models import ExtendRequest
+from bot.models import ExtendRequest, GenerateRequest
 from bot.store import SongRecord
 
 APIFRAME_MODELS: tuple[str, ...] = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5")
+# apiframe's `suno-imagine` requires a model; this one is used when the member picks none.
+DEFAULT_GENERATE_MODEL = "V4_5"
 MAX_CONTINUE_AT_SECONDS = 3600.0
 SUNO_HOSTS = frozenset({"suno.com", "www.suno.com", "app.suno.ai", "suno.ai", "www.suno.ai"})
 
@@ -73,6 +75,18 @@ class ExtendOptions:
     prompt: str | None = None
     style: str | None = None
     title: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateOptions:
+    """The raw `/generate` options, exactly as Discord delivered them."""
+
+    prompt: str | None = None
+    lyrics: str | None = None
+    style: str | None = None
+    title: str | None = None
+    instrumental: bool = False
     model: str | None = None
 
 
@@ -168,6 +182,30 @@ def validate_extend(provider: ProviderName, options: ExtendOptions, known: SongR
         style=style,
         title=title,
         model=model,
+    )
+
+
+def validate_generate(provider: ProviderName, options: GenerateOptions) -> GenerateRequest:
+    """Check a new song's options against the provider's contract and Suno's limits; raise `InputError` if off."""
+    model = _validate_model(provider, options.model)
+    if provider == "apiframe" and model is None:
+        model = DEFAULT_GENERATE_MODEL
+    limits = text_limits(provider, model)
+    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
+    prompt = clean_text("prompt", options.prompt, limits.prompt)
+    style = clean_text("style", options.style, limits.style)
+    title = clean_text("title", options.title, limits.title)
+    if not lyrics and not prompt:
+        raise InputError("Give a `prompt` (what the song is about) or `lyrics` (what is sung).")
+    if options.instrumental and lyrics:
+        raise InputError("An instrumental has no singing: leave `lyrics` out, or set `instrumental` to False.")
+    if provider == "sunoapi":
+        if lyrics and prompt:
+            raise InputError("sunoapi.co takes one text per song: give `lyrics` or `prompt`, not both.")
+        if options.instrumental:
+            raise InputError("`instrumental` is for the apiframe provider only; this server uses sunoapi.co.")
+    return GenerateRequest(
+        prompt=prompt, lyrics=lyrics, style=style, title=title, instrumental=options.instrumental, model=model
     )
 
 

@@ -6,10 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
 from bot.app import EncoreBot
-from bot.models import Requester
-from bot.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, ExtendOptions, InputError, format_seconds
+from bot.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, ExtendOptions, format_seconds
+from cogs.replies import report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -56,19 +55,11 @@ class ExtendCog(commands.Cog):
             title=title,
             model=model.value if model else None,
         )
-        requester = Requester(
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or 0,
-            guild_id=interaction.guild_id,
-            upload_limit=interaction.filesize_limit,
+        await report_queued(
+            interaction,
+            self.bot.service.request_extend(requester_of(interaction), options),
+            repeat="You sent this same extend a moment ago; it is already in the queue.",
         )
-        try:
-            accepted = await self.bot.service.request_extend(requester, options)
-        except InputError as error:
-            await interaction.edit_original_response(content=f"⚠️ {error}")
-            return
-        self.bot.delivery.replies.track(accepted.task.id, interaction)
-        await interaction.edit_original_response(content=render.accepted_text(accepted.task, accepted.position))
 
     @extend.autocomplete("song")
     async def song_autocomplete(

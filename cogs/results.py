@@ -9,6 +9,8 @@ from discord.ext import commands
 
 from bot import render
 from bot.app import EncoreBot
+from bot.service import RerollRefused
+from bot.validation import InputError
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +25,27 @@ class ResultsCog(commands.Cog):
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         if str(payload.emoji) != render.REROLL_EMOJI or (self.bot.user and payload.user_id == self.bot.user.id):
             return
-        accepted = await self.bot.service.reroll(payload.message_id, payload.user_id)
-        if accepted is None:
+        original = await self.bot.store.task_by_message(payload.message_id)
+        if original is None:
             return
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        try:
+            accepted = await self.bot.service.reroll(original.id, payload.user_id)
+        except RerollRefused:
+            return
+        except InputError as error:
+            text = f"{render.REROLL_EMOJI} <@{payload.user_id}> {error}"
+        else:
+            if accepted is None:
+                return
+            text = f"{render.REROLL_EMOJI} <@{payload.user_id}> rerolled task #{original.id}: task #{accepted.task.id}."
         reference = discord.MessageReference(message_id=payload.message_id, channel_id=payload.channel_id)
         try:
             await channel.send(
-                f"{render.REROLL_EMOJI} <@{payload.user_id}> rerolled task #{accepted.task.reroll_of}: "
-                f"queued as task #{accepted.task.id}.",
-                reference=reference,
-                mention_author=False,
-                allowed_mentions=discord.AllowedMentions.none(),
+                text, reference=reference, mention_author=False, allowed_mentions=discord.AllowedMentions.none()
             )
         except discord.HTTPException as error:
-            log.info("could not confirm reroll of task %s: %s", accepted.task.reroll_of, error)
+            log.info("could not answer a reroll reaction on task %s: %s", original.id, error)
 
 
 async def setup(bot: EncoreBot) -> None:

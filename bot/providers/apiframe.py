@@ -1,4 +1,4 @@
-"""apiframe (`suno-extend`, `fetch`, `fetch-many`): judged by HTTP status, polled in batches of up to 20."""
+"""apiframe (`suno-extend`, `suno-imagine`, `fetch`, `fetch-many`): judged by HTTP status, polled in batches of 20."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.models import Clip, ExtendRequest, ProviderState, ProviderTask
+import aiohttp
+
+from bot.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.providers.base import (
+    DEFAULT_TIMEOUT,
     Provider,
     ProviderAuthError,
     ProviderRejected,
@@ -15,6 +18,8 @@ from bot.providers.base import (
     optional_fields,
 )
 
+# Where Encore's receiver takes apiframe's webhook calls, below PUBLIC_WEBHOOK_URL.
+APIFRAME_WEBHOOK_PATH = "/webhooks/apiframe"
 STATES: dict[str, ProviderState] = {
     "pending": ProviderState.QUEUED,
     "staged": ProviderState.QUEUED,
@@ -33,6 +38,20 @@ class ApiframeProvider(Provider):
     name = "apiframe"
     batch_size = 20
 
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        key: str,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(session, base_url, key, timeout=timeout)
+        # Sent with every submission, so apiframe POSTs each task's updates to Encore's webhook receiver.
+        self._webhook = optional_fields(webhook_url=webhook_url, webhook_secret=webhook_secret)
+
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": self._key}
 
@@ -47,10 +66,25 @@ class ApiframeProvider(Provider):
             title=request.title,
             tags=request.style,
         )
-        data = await self._call("/suno-extend", body)
+        data = await self._call("/suno-extend", {**body, **self._webhook})
         task_id = data.get("task_id")
         if not isinstance(task_id, str) or not task_id:
             raise ProviderUnavailable("apiframe accepted the extend but sent no task_id")
+        return task_id
+
+    async def submit_generate(self, request: GenerateRequest) -> str:
+        body = optional_fields(
+            prompt=request.prompt,
+            lyrics=request.lyrics,
+            model=request.model,
+            make_instrumental=request.instrumental or None,
+            title=request.title,
+            tags=request.style,
+        )
+        data = await self._call("/suno-imagine", {**body, **self._webhook})
+        task_id = data.get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise ProviderUnavailable("apiframe accepted the new song but sent no task_id")
         return task_id
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from bot.models import ExtendRequest, ProviderTask
+from bot.models import ExtendRequest, GenerateRequest, ProviderTask
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
@@ -89,7 +89,7 @@ class RateLimiter:
 
 
 class Provider(ABC):
-    """A Suno API provider: submit extends, read tasks back in Encore's normalized model."""
+    """A Suno API provider: submit extends and new songs, read tasks back in Encore's normalized model."""
 
     name: ClassVar[str]
     batch_size: ClassVar[int] = 1
@@ -112,8 +112,17 @@ class Provider(ABC):
         """Submit an extend; return the provider's task id."""
 
     @abstractmethod
+    async def submit_generate(self, request: GenerateRequest) -> str:
+        """Submit a new song; return the provider's task id."""
+
+    @abstractmethod
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         """Read up to `batch_size` tasks; a task the provider does not return comes back as state UNKNOWN."""
+
+    @property
+    def poll_budget(self) -> float | None:
+        """Tasks per second the provider lets Encore poll, or None when it documents no limit."""
+        return None
 
     @abstractmethod
     def _headers(self) -> Mapping[str, str]:

@@ -1,4 +1,4 @@
-"""sunoapi.co (`extend-music`, `get-task`): judged by the `code` in the body, paced by its documented limits."""
+"""sunoapi.co (`extend-music`, `generate-music`, `get-task`): judged by the `code` in the body, paced by its limits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.models import Clip, ExtendRequest, ProviderState, ProviderTask
+from bot.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
@@ -48,6 +48,10 @@ class SunoApiProvider(Provider):
         self.submit_limiter = submit_limiter
         self.poll_limiter = poll_limiter
 
+    @property
+    def poll_budget(self) -> float:
+        return self.poll_limiter.calls / self.poll_limiter.period * self.batch_size
+
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
 
@@ -63,6 +67,15 @@ class SunoApiProvider(Provider):
         task_id = data.get("task_id")
         if not isinstance(task_id, str) or not task_id:
             raise ProviderUnavailable("sunoapi accepted the extend but sent no task_id")
+        return task_id
+
+    async def submit_generate(self, request: GenerateRequest) -> str:
+        """`generate-music` shares the extend's submit window (one per 4 s), so it takes the same limiter."""
+        body = optional_fields(prompt=request.lyrics or request.prompt, tags=request.style, title=request.title)
+        data = await self._call("/suno/music/generate-music", body, self.submit_limiter)
+        task_id = data.get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise ProviderUnavailable("sunoapi accepted the new song but sent no task_id")
         return task_id
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:

@@ -302,7 +302,6 @@ async def test_button_modal_and_reactions(fake: FakeDiscord) -> None:
         assert (seen.user_id, seen.message_id, str(seen.emoji)) == (USER_ID, posted.id, "👍")
         assert seen.member is not None and seen.member.id == USER_ID
         await fake.wait_until(lambda: fake.bot_reactions(posted.id) == ["✅"], what="the bot's reaction")
-        assert bot.reactions.empty()
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,60 @@
+"""`/generate`: a new song from a prompt or lyrics, queued and delivered exactly like an extend."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import EncoreBot
+from bot.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, GenerateOptions
+from cogs.replies import report_queued, requester_of
+
+Limits = COMMAND_MAX_LENGTHS
+
+
+class GenerateCog(commands.Cog):
+    """The `/generate` command."""
+
+    def __init__(self, bot: EncoreBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="generate", description="Make a new Suno song from a prompt or lyrics")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What the song should be about and sound like",
+        lyrics="The words to sing (instead of, or with, a prompt)",
+        style="Style tags, e.g. 'dream pop, female vocals'",
+        title="Title of the song",
+        instrumental="apiframe only: no vocals",
+        model="apiframe only: the Suno model",
+    )
+    @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
+    async def generate(
+        self,
+        interaction: discord.Interaction[EncoreBot],
+        prompt: app_commands.Range[str, 1, Limits.prompt] | None = None,
+        lyrics: app_commands.Range[str, 1, Limits.lyrics] | None = None,
+        style: app_commands.Range[str, 1, Limits.style] | None = None,
+        title: app_commands.Range[str, 1, Limits.title] | None = None,
+        instrumental: bool = False,
+        model: app_commands.Choice[str] | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        options = GenerateOptions(
+            prompt=prompt,
+            lyrics=lyrics,
+            style=style,
+            title=title,
+            instrumental=instrumental,
+            model=model.value if model else None,
+        )
+        await report_queued(
+            interaction,
+            self.bot.service.request_generate(requester_of(interaction), options),
+            repeat="You asked for this same song a moment ago; it is already in the queue.",
+        )
+
+
+async def setup(bot: EncoreBot) -> None:
+    await bot.add_cog(GenerateCog(bot))
