@@ -16,11 +16,12 @@ from bot.delivery import Delivery
 from bot.providers import create_provider
 from bot.service import TaskService
 from bot.store import Store
+from bot.webhooks import WebhookServer, webhook_secret
 from cogs.buttons import PERSISTENT_ITEMS, result_view
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.extend", "cogs.results", "cogs.generate")
+EXTENSIONS: tuple[str, ...] = ("cogs.extend", "cogs.results", "cogs.generate", "cogs.library", "cogs.admin")
 COMMANDS_HASH_KEY = "commands_hash"
 
 
@@ -47,6 +48,7 @@ class EncoreBot(commands.Bot):
         self.settings = settings
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
+        self.webhooks: WebhookServer | None = None
         point_at_discord(settings)
 
     async def setup_hook(self) -> None:
@@ -56,20 +58,36 @@ class EncoreBot(commands.Bot):
         self.delivery = Delivery(
             self, self._session, progress_interval=self.progress_interval, result_view=result_view
         )
+        webhooks_on = bool(self.settings.public_webhook_url) and self.settings.provider == "apiframe"
+        secret = await webhook_secret(self.store) if webhooks_on else None
         self.service = TaskService(
             self.store,
-            create_provider(self.settings, self._session),
+            create_provider(self.settings, self._session, webhook_secret=secret),
             self.delivery,
             poll_interval=self.settings.poll_interval,
             stall_timeout=self.settings.stall_timeout,
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
+            webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        if self.settings.public_webhook_url:
+            self.webhooks = WebhookServer(
+                self.service,
+                secret=secret,
+                gateway_connected=self.gateway_connected,
+                host=self.settings.webhook_host,
+                port=self.settings.webhook_port,
+            )
+            await self.webhooks.start()
         await self.service.start()
         log.info("Encore ready to take commands with provider %s", self.settings.provider)
+
+    def gateway_connected(self) -> bool:
+        """Whether the Discord gateway session is up (for `/healthz`)."""
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
 
     async def sync_commands(self) -> None:
         """Sync to the development guild when one is set (instant); else globally, only when the commands changed."""
@@ -89,6 +107,8 @@ class EncoreBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
+        if self.webhooks:
+            await self.webhooks.stop()
         if hasattr(self, "service"):
             await self.service.stop()
             self.delivery.replies.close()

@@ -61,6 +61,9 @@ class ProgressReplies:
     def track(self, task_id: int, interaction: discord.Interaction) -> None:
         self._replies[task_id] = _Reply(interaction)
 
+    def tracks(self, task_id: int) -> bool:
+        return task_id in self._replies
+
     async def update(self, task_id: int, text: str, *, final: bool = False) -> None:
         """Show `text`; the latest text wins, and a final one is shown at once and ends the tracking."""
         reply = self._replies.get(task_id)
@@ -125,8 +128,9 @@ class Delivery:
         self._result_view = result_view
         self.replies = ProgressReplies(progress_interval)
 
-    async def task_progressed(self, task: TaskRecord) -> None:
-        await self.replies.update(task.id, render.status_text(task))
+    async def task_progressed(self, task: TaskRecord, position: int | None = None) -> None:
+        if self.replies.tracks(task.id):
+            await self.replies.update(task.id, render.status_text(task, position))
 
     async def task_failed(self, task: TaskRecord) -> None:
         await self.replies.update(task.id, render.status_text(task), final=True)

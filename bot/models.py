@@ -18,11 +18,12 @@ class TaskStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     UNDELIVERABLE = "undeliverable"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
-        """Nothing more will happen: posted, failed, or made but impossible to post (the songs are kept)."""
-        return self in (TaskStatus.DELIVERED, TaskStatus.FAILED, TaskStatus.UNDELIVERABLE)
+        """Nothing more will happen: posted, failed, made but impossible to post (the songs are kept), cancelled."""
+        return self in (TaskStatus.DELIVERED, TaskStatus.FAILED, TaskStatus.UNDELIVERABLE, TaskStatus.CANCELLED)
 
 
 class ProviderState(StrEnum):

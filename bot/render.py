@@ -21,26 +21,31 @@ def suno_link(clip_id: str) -> str:
 def describe_request(request: TaskRequest) -> str:
     """`[3f2a1c9b](link) from 1:05` (which song and where), or `a new song “Title”`, in one short phrase."""
     if isinstance(request, GenerateRequest):
-        title = discord.utils.escape_markdown(_shorten(request.title, 60)) if request.title else None
+        title = discord.utils.escape_markdown(shorten(request.title, 60)) if request.title else None
         return f"a new song “{title}”" if title else "a new song"
     return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
 
 
+def _place(position: int) -> str:
+    return "next in line" if position <= 1 else f"#{position} in line"
+
+
 def accepted_text(task: TaskRecord, position: int) -> str:
-    place = "next in line" if position <= 1 else f"#{position} in line"
+    place = _place(position)
     verb = "Making" if isinstance(task.request, GenerateRequest) else "Extending"
     return (
         f"🎵 {verb} {describe_request(task.request)} — task #{task.id}, {place}.\n"
-        "The result will be posted in this channel; this message shows its progress."
+        f"The result will be posted in <#{task.channel_id}>; this message shows its progress."
     )
 
 
-def status_text(task: TaskRecord) -> str:
-    """One line for the requester's progress message."""
+def status_text(task: TaskRecord, position: int | None = None) -> str:
+    """One line for the requester's progress message; `position` is its place in the submission queue."""
     header = f"Task #{task.id} ({describe_request(task.request)}): "
     if task.status is TaskStatus.QUEUED:
+        place = f"⏳ queued, {_place(position)}" if position else "⏳ queued"
         retrying = task.provider_status or ""
-        return header + ("⏳ queued, " + retrying if retrying.startswith("retrying") else "⏳ queued")
+        return header + (f"{place}, {retrying}" if retrying.startswith("retrying") else place)
     if task.status is TaskStatus.SUBMITTED:
         return header + "📨 submitted, waiting for Suno to start"
     if task.status is TaskStatus.RUNNING:
@@ -86,9 +91,9 @@ def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio
     """One clip: title, style, length, who asked, the source song and its continue point, cover art."""
     request = task.request
     title = song.title or request.title or "Untitled"
-    embed = discord.Embed(title=_shorten(title, 256), url=suno_link(song.clip_id), colour=EMBED_COLOUR)
+    embed = discord.Embed(title=shorten(title, 256), url=suno_link(song.clip_id), colour=EMBED_COLOUR)
     if request.style:
-        embed.add_field(name="Style", value=_shorten(request.style, 1024), inline=False)
+        embed.add_field(name="Style", value=shorten(request.style, 1024), inline=False)
     if song.duration:
         embed.add_field(name="Length", value=format_seconds(song.duration))
     embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
@@ -108,5 +113,5 @@ def file_stem(title: str | None, fallback: str) -> str:
     return stem or fallback
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

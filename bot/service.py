@@ -13,12 +13,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.config import ProviderName
 from bot.models import GenerateRequest, ProviderState, ProviderTask, QuotaPolicy, Requester, TaskRequest, TaskStatus
 from bot.providers import Provider, ProviderAuthError, ProviderError, ProviderRejected
+from bot.scheduling import PollPolicy
 from bot.store import QuotaExceeded, SongRecord, Store, TaskRecord
 from bot.validation import (
     ExtendOptions,
@@ -42,8 +43,8 @@ BAD_KEY_MESSAGE = (
 class TaskEvents(Protocol):
     """What the Discord side does when a task moves; the service calls these, never Discord itself."""
 
-    async def task_progressed(self, task: TaskRecord) -> None:
-        """The task's status or progress changed (or it is retrying)."""
+    async def task_progressed(self, task: TaskRecord, position: int | None = None) -> None:
+        """The task's status, progress or place in the submission queue changed (or it is retrying)."""
 
     async def task_failed(self, task: TaskRecord) -> None:
         """The task ended without a result; `task.error` says why."""
@@ -98,6 +99,17 @@ def quota_message(refused: QuotaExceeded) -> str:
     return f"You have used your songs for today; the next one frees up {when}."
 
 
+def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
+    """Whether an in-progress answer is older than what the store holds (running → queued, or less progress)."""
+    if result.state not in (ProviderState.QUEUED, ProviderState.RUNNING):
+        return False
+    answered = result.state is ProviderState.RUNNING
+    held = task.status is TaskStatus.RUNNING
+    if answered != held:
+        return held
+    return result.progress is not None and task.progress is not None and result.progress < task.progress
+
+
 def backoff(attempt: int, base: float) -> float:
     """Exponential backoff with full jitter, capped: the n-th retry waits up to base·2ⁿ seconds."""
     ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempt))
@@ -118,6 +130,7 @@ class TaskService:
         quota: QuotaPolicy | None = None,
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
+        webhook_poll_interval: float | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -132,6 +145,10 @@ class TaskService:
         self._delivering: dict[int, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        # With webhooks (`webhook_poll_interval` set) polling is only the safety net for a lost update.
+        self.poll_policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
+        # Poll answers and webhook updates of one task must not interleave: each is applied under this lock.
+        self._apply_lock = asyncio.Lock()
 
     @property
     def provider_name(self) -> ProviderName:
@@ -188,7 +205,7 @@ class TaskService:
         original = await self.store.get_task(task_id)
         if original is None or original.status is not TaskStatus.DELIVERED:
             raise RerollRefused("This song is not a finished Encore result, so there is nothing to reroll.")
-        if original.requester_id != user_id:
+        if original.requester_id != user_id and not await self._anyone_may_reroll(original.guild_id):
             raise RerollRefused("Only the member who asked for this song can reroll it.")
         self._check_open(original.guild_id)
         requester = Requester(
@@ -200,6 +217,9 @@ class TaskService:
         task = await self._create(requester, original.request, reroll_of=original.id)
         return await self._accepted(task) if task else None
 
+    async def _anyone_may_reroll(self, guild_id: int | None) -> bool:
+        return guild_id is not None and (await self.store.guild_settings(guild_id)).reroll_anyone
+
     def _check_open(self, guild_id: int | None) -> None:
         """Refuse new work while shutting down, or from a server that is not allowed."""
         if self._stopping:
@@ -210,9 +230,17 @@ class TaskService:
     async def _create(
         self, requester: Requester, request: TaskRequest, *, reroll_of: int | None = None
     ) -> TaskRecord | None:
+        """Queue a request under the server's settings: its daily limit, and its results channel for new requests."""
+        quota = self.quota
+        if requester.guild_id is not None:
+            settings = await self.store.guild_settings(requester.guild_id)
+            if settings.daily_limit is not None:
+                quota = replace(quota or QuotaPolicy(), daily_per_guild=settings.daily_limit)
+            if settings.results_channel_id and reroll_of is None:
+                requester = replace(requester, channel_id=settings.results_channel_id)
         try:
             return await self.store.create_task(
-                requester, self.provider.name, request, reroll_of=reroll_of, quota=self.quota
+                requester, self.provider.name, request, reroll_of=reroll_of, quota=quota
             )
         except QuotaExceeded as refused:
             raise InputError(quota_message(refused)) from None
@@ -250,16 +278,21 @@ class TaskService:
                 "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came.",
             )
             return 0
-        await self.store.begin_submit(task.id)
+        if not await self.store.begin_submit(task.id):
+            return 0
         try:
             provider_task_id = await self._submit(task.request)
         except ProviderError as error:
             await self._submit_failed(task, error)
             return 0
-        await self.store.mark_submitted(task.id, provider_task_id, next_poll_at=time.time() + self.poll_interval)
+        in_flight = await self.store.active_count() + 1
+        first_poll = self.poll_policy.delay(age=0.0, state=ProviderState.QUEUED, progress=None, in_flight=in_flight)
+        await self.store.mark_submitted(task.id, provider_task_id, next_poll_at=time.time() + first_poll)
         log.info("task %s submitted to %s as %s", task.id, self.provider.name, provider_task_id)
         await self._progressed(task.id)
         self._poll_wakeup.set()
+        for position, waiting in enumerate(await self.store.tasks_with_status(TaskStatus.QUEUED), start=1):
+            await self.events.task_progressed(waiting, position)
         return 0
 
     async def _submit(self, request: TaskRequest) -> str:
@@ -303,28 +336,64 @@ class TaskService:
                 if not await self._check_stalled(task):
                     await self.store.defer_poll(task.id, time.time() + delay)
             return 0
-        for task, result in zip(due, results, strict=True):
-            await self._apply(task, result)
+        async with self._apply_lock:
+            # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.
+            current = await self.store.active_tasks_by_provider_id(
+                self.provider.name, [task.provider_task_id or "" for task in due]
+            )
+            by_provider_id = {fresh.provider_task_id: fresh for fresh in current}
+            in_flight = await self.store.active_count()
+            for polled, result in zip(due, results, strict=True):
+                if fresh_task := by_provider_id.get(polled.provider_task_id):
+                    await self._apply(fresh_task, result, in_flight)
         return 0
 
-    async def _apply(self, task: TaskRecord, result: ProviderTask) -> None:
-        """Move a task according to what the provider said of it."""
+    async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
+        """Apply an update the provider pushed (a webhook call); return False when it was ignored.
+
+        Ignored: an unknown task or one no longer at the provider (succeeded, delivered, failed), an update
+        Encore already has (webhooks repeat), and one older than what the store holds (they can arrive late).
+        """
+        async with self._apply_lock:
+            found = await self.store.active_tasks_by_provider_id(self.provider.name, [provider_task_id])
+            if not found or result.state is ProviderState.UNKNOWN or is_stale(found[0], result):
+                return False
+            task = found[0]
+            if (result.raw_status, result.progress) == (task.provider_status, task.progress):
+                return False
+            await self._apply(task, result, await self.store.active_count())
+            return True
+
+    async def _apply(self, task: TaskRecord, result: ProviderTask, in_flight: int) -> None:
+        """Move a task according to what the provider said of it, and schedule its next poll."""
+        now = time.time()
+        age = now - (task.submitted_at or task.created_at)
         if result.state is ProviderState.SUCCEEDED:
             await self.store.mark_succeeded(task, result.clips)
             log.info("task %s succeeded with %d clip(s)", task.id, len(result.clips))
+            self.poll_policy = self.poll_policy.learned(age)
             self._start_delivery(task.id)
             return
         if result.state is ProviderState.FAILED:
             await self._fail(task, f"Suno couldn't make this song: {result.error or 'no reason given'}")
             return
-        status = TaskStatus.RUNNING if result.state is ProviderState.RUNNING else task.status
-        moved = await self.store.record_poll(
-            task,
-            status=status,
-            provider_status=result.raw_status,
-            progress=result.progress,
-            next_poll_at=time.time() + self.poll_interval,
-        )
+        delay = self.poll_policy.delay(age=age, state=result.state, progress=result.progress, in_flight=in_flight)
+        if is_stale(task, result):  # a late answer: keep what the store has, only schedule the next poll
+            moved = await self.store.record_poll(
+                task,
+                status=task.status,
+                provider_status=task.provider_status or result.raw_status,
+                progress=task.progress,
+                next_poll_at=now + delay,
+            )
+        else:
+            moved = await self.store.record_poll(
+                task,
+                status=TaskStatus.RUNNING if result.state is ProviderState.RUNNING else task.status,
+                provider_status=result.raw_status,
+                progress=result.progress,
+                next_poll_at=now + delay,
+            )
         if moved:
             await self._progressed(task.id)
         else:

@@ -88,10 +88,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN submitted_at REAL;
     CREATE INDEX tasks_by_provider_task ON tasks(provider, provider_task_id) WHERE provider_task_id IS NOT NULL;
     """,
+    """
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        results_channel_id INTEGER,
+        reroll_anyone INTEGER NOT NULL DEFAULT 0,
+        showcase_channel_id INTEGER,
+        star_threshold INTEGER NOT NULL DEFAULT 3,
+        daily_limit INTEGER,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX songs_by_guild_owner ON songs(guild_id, owner_id, created_at DESC);
+    """,
 )
 DAY_SECONDS = 86_400.0
-# A task counts against quotas unless it failed before producing a song: the provider's failures are given back.
-CHARGED = "(status != 'failed' OR EXISTS (SELECT 1 FROM songs WHERE songs.task_id = tasks.id))"
+# How far back `song_chain` follows extends: a guard against a cycle in hand-edited data.
+MAX_CHAIN_LENGTH = 100
+# A task counts against quotas unless it failed or was cancelled before producing a song: those are given back.
+CHARGED = "(status NOT IN ('failed', 'cancelled') OR EXISTS (SELECT 1 FROM songs WHERE songs.task_id = tasks.id))"
 
 
 class QuotaExceeded(Exception):
@@ -163,6 +177,29 @@ class SongRecord:
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> SongRecord:
         return cls(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - a Row iterates values
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """What a server's managers chose; `None` means the bot-wide default (same channel, `.env` daily limit)."""
+
+    guild_id: int
+    results_channel_id: int | None = None
+    reroll_anyone: bool = False
+    showcase_channel_id: int | None = None
+    star_threshold: int = 3
+    daily_limit: int | None = None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> GuildSettings:
+        data = {key: row[key] for key in row.keys() if key != "updated_at"}  # noqa: SIM118 - a Row iterates values
+        data["reroll_anyone"] = bool(data["reroll_anyone"])
+        return cls(**data)
+
+
+GUILD_SETTING_COLUMNS = frozenset(
+    {"results_channel_id", "reroll_anyone", "showcase_channel_id", "star_threshold", "daily_limit"}
+)
 
 
 class Store:
@@ -328,7 +365,9 @@ class Store:
 
     async def queue_position(self, task_id: int) -> int:
         """1 for the next task to be submitted."""
-        row = await self._one("SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND id <= ?", (task_id,))
+        row = await self._one(
+            "SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND submit_started_at IS NULL AND id <= ?", (task_id,)
+        )
         return int(row[0]) if row else 0
 
     async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]:
@@ -363,9 +402,19 @@ class Store:
         row = await self._one("SELECT MIN(next_attempt_at) FROM tasks WHERE status IN ('submitted', 'running')")
         return float(row[0]) if row and row[0] is not None else None
 
-    async def begin_submit(self, task_id: int) -> None:
-        """Recorded before the provider call, so a crash in the middle is known to be in doubt."""
-        await self._update_task(task_id, submit_started_at=time.time())
+    async def begin_submit(self, task_id: int) -> bool:
+        """Claim a queued task for submission; False when it is no longer queued (a member cancelled it).
+
+        Recorded before the provider call, so a crash in the middle is known to be in doubt. One conditional
+        UPDATE, like `cancel_task`'s, so a cancel and a submission can never both win.
+        """
+        now = time.time()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE tasks SET submit_started_at = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
+                (now, now, task_id),
+            )
+            return cursor.rowcount == 1
 
     async def mark_submitted(self, task_id: int, provider_task_id: str, next_poll_at: float) -> None:
         now = time.time()
@@ -507,6 +556,88 @@ class Store:
             (owner_id, pattern, pattern, limit),
         )
         return [SongRecord.from_row(row) for row in rows]
+
+    async def song_chain(self, clip_id: str) -> list[SongRecord]:
+        """The song and every song it extends that Encore knows, the original first."""
+        rows = await self._all(
+            """
+            WITH RECURSIVE chain(clip_id, parent_clip_id, depth) AS (
+                SELECT clip_id, parent_clip_id, 0 FROM songs WHERE clip_id = ?
+                UNION ALL
+                SELECT songs.clip_id, songs.parent_clip_id, chain.depth + 1
+                FROM chain JOIN songs ON songs.clip_id = chain.parent_clip_id
+                WHERE chain.depth < ?
+            )
+            SELECT songs.* FROM chain JOIN songs ON songs.clip_id = chain.clip_id ORDER BY chain.depth DESC
+            """,
+            (clip_id, MAX_CHAIN_LENGTH),
+        )
+        return [SongRecord.from_row(row) for row in rows]
+
+    async def songs_page(self, guild_id: int, owner_id: int, offset: int, limit: int) -> tuple[list[SongRecord], int]:
+        """One page of a member's songs made in a server, newest first, and how many there are in all."""
+        rows = await self._all(
+            """
+            SELECT * FROM songs WHERE guild_id = ? AND owner_id = ?
+            ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?
+            """,
+            (guild_id, owner_id, limit, offset),
+        )
+        total = await self._one("SELECT COUNT(*) FROM songs WHERE guild_id = ? AND owner_id = ?", (guild_id, owner_id))
+        return [SongRecord.from_row(row) for row in rows], int(total[0]) if total else 0
+
+    async def unfinished_tasks(self, guild_id: int, requester_id: int | None = None) -> list[TaskRecord]:
+        """A server's tasks that have not ended (one member's when `requester_id` is given), oldest first."""
+        marks = ", ".join("?" for _ in UNFINISHED_STATUSES)
+        sql = f"SELECT * FROM tasks WHERE guild_id = ? AND status IN ({marks})"
+        params: list[Any] = [guild_id, *UNFINISHED_STATUSES]
+        if requester_id is not None:
+            sql += " AND requester_id = ?"
+            params.append(requester_id)
+        rows = await self._all(sql + " ORDER BY id", params)
+        return [TaskRecord.from_row(row) for row in rows]
+
+    async def cancel_task(self, task_id: int, requester_id: int | None = None) -> bool:
+        """Cancel a task that is still queued and not being submitted; False when it is too late (or not theirs).
+
+        One conditional UPDATE: the submit loop claims a task the same way (`begin_submit`), so exactly one wins.
+        A cancelled task is not charged against quotas.
+        """
+        now = time.time()
+        sql = (
+            "UPDATE tasks SET status = 'cancelled', error = 'Cancelled before it was submitted.', "
+            "finished_at = ?, updated_at = ? WHERE id = ? AND status = 'queued' AND submit_started_at IS NULL"
+        )
+        params: list[Any] = [now, now, task_id]
+        if requester_id is not None:
+            sql += " AND requester_id = ?"
+            params.append(requester_id)
+        async with self._transaction() as db:
+            cursor = await db.execute(sql, params)
+            return cursor.rowcount == 1
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        """A server's settings, the defaults when its managers never changed any."""
+        row = await self._one("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        return GuildSettings.from_row(row) if row else GuildSettings(guild_id)
+
+    async def update_guild_settings(self, guild_id: int, changes: Mapping[str, Any]) -> GuildSettings:
+        """Change some of a server's settings (a `None` value resets that one) and return them all."""
+        if unknown := set(changes) - GUILD_SETTING_COLUMNS:
+            raise ValueError(f"unknown guild settings: {sorted(unknown)}")
+        if changes:
+            names = list(changes)
+            assignments = ", ".join(f"{name} = excluded.{name}" for name in names)
+            async with self._transaction() as db:
+                await db.execute(
+                    f"""
+                    INSERT INTO guild_settings (guild_id, {", ".join(names)}, updated_at)
+                    VALUES (?, {", ".join("?" for _ in names)}, ?)
+                    ON CONFLICT(guild_id) DO UPDATE SET {assignments}, updated_at = excluded.updated_at
+                    """,
+                    (guild_id, *changes.values(), time.time()),
+                )
+        return await self.guild_settings(guild_id)
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -52,7 +52,7 @@ async def running_bot(discord: FakeDiscord, settings: Settings) -> AsyncIterator
     running = RunningBot(bot, runner)
     try:
         await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
-        await discord.wait_until(lambda: discord.registered_commands(GUILD_ID))
+        await discord.wait_until(lambda: discord.registered_commands(GUILD_ID) or discord.registered_commands(None))
         yield running
     finally:
         if not runner.done():

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
-from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
@@ -136,3 +136,31 @@ async def test_apiframe_extend_of_an_unseen_song_then_reroll(tmp_path: Path) -> 
             assert chained.json["parent_task_id"] == reroll.task_id or chained.json["parent_task_id"] == submit.task_id
             assert chained.json["song_id"] == new_clip
             await follow_on.wait_original(lambda message: "task #" in message.content)
+
+
+async def test_queued_requests_see_their_place_move_up(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.5, poll_per_second=20) as suno:
+        settings = settings_for(
+            discord,
+            tmp_path / "encore.db",
+            {
+                "SUNOAPI_KEY": PROVIDER_KEY,
+                "SUNOAPI_BASE_URL": suno.base_url,
+                "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.5",
+                "SUNOAPI_POLLS_PER_SECOND": "20",
+            },
+        )
+        async with running_bot(discord, settings):
+            commands = [
+                await discord.invoke_command(
+                    "extend", {"song": CLIP, "at": "10", "prompt": f"take {user}"}, user_id=user
+                )
+                for user in (USER_ID, OTHER_USER_ID, OWNER_ID)
+            ]
+            last = commands[-1]
+            await last.wait_original(lambda message: "submitted" in message.content)
+            shown = [version.content for version in last.original.edits] if last.original else []
+            assert any("#3 in line" in text or "#2 in line" in text for text in shown)
+            assert any("queued, next in line" in text for text in shown)
+            await discord.wait_until(lambda: len([m for m in discord.messages(CHANNEL_ID) if is_result(m)]) == 3)
+            assert suno.rate_limit_violations == []

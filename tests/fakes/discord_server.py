@@ -18,6 +18,7 @@ on state changes (one asyncio.Condition) and raise TimeoutError with a descripti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import mimetypes
@@ -485,10 +486,11 @@ RECORD_KEY = web.RequestKey("fake_discord_record", RequestRecord)
 class _Injection:
     method: str
     pattern: re.Pattern[str]
-    status: int
+    status: int | None  # None: handle the request as usual
     body: JSON
     headers: dict[str, str]
     remaining: int
+    delay: float
 
 
 @dataclass(eq=False)
@@ -649,6 +651,7 @@ class FakeDiscord:
         self.requests: list[RequestRecord] = []
         self.unhandled: list[RequestRecord] = []
         self._injections: list[_Injection] = []
+        self._closing = asyncio.Event()
 
         self._sessions: dict[str, _GatewaySession] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -673,7 +676,8 @@ class FakeDiscord:
         self.base_url = f"http://{host}:{port}"
 
     async def close(self) -> None:
-        """Close gateway sockets and stop serving."""
+        """Close gateway sockets and stop serving (responses held by an injected delay are let go)."""
+        self._closing.set()
         for ws in list(self._sockets):
             await ws.close(code=1001)
         if self._runner is not None:
@@ -864,15 +868,24 @@ class FakeDiscord:
         self,
         method: str,
         path_regex: str,
-        status: int,
+        status: int | None,
         json_body: JSON | None = None,
         times: int = 1,
         headers: Mapping[str, str] | None = None,
+        *,
+        delay: float = 0.0,
     ) -> None:
         """Answer the next ``times`` requests whose method and API path (``re.fullmatch``, relative to /api/v10)
         match with ``status`` instead of handling them. A 429 gets Discord's body and headers by default,
-        including ``Via`` (without it discord.py treats a 429 as a Cloudflare ban and does not retry)."""
-        if status == 429:
+        including ``Via`` (without it discord.py treats a 429 as a Cloudflare ban and does not retry).
+
+        ``status=None`` handles the request as usual; with ``delay`` the answer is then held back for that many
+        seconds (cut short by ``close()``) after the fake's state has changed, e.g. a message stored at Discord
+        whose creation the client has not heard of yet."""
+        if status is None:
+            body: JSON = {}
+            default_headers: dict[str, str] = {}
+        elif status == 429:
             body = {"message": "You are being rate limited.", "retry_after": 0.05, "global": False, **(json_body or {})}
             retry = float(body["retry_after"])
             default_headers = {
@@ -888,7 +901,9 @@ class FakeDiscord:
             body = json_body if json_body is not None else {"message": HTTPStatus(status).phrase, "code": 0}
             default_headers = {}
         all_headers = {**default_headers, **(headers or {})}
-        self._injections.append(_Injection(method.upper(), re.compile(path_regex), status, body, all_headers, times))
+        self._injections.append(
+            _Injection(method.upper(), re.compile(path_regex), status, body, all_headers, times, delay)
+        )
 
     # ------------------------------------------------------------------ test actions (interactions, reactions)
 
@@ -1404,6 +1419,7 @@ class FakeDiscord:
         record = RequestRecord(request.method, path, dict(request.query), None, [], time.perf_counter())
         self.requests.append(record)
         request[RECORD_KEY] = record
+        injection: _Injection | None = None
         try:
             body = await self._read_body(request)
             record.json, record.files = body.json, body.files
@@ -1416,6 +1432,7 @@ class FakeDiscord:
                 injection.remaining -= 1
                 if injection.remaining <= 0:
                     self._injections.remove(injection)
+            if injection is not None and injection.status is not None:
                 response = _json_response(injection.body, injection.status, injection.headers)
             else:
                 response = await handler(request)
@@ -1423,6 +1440,9 @@ class FakeDiscord:
             response = error.response()
         record.status = response.status
         await self._notify()
+        if injection is not None and injection.delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), injection.delay)
         return response
 
     @staticmethod

@@ -1,0 +1,1 @@
+"""Encore's benchmark (`python -m bench`); not part of the pytest suite."""

@@ -1,0 +1,113 @@
+"""`/encore settings`: a server's managers choose where results go, who may reroll, the showcase and the daily limit.
+
+Discord hides the group from members without Manage Server by default; the check is repeated here because a server
+can override command permissions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.app import EncoreBot
+from bot.store import GuildSettings
+from cogs.library import is_admin
+
+NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."
+
+
+def settings_embed(settings: GuildSettings, default_daily: int) -> discord.Embed:
+    """Every setting with what it means right now; channels as mentions."""
+    embed = discord.Embed(title="⚙️ Encore settings", colour=render.EMBED_COLOUR)
+    results = f"<#{settings.results_channel_id}>" if settings.results_channel_id else "where the command was typed"
+    embed.add_field(name="Results channel", value=results, inline=False)
+    who = "anyone" if settings.reroll_anyone else "only the member who asked"
+    embed.add_field(name="Who may reroll", value=who, inline=False)
+    showcase = f"<#{settings.showcase_channel_id}>" if settings.showcase_channel_id else "off"
+    embed.add_field(name="Showcase", value=f"{showcase} · at {settings.star_threshold} ⭐", inline=False)
+    limit = settings.daily_limit if settings.daily_limit is not None else default_daily
+    source = "set here" if settings.daily_limit is not None else "the bot's default"
+    embed.add_field(name="Daily songs for the server", value=f"{limit or 'no limit'} ({source})", inline=False)
+    embed.set_footer(text="Change any of them with /encore settings and its options.")
+    return embed
+
+
+class AdminCog(commands.Cog):
+    """Server settings for managers."""
+
+    encore = app_commands.Group(
+        name="encore",
+        description="Encore's server settings",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: EncoreBot) -> None:
+        self.bot = bot
+
+    @encore.command(name="settings", description="View or change Encore's settings for this server")
+    @app_commands.describe(
+        results_channel="Post every result in this channel instead of where the command was typed",
+        results_here="True: post results where the command was typed again",
+        reroll="Who may reroll a result",
+        showcase_channel="Repost results that collect enough ⭐ here",
+        showcase_off="True: stop reposting to the showcase",
+        star_threshold="How many ⭐ a result needs for the showcase",
+        daily_limit="Songs this server may request per day (0: no limit)",
+        daily_default="True: use the bot's default daily limit again",
+    )
+    @app_commands.choices(
+        reroll=[
+            app_commands.Choice(name="only the member who asked", value="requester"),
+            app_commands.Choice(name="anyone", value="anyone"),
+        ]
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction[EncoreBot],
+        results_channel: discord.TextChannel | None = None,
+        results_here: bool = False,
+        reroll: app_commands.Choice[str] | None = None,
+        showcase_channel: discord.TextChannel | None = None,
+        showcase_off: bool = False,
+        star_threshold: app_commands.Range[int, 1, 1000] | None = None,
+        daily_limit: app_commands.Range[int, 0, 100_000] | None = None,
+        daily_default: bool = False,
+    ) -> None:
+        if not is_admin(interaction) or interaction.guild_id is None:
+            await interaction.response.send_message(NOT_A_MANAGER, ephemeral=True)
+            return
+        conflicts = [
+            ("results_channel", "results_here", results_channel is not None and results_here),
+            ("showcase_channel", "showcase_off", showcase_channel is not None and showcase_off),
+            ("daily_limit", "daily_default", daily_limit is not None and daily_default),
+        ]
+        for first, second, clash in conflicts:
+            if clash:
+                await interaction.response.send_message(
+                    f"⚠️ `{first}` and `{second}` contradict each other: give one of them.", ephemeral=True
+                )
+                return
+        changes: dict[str, Any] = {}
+        if results_channel is not None or results_here:
+            changes["results_channel_id"] = results_channel.id if results_channel else None
+        if reroll is not None:
+            changes["reroll_anyone"] = reroll.value == "anyone"
+        if showcase_channel is not None or showcase_off:
+            changes["showcase_channel_id"] = showcase_channel.id if showcase_channel else None
+        if star_threshold is not None:
+            changes["star_threshold"] = star_threshold
+        if daily_limit is not None or daily_default:
+            changes["daily_limit"] = daily_limit
+        current = await self.bot.store.update_guild_settings(interaction.guild_id, changes)
+        default_daily = self.bot.settings.quota.daily_per_guild
+        content = "✅ Saved." if changes else None
+        await interaction.response.send_message(content, embed=settings_embed(current, default_daily), ephemeral=True)
+
+
+async def setup(bot: EncoreBot) -> None:
+    await bot.add_cog(AdminCog(bot))

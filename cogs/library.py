@@ -1,0 +1,179 @@
+"""`/song`, `/songs` and `/queue`: browse what Encore made and what it is still making.
+
+Paging and Cancel buttons are `DynamicItem`s whose custom_id carries all they need (member, page, task), so they
+keep working after a restart and nothing is held in memory per message.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import listing, render
+from bot.app import EncoreBot
+from bot.store import Store
+from bot.validation import InputError, parse_song_ref
+from cogs.buttons import result_view
+
+Button = discord.ui.Button[discord.ui.View]
+
+
+class SongsPageButton(discord.ui.DynamicItem[Button], template=r"encore:songs:(?P<owner>[0-9]+):(?P<page>[0-9]+)"):
+    """Turn a `/songs` list to another page."""
+
+    def __init__(self, owner_id: int, page: int, *, label: str = "", disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or f"Page {page + 1}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"encore:songs:{owner_id}:{page}",
+                disabled=disabled,
+            )
+        )
+        self.owner_id = owner_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: Button, match: re.Match[str], /
+    ) -> SongsPageButton:
+        return cls(int(match["owner"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[EncoreBot]) -> None:  # type: ignore[override]
+        embed, view = await songs_page(interaction.client.store, interaction.guild_id or 0, self.owner_id, self.page)
+        await interaction.response.edit_message(embed=embed, view=view)
+
+
+class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<task>[0-9]+)"):
+    """Cancel a task that has not been sent to the provider yet."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Cancel #{task_id}", style=discord.ButtonStyle.danger, custom_id=f"encore:cancel:{task_id}"
+            )
+        )
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: Button, match: re.Match[str], /
+    ) -> CancelButton:
+        return cls(int(match["task"]))
+
+    async def callback(self, interaction: discord.Interaction[EncoreBot]) -> None:  # type: ignore[override]
+        bot = interaction.client
+        admin = is_admin(interaction)
+        task = await bot.store.get_task(self.task_id)
+        if (
+            task is None
+            or task.guild_id != interaction.guild_id
+            or not (admin or task.requester_id == interaction.user.id)
+        ):
+            await interaction.response.send_message(
+                "⚠️ That task is not yours to cancel; only its requester or a server manager can.", ephemeral=True
+            )
+            return
+        if not await bot.store.cancel_task(task.id, None if admin else interaction.user.id):
+            await interaction.response.send_message(
+                f"⚠️ Task #{task.id} was already sent to Suno (or has ended), so it can no longer be cancelled.",
+                ephemeral=True,
+            )
+            return
+        if cancelled := await bot.store.get_task(task.id):
+            await bot.delivery.replies.update(cancelled.id, render.status_text(cancelled), final=True)
+        embed, view = await queue_message(bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=admin)
+        await interaction.response.edit_message(
+            content=f"✅ Cancelled task #{task.id}; it was never sent, so it costs nothing.", embed=embed, view=view
+        )
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    """Server managers see and manage the whole server's queue and settings."""
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
+async def songs_page(store: Store, guild_id: int, owner_id: int, page: int) -> tuple[discord.Embed, discord.ui.View]:
+    """The embed and the paging buttons of one page of a member's songs."""
+    songs, total = await store.songs_page(guild_id, owner_id, page * listing.SONGS_PER_PAGE, listing.SONGS_PER_PAGE)
+    last = max(0, (total - 1) // listing.SONGS_PER_PAGE)
+    page = min(page, last)
+    if not songs and page:
+        songs, total = await store.songs_page(guild_id, owner_id, page * listing.SONGS_PER_PAGE, listing.SONGS_PER_PAGE)
+    view = discord.ui.View(timeout=None)
+    if total > listing.SONGS_PER_PAGE:
+        view.add_item(SongsPageButton(owner_id, max(0, page - 1), label="◀ Newer", disabled=page == 0))
+        view.add_item(SongsPageButton(owner_id, page + 1, label="Older ▶", disabled=page >= last))
+    return listing.songs_page_embed(owner_id, songs, page, total), view
+
+
+async def queue_message(
+    store: Store, guild_id: int, user_id: int, *, whole_server: bool
+) -> tuple[discord.Embed, discord.ui.View]:
+    """The queue embed and one Cancel button per task that can still be cancelled."""
+    tasks = await store.unfinished_tasks(guild_id, None if whole_server else user_id)
+    shown = tasks[: listing.MAX_QUEUE_SHOWN]
+    positions = {task.id: await store.queue_position(task.id) for task in shown if listing.cancellable(task)}
+    view = discord.ui.View(timeout=None)
+    for task in shown:
+        if listing.cancellable(task) and len(view.children) < 25:
+            view.add_item(CancelButton(task.id))
+    return listing.queue_embed(tasks, positions, whole_server=whole_server), view
+
+
+class LibraryCog(commands.Cog):
+    """Browsing songs and the queue."""
+
+    def __init__(self, bot: EncoreBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(SongsPageButton, CancelButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SongsPageButton, CancelButton)
+
+    @app_commands.command(name="song", description="Show a song Encore made, its lineage and its buttons")
+    @app_commands.guild_only()
+    @app_commands.describe(song="A suno.com song link or clip id (from /songs)")
+    async def song(self, interaction: discord.Interaction[EncoreBot], song: app_commands.Range[str, 1, 200]) -> None:
+        try:
+            clip_id = parse_song_ref(song)
+        except InputError as error:
+            await interaction.response.send_message(f"⚠️ {error}", ephemeral=True)
+            return
+        record = await self.bot.store.get_song(clip_id)
+        if record is None or record.guild_id != interaction.guild_id:
+            await interaction.response.send_message(
+                "⚠️ Encore has not made that song on this server. Find your songs and their ids with /songs.",
+                ephemeral=True,
+            )
+            return
+        chain = await self.bot.store.song_chain(clip_id)
+        task = await self.bot.store.get_task(record.task_id) if record.task_id else None
+        view = result_view(task, [record]) if task else discord.utils.MISSING
+        await interaction.response.send_message(embed=listing.song_embed(record, chain, task), view=view)
+
+    @app_commands.command(name="songs", description="List a member's songs, newest first, with their ids")
+    @app_commands.guild_only()
+    @app_commands.describe(user="Whose songs (you, if left out)")
+    async def songs(self, interaction: discord.Interaction[EncoreBot], user: discord.User | None = None) -> None:
+        owner = user or interaction.user
+        embed, view = await songs_page(self.bot.store, interaction.guild_id or 0, owner.id, 0)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    @app_commands.command(name="queue", description="Your unfinished tasks (managers: the whole server's)")
+    @app_commands.guild_only()
+    async def queue(self, interaction: discord.Interaction[EncoreBot]) -> None:
+        admin = is_admin(interaction)
+        embed, view = await queue_message(
+            self.bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=admin
+        )
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+
+async def setup(bot: EncoreBot) -> None:
+    await bot.add_cog(LibraryCog(bot))

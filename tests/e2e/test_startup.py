@@ -1,0 +1,53 @@
+"""Start-up against the fake Discord: command sync policy and a refused token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_global_commands_are_synced_only_when_they_change(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord:
+        settings = settings_for(discord, tmp_path / "encore.db", {"SUNOAPI_KEY": PROVIDER_KEY, "DEV_GUILD_ID": ""})
+        async with running_bot(discord, settings):
+            names = {command["name"] for command in discord.registered_commands(None)}
+            assert "extend" in names
+        async with running_bot(discord, settings):
+            pass
+        assert discord.sync_counts == {None: 1}
+        assert discord.registered_commands(GUILD_ID) == []
+
+
+async def test_a_refused_token_exits_with_one_line(tmp_path: Path) -> None:
+    async with FakeDiscord(token="the-real-token") as discord:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(ROOT),
+            "DISCORD_TOKEN": "a-wrong-token-value",
+            "DISCORD_API_BASE": discord.api_base,
+            "DISCORD_GATEWAY_URL": discord.gateway_url,
+            "SUNOAPI_KEY": PROVIDER_KEY,
+            "DATABASE_PATH": str(tmp_path / "encore.db"),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    assert stderr.decode().strip().splitlines() == [
+        "encore: DISCORD_TOKEN: Discord refused the token; copy it again from the Developer Portal"
+    ]
+    assert b"a-wrong-token-value" not in stdout + stderr

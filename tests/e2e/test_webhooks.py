@@ -1,0 +1,102 @@
+"""apiframe webhooks and `/healthz` through the real bot: the fake Discord, the fake apiframe calling the receiver."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.models import TaskStatus
+from bot.webhooks import SECRET_META_KEY
+from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.test_extend_flow import assert_result_message, is_result
+from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
+from tests.fakes.providers import FakeApiframe
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def post_update(url: str, body: dict[str, Any], secret: str) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers={"x-webhook-secret": secret}) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Path) -> None:
+    parent, song = str(uuid.uuid4()), str(uuid.uuid4())
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY, webhook_duplicates=True) as apiframe:
+        apiframe.seed_task(parent, songs=[song])
+        settings = settings_for(
+            discord,
+            tmp_path / "encore.db",
+            {
+                "APIFRAME_KEY": PROVIDER_KEY,
+                "APIFRAME_BASE_URL": apiframe.base_url,
+                "PUBLIC_WEBHOOK_URL": public,
+                "WEBHOOK_HOST": "127.0.0.1",
+                "WEBHOOK_PORT": str(port),
+                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
+            },
+        )
+        async with running_bot(discord, settings) as running:
+            secret = await running.bot.store.get_meta(SECRET_META_KEY)
+            assert secret and len(secret) >= 32
+            await discord.invoke_command("extend", {"song": song, "task": parent, "at": "30", "prompt": "faster"})
+            submit = await apiframe.wait_for_submit()
+            assert submit.json["webhook_url"] == f"{public}/webhooks/apiframe"
+            assert submit.json["webhook_secret"] == secret
+            hook_url = submit.json["webhook_url"]
+
+            async def stored() -> tuple[TaskStatus, int | None]:
+                [task] = await running.bot.store.active_tasks_by_provider_id("apiframe", [submit.task_id])
+                return task.status, task.progress
+
+            apiframe.set_script(submit.task_id, [("processing", 20), ("processing", 56), "finished"])
+            apiframe.push_webhook(submit.task_id)
+            assert (await apiframe.wait_for_webhook(submit.task_id)).response_status == 200
+            assert (await apiframe.wait_for_webhook(submit.task_id)).response_status == 200  # the duplicate
+            apiframe.advance(submit.task_id)
+            await apiframe.wait_for_webhook(submit.task_id)
+            await apiframe.wait_for_webhook(submit.task_id)
+            assert await stored() == (TaskStatus.RUNNING, 56)
+
+            forged = str(uuid.uuid4())
+            done_body = {
+                "task_id": submit.task_id,
+                "status": "finished",
+                "songs": [{"song_id": forged, "audio_url": apiframe.audio_url(forged)}],
+            }
+            assert await post_update(hook_url, done_body, "not-the-secret") == (401, {"error": "unauthorized"})
+            late = {"task_id": submit.task_id, "status": "processing", "percentage": 20}
+            assert await post_update(hook_url, late, secret) == (200, {"applied": False})
+            repeat = {"task_id": submit.task_id, "status": "processing", "percentage": 56}
+            assert await post_update(hook_url, repeat, secret) == (200, {"applied": False})
+            assert await stored() == (TaskStatus.RUNNING, 56)
+            assert not any(is_result(message) for message in discord.messages(CHANNEL_ID))
+
+            apiframe.advance(submit.task_id)
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            await assert_result_message(discord, apiframe, result)
+            assert await post_update(hook_url, done_body, secret) == (200, {"applied": False})
+            assert apiframe.calls("/fetch") == [] and apiframe.calls("/fetch-many") == []
+            assert len([m for m in discord.messages(CHANNEL_ID) if is_result(m)]) == 1
+
+            async with aiohttp.ClientSession() as session, session.get(f"{public}/healthz") as response:
+                assert response.status == 200
+                assert await response.json() == {
+                    "status": "ok",
+                    "database": "ok",
+                    "gateway": "connected",
+                    "tasks_in_flight": 0,
+                }
