@@ -20,7 +20,6 @@ import json
 import os
 import random
 import sqlite3
-import statistics
 import sys
 import time
 import uuid
@@ -60,7 +59,7 @@ class Sizes:
 
 
 FULL = Sizes(200, 150.0, 1.0, 10, 2.0, 1000, 10, 10_000, 20_000, 50)
-TINY = Sizes(6, 5.0, 0.05, 2, 0.5, 40, 2, 200, 400, 5)
+TINY = Sizes(6, 2.0, 0.05, 2, 0.5, 40, 2, 200, 400, 5)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -126,7 +125,7 @@ async def burst_and_provider_load(sizes: Sizes, workdir: Path) -> dict[str, Any]
             "SUNOAPI_BASE_URL": suno.base_url,
             "SUNOAPI_SUBMIT_INTERVAL_SECONDS": str(SUNOAPI_SUBMIT_INTERVAL),
             "SUNOAPI_POLLS_PER_SECOND": str(SUNOAPI_POLLS_PER_SECOND),
-            "POLL_INTERVAL_SECONDS": "5",
+            "POLL_INTERVAL_SECONDS": str(max(0.5, 5 * sizes.time_scale)),
             "MAX_ACTIVE_TASKS_PER_USER": "0",
             "DAILY_TASKS_PER_USER": "0",
             "LOG_LEVEL": "WARNING",
@@ -228,7 +227,7 @@ async def completion_to_post(sizes: Sizes, workdir: Path, *, webhooks: bool) -> 
                 provider_ids.append(submit.task_id)
             finished_at: dict[str, float] = {}
             for task_id in provider_ids:
-                await asyncio.sleep(random.uniform(0.2, 1.0))
+                await asyncio.sleep(random.uniform(0.2, 1.0) * min(1.0, 4 * sizes.time_scale))
                 finished_at[task_id] = time.perf_counter()
                 apiframe.finish(task_id)
             await discord.wait_until(
@@ -426,15 +425,18 @@ def fill_history(database: Path, tasks: int, songs: int) -> None:
 # ---------------------------------------------------------------- report
 
 
-async def run_all(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+async def run_all(sizes: Sizes, workdir: Path, progress: Callable[[str], None]) -> dict[str, Any]:
     started = time.perf_counter()
     results: dict[str, Any] = {"sizes": asdict(sizes)}
     results |= await burst_and_provider_load(sizes, workdir)
+    progress(f"parts 1 and 3 done at {time.perf_counter() - started:.1f} s")
     results["completion_to_post"] = [
         await completion_to_post(sizes, workdir, webhooks=False),
         await completion_to_post(sizes, workdir, webhooks=True),
     ]
+    progress(f"part 2 done at {time.perf_counter() - started:.1f} s")
     results["memory"] = await memory(sizes, workdir)
+    progress(f"part 4 done at {time.perf_counter() - started:.1f} s")
     results["startup"] = await startup(sizes, workdir)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -511,7 +513,7 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = prin
     )
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"encore-bench-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(sizes, workdir))
+    results = asyncio.run(run_all(sizes, workdir, out))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
     out(table(results))

@@ -21,9 +21,10 @@ log = logging.getLogger("bot")
 async def run(settings: Settings) -> int:
     """Run until Discord closes the connection or a stop signal arrives; return the exit code."""
     bot = EncoreBot(settings)
+    stopping: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _stop, bot, signum.name)
+        loop.add_signal_handler(signum, _stop, bot, signum.name, stopping)
     try:
         async with bot:
             await bot.start(settings.discord_token)
@@ -35,13 +36,15 @@ async def run(settings: Settings) -> int:
     except discord.PrivilegedIntentsRequired:
         print("encore: the bot asked for a privileged intent it does not need; please report this", file=sys.stderr)
         return 2
+    # `start` returns as soon as the gateway is closed, before `close` has closed the database: wait for the rest.
+    await asyncio.gather(*stopping)
     return 0
 
 
-def _stop(bot: EncoreBot, signal_name: str) -> None:
+def _stop(bot: EncoreBot, signal_name: str, stopping: set[asyncio.Task[None]]) -> None:
     """Close the bot from the signal handler; `run` returns once it has closed."""
     log.info("%s received: finishing work in flight and shutting down", signal_name)
-    asyncio.get_running_loop().create_task(bot.close())
+    stopping.add(asyncio.get_running_loop().create_task(bot.close()))
 
 
 def main() -> int:

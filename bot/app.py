@@ -21,7 +21,14 @@ from cogs.buttons import PERSISTENT_ITEMS, result_view
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.extend", "cogs.results", "cogs.generate", "cogs.library", "cogs.admin")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.extend",
+    "cogs.results",
+    "cogs.generate",
+    "cogs.library",
+    "cogs.admin",
+    "cogs.showcase",
+)
 COMMANDS_HASH_KEY = "commands_hash"
 
 

@@ -226,12 +226,12 @@ class Delivery:
         )
 
     async def _download(self, song: SongRecord, folder: Path, index: int, limit: int) -> Download:
-        audio = await self._fetch_file(song.audio_url, folder / f"audio-{index}.mp3", limit)
+        audio = await self.fetch_file(song.audio_url, folder / f"audio-{index}.mp3", limit)
         suffix = ".png" if (song.image_url or "").lower().endswith(".png") else ".jpeg"
-        cover = await self._fetch_file(song.image_url, folder / f"cover-{index}{suffix}", limit)
+        cover = await self.fetch_file(song.image_url, folder / f"cover-{index}{suffix}", limit)
         return Download(audio=audio, cover=cover, duration=mp3_duration(audio) if audio else None)
 
-    async def _fetch_file(self, url: str | None, path: Path, limit: int) -> Path | None:
+    async def fetch_file(self, url: str | None, path: Path, limit: int) -> Path | None:
         """Stream `url` to `path`; `None` when it is missing, fails, or grows past `limit` bytes."""
         if not url:
             return None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 
 class TaskStatus(StrEnum):
@@ -59,11 +59,29 @@ class ProviderTask:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ExtendRequest:
-    """A validated extend: which clip, from where, and with what words and style."""
+class StoredRequest:
+    """A request kept as JSON in `tasks.request_json`, so a restart can submit it again unchanged."""
 
-    clip_id: str
+    __slots__ = ()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendRequest(StoredRequest):
+    """A validated extend: which clip (or the member's uploaded track), from where, and with what words and style.
+
+    An upload has no Suno clip id: `clip_id` is None, `parent_task_id` is the upload task, and `upload_name` and
+    `upload_url` say what was uploaded.
+    """
+
+    clip_id: str | None
     continue_at: float
     parent_task_id: str | None = None
     lyrics: str | None = None
@@ -71,18 +89,12 @@ class ExtendRequest:
     style: str | None = None
     title: str | None = None
     model: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> ExtendRequest:
-        data: dict[str, Any] = json.loads(text)
-        return cls(**data)
+    upload_name: str | None = None
+    upload_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class GenerateRequest:
+class GenerateRequest(StoredRequest):
     """A validated new song: a description or lyrics, with style, title and model."""
 
     prompt: str | None = None
@@ -91,14 +103,6 @@ class GenerateRequest:
     title: str | None = None
     instrumental: bool = False
     model: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> GenerateRequest:
-        data: dict[str, Any] = json.loads(text)
-        return cls(**data)
 
 
 TaskRequest = ExtendRequest | GenerateRequest
@@ -126,7 +130,6 @@ class Requester:
     channel_id: int
     guild_id: int | None
     upload_limit: int | None = None
-    display_name: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,14 @@ def suno_link(clip_id: str) -> str:
 
 
 def describe_request(request: TaskRequest) -> str:
-    """`[3f2a1c9b](link) from 1:05` (which song and where), or `a new song “Title”`, in one short phrase."""
+    """`[3f2a1c9b](link) from 1:05`, `the upload [name](url) from 1:05` or `a new song “Title”`, in one phrase."""
     if isinstance(request, GenerateRequest):
         title = discord.utils.escape_markdown(shorten(request.title, 60)) if request.title else None
         return f"a new song “{title}”" if title else "a new song"
+    if request.clip_id is None:
+        name = discord.utils.escape_markdown(shorten(request.upload_name or "a track", 60))
+        upload = f"[{name}]({request.upload_url})" if request.upload_url else name
+        return f"the upload {upload} from {format_seconds(request.continue_at)}"
     return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
 
 

@@ -13,8 +13,9 @@ from bot.models import ProviderState
 
 # A Suno extend usually takes one to three minutes; the estimate until Encore has seen some finish.
 DEFAULT_TYPICAL_SECONDS = 120.0
-# A task far from done is still polled at least every this many base intervals, unless the budget forbids it.
-FAR_INTERVALS = 12
+# A task far from done is still polled at least once per this many round trips of the budget: far tasks use at
+# most 1/FAR_ROUND_TRIPS of it, the rest goes to the tasks likely done, and none is forgotten.
+FAR_ROUND_TRIPS = 1.5
 # How much the typical duration moves towards each newly observed one (an exponential moving average).
 LEARNING_RATE = 0.2
 
@@ -52,13 +53,10 @@ class PollPolicy:
         round_trip = in_flight / self.tasks_per_second  # how long polling every task once takes at full budget
         if round_trip <= self.interval:
             return self.interval  # the budget covers every task at full speed
+        # Likely done soon: full speed. Otherwise come back halfway to the estimated end, but no later than the
+        # far tasks' share of the budget allows (the store polls the earliest due first, so near tasks lead).
         remaining = self.remaining(age, state, progress)
-        if remaining <= self.interval:
-            return self.interval
-        # Far from done: come back halfway to the estimated end, and leave at least half the budget to the
-        # tasks that are close (each far task takes at most one poll per two round trips).
-        ceiling = max(FAR_INTERVALS * self.interval, 2 * round_trip)
-        return min(ceiling, max(remaining / 2, 2 * round_trip))
+        return min(FAR_ROUND_TRIPS * round_trip, max(self.interval, remaining / 2))
 
     def learned(self, observed_seconds: float) -> PollPolicy:
         """This policy with its typical duration moved towards one more observed submit-to-finish time."""

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.config import ProviderName
@@ -22,12 +23,14 @@ from bot.providers import Provider, ProviderAuthError, ProviderError, ProviderRe
 from bot.scheduling import PollPolicy
 from bot.store import QuotaExceeded, SongRecord, Store, TaskRecord
 from bot.validation import (
+    UPLOADS_NOT_SUPPORTED,
     ExtendOptions,
     GenerateOptions,
     InputError,
     parse_song_ref,
     validate_extend,
     validate_generate,
+    validate_upload_extend,
 )
 
 log = logging.getLogger(__name__)
@@ -156,6 +159,8 @@ class TaskService:
 
     async def start(self) -> None:
         """Resume every unfinished task and start the loops."""
+        if (last_submit := await self.store.last_submit_at()) is not None:
+            self.provider.remember_submit(time.time() - last_submit)
         for task in await self.store.tasks_with_status(TaskStatus.SUCCEEDED):
             self._start_delivery(task.id)
         self._loops = [
@@ -182,8 +187,36 @@ class TaskService:
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         """Validate an `/extend` and queue it; `InputError` says what to fix, and nothing is spent."""
         self._check_open(requester.guild_id)
-        known = await self.store.get_song(parse_song_ref(options.song))
+        known = await self.store.get_song(parse_song_ref(options.song)) if options.song else None
         request = validate_extend(self.provider_name, options, known)
+        task = await self._create(requester, request)
+        if task is None:
+            raise InputError("You sent this same extend a moment ago; it is already in the queue.")
+        return await self._accepted(task)
+
+    async def request_upload_extend(
+        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+    ) -> Accepted:
+        """Validate an `/extend audio:`, upload the track (free, but slow), and queue the extend of the upload.
+
+        `InputError` says what to fix, or that the upload failed; nothing is spent either way.
+        """
+        self._check_open(requester.guild_id)
+        if not self.provider.supports_uploads:
+            raise InputError(UPLOADS_NOT_SUPPORTED)
+        request = validate_upload_extend(self.provider_name, options, duration)
+        try:
+            upload_task_id, audio_url = await self.provider.upload_audio(audio, filename)
+        except ProviderAuthError:
+            log.error("PROVIDER KEY REFUSED by %s on an upload: fix the API key in .env.", self.provider.name)
+            raise InputError(BAD_KEY_MESSAGE) from None
+        except ProviderError as error:
+            log.warning("upload of %s to %s failed: %s", filename, self.provider.name, error.message)
+            raise InputError(
+                f"Encore could not upload your track to {self.provider.name} ({error.message}). "
+                "Nothing was spent: try again in a minute, or with another file."
+            ) from None
+        request = replace(request, parent_task_id=upload_task_id, upload_name=filename, upload_url=audio_url or None)
         task = await self._create(requester, request)
         if task is None:
             raise InputError("You sent this same extend a moment ago; it is already in the queue.")
@@ -278,6 +311,8 @@ class TaskService:
                 "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came.",
             )
             return 0
+        if (wait := self.provider.submit_delay()) > 0:
+            return wait  # wait here, not inside the provider call: a task still waiting is not in doubt
         if not await self.store.begin_submit(task.id):
             return 0
         try:

@@ -100,6 +100,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX songs_by_guild_owner ON songs(guild_id, owner_id, created_at DESC);
     """,
+    """
+    CREATE TABLE stars (
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        user_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (task_id, user_id)
+    );
+    ALTER TABLE tasks ADD COLUMN showcased_at REAL;
+    ALTER TABLE tasks ADD COLUMN showcase_message_id INTEGER;
+    CREATE INDEX tasks_by_guild_finished ON tasks(guild_id, finished_at) WHERE result_message_id IS NOT NULL;
+    """,
 )
 DAY_SECONDS = 86_400.0
 # How far back `song_chain` follows extends: a guard against a cycle in hand-edited data.
@@ -144,6 +155,8 @@ class TaskRecord:
     updated_at: float
     finished_at: float | None
     submitted_at: float | None = None  # when the provider accepted it: the poll scheduler's clock
+    showcased_at: float | None = None  # when the showcase repost was claimed (exactly once)
+    showcase_message_id: int | None = None
 
     @property
     def request(self) -> TaskRequest:
@@ -195,6 +208,23 @@ class GuildSettings:
         data = {key: row[key] for key in row.keys() if key != "updated_at"}  # noqa: SIM118 - a Row iterates values
         data["reroll_anyone"] = bool(data["reroll_anyone"])
         return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCounts:
+    """Tasks asked for, how many reached the provider (those cost credits), and how many failed."""
+
+    tasks: int
+    submitted: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A server's usage over a period: per member id, and per UTC day (`YYYY-MM-DD`, only days with tasks)."""
+
+    by_member: dict[int, UsageCounts]
+    by_day: dict[str, UsageCounts]
 
 
 GUILD_SETTING_COLUMNS = frozenset(
@@ -357,6 +387,11 @@ class Store:
         marks = ", ".join("?" for _ in statuses)
         rows = await self._all(f"SELECT * FROM tasks WHERE status IN ({marks}) ORDER BY id", statuses)
         return [TaskRecord.from_row(row) for row in rows]
+
+    async def last_submit_at(self) -> float | None:
+        """When the latest submission went out (epoch seconds), for pacing across restarts."""
+        row = await self._one("SELECT MAX(submit_started_at) FROM tasks")
+        return float(row[0]) if row and row[0] is not None else None
 
     async def next_queued(self) -> TaskRecord | None:
         """The oldest queued task: submissions go out in the order they were accepted."""
@@ -638,6 +673,80 @@ class Store:
                     (guild_id, *changes.values(), time.time()),
                 )
         return await self.guild_settings(guild_id)
+
+    async def add_star(self, task_id: int, user_id: int) -> int:
+        """Count a member's ⭐ on a result once, whatever Discord repeats; return how many members starred it."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO stars (task_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (task_id, user_id, time.time()),
+            )
+        return await self.star_count(task_id)
+
+    async def remove_star(self, task_id: int, user_id: int) -> int:
+        """A member took their ⭐ back; return how many members still star the result."""
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM stars WHERE task_id = ? AND user_id = ?", (task_id, user_id))
+        return await self.star_count(task_id)
+
+    async def star_count(self, task_id: int) -> int:
+        row = await self._one("SELECT COUNT(*) FROM stars WHERE task_id = ?", (task_id,))
+        return int(row[0]) if row else 0
+
+    async def claim_showcase(self, task_id: int) -> bool:
+        """Take the one right to repost a result in the showcase; False when someone already has it.
+
+        One conditional UPDATE before posting, so two stars arriving at once cannot both repost.
+        """
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE tasks SET showcased_at = ? WHERE id = ? AND showcased_at IS NULL", (time.time(), task_id)
+            )
+            return cursor.rowcount == 1
+
+    async def record_showcase(self, task_id: int, message_id: int) -> None:
+        await self._update_task(task_id, showcase_message_id=message_id)
+
+    async def release_showcase(self, task_id: int) -> None:
+        """The repost failed: give the claim back, so a later star can try again."""
+        await self._update_task(task_id, showcased_at=None)
+
+    async def top_starred(self, guild_id: int, since: float | None, limit: int) -> list[tuple[TaskRecord, int]]:
+        """A server's posted results with the most ⭐ (posted since `since`, if given), and their star counts.
+
+        Ties go to the result that reached its count first.
+        """
+        rows = await self._all(
+            """
+            SELECT tasks.id, COUNT(*) AS stars FROM tasks JOIN stars ON stars.task_id = tasks.id
+            WHERE tasks.guild_id = ? AND tasks.result_message_id IS NOT NULL AND tasks.finished_at >= ?
+            GROUP BY tasks.id ORDER BY stars DESC, MAX(stars.created_at) LIMIT ?
+            """,
+            (guild_id, since or 0.0, limit),
+        )
+        ranked = []
+        for row in rows:
+            if task := await self.get_task(int(row[0])):
+                ranked.append((task, int(row[1])))
+        return ranked
+
+    async def usage(self, guild_id: int, since: float) -> Usage:
+        """A server's tasks since `since`: per member and per UTC day, how many were asked, submitted, failed."""
+        counts = (
+            "COUNT(*), COUNT(submitted_at), SUM(status = 'failed') FROM tasks WHERE guild_id = ? AND created_at >= ?"
+        )
+        members = await self._all(
+            f"SELECT requester_id, {counts} GROUP BY requester_id ORDER BY COUNT(*) DESC, requester_id",
+            (guild_id, since),
+        )
+        days = await self._all(
+            f"SELECT strftime('%Y-%m-%d', created_at, 'unixepoch'), {counts} GROUP BY 1 ORDER BY 1",
+            (guild_id, since),
+        )
+        return Usage(
+            by_member={int(row[0]): UsageCounts(int(row[1]), int(row[2]), int(row[3])) for row in members},
+            by_day={str(row[0]): UsageCounts(int(row[1]), int(row[2]), int(row[3])) for row in days},
+        )
 
     async def get_meta(self, key: str) -> str | None:
         row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))

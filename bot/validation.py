@@ -22,6 +22,12 @@ APIFRAME_MODELS: tuple[str, ...] = ("V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5")
 DEFAULT_GENERATE_MODEL = "V4_5"
 MAX_CONTINUE_AT_SECONDS = 3600.0
 SUNO_HOSTS = frozenset({"suno.com", "www.suno.com", "app.suno.ai", "suno.ai", "www.suno.ai"})
+# What `/extend audio:` takes: apiframe's `suno-upload` limit, and the audio formats Suno reads.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+AUDIO_EXTENSIONS: tuple[str, ...] = (".mp3", ".wav", ".m4a", ".ogg", ".flac")
+UPLOADS_NOT_SUPPORTED = (
+    "This server's Suno provider (sunoapi.co) cannot extend uploaded tracks: extend a Suno song with `song:` instead."
+)
 
 
 class InputError(ValueError):
@@ -66,9 +72,9 @@ def text_limits(provider: ProviderName, model: str | None) -> TextLimits:
 
 @dataclass(frozen=True, slots=True)
 class ExtendOptions:
-    """The raw `/extend` options, exactly as Discord delivered them."""
+    """The raw `/extend` options, exactly as Discord delivered them (`song` is None when a track is uploaded)."""
 
-    song: str
+    song: str | None
     task: str | None = None
     at: str | None = None
     lyrics: str | None = None
@@ -98,8 +104,12 @@ def parse_song_ref(text: str) -> str:
     clip = _as_uuid(value)
     if clip:
         return clip
-    parts = urlsplit(value if "://" in value else f"https://{value}")
-    if (parts.hostname or "").lower() in SUNO_HOSTS:
+    try:
+        parts = urlsplit(value if "://" in value else f"https://{value}")
+        host = (parts.hostname or "").lower()
+    except ValueError:  # not a link at all: an unbalanced "[" reads as a broken IPv6 address
+        host = ""
+    if host in SUNO_HOSTS:
         segments = [segment for segment in parts.path.split("/") if segment]
         if len(segments) == 2 and segments[0] in ("song", "embed"):
             clip = _as_uuid(segments[1])
@@ -158,8 +168,45 @@ def clean_text(name: str, value: str | None, limit: int) -> str | None:
     return text
 
 
+def check_audio_upload(filename: str, content_type: str | None, size: int) -> None:
+    """Refuse an attachment that is not audio or is over the upload limit, before anything is downloaded or spent."""
+    is_audio = (content_type or "").lower().startswith("audio/") or filename.lower().endswith(AUDIO_EXTENSIONS)
+    if not is_audio:
+        raise InputError(
+            f"`audio` must be an audio file ({', '.join(AUDIO_EXTENSIONS)}); `{_quote(filename)}` is not one."
+        )
+    if size > MAX_UPLOAD_BYTES:
+        raise InputError(
+            f"`audio` is {size / 1024 / 1024:.1f} MB; uploads can be at most {MAX_UPLOAD_BYTES // 1024 // 1024} MB. "
+            "Trim it or export it smaller (e.g. mp3) and try again."
+        )
+
+
+def validate_upload_extend(provider: ProviderName, options: ExtendOptions, duration: float | None) -> ExtendRequest:
+    """Check an extend of the member's own track (`duration` measured, if it could be); the upload task comes later."""
+    if provider != "apiframe":
+        raise InputError(UPLOADS_NOT_SUPPORTED)
+    if (options.task or "").strip():
+        raise InputError("`task` is for songs made on apiframe; leave it out when you upload `audio`.")
+    if not (options.at or "").strip() and not duration:
+        raise InputError("Encore can't measure this track's length: add `at:` with where to continue, e.g. `1:05`.")
+    model = _validate_model(provider, options.model)
+    limits = text_limits(provider, model)
+    return ExtendRequest(
+        clip_id=None,
+        continue_at=_continue_at(options.at, duration),
+        lyrics=clean_text("lyrics", options.lyrics, limits.lyrics),
+        prompt=clean_text("prompt", options.prompt, limits.prompt),
+        style=clean_text("style", options.style, limits.style),
+        title=clean_text("title", options.title, limits.title),
+        model=model,
+    )
+
+
 def validate_extend(provider: ProviderName, options: ExtendOptions, known: SongRecord | None) -> ExtendRequest:
     """Check every option against the provider's contract and Suno's limits; raise `InputError` if any is off."""
+    if options.song is None:
+        raise InputError("Give `song` (a Suno song link or id) or `audio` (your own track) to extend.")
     clip_id = parse_song_ref(options.song)
     model = _validate_model(provider, options.model)
     limits = text_limits(provider, model)
@@ -175,7 +222,7 @@ def validate_extend(provider: ProviderName, options: ExtendOptions, known: SongR
             raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
     return ExtendRequest(
         clip_id=clip_id,
-        continue_at=_continue_at(options.at, known),
+        continue_at=_continue_at(options.at, known.duration if known else None),
         parent_task_id=parent_task_id,
         lyrics=lyrics,
         prompt=prompt,
@@ -238,8 +285,7 @@ def _validate_parent_task(provider: ProviderName, task: str | None, known: SongR
     )
 
 
-def _continue_at(at: str | None, known: SongRecord | None) -> float:
-    duration = known.duration if known else None
+def _continue_at(at: str | None, duration: float | None) -> float:
     if not (at or "").strip():
         if duration:
             return duration

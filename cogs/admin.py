@@ -1,4 +1,5 @@
 """`/encore settings`: a server's managers choose where results go, who may reroll, the showcase and the daily limit.
+`/encore usage`: what the server asked for and what reached the provider, and the credits left where it tells.
 
 Discord hides the group from members without Manage Server by default; the check is repeated here because a server
 can override command permissions.
@@ -6,18 +7,22 @@ can override command permissions.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import listing, render
 from bot.app import EncoreBot
+from bot.providers import ProviderError
 from bot.store import GuildSettings
 from cogs.library import is_admin
 
 NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."
+NOT_A_MANAGER_USAGE = "⚠️ Only members with the Manage Server permission can see Encore's usage."
+USAGE_DAYS = 7
 
 
 def settings_embed(settings: GuildSettings, default_daily: int) -> discord.Embed:
@@ -107,6 +112,28 @@ class AdminCog(commands.Cog):
         default_daily = self.bot.settings.quota.daily_per_guild
         content = "✅ Saved." if changes else None
         await interaction.response.send_message(content, embed=settings_embed(current, default_daily), ephemeral=True)
+
+    @encore.command(name="usage", description="Songs asked, sent to Suno and failed, per member and per day")
+    async def usage(self, interaction: discord.Interaction[EncoreBot]) -> None:
+        if not is_admin(interaction) or interaction.guild_id is None:
+            await interaction.response.send_message(NOT_A_MANAGER_USAGE, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        today = datetime.datetime.now(datetime.UTC).date()
+        days = [(today - datetime.timedelta(days=back)).isoformat() for back in reversed(range(USAGE_DAYS))]
+        start = datetime.datetime.fromisoformat(days[0]).replace(tzinfo=datetime.UTC).timestamp()
+        usage = await self.bot.store.usage(interaction.guild_id, since=start)
+        embed = listing.usage_embed(usage, days, await self._credits_text())
+        await interaction.edit_original_response(embed=embed)
+
+    async def _credits_text(self) -> str:
+        """What the provider says is left, or why it says nothing."""
+        provider = self.bot.service.provider
+        try:
+            credits = await provider.credits()
+        except ProviderError as error:
+            return f"unknown: {provider.name} did not answer ({error.message})"
+        return f"{credits:,}" if credits is not None else f"{provider.name} does not report credits"
 
 
 async def setup(bot: EncoreBot) -> None:

@@ -1,13 +1,32 @@
-"""`/extend`: parse the options, hand them to the task service, show where the task stands."""
+"""`/extend`: parse the options, hand them to the task service, show where the task stands.
+
+With `audio:` (apiframe only) the member's own track is checked, downloaded (bounded) and uploaded to the provider
+after the reply is deferred, because the upload is free but slow.
+"""
 
 from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import render
 from bot.app import EncoreBot
-from bot.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, ExtendOptions, format_seconds
+from bot.delivery import mp3_duration
+from bot.validation import (
+    APIFRAME_MODELS,
+    COMMAND_MAX_LENGTHS,
+    MAX_UPLOAD_BYTES,
+    UPLOADS_NOT_SUPPORTED,
+    ExtendOptions,
+    InputError,
+    check_audio_upload,
+    format_seconds,
+)
 from cogs.replies import report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
@@ -30,12 +49,13 @@ class ExtendCog(commands.Cog):
         title="Title of the new song",
         task="apiframe only: the apiframe task id that made the song, for songs Encore has not posted",
         model="apiframe only: the Suno model",
+        audio="apiframe only: your own track to extend instead of a song (audio file, at most 10 MB)",
     )
     @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def extend(
         self,
         interaction: discord.Interaction[EncoreBot],
-        song: app_commands.Range[str, 1, 200],
+        song: app_commands.Range[str, 1, 200] | None = None,
         at: app_commands.Range[str, 1, 16] | None = None,
         lyrics: app_commands.Range[str, 1, Limits.lyrics] | None = None,
         prompt: app_commands.Range[str, 1, Limits.prompt] | None = None,
@@ -43,8 +63,13 @@ class ExtendCog(commands.Cog):
         title: app_commands.Range[str, 1, Limits.title] | None = None,
         task: app_commands.Range[str, 1, 64] | None = None,
         model: app_commands.Choice[str] | None = None,
+        audio: discord.Attachment | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if (song is None) == (audio is None):
+            await interaction.response.send_message(
+                "⚠️ Give exactly one of `song` (a Suno song link or id) and `audio` (your own track).", ephemeral=True
+            )
+            return
         options = ExtendOptions(
             song=song,
             task=task,
@@ -55,11 +80,42 @@ class ExtendCog(commands.Cog):
             title=title,
             model=model.value if model else None,
         )
+        if audio is not None:
+            await self._extend_upload(interaction, audio, options)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
             interaction,
             self.bot.service.request_extend(requester_of(interaction), options),
             repeat="You sent this same extend a moment ago; it is already in the queue.",
         )
+
+    async def _extend_upload(
+        self, interaction: discord.Interaction[EncoreBot], audio: discord.Attachment, options: ExtendOptions
+    ) -> None:
+        """Refuse at once what cannot work; else defer, download, measure, and let the service upload and queue it."""
+        try:
+            if not self.bot.service.provider.supports_uploads:
+                raise InputError(UPLOADS_NOT_SUPPORTED)
+            check_audio_upload(audio.filename, audio.content_type, audio.size)
+        except InputError as error:
+            await interaction.response.send_message(f"⚠️ {error}", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        filename = upload_filename(audio.filename)
+        with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
+            track = await self.bot.delivery.fetch_file(audio.url, Path(folder) / filename, MAX_UPLOAD_BYTES)
+            if track is None:
+                await interaction.edit_original_response(
+                    content="⚠️ Encore could not download your file from Discord. Attach it again and retry."
+                )
+                return
+            duration = mp3_duration(track) if filename.endswith(".mp3") else None
+            await report_queued(
+                interaction,
+                self.bot.service.request_upload_extend(requester_of(interaction), options, track, filename, duration),
+                repeat="You sent this same extend a moment ago; it is already in the queue.",
+            )
 
     @extend.autocomplete("song")
     async def song_autocomplete(
@@ -73,6 +129,12 @@ class ExtendCog(commands.Cog):
             label = f"{song.title or 'Untitled'}{length} · {song.clip_id[:8]}"
             choices.append(app_commands.Choice(name=label[:100], value=song.clip_id))
         return choices
+
+
+def upload_filename(name: str) -> str:
+    """A name safe to send in a multipart header and on disk: the title's letters and digits, the audio suffix."""
+    suffix = Path(name).suffix.lower()
+    return render.file_stem(Path(name).stem, "track") + (suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else "")
 
 
 async def setup(bot: EncoreBot) -> None:

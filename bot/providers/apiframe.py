@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,6 +22,8 @@ from bot.providers.base import (
 
 # Where Encore's receiver takes apiframe's webhook calls, below PUBLIC_WEBHOOK_URL.
 APIFRAME_WEBHOOK_PATH = "/webhooks/apiframe"
+# An upload carries up to 10 MB, so it gets longer than the JSON calls' 30 s.
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=180, connect=10)
 STATES: dict[str, ProviderState] = {
     "pending": ProviderState.QUEUED,
     "staged": ProviderState.QUEUED,
@@ -37,6 +41,7 @@ class ApiframeProvider(Provider):
 
     name = "apiframe"
     batch_size = 20
+    supports_uploads = True
 
     def __init__(
         self,
@@ -102,8 +107,31 @@ class ApiframeProvider(Provider):
             for task_id in task_ids
         ]
 
+    async def credits(self) -> int | None:
+        """`GET /account` → `credits`; None when the answer has no number there."""
+        data = self._checked(*await self._request("GET", "/account"))
+        credits = data.get("credits")
+        return credits if isinstance(credits, int) and not isinstance(credits, bool) else None
+
+    async def upload_audio(self, path: Path, filename: str) -> tuple[str, str]:
+        """`POST /suno-upload` with the file as multipart field `audio`, streamed from disk (free, but slow)."""
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        with path.open("rb") as audio:
+            form = aiohttp.FormData()
+            form.add_field("audio", audio, filename=filename, content_type=content_type)
+            answer = await self._request("POST", "/suno-upload", form=form, client_timeout=UPLOAD_TIMEOUT)
+        data = self._checked(*answer)
+        task_id, audio_url = data.get("task_id"), data.get("audio_url")
+        if not isinstance(task_id, str) or not task_id:
+            raise ProviderUnavailable("apiframe accepted the upload but sent no task_id")
+        return task_id, audio_url if isinstance(audio_url, str) else ""
+
     async def _call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        status, data = await self._post(path, body)
+        return self._checked(*await self._post(path, body))
+
+    @staticmethod
+    def _checked(status: int, data: Any) -> dict[str, Any]:
+        """apiframe's answer judged by HTTP status: 401 is the key, other 4xx say why in the body."""
         if status == 401:
             raise ProviderAuthError("apiframe refused the API key (HTTP 401)")
         if status >= 400 or not isinstance(data, dict):

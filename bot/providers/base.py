@@ -8,6 +8,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
@@ -83,6 +84,10 @@ class RateLimiter:
                 await asyncio.sleep(wait)
             self._starts.append(time.monotonic())
 
+    def remember(self, seconds_ago: float) -> None:
+        """Count a call made `seconds_ago` (by an earlier run of the bot), so a restart cannot send early."""
+        self._starts.appendleft(time.monotonic() - max(0.0, seconds_ago))
+
     def back_off(self, seconds: float) -> None:
         """After a rate-limit answer, keep every caller out for `seconds`."""
         self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
@@ -93,6 +98,9 @@ class Provider(ABC):
 
     name: ClassVar[str]
     batch_size: ClassVar[int] = 1
+    submit_limiter: RateLimiter | None = None
+    # Whether `upload_audio` works: members can extend their own tracks.
+    supports_uploads: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -124,17 +132,55 @@ class Provider(ABC):
         """Tasks per second the provider lets Encore poll, or None when it documents no limit."""
         return None
 
+    def submit_delay(self) -> float:
+        """Seconds until the provider's documented limits allow the next submission; 0 when they allow it now."""
+        return self.submit_limiter.delay(time.monotonic()) if self.submit_limiter else 0.0
+
+    def remember_submit(self, seconds_ago: float) -> None:
+        """An earlier run of the bot submitted `seconds_ago`: the documented limits count it too."""
+        if self.submit_limiter:
+            self.submit_limiter.remember(seconds_ago)
+
+    async def credits(self) -> int | None:
+        """Credits left on the account; None when the provider documents no way to ask (sunoapi.co)."""
+        return None
+
+    async def upload_audio(self, path: Path, filename: str) -> tuple[str, str]:
+        """Upload a member's own track to extend it; return (upload task id, audio url). See `supports_uploads`."""
+        raise ProviderRejected(f"{self.name} cannot extend uploaded audio")
+
     @abstractmethod
     def _headers(self) -> Mapping[str, str]:
         """The auth headers; the key appears nowhere else."""
 
     async def _post(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None = None) -> tuple[int, Any]:
         """POST JSON and return (HTTP status, parsed JSON); transport faults and bad JSON raise ProviderUnavailable."""
+        return await self._request("POST", path, json_body=body, limiter=limiter)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        form: aiohttp.FormData | None = None,
+        limiter: RateLimiter | None = None,
+        client_timeout: aiohttp.ClientTimeout | None = None,
+    ) -> tuple[int, Any]:
+        """Send one request (JSON, a multipart form, or nothing) and return (HTTP status, parsed JSON).
+
+        Transport faults and bad JSON raise ProviderUnavailable; 429 raises ProviderRateLimited.
+        """
         if limiter:
             await limiter.acquire()
         try:
-            async with self._session.post(
-                f"{self._base_url}{path}", json=dict(body), headers=self._headers(), timeout=self._timeout
+            async with self._session.request(
+                method,
+                f"{self._base_url}{path}",
+                json=dict(json_body) if json_body is not None else None,
+                data=form,
+                headers=self._headers(),
+                timeout=client_timeout or self._timeout,
             ) as response:
                 text = await response.text()
                 status = response.status

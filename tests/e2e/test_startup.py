@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+from tests.fakes.providers import FakeSunoApi
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,3 +53,23 @@ async def test_a_refused_token_exits_with_one_line(tmp_path: Path) -> None:
         "encore: DISCORD_TOKEN: Discord refused the token; copy it again from the Developer Portal"
     ]
     assert b"a-wrong-token-value" not in stdout + stderr
+
+
+async def test_a_restart_keeps_to_the_submit_limit(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=1.0, poll_per_second=50) as suno:
+        env = {
+            "SUNOAPI_KEY": PROVIDER_KEY,
+            "SUNOAPI_BASE_URL": suno.base_url,
+            "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "1",
+            "SUNOAPI_POLLS_PER_SECOND": "50",
+        }
+        settings = settings_for(discord, tmp_path / "encore.db", env)
+        async with running_bot(discord, settings):
+            await discord.invoke_command("extend", {"song": CLIP, "at": "10", "prompt": "first"})
+            await suno.wait_for_submit()
+        async with running_bot(discord, settings):
+            await discord.invoke_command("extend", {"song": CLIP, "at": "10", "prompt": "second"})
+            await suno.wait_for_submit()
+        assert suno.rate_limit_violations == []
+        first, second = suno.submits
+        assert second.time - first.time >= 1.0

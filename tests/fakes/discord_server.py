@@ -1026,6 +1026,20 @@ class FakeDiscord:
             await self._dispatch("MESSAGE_REACTION_ADD", self._reaction_event(message, user_id, key, add=True))
             await self._notify()
 
+    async def remove_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> None:
+        """A member takes their reaction back: dispatched as MESSAGE_REACTION_REMOVE (no member data, as Discord)."""
+        message = self._messages.get(message_id)
+        if message is None or message.channel_id != channel_id or message.deleted:
+            raise LookupError(f"no message {message_id} in channel {channel_id}")
+        key = _emoji_key(emoji)
+        users = message.reactions.get(key, [])
+        if user_id in users:
+            users.remove(user_id)
+            if not users:
+                del message.reactions[key]
+            await self._dispatch("MESSAGE_REACTION_REMOVE", self._reaction_event(message, user_id, key, add=False))
+            await self._notify()
+
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT on every socket; discord.py reconnects and RESUMEs."""
         for session in self._sessions.values():

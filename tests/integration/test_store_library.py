@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Clip, ExtendRequest, GenerateRequest, QuotaPolicy, Requester, TaskStatus
-from bot.store import QuotaExceeded, Store
+from bot.store import GuildSettings, QuotaExceeded, Store
 
 ALICE = Requester(user_id=11, channel_id=21, guild_id=31)
 BOB = Requester(user_id=12, channel_id=21, guild_id=31)
@@ -100,3 +100,19 @@ async def test_queue_positions_skip_the_task_being_submitted(store: Store) -> No
     assert [await store.queue_position(task_id) for task_id in ids] == [1, 2, 3]
     await store.begin_submit(ids[0])
     assert [await store.queue_position(task_id) for task_id in ids[1:]] == [1, 2]
+
+
+async def test_guild_settings_default_then_change_and_reset(store: Store) -> None:
+    assert await store.guild_settings(31) == GuildSettings(31)
+    changed = await store.update_guild_settings(31, {"results_channel_id": 5, "reroll_anyone": True, "daily_limit": 0})
+    assert (changed.results_channel_id, changed.reroll_anyone, changed.daily_limit, changed.star_threshold) == (
+        5,
+        True,
+        0,
+        3,
+    )
+    reset = await store.update_guild_settings(31, {"results_channel_id": None, "daily_limit": None})
+    assert reset == GuildSettings(31, reroll_anyone=True)
+    assert await store.guild_settings(32) == GuildSettings(32)
+    with pytest.raises(ValueError, match="unknown"):
+        await store.update_guild_settings(31, {"guild_id; DROP TABLE tasks": 1})

@@ -1,0 +1,86 @@
+"""`/extend audio:` end to end: checks before anything is spent, upload after deferring, extend of the upload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mutagen.mp3 import MP3
+
+from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord, StoredMessage
+from tests.fakes.providers import FakeApiframe, FakeSunoApi
+
+SONG = "3f2a1c9b-0000-4000-8000-000000000001"
+
+
+def is_result(message: StoredMessage) -> bool:
+    return any(attachment.filename.endswith(".mp3") for attachment in message.attachments)
+
+
+def clip_ids(message: StoredMessage) -> list[str]:
+    return [embed["url"].rsplit("/", 1)[1] for embed in message.embeds]
+
+
+async def test_apiframe_extends_an_uploaded_track(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
+        settings = settings_for(
+            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
+        )
+        track = apiframe.cdn_bytes("a member's demo")
+        (tmp_path / "demo.mp3").write_bytes(track)
+        length = MP3(tmp_path / "demo.mp3").info.length
+        async with running_bot(discord, settings):
+            refusals = {
+                "exactly one of": {"song": SONG, "audio": ("demo.mp3", track), "prompt": "x"},
+                "must be an audio file": {"audio": ("notes.txt", b"la la la"), "prompt": "x"},
+                "at most 10 MB": {"audio": ("huge.flac", b"\0" * (10 * 1024 * 1024 + 1)), "prompt": "x"},
+            }
+            for expected, options in refusals.items():
+                refused = await discord.invoke_command("extend", options)
+                response = await refused.wait_response()
+                assert response.type == 4 and response.data["flags"] == 64 and expected in response.data["content"]
+            unmeasured = await discord.invoke_command("extend", {"audio": ("take 2.wav", b"RIFF...."), "prompt": "x"})
+            message = await unmeasured.wait_original(lambda m: not m.loading)
+            assert message.ephemeral and "add `at:`" in message.content
+            assert apiframe.calls("/suno-upload") == [] and apiframe.submits == []
+
+            apiframe.inject("/suno-upload", status=500)
+            failed = await discord.invoke_command("extend", {"audio": ("demo.mp3", track), "prompt": "x"})
+            failure = await failed.wait_original(lambda m: not m.loading)
+            assert (
+                "could not upload your track to apiframe" in failure.content and "Nothing was spent" in failure.content
+            )
+            assert apiframe.submits == []
+
+            command = await discord.invoke_command(
+                "extend", {"audio": ("My Demo (final).mp3", track), "prompt": "a big chorus", "title": "Demo+"}
+            )
+            submit = await apiframe.wait_for_submit()
+            upload = apiframe.tasks[submit.json["parent_task_id"]]
+            assert upload.kind == "upload" and upload.request == {"filename": "my-demo-final.mp3", "size": len(track)}
+            assert "song_id" not in submit.json and abs(submit.json["continue_at"] - length) < 0.01
+            assert submit.json["prompt"] == "a big chorus" and submit.json["title"] == "Demo+"
+            accepted = await command.wait_original(lambda m: "task #" in m.content)
+            assert "the upload [my-demo-final.mp3](" in accepted.content
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            assert "the upload" in result.content
+
+            shown = await discord.invoke_command("song", {"song": clip_ids(result)[0]})
+            lineage = (await shown.wait_original()).embeds[0]["description"]
+            assert "extension of an uploaded track from 0:" in lineage
+
+            await discord.invoke_command("extend", {"audio": ("demo.mp3", track), "at": "0:05", "prompt": "again"})
+            again = await apiframe.wait_for_submit()
+            assert again.json["continue_at"] == 5.0 and again.json["parent_task_id"] != submit.json["parent_task_id"]
+
+
+async def test_sunoapi_answers_that_it_cannot_extend_uploads(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY) as suno:
+        settings = settings_for(
+            discord, tmp_path / "encore.db", {"SUNOAPI_KEY": PROVIDER_KEY, "SUNOAPI_BASE_URL": suno.base_url}
+        )
+        async with running_bot(discord, settings):
+            refused = await discord.invoke_command("extend", {"audio": ("demo.mp3", b"ID3"), "lyrics": "la"})
+            response = await refused.wait_response()
+            assert response.data["flags"] == 64 and "cannot extend uploaded tracks" in response.data["content"]
+            assert suno.submits == []

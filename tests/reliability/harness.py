@@ -1,0 +1,203 @@
+"""Shared tools of the reliability suite: the real `python -m bot` as a child process, and reads of its database.
+
+The fakes (Discord and a provider) run in the test process; the child reaches them over 127.0.0.1 through the
+same settings an operator writes in `.env`, so a SIGKILL hits exactly what production would run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.config import Settings
+from tests.e2e.harness import PROVIDER_KEY, settings_for
+from tests.fakes.discord_server import GUILD_ID, FakeDiscord, InteractionRecord, StoredMessage
+from tests.fakes.providers import FakeApiframe, FakeSunoApi
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
+READY_LINE = "Encore ready to take commands"
+T = TypeVar("T")
+
+
+def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra: str) -> dict[str, str]:
+    """`.env` values aiming the bot at the fakes, with test-speed polling and no credit limits in the way."""
+    return {
+        "DISCORD_TOKEN": discord.token or "fake-discord-token-0123456789",
+        "DISCORD_API_BASE": discord.api_base,
+        "DISCORD_GATEWAY_URL": discord.gateway_url,
+        "DEV_GUILD_ID": str(GUILD_ID),
+        "DATABASE_PATH": str(database),
+        "SUNOAPI_KEY": suno.api_key,
+        "SUNOAPI_BASE_URL": suno.base_url,
+        "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.2",
+        "SUNOAPI_POLLS_PER_SECOND": "20",
+        "POLL_INTERVAL_SECONDS": "0.05",
+        "USER_COOLDOWN_SECONDS": "0",
+        "MAX_ACTIVE_TASKS_PER_USER": "0",
+        "LOG_LEVEL": "DEBUG",
+        **extra,
+    }
+
+
+def extend_options(lyrics: str, **extra: str) -> dict[str, str]:
+    return {"song": f"https://suno.com/song/{CLIP}", "at": "1:05", "lyrics": lyrics, **extra}
+
+
+def is_result(message: StoredMessage) -> bool:
+    """A posted result: the channel message carrying the songs (audio attached or linked)."""
+    return message.content.startswith("🎶")
+
+
+@dataclass
+class BotProcess:
+    """A running `python -m bot`; its stdout+stderr lines are collected in `lines`."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, env: Mapping[str, str], cwd: Path) -> BotProcess:
+        """Start the bot and wait until it says it takes commands (its commands are synced by then)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=cwd,
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        bot = cls(process)
+        bot._reader = asyncio.create_task(bot._read())
+        try:
+            async with asyncio.timeout(15):
+                await asyncio.wait(
+                    {bot._reader, asyncio.ensure_future(bot.ready.wait())}, return_when="FIRST_COMPLETED"
+                )
+        except TimeoutError:
+            await bot.kill()
+            raise
+        if not bot.ready.is_set():
+            raise AssertionError(f"the bot exited before it was ready:\n{bot.output}")
+        return bot
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.append(line)
+            if READY_LINE in line:
+                self.ready.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    async def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or closed."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.wait(10)
+
+    async def terminate(self, within: float = 30) -> int:
+        """SIGTERM, then the exit code once the process has ended."""
+        self.process.send_signal(signal.SIGTERM)
+        return await self.wait(within)
+
+    async def wait(self, within: float) -> int:
+        try:
+            async with asyncio.timeout(within):
+                code = await self.process.wait()
+                if self._reader:
+                    await self._reader
+        except TimeoutError:
+            raise AssertionError(f"the bot did not exit within {within:g}s:\n{self.output}") from None
+        return code
+
+
+async def eventually(check: Callable[[], T | None], within: float = 10, what: str = "") -> T:
+    """Poll `check` (a cheap read, e.g. of the database) until it is truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:g}s waiting for {what or check}")
+        await asyncio.sleep(0.02)
+    return value
+
+
+def rows(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    """A read of the bot's database from outside the bot, as an operator would do it."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
+    try:
+        connection.row_factory = sqlite3.Row
+        return list(connection.execute(sql, params))
+    finally:
+        connection.close()
+
+
+def tasks(database: Path) -> list[sqlite3.Row]:
+    if not database.exists():
+        return []
+    try:
+        return rows(database, "SELECT * FROM tasks ORDER BY id")
+    except sqlite3.OperationalError:  # not migrated yet
+        return []
+
+
+def closed_cleanly(database: Path) -> bool:
+    """SQLite checkpoints and removes the write-ahead log when the last connection closes properly."""
+    wal = Path(f"{database}-wal")
+    return not (wal.exists() and wal.stat().st_size) and not Path(f"{database}-journal").exists()
+
+
+def sunoapi_settings(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **env: str) -> Settings:
+    """In-process settings for sunoapi.co at test pacing (the same pacing the provider fake enforces)."""
+    return settings_for(
+        discord,
+        database,
+        {
+            "SUNOAPI_KEY": PROVIDER_KEY,
+            "SUNOAPI_BASE_URL": suno.base_url,
+            "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.2",
+            "SUNOAPI_POLLS_PER_SECOND": "20",
+            **env,
+        },
+    )
+
+
+def apiframe_settings(discord: FakeDiscord, apiframe: FakeApiframe, database: Path, **env: str) -> Settings:
+    return settings_for(
+        discord, database, {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url, **env}
+    )
+
+
+def fast_sunoapi() -> FakeSunoApi:
+    """The sunoapi.co fake at test pacing: one submit per 0.2 s, 20 polls per second."""
+    return FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20)
+
+
+def seeded_apiframe_options(apiframe: FakeApiframe, **extra: str) -> dict[str, str]:
+    """/extend options for a song apiframe made (a seeded finished task), as a member would type them."""
+    parent, song = str(uuid.uuid4()), str(uuid.uuid4())
+    apiframe.seed_task(parent, songs=[song])
+    return {"song": song, "task": parent, "at": "30", "prompt": "faster", **extra}
+
+
+def reply_history(interaction: InteractionRecord) -> list[str]:
+    """Every text the requester's ephemeral reply showed, oldest first."""
+    original = interaction.original
+    if original is None:
+        return []
+    return [version.content for version in original.edits] + [original.content]

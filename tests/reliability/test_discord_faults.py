@@ -1,0 +1,124 @@
+"""Discord faults injected at the fake Discord, seen through the real bot: rate limits, upload limits, expired
+interaction tokens, a channel that is gone or closed, and interactions answered in time while everything is slow."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.models import TaskStatus
+from tests.e2e.harness import running_bot
+from tests.fakes.discord_server import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.reliability.harness import (
+    eventually,
+    extend_options,
+    fast_sunoapi,
+    is_result,
+    rows,
+    sunoapi_settings,
+    tasks,
+)
+
+MESSAGES = rf"/channels/{CHANNEL_ID}/messages"
+
+
+def audio_links(message: StoredMessage) -> list[str]:
+    return [field["value"] for embed in message.embeds for field in embed["fields"] if field["name"] == "Audio"]
+
+
+async def test_a_rate_limited_post_waits_and_posts(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        discord.inject("POST", MESSAGES, 429, times=2)
+        async with running_bot(discord, sunoapi_settings(discord, suno, tmp_path / "encore.db")):
+            await discord.invoke_command("extend", extend_options("patience"))
+            await discord.wait_for_message(CHANNEL_ID, is_result)
+        posts = [r.status for r in discord.requests if r.method == "POST" and r.path == MESSAGES]
+        assert posts == [429, 429, 200]
+        assert len([m for m in discord.messages(CHANNEL_ID) if is_result(m)]) == 1
+
+
+@pytest.mark.parametrize("fault", ["small upload limit", "413 on upload"])
+async def test_audio_too_large_for_the_channel_is_posted_as_links(tmp_path: Path, fault: str) -> None:
+    async with FakeDiscord(upload_limit=100_000 if fault == "small upload limit" else 10 * 1024**2) as discord:
+        async with fast_sunoapi() as suno:
+            if fault == "413 on upload":
+                discord.inject("POST", MESSAGES, 413, {"message": "Request entity too large", "code": 40005})
+            async with running_bot(discord, sunoapi_settings(discord, suno, tmp_path / "encore.db")):
+                await discord.invoke_command("extend", extend_options("too big"))
+                result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            clips = [embed["footer"]["text"].rsplit("clip ", 1)[1] for embed in result.embeds]
+        assert not [a for a in result.attachments if a.filename.endswith(".mp3")]
+        assert [link.split("(")[1].split(")")[0] for link in audio_links(result)] == [suno.audio_url(c) for c in clips]
+        assert [row["status"] for row in tasks(tmp_path / "encore.db")] == ["delivered"]
+
+
+async def test_an_expired_interaction_token_still_gets_the_result_in_the_channel(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        suno.set_script(None, ["submitted"])
+        async with running_bot(discord, sunoapi_settings(discord, suno, tmp_path / "encore.db")):
+            command = await discord.invoke_command("extend", extend_options("hours later"))
+            submit = await suno.wait_for_submit()
+            await command.wait_original(lambda message: "task #1" in message.content)
+            discord.expire_interaction_token(command.token)
+            suno.set_script(submit.task_id, ["complete"])
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            await eventually(lambda: tasks(tmp_path / "encore.db")[0]["status"] == "delivered", what="delivered")
+        assert result.interaction is None and f"<@{USER_ID}>" in result.content
+
+
+@pytest.mark.parametrize("fault", ["deleted channel", "missing permission"])
+async def test_an_unreachable_channel_keeps_the_song_and_tells_the_requester_by_dm(tmp_path: Path, fault: str) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        suno.set_script(None, ["submitted"])
+        async with running_bot(discord, sunoapi_settings(discord, suno, database)):
+            channel = await discord.add_channel("songs")
+            await discord.invoke_command("extend", extend_options("nowhere to go"), channel_id=channel)
+            submit = await suno.wait_for_submit()
+            if fault == "deleted channel":
+                await discord.delete_channel(channel)
+            else:
+                await discord.deny_permission(channel, "send_messages")
+            suno.set_script(submit.task_id, ["complete"])
+            dm = await discord.wait_for_dm(USER_ID)
+            [task] = await eventually(lambda: [t for t in tasks(database) if t["status"] != "succeeded"], what="end")
+        undeliverable = getattr(TaskStatus, "UNDELIVERABLE", TaskStatus.FAILED)
+        assert task["status"] == undeliverable and "could not post" in task["error"]
+        songs = rows(database, "SELECT clip_id FROM songs WHERE task_id = ?", (task["id"],))
+        assert len(songs) == 2
+        assert all(f"https://suno.com/song/{song['clip_id']}" in dm.content for song in songs)
+        assert not [m for m in discord.messages(channel) if is_result(m)]
+
+
+async def test_interactions_are_answered_in_time_while_the_provider_hangs(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        suno.inject("/extend-music", status=None, delay=30)
+        async with running_bot(discord, sunoapi_settings(discord, suno, tmp_path / "encore.db")):
+            first = await discord.invoke_command("extend", extend_options("hanging"))
+            await eventually(lambda: suno.calls("/extend-music"), what="the hanging submission")
+            second = await discord.invoke_command("extend", extend_options("meanwhile"))
+            await second.wait_original(lambda message: "task #2" in message.content)
+            choices = await discord.autocomplete("extend", {"song": ""}, focused="song")
+            await suno.close()  # ends the hanging call, so the bot stops without waiting out its grace period
+        assert choices == []
+        assert all(i.latency is not None and i.latency < 3 for i in (first, second, discord.interactions[-1]))
+
+
+async def test_interactions_are_answered_in_time_while_the_database_is_busy(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        async with running_bot(discord, sunoapi_settings(discord, suno, database)):
+            other_writer = sqlite3.connect(database, isolation_level=None)
+            other_writer.execute("BEGIN IMMEDIATE")
+            try:
+                command = await discord.invoke_command("extend", extend_options("waiting for the lock"))
+                await command.wait_response()
+                await discord.autocomplete("extend", {"song": ""}, focused="song")
+                assert rows(database, "SELECT COUNT(*) AS n FROM tasks")[0]["n"] == 0
+            finally:
+                other_writer.execute("ROLLBACK")
+                other_writer.close()
+            await command.wait_original(lambda message: "task #1" in message.content)
+        assert all(i.latency is not None and i.latency < 3 for i in discord.interactions)
