@@ -9,6 +9,7 @@ import logging
 import aiohttp
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
@@ -62,9 +63,7 @@ class EncoreBot(commands.Bot):
         self._session = aiohttp.ClientSession()
         self.store = await Store.open(self.settings.database_path)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
-        self.delivery = Delivery(
-            self, self._session, progress_interval=self.progress_interval, result_view=result_view
-        )
+        self.delivery = Delivery(self, self._session, progress_interval=self.progress_interval, result_view=result_view)
         webhooks_on = bool(self.settings.public_webhook_url) and self.settings.provider == "apiframe"
         secret = await webhook_secret(self.store) if webhooks_on else None
         self.service = TaskService(
@@ -77,6 +76,7 @@ class EncoreBot(commands.Bot):
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
         )
+        self.tree.error(self.on_app_command_error)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
@@ -91,6 +91,22 @@ class EncoreBot(commands.Bot):
             await self.webhooks.start()
         await self.service.start()
         log.info("Encore ready to take commands with provider %s", self.settings.provider)
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """A command failed in a way it did not handle: log why, and never leave the member on "thinking…"."""
+        if isinstance(error, app_commands.CheckFailure):
+            text = f"⚠️ {error}"
+        else:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            log.error("/%s failed", name, exc_info=error)
+            text = "⚠️ Something went wrong on Encore's side and nothing was queued or charged. Try again in a moment."
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=text)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as reply_error:
+            log.warning("could not tell the member about the failure: %s", reply_error)
 
     def gateway_connected(self) -> bool:
         """Whether the Discord gateway session is up (for `/healthz`)."""

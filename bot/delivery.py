@@ -45,9 +45,10 @@ class Download:
 def mp3_duration(path: Path) -> float | None:
     """The length of an mp3 in seconds, read from its frames; `None` when it is not readable mp3."""
     try:
-        length = float(MP3(path).info.length)
+        info = MP3(path).info  # type: ignore[no-untyped-call]
     except (MutagenError, OSError):
         return None
+    length = float(info.length) if info else 0.0
     return length if length > 0 else None
 
 

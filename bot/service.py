@@ -114,8 +114,11 @@ def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
 
 
 def backoff(attempt: int, base: float) -> float:
-    """Exponential backoff with full jitter, capped: the n-th retry waits up to base·2ⁿ seconds."""
-    ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempt))
+    """Exponential backoff with jitter, capped: the n-th retry waits between half and all of base·2ⁿ seconds.
+
+    The random half spreads retries of many tasks apart; the fixed half keeps each retry from coming too soon.
+    """
+    ceiling = min(MAX_BACKOFF_SECONDS, base * 2.0 ** max(0, attempt))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

@@ -7,6 +7,7 @@ keep working after a restart and nothing is held in memory per message.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -38,7 +39,7 @@ class SongsPageButton(discord.ui.DynamicItem[Button], template=r"encore:songs:(?
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> SongsPageButton:
         return cls(int(match["owner"]), int(match["page"]))
 
@@ -60,7 +61,7 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> CancelButton:
         return cls(int(match["task"]))
 

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP, is_result
-from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, InteractionRecord
+from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, FakeDiscord, InteractionRecord
 from tests.fakes.providers import FakeSunoApi
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a bot-side condition that no network event marks (discord.py registers a modal after its answer)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
+from tests.reliability.harness import eventually
 
 
 async def reply_text(interaction: InteractionRecord) -> str:
@@ -76,7 +68,7 @@ async def test_buttons_reroll_extend_and_delete_after_a_restart(tmp_path: Path) 
             form = await opener.wait_response()
             assert form.type == 9
             form_id = f"encore:extend-form:{clip_ids[0]}"
-            await until(lambda: form_id in restarted.bot._connection._view_store._modals)
+            await eventually(lambda: form_id in restarted.bot._connection._view_store._modals, what="the form")
             submitted = await discord.submit_modal(form_id, {"at": "0:30", "prompt": "a long outro"})
             assert "in line" in await reply_text(submitted)
             chained = await suno.wait_for_submit()
@@ -85,7 +77,7 @@ async def test_buttons_reroll_extend_and_delete_after_a_restart(tmp_path: Path) 
             bad_form = await discord.click_button(result.id, f"encore:extend:{clip_ids[1]}")
             await bad_form.wait_response()
             bad_id = f"encore:extend-form:{clip_ids[1]}"
-            await until(lambda: bad_id in restarted.bot._connection._view_store._modals)
+            await eventually(lambda: bad_id in restarted.bot._connection._view_store._modals, what="the form")
             rejected = await discord.submit_modal(bad_id, {"at": "soon", "prompt": "x"})
             assert "`at` must be seconds" in await reply_text(rejected)
 

@@ -13,7 +13,6 @@ on state changes (one asyncio.Condition) and raise TimeoutError with a descripti
 """
 
 # The brief asks for a ``timeout`` parameter on every wait, which ASYNC109 would replace with asyncio.timeout().
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 

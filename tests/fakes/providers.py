@@ -16,6 +16,7 @@ Shared behaviour (`FakeProvider`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -24,7 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
@@ -341,10 +342,8 @@ class FakeProvider:
             self.requests.append(record)
             fault = self._take_fault(request.path)
             if fault is not None and fault.delay is not None:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), fault.delay)
-                except TimeoutError:
-                    pass
             if self._closing.is_set() or (fault is not None and fault.reset_connection):
                 if request.transport is not None:
                     request.transport.abort()
@@ -472,7 +471,7 @@ class FakeProvider:
             request=request,
             clip_ids=clip_ids or [str(uuid.uuid4()), str(uuid.uuid4())],
             steps=steps,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
         self.tasks[task.task_id] = task
         return task
@@ -771,10 +770,8 @@ class FakeApiframe(FakeProvider):
         """Stop serving; webhooks still queued are dropped."""
         if self._webhook_worker is not None:
             self._webhook_worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._webhook_worker
-            except asyncio.CancelledError:
-                pass
             self._webhook_worker = None
         await super().close()
 

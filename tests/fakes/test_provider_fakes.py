@@ -510,4 +510,4 @@ async def test_requests_are_recorded() -> None:
         assert (wrong.path, wrong.json, wrong.status) == ("/suno/v1/music/generate", None, 404)
         assert fake.calls("/extend-music") == [extend]
     with pytest.raises(RuntimeError):
-        FakeApiframe(KEY).base_url
+        _ = FakeApiframe(KEY).base_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -163,4 +164,4 @@ async def test_client_never_exceeds_the_documented_limits(
     assert len(fake.submits) == 4 and len(fake.polls) == 12
     assert fake.rate_limit_violations == []
     submit_times = [submit.time for submit in fake.submits]
-    assert all(later - earlier >= 0.3 for earlier, later in zip(submit_times, submit_times[1:], strict=False))
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(submit_times))

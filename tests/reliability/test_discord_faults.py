@@ -122,3 +122,19 @@ async def test_interactions_are_answered_in_time_while_the_database_is_busy(tmp_
                 other_writer.close()
             await command.wait_original(lambda message: "task #1" in message.content)
         assert all(i.latency is not None and i.latency < 3 for i in discord.interactions)
+
+
+async def test_a_database_locked_past_its_timeout_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        async with running_bot(discord, sunoapi_settings(discord, suno, database)):
+            other_writer = sqlite3.connect(database, isolation_level=None)
+            other_writer.execute("BEGIN IMMEDIATE")
+            try:
+                command = await discord.invoke_command("extend", extend_options("locked out"))
+                reply = await command.wait_original(lambda message: "went wrong" in message.content, timeout=15)
+            finally:
+                other_writer.execute("ROLLBACK")
+                other_writer.close()
+        assert reply.ephemeral and "nothing was queued or charged" in reply.content
+        assert suno.submits == []

@@ -38,7 +38,9 @@ def test_sunoapi_statuses(status: str, state: ProviderState) -> None:
 
 
 def test_sunoapi_complete_clips_are_normalized() -> None:
-    task = sunoapi.parse_task("t1", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "complete")]})
+    task = sunoapi.parse_task(
+        "t1", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "complete")]}
+    )
     assert [clip.id for clip in task.clips] == ["a", "b"]
     first = task.clips[0]
     assert (first.duration, first.title, first.image_url) == (187.4, "Echoes", "https://cdn/a-large.jpeg")
@@ -52,14 +54,18 @@ def test_sunoapi_legacy_id_field_is_accepted() -> None:
 
 
 def test_sunoapi_waits_for_every_clip_and_drops_failed_ones() -> None:
-    waiting = sunoapi.parse_task("t", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "streaming")]})
+    waiting = sunoapi.parse_task(
+        "t", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "streaming")]}
+    )
     assert waiting.state is ProviderState.RUNNING
     partial = sunoapi.parse_task(
         "t", {"status": "complete", "clips": [suno_clip("a", "complete"), suno_clip("b", "error", error_message="x")]}
     )
     assert partial.state is ProviderState.SUCCEEDED
     assert [clip.id for clip in partial.clips] == ["a"]
-    failed = sunoapi.parse_task("t", {"status": "error", "clips": [suno_clip("a", "error", error_message="lyrics flagged")]})
+    failed = sunoapi.parse_task(
+        "t", {"status": "error", "clips": [suno_clip("a", "error", error_message="lyrics flagged")]}
+    )
     assert (failed.state, failed.error) == (ProviderState.FAILED, "lyrics flagged")
 
 
@@ -86,7 +92,10 @@ def test_apiframe_statuses(status: str, state: ProviderState) -> None:
     assert apiframe.parse_task({"task_id": "t", "status": status, "songs": [song]}).state is state
 
 
-@pytest.mark.parametrize(("value", "expected"), [(56, 56), (56.9, 56), ("56%", 56), (" 7 % ", 7), ("lots", None), (None, None), (True, None), (250, 100)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(56, 56), (56.9, 56), ("56%", 56), (" 7 % ", 7), ("lots", None), (None, None), (True, None), (250, 100)],
+)
 def test_apiframe_percentage(value: object, expected: int | None) -> None:
     assert apiframe.parse_percentage(value) == expected
 

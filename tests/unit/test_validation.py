@@ -77,9 +77,11 @@ def test_timestamps(text: str, seconds: float) -> None:
     assert parse_timestamp(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-5", "1:60", "1:75:00", "0", "0:00", "1.2.3", "1e3", "∞", "١٢", "2:00:00"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "-5", "1:60", "1:75:00", "0", "0:00", "1.2.3", "1e3", "∞", "١٢", "2:00:00"]
+)
 def test_bad_timestamps_are_refused(text: str) -> None:
-    with pytest.raises(InputError, match="`at`|m:ss"):
+    with pytest.raises(InputError, match=r"`at`|m:ss"):
         parse_timestamp(text)
 
 
@@ -90,8 +92,13 @@ def test_format_seconds(seconds: float, text: str) -> None:
 
 def test_sunoapi_extend_takes_lyrics_or_prompt() -> None:
     request = validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05", lyrics=" la la \r\n la "), None)
-    assert (request.clip_id, request.continue_at, request.lyrics, request.parent_task_id) == (CLIP, 65.0, "la la \n la", None)
-    with pytest.raises(InputError, match="lyrics.*prompt"):
+    assert (request.clip_id, request.continue_at, request.lyrics, request.parent_task_id) == (
+        CLIP,
+        65.0,
+        "la la \n la",
+        None,
+    )
+    with pytest.raises(InputError, match=r"lyrics.*prompt"):
         validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05"), None)
     with pytest.raises(InputError, match="not both"):
         validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05", lyrics="a", prompt="b"), None)
@@ -117,7 +124,7 @@ def test_apiframe_needs_the_parent_task_of_an_unknown_song() -> None:
 
 def test_at_defaults_to_the_end_of_a_known_song_and_must_lie_within_it() -> None:
     assert validate_extend("apiframe", ExtendOptions(song=CLIP), song()).continue_at == 187.5
-    with pytest.raises(InputError, match="past the end of the song \\(3:07.5\\)"):
+    with pytest.raises(InputError, match=r"past the end of the song \(3:07\.5\)"):
         validate_extend("apiframe", ExtendOptions(song=CLIP, at="3:10"), song())
     with pytest.raises(InputError, match="doesn't know this song's length"):
         validate_extend("apiframe", ExtendOptions(song=CLIP), song(duration=None))
@@ -127,7 +134,9 @@ def test_text_limits_follow_the_model() -> None:
     long_style = "x" * 201
     with pytest.raises(InputError, match="`style` is 201 characters; Suno takes at most 200"):
         validate_extend("apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V4"), None)
-    request = validate_extend("apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V5"), None)
+    request = validate_extend(
+        "apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V5"), None
+    )
     assert request.style == long_style
     assert text_limits("sunoapi", None).lyrics == 3000
     with pytest.raises(InputError, match="`model` must be one of"):
