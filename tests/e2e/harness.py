@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bot.app import EncoreBot
 from bot.config import Settings
@@ -14,6 +16,7 @@ from tests.fakes.discord_server import GUILD_ID, FakeDiscord
 
 DISCORD_TOKEN = "fake-discord-token-0123456789"
 PROVIDER_KEY = "fake-provider-key-0123456789"
+T = TypeVar("T")
 
 
 def settings_for(discord: FakeDiscord, database: Path, env: Mapping[str, str]) -> Settings:
@@ -30,6 +33,16 @@ def settings_for(discord: FakeDiscord, database: Path, env: Mapping[str, str]) -
             **env,
         }
     )
+
+
+async def eventually(check: Callable[[], T | None], within: float = 10, what: str = "") -> T:
+    """Poll `check` (a cheap read, e.g. of the database) until it is truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:g}s waiting for {what or check}")
+        await asyncio.sleep(0.02)
+    return value
 
 
 @dataclass
@@ -51,7 +64,7 @@ async def running_bot(discord: FakeDiscord, settings: Settings) -> AsyncIterator
     runner = asyncio.create_task(bot.start(settings.discord_token))
     running = RunningBot(bot, runner)
     try:
-        await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+        await eventually(lambda: discord.connected and bot.get_guild(GUILD_ID), what="the bot's gateway session")
         await discord.wait_until(lambda: discord.registered_commands(GUILD_ID) or discord.registered_commands(None))
         yield running
     finally:

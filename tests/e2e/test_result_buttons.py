@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, eventually, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP, is_result
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, FakeDiscord, InteractionRecord
 from tests.fakes.providers import FakeSunoApi
-from tests.reliability.harness import eventually
 
 
 async def reply_text(interaction: InteractionRecord) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from pathlib import Path
@@ -92,6 +93,7 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
             assert apiframe.calls("/fetch") == [] and apiframe.calls("/fetch-many") == []
             assert len([m for m in discord.messages(CHANNEL_ID) if is_result(m)]) == 1
 
+            await asyncio.wait_for(running.bot.wait_until_ready(), timeout=10)
             async with aiohttp.ClientSession() as session, session.get(f"{public}/healthz") as response:
                 assert response.status == 200
                 assert await response.json() == {

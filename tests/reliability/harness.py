@@ -11,9 +11,8 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,16 +124,6 @@ class BotProcess:
         except TimeoutError:
             raise AssertionError(f"the bot did not exit within {within:g}s:\n{self.output}") from None
         return code
-
-
-async def eventually(check: Callable[[], T | None], within: float = 10, what: str = "") -> T:
-    """Poll `check` (a cheap read, e.g. of the database) until it is truthy; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {within:g}s waiting for {what or check}")
-        await asyncio.sleep(0.02)
-    return value
 
 
 def rows(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.service import BAD_KEY_MESSAGE
-from tests.e2e.harness import running_bot
+from tests.e2e.harness import eventually, running_bot
 from tests.fakes.discord_server import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
     apiframe_settings,
-    eventually,
     extend_options,
     fast_sunoapi,
     is_result,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tests.e2e.harness import eventually
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
-from tests.reliability.harness import BotProcess, eventually, extend_options, is_result, sunoapi_env, tasks
+from tests.reliability.harness import BotProcess, extend_options, is_result, sunoapi_env, tasks
 
 DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.discord-token-that-must-never-leak"
 PROVIDER_KEY = "sk-suno-4b1d-key-that-must-never-leak"
