@@ -13,10 +13,24 @@ from typing import TypeVar
 from bot.app import EncoreBot
 from bot.config import Settings
 from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 DISCORD_TOKEN = "fake-discord-token-0123456789"
 PROVIDER_KEY = "fake-provider-key-0123456789"
 T = TypeVar("T")
+
+
+def provider_env(provider: FakeSunoApi | FakeApiframe) -> dict[str, str]:
+    """The provider part of `.env` for a fake, pacing the bot to the fake's own (test-speed) limits."""
+    if isinstance(provider, FakeApiframe):
+        return {"APIFRAME_KEY": provider.api_key, "APIFRAME_BASE_URL": provider.base_url}
+    polls = (provider.poll_per_second or 1000) / provider.poll_window
+    return {
+        "SUNOAPI_KEY": provider.api_key,
+        "SUNOAPI_BASE_URL": provider.base_url,
+        "SUNOAPI_SUBMIT_INTERVAL_SECONDS": str(provider.submit_interval),
+        "SUNOAPI_POLLS_PER_SECOND": str(polls),
+    }
 
 
 def settings_for(discord: FakeDiscord, database: Path, env: Mapping[str, str]) -> Settings:

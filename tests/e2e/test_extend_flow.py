@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 
@@ -43,12 +43,7 @@ async def test_sunoapi_extend_posts_the_songs_and_rerolls(tmp_path: Path) -> Non
         settings = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                "SUNOAPI_KEY": PROVIDER_KEY,
-                "SUNOAPI_BASE_URL": suno.base_url,
-                "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.2",
-                "SUNOAPI_POLLS_PER_SECOND": "20",
-            },
+            provider_env(suno),
         )
         async with running_bot(discord, settings):
             command = await discord.invoke_command(
@@ -91,9 +86,7 @@ async def test_apiframe_extend_of_an_unseen_song_then_reroll(tmp_path: Path) -> 
     parent, song = str(uuid.uuid4()), str(uuid.uuid4())
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
         apiframe.seed_task(parent, songs=[song, str(uuid.uuid4())])
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         async with running_bot(discord, settings):
             missing_task = await discord.invoke_command("extend", {"song": song, "at": "30", "prompt": "faster"})
             refusal = await missing_task.wait_original(lambda message: not message.loading)
@@ -143,12 +136,7 @@ async def test_queued_requests_see_their_place_move_up(tmp_path: Path) -> None:
         settings = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                "SUNOAPI_KEY": PROVIDER_KEY,
-                "SUNOAPI_BASE_URL": suno.base_url,
-                "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.5",
-                "SUNOAPI_POLLS_PER_SECOND": "20",
-            },
+            provider_env(suno),
         )
         async with running_bot(discord, settings):
             commands = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mutagen.mp3 import MP3
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
@@ -23,9 +23,7 @@ def clip_ids(message: StoredMessage) -> list[str]:
 
 async def test_apiframe_extends_an_uploaded_track(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         track = apiframe.cdn_bytes("a member's demo")
         (tmp_path / "demo.mp3").write_bytes(track)
         length = MP3(tmp_path / "demo.mp3").info.length

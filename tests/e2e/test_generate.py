@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
@@ -25,9 +25,7 @@ def clip_ids(message: StoredMessage) -> list[str]:
 
 async def test_apiframe_generate_posts_rerolls_and_can_be_extended(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         async with running_bot(discord, settings):
             refused = await discord.invoke_command("generate", {"style": "folk"})
             refusal = await refused.wait_original(lambda message: not message.loading)
@@ -74,12 +72,7 @@ async def test_sunoapi_generate_with_lyrics_and_its_refusals(tmp_path: Path) -> 
         settings = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                "SUNOAPI_KEY": PROVIDER_KEY,
-                "SUNOAPI_BASE_URL": suno.base_url,
-                "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.2",
-                "SUNOAPI_POLLS_PER_SECOND": "20",
-            },
+            provider_env(suno),
         )
         async with running_bot(discord, settings):
             refused = await discord.invoke_command("generate", {"prompt": "calm", "instrumental": True})

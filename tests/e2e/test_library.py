@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
@@ -24,9 +24,7 @@ def custom_ids(message: StoredMessage) -> list[str]:
 
 async def test_song_shows_the_lineage_and_the_buttons(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         async with running_bot(discord, settings):
             await discord.invoke_command("generate", {"prompt": "a sea shanty", "title": "Tide"})
             original = await discord.wait_for_message(CHANNEL_ID, is_result)
@@ -67,8 +65,7 @@ async def test_songs_lists_newest_first_with_ids_and_pages(tmp_path: Path) -> No
             discord,
             tmp_path / "encore.db",
             {
-                "APIFRAME_KEY": PROVIDER_KEY,
-                "APIFRAME_BASE_URL": apiframe.base_url,
+                **provider_env(apiframe),
                 "MAX_ACTIVE_TASKS_PER_USER": "0",
             },
         )

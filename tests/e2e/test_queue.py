@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import OTHER_USER_ID, OWNER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
@@ -22,8 +22,7 @@ async def test_queue_cancel_and_manager_view(tmp_path: Path) -> None:
             discord,
             tmp_path / "encore.db",
             {
-                "APIFRAME_KEY": PROVIDER_KEY,
-                "APIFRAME_BASE_URL": apiframe.base_url,
+                **provider_env(apiframe),
                 "MAX_ACTIVE_TASKS_PER_USER": "0",
                 "DAILY_TASKS_PER_USER": "3",
             },

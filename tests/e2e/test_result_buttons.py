@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, eventually, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, eventually, provider_env, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP, is_result
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, FakeDiscord, InteractionRecord
 from tests.fakes.providers import FakeSunoApi
@@ -30,12 +30,7 @@ async def test_buttons_reroll_extend_and_delete_after_a_restart(tmp_path: Path) 
         settings = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                "SUNOAPI_KEY": PROVIDER_KEY,
-                "SUNOAPI_BASE_URL": suno.base_url,
-                "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.1",
-                "SUNOAPI_POLLS_PER_SECOND": "50",
-            },
+            provider_env(suno),
         )
         async with running_bot(discord, settings):
             await discord.invoke_command("extend", {"song": CLIP, "at": "95", "lyrics": "first words"})

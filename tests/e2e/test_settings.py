@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
@@ -20,9 +20,7 @@ def ever_said(fragment: str) -> Callable[[StoredMessage], bool]:
 
 async def test_settings_are_for_managers_and_change_where_and_how_much(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         async with running_bot(discord, settings):
             results = await discord.add_channel("songs")
             refused = await discord.invoke_command("encore", {"daily_limit": 0}, subcommand="settings")

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.store import Store
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import BOT_ID, CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
@@ -34,9 +34,7 @@ async def stored(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> N
 
 async def test_stars_across_a_restart_repost_the_result_exactly_once(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         for member, name in ((THIRD_USER_ID, "third"), (FOURTH_USER_ID, "fourth")):
             await discord.add_member(member, name)
         showcase = await discord.add_channel("showcase")

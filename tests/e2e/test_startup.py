@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.discord_server import GUILD_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
@@ -57,12 +57,7 @@ async def test_a_refused_token_exits_with_one_line(tmp_path: Path) -> None:
 
 async def test_a_restart_keeps_to_the_submit_limit(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=1.0, poll_per_second=50) as suno:
-        env = {
-            "SUNOAPI_KEY": PROVIDER_KEY,
-            "SUNOAPI_BASE_URL": suno.base_url,
-            "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "1",
-            "SUNOAPI_POLLS_PER_SECOND": "50",
-        }
+        env = provider_env(suno)
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings):
             await discord.invoke_command("extend", {"song": CLIP, "at": "10", "prompt": "first"})

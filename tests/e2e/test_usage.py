@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
@@ -20,9 +20,7 @@ def fields_of(message: StoredMessage) -> dict[str, str]:
 
 async def test_usage_shows_members_days_failures_and_apiframe_credits(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY, credits=500, credits_per_submit=10) as apiframe:
-        settings = settings_for(
-            discord, tmp_path / "encore.db", {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         async with running_bot(discord, settings):
             await discord.invoke_command("generate", {"prompt": "made"})
             await discord.wait_for_message(CHANNEL_ID, is_result)

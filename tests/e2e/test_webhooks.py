@@ -12,7 +12,7 @@ import aiohttp
 
 from bot.models import TaskStatus
 from bot.webhooks import SECRET_META_KEY
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.e2e.test_extend_flow import assert_result_message, is_result
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
@@ -42,8 +42,7 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
             discord,
             tmp_path / "encore.db",
             {
-                "APIFRAME_KEY": PROVIDER_KEY,
-                "APIFRAME_BASE_URL": apiframe.base_url,
+                **provider_env(apiframe),
                 "PUBLIC_WEBHOOK_URL": public,
                 "WEBHOOK_HOST": "127.0.0.1",
                 "WEBHOOK_PORT": str(port),
