@@ -62,6 +62,10 @@ class TaskEvents(Protocol):
         """The songs exist but cannot be posted where they were asked for; tell the requester another way."""
 
 
+class DuplicateRequest(InputError):
+    """The same member sent the same request moments ago; it is already queued."""
+
+
 class RerollRefused(InputError):
     """This member may not reroll this result."""
 
@@ -192,10 +196,7 @@ class TaskService:
         self._check_open(requester.guild_id)
         known = await self.store.get_song(parse_song_ref(options.song)) if options.song else None
         request = validate_extend(self.provider_name, options, known)
-        task = await self._create(requester, request)
-        if task is None:
-            raise InputError("You sent this same extend a moment ago; it is already in the queue.")
-        return await self._accepted(task)
+        return await self._accepted(await self._create(requester, request))
 
     async def request_upload_extend(
         self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
@@ -220,23 +221,18 @@ class TaskService:
                 "Nothing was spent: try again in a minute, or with another file."
             ) from None
         request = replace(request, parent_task_id=upload_task_id, upload_name=filename, upload_url=audio_url or None)
-        task = await self._create(requester, request)
-        if task is None:
-            raise InputError("You sent this same extend a moment ago; it is already in the queue.")
-        return await self._accepted(task)
+        return await self._accepted(await self._create(requester, request))
 
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
         """Validate a `/generate` and queue it; `InputError` says what to fix, and nothing is spent."""
         self._check_open(requester.guild_id)
-        task = await self._create(requester, validate_generate(self.provider_name, options))
-        if task is None:
-            raise InputError("You asked for this same song a moment ago; it is already in the queue.")
-        return await self._accepted(task)
+        return await self._accepted(await self._create(requester, validate_generate(self.provider_name, options)))
 
-    async def reroll(self, task_id: int, user_id: int) -> Accepted | None:
-        """Submit a finished task's request again as a new task; `None` for a repeat click.
+    async def reroll(self, task_id: int, user_id: int) -> Accepted:
+        """Submit a finished task's request again as a new task.
 
-        Raises `RerollRefused` when the member may not reroll it, `InputError` for quotas.
+        Raises `RerollRefused` when the member may not reroll it, `DuplicateRequest` for a repeat click, and
+        `InputError` for quotas.
         """
         original = await self.store.get_task(task_id)
         if original is None or original.status is not TaskStatus.DELIVERED:
@@ -250,8 +246,7 @@ class TaskService:
             guild_id=original.guild_id,
             upload_limit=original.upload_limit,
         )
-        task = await self._create(requester, original.request, reroll_of=original.id)
-        return await self._accepted(task) if task else None
+        return await self._accepted(await self._create(requester, original.request, reroll_of=original.id))
 
     async def _anyone_may_reroll(self, guild_id: int | None) -> bool:
         return guild_id is not None and (await self.store.guild_settings(guild_id)).reroll_anyone
@@ -263,10 +258,11 @@ class TaskService:
         if self.allowed_guild_ids and guild_id not in self.allowed_guild_ids:
             raise InputError("Encore is not enabled on this server; ask the bot's operator to allow it.")
 
-    async def _create(
-        self, requester: Requester, request: TaskRequest, *, reroll_of: int | None = None
-    ) -> TaskRecord | None:
-        """Queue a request under the server's settings: its daily limit, and its results channel for new requests."""
+    async def _create(self, requester: Requester, request: TaskRequest, *, reroll_of: int | None = None) -> TaskRecord:
+        """Queue a request under the server's settings: its daily limit, and its results channel for new requests.
+
+        The same request from the same member moments ago (a double click, a repeated command) is one task.
+        """
         quota = self.quota
         if requester.guild_id is not None:
             settings = await self.store.guild_settings(requester.guild_id)
@@ -275,11 +271,14 @@ class TaskService:
             if settings.results_channel_id and reroll_of is None:
                 requester = replace(requester, channel_id=settings.results_channel_id)
         try:
-            return await self.store.create_task(
+            task = await self.store.create_task(
                 requester, self.provider.name, request, reroll_of=reroll_of, quota=quota
             )
         except QuotaExceeded as refused:
             raise InputError(quota_message(refused)) from None
+        if task is None:
+            raise DuplicateRequest("You sent this same request a moment ago; it is already in the queue.")
+        return task
 
     async def _accepted(self, task: TaskRecord) -> Accepted:
         self._submit_wakeup.set()

@@ -49,7 +49,6 @@ class RerollButton(
         await report_queued(
             interaction,
             interaction.client.service.reroll(self.task_id, interaction.user.id),
-            repeat="That reroll is already queued.",
         )
 
 
@@ -163,7 +162,6 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         await report_queued(
             interaction,
             interaction.client.service.request_extend(requester_of(interaction), options),
-            repeat="You sent this same extend a moment ago; it is already in the queue.",
         )
 
 

@@ -87,7 +87,6 @@ class ExtendCog(commands.Cog):
         await report_queued(
             interaction,
             self.bot.service.request_extend(requester_of(interaction), options),
-            repeat="You sent this same extend a moment ago; it is already in the queue.",
         )
 
     async def _extend_upload(
@@ -114,7 +113,6 @@ class ExtendCog(commands.Cog):
             await report_queued(
                 interaction,
                 self.bot.service.request_upload_extend(requester_of(interaction), options, track, filename, duration),
-                repeat="You sent this same extend a moment ago; it is already in the queue.",
             )
 
     @extend.autocomplete("song")

@@ -52,7 +52,6 @@ class GenerateCog(commands.Cog):
         await report_queued(
             interaction,
             self.bot.service.request_generate(requester_of(interaction), options),
-            repeat="You asked for this same song a moment ago; it is already in the queue.",
         )
 
 

@@ -26,10 +26,8 @@ def requester_of(interaction: discord.Interaction[EncoreBot]) -> Requester:
     )
 
 
-async def report_queued(
-    interaction: discord.Interaction[EncoreBot], queued: Awaitable[Accepted | None], *, repeat: str
-) -> None:
-    """Await the service call and edit the deferred reply: the error, `repeat` for a duplicate, or the task.
+async def report_queued(interaction: discord.Interaction[EncoreBot], queued: Awaitable[Accepted]) -> None:
+    """Await the service call and edit the deferred reply: the error, or the task and its place in the queue.
 
     The reply then keeps showing the task's progress until its result is posted.
     """
@@ -37,9 +35,6 @@ async def report_queued(
         accepted = await queued
     except InputError as error:
         await interaction.edit_original_response(content=f"⚠️ {error}")
-        return
-    if accepted is None:
-        await interaction.edit_original_response(content=repeat)
         return
     interaction.client.delivery.replies.track(accepted.task.id, interaction)
     await interaction.edit_original_response(content=render.accepted_text(accepted.task, accepted.position))

@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.app import EncoreBot
-from bot.service import RerollRefused
+from bot.service import DuplicateRequest, RerollRefused
 from bot.validation import InputError
 
 log = logging.getLogger(__name__)
@@ -31,13 +31,11 @@ class ResultsCog(commands.Cog):
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         try:
             accepted = await self.bot.service.reroll(original.id, payload.user_id)
-        except RerollRefused:
+        except (RerollRefused, DuplicateRequest):
             return
         except InputError as error:
             text = f"{render.REROLL_EMOJI} <@{payload.user_id}> {error}"
         else:
-            if accepted is None:
-                return
             text = f"{render.REROLL_EMOJI} <@{payload.user_id}> rerolled task #{original.id}: task #{accepted.task.id}."
         reference = discord.MessageReference(message_id=payload.message_id, channel_id=payload.channel_id)
         try:

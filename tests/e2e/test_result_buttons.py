@@ -51,7 +51,7 @@ async def test_buttons_reroll_extend_and_delete_after_a_restart(tmp_path: Path) 
             first = await discord.click_button(result.id, f"encore:reroll:{task_id}")
             second = await discord.click_button(result.id, f"encore:reroll:{task_id}")
             answers = {await reply_text(first), await reply_text(second)}
-            assert "That reroll is already queued." in answers
+            assert "⚠️ You sent this same request a moment ago; it is already in the queue." in answers
             assert any("in line" in answer for answer in answers)
             original = await suno.wait_for_submit()
             reroll = await suno.wait_for_submit()
