@@ -60,7 +60,8 @@ class ProgressReplies:
         self._replies: dict[int, _Reply] = {}
 
     def track(self, task_id: int, interaction: discord.Interaction) -> None:
-        self._replies[task_id] = _Reply(interaction)
+        """Follow a task in this reply, which has just been written: the next edit waits out the interval."""
+        self._replies[task_id] = _Reply(interaction, last_edit=time.monotonic())
 
     def tracks(self, task_id: int) -> bool:
         return task_id in self._replies

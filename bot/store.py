@@ -281,12 +281,12 @@ class Store:
         return len(MIGRATIONS)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._all(sql, params)
+        return next(iter(rows), None)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> Iterable[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchall()
+        """Run a query and fetch its rows in one trip to the database thread (the hot path's main cost)."""
+        return await self._db.execute_fetchall(sql, params)
 
     async def _update_task(self, task_id: int, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -312,20 +312,20 @@ class Store:
         now = time.time()
         request_json = request.to_json()
         fingerprint = f"{provider}|reroll:{reroll_of}|{request_json}" if reroll_of else f"{provider}|{request_json}"
-        async with self._transaction() as db:
-            async with db.execute(
+        async with self._transaction():
+            if await self._one(
                 "SELECT 1 FROM tasks WHERE requester_id = ? AND fingerprint = ? AND created_at > ?",
                 (requester.user_id, fingerprint, now - dedupe_seconds),
-            ) as cursor:
-                if await cursor.fetchone():
-                    return None
+            ):
+                return None
             if quota:
                 await self._check_quota(requester, quota, now)
-            cursor = await db.execute(
+            inserted = await self._one(
                 """
                 INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
                                    request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING *
                 """,
                 (
                     task_kind(request),
@@ -343,8 +343,7 @@ class Store:
                     now,
                 ),
             )
-            task_id = cursor.lastrowid
-        return await self.get_task(task_id) if task_id else None
+        return TaskRecord.from_row(inserted) if inserted else None
 
     async def _check_quota(self, requester: Requester, quota: QuotaPolicy, now: float) -> None:
         """Raise `QuotaExceeded` for the first limit a new task would break."""

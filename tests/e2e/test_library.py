@@ -33,6 +33,7 @@ async def test_song_shows_the_lineage_and_the_buttons(tmp_path: Path) -> None:
                 "extend", {"song": root, "at": "0:10", "prompt": "a bridge", "title": "Tide II"}, user_id=OTHER_USER_ID
             )
             extension = await discord.wait_for_message(CHANNEL_ID, lambda m: is_result(m) and m.id != original.id)
+            await discord.wait_until(lambda: "🔁" in discord.bot_reactions(extension.id))  # the bot recorded it
             leaf = clip_ids(extension)[1]
 
             shown = await discord.invoke_command("song", {"song": f"https://suno.com/song/{leaf}"})
