@@ -130,9 +130,12 @@ class Delivery:
         self._result_view = result_view
         self.replies = ProgressReplies(progress_interval)
 
-    async def task_progressed(self, task: TaskRecord, position: int | None = None) -> None:
+    async def task_progressed(
+        self, task: TaskRecord, position: int | None = None, *, retrying: str | None = None
+    ) -> None:
         if self.replies.tracks(task.id):
-            await self.replies.update(task.id, render.status_text(task, position))
+            text = render.status_text(task, position)
+            await self.replies.update(task.id, f"{text} · retrying ({retrying})" if retrying else text)
 
     async def task_failed(self, task: TaskRecord) -> None:
         await self.replies.update(task.id, render.status_text(task), final=True)

@@ -46,8 +46,10 @@ BAD_KEY_MESSAGE = (
 class TaskEvents(Protocol):
     """What the Discord side does when a task moves; the service calls these, never Discord itself."""
 
-    async def task_progressed(self, task: TaskRecord, position: int | None = None) -> None:
-        """The task's status, progress or place in the submission queue changed (or it is retrying)."""
+    async def task_progressed(
+        self, task: TaskRecord, position: int | None = None, *, retrying: str | None = None
+    ) -> None:
+        """The task's status, progress or place in the submission queue changed, or a poll of it is being retried."""
 
     async def task_failed(self, task: TaskRecord) -> None:
         """The task ended without a result; `task.error` says why."""
@@ -372,6 +374,7 @@ class TaskService:
             for task in due:
                 if not await self._check_stalled(task):
                     await self.store.defer_poll(task.id, time.time() + delay)
+                    await self.events.task_progressed(task, retrying=error.message)
             return 0
         async with self._apply_lock:
             # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.

@@ -72,10 +72,7 @@ class ApiframeProvider(Provider):
             tags=request.style,
         )
         data = await self._call("/suno-extend", {**body, **self._webhook})
-        task_id = data.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable("apiframe accepted the extend but sent no task_id")
-        return task_id
+        return self._accepted_task_id(data, "extend")
 
     async def submit_generate(self, request: GenerateRequest) -> str:
         body = optional_fields(
@@ -87,10 +84,7 @@ class ApiframeProvider(Provider):
             tags=request.style,
         )
         data = await self._call("/suno-imagine", {**body, **self._webhook})
-        task_id = data.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable("apiframe accepted the new song but sent no task_id")
-        return task_id
+        return self._accepted_task_id(data, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         if len(task_ids) == 1:

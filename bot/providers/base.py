@@ -153,6 +153,13 @@ class Provider(ABC):
     def _headers(self) -> Mapping[str, str]:
         """The auth headers; the key appears nowhere else."""
 
+    def _accepted_task_id(self, data: Mapping[str, Any], what: str) -> str:
+        """The task id of an accepted submission; an answer without one counts as a transient fault."""
+        task_id = data.get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise ProviderUnavailable(f"{self.name} accepted the {what} but sent no task_id")
+        return task_id
+
     async def _post(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None = None) -> tuple[int, Any]:
         """POST JSON and return (HTTP status, parsed JSON); transport faults and bad JSON raise ProviderUnavailable."""
         return await self._request("POST", path, json_body=body, limiter=limiter)

@@ -65,19 +65,13 @@ class SunoApiProvider(Provider):
             continue_at=request.continue_at,
         )
         data = await self._call("/suno/music/extend-music", body, self.submit_limiter)
-        task_id = data.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable("sunoapi accepted the extend but sent no task_id")
-        return task_id
+        return self._accepted_task_id(data, "extend")
 
     async def submit_generate(self, request: GenerateRequest) -> str:
         """`generate-music` shares the extend's submit window (one per 4 s), so it takes the same limiter."""
         body = optional_fields(prompt=request.lyrics or request.prompt, tags=request.style, title=request.title)
         data = await self._call("/suno/music/generate-music", body, self.submit_limiter)
-        task_id = data.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable("sunoapi accepted the new song but sent no task_id")
-        return task_id
+        return self._accepted_task_id(data, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         results = []

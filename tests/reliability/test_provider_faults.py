@@ -66,6 +66,7 @@ async def test_transient_poll_faults_are_retried(tmp_path: Path) -> None:
             command = await discord.invoke_command("extend", extend_options("keep asking"))
             await discord.wait_for_message(CHANNEL_ID, is_result)
         assert not any("❌" in text for text in reply_history(command))
+        assert any("retrying" in text for text in reply_history(command))
         assert len(suno.calls("/get-task")) >= len(TRANSIENT) + 4
         assert most_in_window([call.time for call in suno.calls("/get-task")], 1.0) <= 20
         assert suno.rate_limit_violations == []
