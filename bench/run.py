@@ -108,6 +108,29 @@ def upload_times(discord: FakeDiscord) -> dict[int, float]:
 # ---------------------------------------------------------------- parts 1 and 3: burst, then provider load
 
 
+async def burst(discord: FakeDiscord, count: int) -> list[float]:
+    """`count` /extend at once; each one's seconds from its gateway event to the bot's first callback."""
+    commands = await asyncio.gather(
+        *(
+            discord.invoke_command("extend", {"song": CLIP, "at": "1:05", "lyrics": f"[Verse]\ntake {n}"})
+            for n in range(count)
+        )
+    )
+    await asyncio.gather(*(command.wait_response(timeout=30) for command in commands))
+    return [command.latency or 0.0 for command in commands]
+
+
+async def bare_discord_py_burst(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+    """The same burst against `bench/bare_bot.py`: discord.py alone, to show the floor of this measurement."""
+    async with FakeDiscord() as discord:
+        env = bot_env(discord, workdir / "bare.db", {})
+        process, _ = await start_bot_process(env, ("-m", "bench.bare_bot"))
+        try:
+            return {"commands": sizes.burst, **summary_ms(await burst(discord, sizes.burst))}
+        finally:
+            await stop_bot_process(process)
+
+
 async def burst_and_provider_load(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """200 concurrent /extend against sunoapi at its documented limits, then the poll traffic they cause.
 
@@ -153,14 +176,7 @@ async def burst_and_provider_load(sizes: Sizes, workdir: Path) -> dict[str, Any]
         process, _ = await start_bot_process(bot_env(discord, workdir / "burst.db", provider))
         try:
             follower = asyncio.create_task(follow_submits())
-            commands = await asyncio.gather(
-                *(
-                    discord.invoke_command("extend", {"song": CLIP, "at": "1:05", "lyrics": f"[Verse]\ntake {n}"})
-                    for n in range(sizes.burst)
-                )
-            )
-            await asyncio.gather(*(command.wait_response(timeout=30) for command in commands))
-            latencies = [command.latency or 0.0 for command in commands]
+            latencies = await burst(discord, sizes.burst)
             load_started = time.perf_counter()
             await asyncio.sleep(sizes.load_window)
             follower.cancel()
@@ -282,11 +298,13 @@ def proc_status_kb(pid: int, field: str) -> int:
     return 0
 
 
-async def start_bot_process(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, float]:
+async def start_bot_process(
+    env: dict[str, str], command: Sequence[str] = ("-m", "bot")
+) -> tuple[asyncio.subprocess.Process, float]:
     """Start `python -m bot`; return it and the seconds until it logged that commands are ready."""
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable, *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     assert process.stdout is not None
     async with asyncio.timeout(60):
@@ -435,6 +453,7 @@ async def run_all(sizes: Sizes, workdir: Path, progress: Callable[[str], None]) 
     started = time.perf_counter()
     results: dict[str, Any] = {"sizes": asdict(sizes)}
     results |= await burst_and_provider_load(sizes, workdir)
+    results["burst_bare_discord_py"] = await bare_discord_py_burst(sizes, workdir)
     progress(f"parts 1 and 3 done at {time.perf_counter() - started:.1f} s")
     results["completion_to_post"] = [
         await completion_to_post(sizes, workdir, webhooks=False),
@@ -452,12 +471,18 @@ def table(results: dict[str, Any]) -> str:
     """The figures as a Markdown table, with the goals from the issue."""
     load = results["provider_load"]
     burst = results["burst"]
+    bare = results["burst_bare_discord_py"]
     polling, webhook = results["completion_to_post"]
     rows: list[tuple[str, str, str]] = [
         (
             f"1. answer latency, {burst['commands']} concurrent /extend",
             f"p50 {burst['p50_ms']} ms · p99 {burst['p99_ms']} ms · max {burst['max_ms']} ms",
             "p99 < 100 ms",
+        ),
+        (
+            "1. the same burst, bare discord.py bot that only defers (the floor here)",
+            f"p50 {bare['p50_ms']} ms · p99 {bare['p99_ms']} ms · max {bare['max_ms']} ms",
+            "reference",
         ),
         (
             f"2. finished → upload (5 MB mp3), polling every {results['sizes']['poll_interval']:g} s",

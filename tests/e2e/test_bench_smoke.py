@@ -14,6 +14,7 @@ def test_the_tiny_bench_runs_every_part_and_writes_its_json(tmp_path: Path) -> N
     assert main(["--tiny", "--output", str(output)], out=lines.append) == 0
     results = json.loads(output.read_text())
     assert results["burst"]["n"] == results["sizes"]["burst"]
+    assert results["burst_bare_discord_py"]["n"] == results["sizes"]["burst"]
     assert results["provider_load"]["rate_limit_answers"] == 0
     assert [part["mode"] for part in results["completion_to_post"]] == ["polling", "webhook"]
     assert all(part["n"] == results["sizes"]["deliveries"] for part in results["completion_to_post"])
