@@ -69,11 +69,7 @@ async def test_apiframe_generate_posts_rerolls_and_can_be_extended(tmp_path: Pat
 
 async def test_sunoapi_generate_with_lyrics_and_its_refusals(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20) as suno:
-        settings = settings_for(
-            discord,
-            tmp_path / "encore.db",
-            provider_env(suno),
-        )
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
         async with running_bot(discord, settings):
             refused = await discord.invoke_command("generate", {"prompt": "calm", "instrumental": True})
             refusal = await refused.wait_original(lambda message: not message.loading)

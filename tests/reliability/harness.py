@@ -7,15 +7,16 @@ same settings an operator writes in `.env`, so a SIGKILL hits exactly what produ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.config import Settings
 from tests.e2e.harness import PROVIDER_KEY, settings_for
@@ -25,7 +26,6 @@ from tests.fakes.providers import FakeApiframe, FakeSunoApi
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
 READY_LINE = "Encore ready to take commands"
-T = TypeVar("T")
 
 
 def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra: str) -> dict[str, str]:
@@ -124,6 +124,18 @@ class BotProcess:
         except TimeoutError:
             raise AssertionError(f"the bot did not exit within {within:g}s:\n{self.output}") from None
         return code
+
+
+@contextlib.contextmanager
+def write_lock_held(database: Path) -> Iterator[None]:
+    """Another connection holds the database's write lock, as a busy operator tool or a second process would."""
+    other_writer = sqlite3.connect(database, isolation_level=None)
+    other_writer.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other_writer.execute("ROLLBACK")
+        other_writer.close()
 
 
 def rows(database: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

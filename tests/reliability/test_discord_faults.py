@@ -3,7 +3,6 @@ interaction tokens, a channel that is gone or closed, and interactions answered 
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from tests.reliability.harness import (
     rows,
     sunoapi_settings,
     tasks,
+    write_lock_held,
 )
 
 MESSAGES = rf"/channels/{CHANNEL_ID}/messages"
@@ -109,16 +109,11 @@ async def test_interactions_are_answered_in_time_while_the_database_is_busy(tmp_
     database = tmp_path / "encore.db"
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
         async with running_bot(discord, sunoapi_settings(discord, suno, database)):
-            other_writer = sqlite3.connect(database, isolation_level=None)
-            other_writer.execute("BEGIN IMMEDIATE")
-            try:
+            with write_lock_held(database):
                 command = await discord.invoke_command("extend", extend_options("waiting for the lock"))
                 await command.wait_response()
                 await discord.autocomplete("extend", {"song": ""}, focused="song")
                 assert rows(database, "SELECT COUNT(*) AS n FROM tasks")[0]["n"] == 0
-            finally:
-                other_writer.execute("ROLLBACK")
-                other_writer.close()
             await command.wait_original(lambda message: "task #1" in message.content)
         assert all(i.latency is not None and i.latency < 3 for i in discord.interactions)
 
@@ -127,13 +122,8 @@ async def test_a_database_locked_past_its_timeout_is_a_clear_error_not_a_hang(tm
     database = tmp_path / "encore.db"
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
         async with running_bot(discord, sunoapi_settings(discord, suno, database)):
-            other_writer = sqlite3.connect(database, isolation_level=None)
-            other_writer.execute("BEGIN IMMEDIATE")
-            try:
+            with write_lock_held(database):
                 command = await discord.invoke_command("extend", extend_options("locked out"))
                 reply = await command.wait_original(lambda message: "went wrong" in message.content, timeout=15)
-            finally:
-                other_writer.execute("ROLLBACK")
-                other_writer.close()
         assert reply.ephemeral and "nothing was queued or charged" in reply.content
         assert suno.submits == []
