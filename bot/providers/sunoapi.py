@@ -52,7 +52,6 @@ class SunoApiProvider(Provider):
     def poll_budget(self) -> float:
         return self.poll_limiter.calls / self.poll_limiter.period * self.batch_size
 
-
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
 
