@@ -372,7 +372,7 @@ class TaskService:
             delay = max(error.retry_after or 0.0, backoff(attempts, self.poll_interval))
             log.warning("polling %d task(s) failed (%s); retrying in %.1f s", len(due), error.message, delay)
             for task in due:
-                if not await self._check_stalled(task):
+                if not await self._check_stalled(task, error):
                     await self.store.defer_poll(task.id, time.time() + delay)
                     await self.events.task_progressed(task, retrying=error.message)
             return 0
@@ -439,12 +439,24 @@ class TaskService:
         else:
             await self._check_stalled(task)
 
-    async def _check_stalled(self, task: TaskRecord) -> bool:
-        """Fail a task that has not moved for `stall_timeout`; return whether it did."""
+    async def _check_stalled(self, task: TaskRecord, poll_error: ProviderError | None = None) -> bool:
+        """Fail a task that has not moved for `stall_timeout`; return whether it did.
+
+        `poll_error` is why the latest poll failed, if it did: the requester is told that rather than "no progress".
+        """
         if time.time() - task.last_change_at < self.stall_timeout:
             return False
         minutes = max(1, round(self.stall_timeout / 60))
-        await self._fail(task, f"The provider showed no progress for {minutes} minute(s), so Encore gave up on it.")
+        if isinstance(poll_error, ProviderAuthError):
+            reason = (
+                f"For {minutes} minute(s) the provider refused Encore's API key while Encore checked on this song. "
+                "This is for the bot's operator to fix; the song may still exist at the provider."
+            )
+        elif poll_error:
+            reason = f"Encore could not reach the provider for {minutes} minute(s) ({poll_error.message}) and gave up."
+        else:
+            reason = f"The provider showed no progress for {minutes} minute(s), so Encore gave up on it."
+        await self._fail(task, reason)
         return True
 
     async def _fail(self, task: TaskRecord, reason: str) -> None:

@@ -120,6 +120,23 @@ async def test_a_stalled_task_fails_only_after_no_progress_for_the_deadline(tmp_
         assert task["status"] == "failed" and "no progress" in task["error"]
 
 
+async def test_a_key_revoked_while_a_task_runs_is_named_when_the_task_gives_up(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        suno.set_script(None, ["submitted"])
+        settings = sunoapi_settings(discord, suno, database, TASK_STALL_TIMEOUT_SECONDS="1")
+        async with running_bot(discord, settings):
+            command = await discord.invoke_command("extend", extend_options("while the key changes"))
+            submit = await suno.wait_for_submit()
+            await suno.wait_for_poll(submit.task_id)
+            suno.api_key = "a-new-key-the-bot-does-not-have"
+            notice = await discord.wait_for_message(CHANNEL_ID, lambda message: "❌" in message.content)
+        assert "refused Encore's API key" in notice.content and "operator" in notice.content
+        assert any("retrying" in text and "refused the API key" in text for text in reply_history(command))
+        [task] = tasks(database)
+        assert task["status"] == "failed" and "API key" in task["error"]
+
+
 @pytest.mark.parametrize("provider", ["sunoapi", "apiframe"])
 async def test_a_bad_key_is_reported_once_logged_loudly_and_not_retried(
     tmp_path: Path, provider: str, caplog: pytest.LogCaptureFixture
