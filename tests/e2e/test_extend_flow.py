@@ -128,7 +128,7 @@ async def test_apiframe_extend_of_an_unseen_song_then_reroll(tmp_path: Path) -> 
 
 
 async def test_queued_requests_see_their_place_move_up(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.5, poll_per_second=20) as suno:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=1.0, poll_per_second=20) as suno:
         settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
         async with running_bot(discord, settings):
             commands = [
