@@ -27,7 +27,7 @@ class PollPolicy:
     `interval` is the gap between polls of a task that may finish any moment (POLL_INTERVAL_SECONDS).
     `tasks_per_second` is the provider's poll budget counted in tasks (polls per second × tasks per poll), or
     None when the provider documents no limit: then every task is simply polled every `interval`.
-    `webhook_interval`, when set, means updates arrive by webhook and polling is only a safety net.
+    `webhook_interval`, when set, is how often a task that reports by webhook is polled, as a safety net.
     """
 
     interval: float
@@ -44,9 +44,15 @@ class PollPolicy:
         # Queued (or unknown): done around the typical duration, but never "any moment" while still queued.
         return max(self.typical_seconds - age, self.typical_seconds / 4)
 
-    def delay(self, *, age: float, state: ProviderState, progress: int | None, in_flight: int) -> float:
-        """Seconds until the next poll of a task, given how many tasks (`in_flight`) share the budget."""
-        if self.webhook_interval is not None:
+    def delay(
+        self, *, age: float, state: ProviderState, progress: int | None, in_flight: int, by_webhook: bool = False
+    ) -> float:
+        """Seconds until the next poll of a task, given how many tasks (`in_flight`) share the budget.
+
+        `by_webhook`: the task was submitted with a webhook URL, so polling it is only a safety net (a task
+        submitted before webhooks were turned on has none and is polled as usual).
+        """
+        if by_webhook and self.webhook_interval is not None:
             return self.webhook_interval
         if self.tasks_per_second is None:
             return self.interval

@@ -325,8 +325,13 @@ class TaskService:
             await self._submit_failed(task, error)
             return 0
         in_flight = await self.store.active_count() + 1
-        first_poll = self.poll_policy.delay(age=0.0, state=ProviderState.QUEUED, progress=None, in_flight=in_flight)
-        await self.store.mark_submitted(task.id, provider_task_id, next_poll_at=time.time() + first_poll)
+        by_webhook = self.poll_policy.webhook_interval is not None
+        first_poll = self.poll_policy.delay(
+            age=0.0, state=ProviderState.QUEUED, progress=None, in_flight=in_flight, by_webhook=by_webhook
+        )
+        await self.store.mark_submitted(
+            task.id, provider_task_id, next_poll_at=time.time() + first_poll, by_webhook=by_webhook
+        )
         log.info("task %s submitted to %s as %s", task.id, self.provider.name, provider_task_id)
         await self._progressed(task.id)
         self._poll_wakeup.set()
@@ -417,7 +422,13 @@ class TaskService:
         if result.state is ProviderState.FAILED:
             await self._fail(task, f"Suno couldn't make this song: {result.error or 'no reason given'}")
             return
-        delay = self.poll_policy.delay(age=age, state=result.state, progress=result.progress, in_flight=in_flight)
+        delay = self.poll_policy.delay(
+            age=age,
+            state=result.state,
+            progress=result.progress,
+            in_flight=in_flight,
+            by_webhook=task.reports_by_webhook,
+        )
         if is_stale(task, result):  # a late answer: keep what the store has, only schedule the next poll
             moved = await self.store.record_poll(
                 task,

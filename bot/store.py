@@ -111,6 +111,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN showcase_message_id INTEGER;
     CREATE INDEX tasks_by_guild_finished ON tasks(guild_id, finished_at) WHERE result_message_id IS NOT NULL;
     """,
+    """
+    ALTER TABLE tasks ADD COLUMN reports_by_webhook INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 DAY_SECONDS = 86_400.0
 # How far back `song_chain` follows extends: a guard against a cycle in hand-edited data.
@@ -157,6 +160,7 @@ class TaskRecord:
     submitted_at: float | None = None  # when the provider accepted it: the poll scheduler's clock
     showcased_at: float | None = None  # when the showcase repost was claimed (exactly once)
     showcase_message_id: int | None = None
+    reports_by_webhook: bool = False  # submitted with a webhook URL: polling is only its safety net
 
     @property
     def request(self) -> TaskRequest:
@@ -166,6 +170,7 @@ class TaskRecord:
     def from_row(cls, row: aiosqlite.Row) -> TaskRecord:
         data = {key: row[key] for key in row.keys() if key != "fingerprint"}  # noqa: SIM118 - a Row iterates values
         data["status"] = TaskStatus(data["status"])
+        data["reports_by_webhook"] = bool(data["reports_by_webhook"])
         return cls(**data)
 
 
@@ -450,7 +455,10 @@ class Store:
             )
             return cursor.rowcount == 1
 
-    async def mark_submitted(self, task_id: int, provider_task_id: str, next_poll_at: float) -> None:
+    async def mark_submitted(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
+    ) -> None:
+        """The provider accepted the task; `by_webhook` when it will report on it by webhook."""
         now = time.time()
         await self._update_task(
             task_id,
@@ -461,6 +469,7 @@ class Store:
             next_attempt_at=next_poll_at,
             last_change_at=now,
             submitted_at=now,
+            reports_by_webhook=by_webhook,
         )
 
     async def defer_submit(self, task_id: int, retry_at: float, note: str) -> None:

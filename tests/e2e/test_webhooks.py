@@ -101,3 +101,32 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
                     "gateway": "connected",
                     "tasks_in_flight": 0,
                 }
+
+
+async def test_a_task_submitted_before_webhooks_were_on_is_still_polled(tmp_path: Path) -> None:
+    parent, song = str(uuid.uuid4()), str(uuid.uuid4())
+    port = free_port()
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
+        apiframe.seed_task(parent, songs=[song])
+        without_webhooks = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
+        async with running_bot(discord, without_webhooks):
+            await discord.invoke_command("extend", {"song": song, "task": parent, "at": "30", "prompt": "faster"})
+            submit = await apiframe.wait_for_submit()
+            assert "webhook_url" not in submit.json
+            apiframe.hold(submit.task_id)
+        apiframe.release(submit.task_id)
+        with_webhooks = settings_for(
+            discord,
+            tmp_path / "encore.db",
+            {
+                **provider_env(apiframe),
+                "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+                "WEBHOOK_HOST": "127.0.0.1",
+                "WEBHOOK_PORT": str(port),
+                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
+            },
+        )
+        async with running_bot(discord, with_webhooks):
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+        assert len(apiframe.calls("/fetch")) >= 5  # polled through every step, not left for the 600 s safety net
+        assert result.embeds

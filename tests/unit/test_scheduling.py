@@ -18,7 +18,9 @@ def test_without_a_documented_limit_every_task_is_polled_every_interval() -> Non
 
 def test_webhook_backed_tasks_are_polled_only_as_a_safety_net() -> None:
     policy = PollPolicy(interval=5.0, tasks_per_second=2.0, webhook_interval=120.0)
-    assert policy.delay(age=100.0, state=RUNNING, progress=None, in_flight=1) == 120.0
+    assert policy.delay(age=100.0, state=RUNNING, progress=None, in_flight=1, by_webhook=True) == 120.0
+    # Submitted before webhooks were turned on: no webhook will come, so it is polled as usual.
+    assert policy.delay(age=100.0, state=RUNNING, progress=None, in_flight=1, by_webhook=False) == 5.0
 
 
 def test_when_the_budget_covers_every_task_all_are_polled_at_full_speed() -> None:
