@@ -1015,9 +1015,7 @@ class FakeDiscord:
 
     async def add_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> None:
         """A member reacts to a message: recorded on it and dispatched as MESSAGE_REACTION_ADD."""
-        message = self._messages.get(message_id)
-        if message is None or message.channel_id != channel_id or message.deleted:
-            raise LookupError(f"no message {message_id} in channel {channel_id}")
+        message = self._visible_message(channel_id, message_id)
         key = _emoji_key(emoji)
         users = message.reactions.setdefault(key, [])
         if user_id not in users:
@@ -1027,9 +1025,7 @@ class FakeDiscord:
 
     async def remove_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> None:
         """A member takes their reaction back: dispatched as MESSAGE_REACTION_REMOVE (no member data, as Discord)."""
-        message = self._messages.get(message_id)
-        if message is None or message.channel_id != channel_id or message.deleted:
-            raise LookupError(f"no message {message_id} in channel {channel_id}")
+        message = self._visible_message(channel_id, message_id)
         key = _emoji_key(emoji)
         users = message.reactions.get(key, [])
         if user_id in users:
@@ -1038,6 +1034,13 @@ class FakeDiscord:
                 del message.reactions[key]
             await self._dispatch("MESSAGE_REACTION_REMOVE", self._reaction_event(message, user_id, key, add=False))
             await self._notify()
+
+    def _visible_message(self, channel_id: int, message_id: int) -> StoredMessage:
+        """A message members can react to (LookupError when it is not in that channel or was deleted)."""
+        message = self._messages.get(message_id)
+        if message is None or message.channel_id != channel_id or message.deleted:
+            raise LookupError(f"no message {message_id} in channel {channel_id}")
+        return message
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT on every socket; discord.py reconnects and RESUMEs."""
