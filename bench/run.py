@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.models import ExtendRequest, Requester
-from bot.store import Store
+from bot.domain.models import ExtendRequest, Requester
+from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
@@ -335,7 +335,7 @@ async def memory(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """Peak RSS of the bot process with `in_flight` tasks polled and `concurrent_deliveries` 5 MB results at once."""
     database = workdir / "memory.db"
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY, audio_size=MP3_BYTES) as apiframe:
-        store = await Store.open(database)
+        store = await SqliteStore.open(database)
         now = time.time()
         provider_ids = []
         for n in range(sizes.in_flight):
@@ -384,7 +384,7 @@ async def memory(sizes: Sizes, workdir: Path) -> dict[str, Any]:
 async def startup(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """Process start to commands ready with a large history; then autocomplete latency over that history."""
     database = workdir / "history.db"
-    store = await Store.open(database)
+    store = await SqliteStore.open(database)
     await store.close()
     fill_history(database, sizes.history_tasks, sizes.history_songs)
     async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY) as suno:

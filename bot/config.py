@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bot.models import QuotaPolicy
+from bot.domain.quota import QuotaPolicy
 
 ProviderName = Literal["sunoapi", "apiframe"]
 PROVIDERS: tuple[ProviderName, ...] = ("sunoapi", "apiframe")

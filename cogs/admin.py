@@ -14,11 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import listing, render
-from bot.app import EncoreBot
+from bot.domain.records import GuildSettings
 from bot.providers import ProviderError
-from bot.store import GuildSettings
-from cogs.library import is_admin
+from bot.ui import listing, render
+from bot.ui.client import EncoreClient
+from cogs.library import manages_server
 
 NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."
 NOT_A_MANAGER_USAGE = "⚠️ Only members with the Manage Server permission can see Encore's usage."
@@ -51,7 +51,7 @@ class AdminCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot: EncoreBot) -> None:
+    def __init__(self, bot: EncoreClient) -> None:
         self.bot = bot
 
     @encore.command(name="settings", description="View or change Encore's settings for this server")
@@ -73,7 +73,7 @@ class AdminCog(commands.Cog):
     )
     async def settings(
         self,
-        interaction: discord.Interaction[EncoreBot],
+        interaction: discord.Interaction[EncoreClient],
         results_channel: discord.TextChannel | None = None,
         results_here: bool = False,
         reroll: app_commands.Choice[str] | None = None,
@@ -83,7 +83,7 @@ class AdminCog(commands.Cog):
         daily_limit: app_commands.Range[int, 0, 100_000] | None = None,
         daily_default: bool = False,
     ) -> None:
-        if not is_admin(interaction) or interaction.guild_id is None:
+        if not manages_server(interaction) or interaction.guild_id is None:
             await interaction.response.send_message(NOT_A_MANAGER, ephemeral=True)
             return
         conflicts = [
@@ -114,8 +114,8 @@ class AdminCog(commands.Cog):
         await interaction.response.send_message(content, embed=settings_embed(current, default_daily), ephemeral=True)
 
     @encore.command(name="usage", description="Songs asked, sent to Suno and failed, per member and per day")
-    async def usage(self, interaction: discord.Interaction[EncoreBot]) -> None:
-        if not is_admin(interaction) or interaction.guild_id is None:
+    async def usage(self, interaction: discord.Interaction[EncoreClient]) -> None:
+        if not manages_server(interaction) or interaction.guild_id is None:
             await interaction.response.send_message(NOT_A_MANAGER_USAGE, ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -136,5 +136,5 @@ class AdminCog(commands.Cog):
         return f"{credits:,}" if credits is not None else f"{provider.name} does not report credits"
 
 
-async def setup(bot: EncoreBot) -> None:
+async def setup(bot: EncoreClient) -> None:
     await bot.add_cog(AdminCog(bot))

@@ -14,20 +14,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
-from bot.app import EncoreBot
-from bot.delivery import mp3_duration
-from bot.validation import (
+from bot.domain.errors import Refusal
+from bot.domain.validation import (
     APIFRAME_MODELS,
     COMMAND_MAX_LENGTHS,
     MAX_UPLOAD_BYTES,
-    UPLOADS_NOT_SUPPORTED,
     ExtendOptions,
-    InputError,
-    check_audio_upload,
     format_seconds,
 )
-from cogs.replies import report_queued, requester_of
+from bot.ui import render
+from bot.ui.client import EncoreClient
+from bot.ui.events import mp3_duration
+from bot.ui.replies import report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -35,7 +33,7 @@ Limits = COMMAND_MAX_LENGTHS
 class ExtendCog(commands.Cog):
     """The `/extend` command and its song autocomplete."""
 
-    def __init__(self, bot: EncoreBot) -> None:
+    def __init__(self, bot: EncoreClient) -> None:
         self.bot = bot
 
     @app_commands.command(name="extend", description="Continue a Suno song from a point in it")
@@ -54,7 +52,7 @@ class ExtendCog(commands.Cog):
     @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def extend(
         self,
-        interaction: discord.Interaction[EncoreBot],
+        interaction: discord.Interaction[EncoreClient],
         song: app_commands.Range[str, 1, 200] | None = None,
         at: app_commands.Range[str, 1, 16] | None = None,
         lyrics: app_commands.Range[str, 1, Limits.lyrics] | None = None,
@@ -90,20 +88,18 @@ class ExtendCog(commands.Cog):
         )
 
     async def _extend_upload(
-        self, interaction: discord.Interaction[EncoreBot], audio: discord.Attachment, options: ExtendOptions
+        self, interaction: discord.Interaction[EncoreClient], audio: discord.Attachment, options: ExtendOptions
     ) -> None:
         """Refuse at once what cannot work; else defer, download, measure, and let the service upload and queue it."""
         try:
-            if not self.bot.service.provider.supports_uploads:
-                raise InputError(UPLOADS_NOT_SUPPORTED)
-            check_audio_upload(audio.filename, audio.content_type, audio.size)
-        except InputError as error:
-            await interaction.response.send_message(f"⚠️ {error}", ephemeral=True)
+            self.bot.service.intake.check_upload(audio.filename, audio.content_type, audio.size)
+        except Refusal as refusal:
+            await interaction.response.send_message(f"⚠️ {render.refusal_text(refusal)}", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         filename = upload_filename(audio.filename)
         with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
-            track = await self.bot.delivery.fetch_file(audio.url, Path(folder) / filename, MAX_UPLOAD_BYTES)
+            track = await self.bot.events.fetch_file(audio.url, Path(folder) / filename, MAX_UPLOAD_BYTES)
             if track is None:
                 await interaction.edit_original_response(
                     content="⚠️ Encore could not download your file from Discord. Attach it again and retry."
@@ -117,7 +113,7 @@ class ExtendCog(commands.Cog):
 
     @extend.autocomplete("song")
     async def song_autocomplete(
-        self, interaction: discord.Interaction[EncoreBot], current: str
+        self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
         """The member's recent songs, from SQLite only: autocomplete cannot wait for the network."""
         songs = await self.bot.store.recent_songs(interaction.user.id, current, limit=25)
@@ -135,5 +131,5 @@ def upload_filename(name: str) -> str:
     return render.file_stem(Path(name).stem, "track") + (suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else "")
 
 
-async def setup(bot: EncoreBot) -> None:
+async def setup(bot: EncoreClient) -> None:
     await bot.add_cog(ExtendCog(bot))

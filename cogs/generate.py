@@ -6,9 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import EncoreBot
-from bot.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, GenerateOptions
-from cogs.replies import report_queued, requester_of
+from bot.domain.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, GenerateOptions
+from bot.ui.client import EncoreClient
+from bot.ui.replies import report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -16,7 +16,7 @@ Limits = COMMAND_MAX_LENGTHS
 class GenerateCog(commands.Cog):
     """The `/generate` command."""
 
-    def __init__(self, bot: EncoreBot) -> None:
+    def __init__(self, bot: EncoreClient) -> None:
         self.bot = bot
 
     @app_commands.command(name="generate", description="Make a new Suno song from a prompt or lyrics")
@@ -32,7 +32,7 @@ class GenerateCog(commands.Cog):
     @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def generate(
         self,
-        interaction: discord.Interaction[EncoreBot],
+        interaction: discord.Interaction[EncoreClient],
         prompt: app_commands.Range[str, 1, Limits.prompt] | None = None,
         lyrics: app_commands.Range[str, 1, Limits.lyrics] | None = None,
         style: app_commands.Range[str, 1, Limits.style] | None = None,
@@ -55,5 +55,5 @@ class GenerateCog(commands.Cog):
         )
 
 
-async def setup(bot: EncoreBot) -> None:
+async def setup(bot: EncoreClient) -> None:
     await bot.add_cog(GenerateCog(bot))

@@ -13,11 +13,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import listing, render
-from bot.app import EncoreBot
+from bot.domain.validation import InputError, parse_song_ref
 from bot.store import Store
-from bot.validation import InputError, parse_song_ref
-from cogs.buttons import result_view
+from bot.ui import listing, render
+from bot.ui.client import EncoreClient
+from bot.ui.views import result_view
 
 Button = discord.ui.Button[discord.ui.View]
 
@@ -43,7 +43,7 @@ class SongsPageButton(discord.ui.DynamicItem[Button], template=r"encore:songs:(?
     ) -> SongsPageButton:
         return cls(int(match["owner"]), int(match["page"]))
 
-    async def callback(self, interaction: discord.Interaction[EncoreBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         embed, view = await songs_page(interaction.client.store, interaction.guild_id or 0, self.owner_id, self.page)
         await interaction.response.edit_message(embed=embed, view=view)
 
@@ -65,35 +65,37 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
     ) -> CancelButton:
         return cls(int(match["task"]))
 
-    async def callback(self, interaction: discord.Interaction[EncoreBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         bot = interaction.client
-        admin = is_admin(interaction)
-        task = await bot.store.get_task(self.task_id)
-        if (
-            task is None
-            or task.guild_id != interaction.guild_id
-            or not (admin or task.requester_id == interaction.user.id)
-        ):
+        manager = manages_server(interaction)
+        outcome = await bot.service.community.cancel(
+            self.task_id, interaction.user.id, interaction.guild_id, manages_server=manager
+        )
+        if not outcome.allowed:
             await interaction.response.send_message(
                 "⚠️ That task is not yours to cancel; only its requester or a server manager can.", ephemeral=True
             )
             return
-        if not await bot.store.cancel_task(task.id, None if admin else interaction.user.id):
+        if outcome.cancelled is None:
             await interaction.response.send_message(
-                f"⚠️ Task #{task.id} was already sent to Suno (or has ended), so it can no longer be cancelled.",
+                f"⚠️ Task #{self.task_id} was already sent to Suno (or has ended), so it can no longer be cancelled.",
                 ephemeral=True,
             )
             return
-        if cancelled := await bot.store.get_task(task.id):
-            await bot.delivery.replies.update(cancelled.id, render.status_text(cancelled), final=True)
-        embed, view = await queue_message(bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=admin)
+        cancelled = outcome.cancelled
+        await bot.events.replies.update(cancelled.id, render.status_text(cancelled), final=True)
+        embed, view = await queue_message(
+            bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=manager
+        )
         await interaction.response.edit_message(
-            content=f"✅ Cancelled task #{task.id}; it was never sent, so it costs nothing.", embed=embed, view=view
+            content=f"✅ Cancelled task #{cancelled.id}; it was never sent, so it costs nothing.",
+            embed=embed,
+            view=view,
         )
 
 
-def is_admin(interaction: discord.Interaction) -> bool:
-    """Server managers see and manage the whole server's queue and settings."""
+def manages_server(interaction: discord.Interaction) -> bool:
+    """Whether the member has Manage Server: they see and manage the whole server's queue and settings."""
     return interaction.guild_id is not None and interaction.permissions.manage_guild
 
 
@@ -128,7 +130,7 @@ async def queue_message(
 class LibraryCog(commands.Cog):
     """Browsing songs and the queue."""
 
-    def __init__(self, bot: EncoreBot) -> None:
+    def __init__(self, bot: EncoreClient) -> None:
         self.bot = bot
 
     async def cog_load(self) -> None:
@@ -140,7 +142,7 @@ class LibraryCog(commands.Cog):
     @app_commands.command(name="song", description="Show a song Encore made, its lineage and its buttons")
     @app_commands.guild_only()
     @app_commands.describe(song="A suno.com song link or clip id (from /songs)")
-    async def song(self, interaction: discord.Interaction[EncoreBot], song: app_commands.Range[str, 1, 200]) -> None:
+    async def song(self, interaction: discord.Interaction[EncoreClient], song: app_commands.Range[str, 1, 200]) -> None:
         try:
             clip_id = parse_song_ref(song)
         except InputError as error:
@@ -161,20 +163,20 @@ class LibraryCog(commands.Cog):
     @app_commands.command(name="songs", description="List a member's songs, newest first, with their ids")
     @app_commands.guild_only()
     @app_commands.describe(user="Whose songs (you, if left out)")
-    async def songs(self, interaction: discord.Interaction[EncoreBot], user: discord.User | None = None) -> None:
+    async def songs(self, interaction: discord.Interaction[EncoreClient], user: discord.User | None = None) -> None:
         owner = user or interaction.user
         embed, view = await songs_page(self.bot.store, interaction.guild_id or 0, owner.id, 0)
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
     @app_commands.command(name="queue", description="Your unfinished tasks (managers: the whole server's)")
     @app_commands.guild_only()
-    async def queue(self, interaction: discord.Interaction[EncoreBot]) -> None:
-        admin = is_admin(interaction)
+    async def queue(self, interaction: discord.Interaction[EncoreClient]) -> None:
+        manager = manages_server(interaction)
         embed, view = await queue_message(
-            self.bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=admin
+            self.bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=manager
         )
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
 
-async def setup(bot: EncoreBot) -> None:
+async def setup(bot: EncoreClient) -> None:
     await bot.add_cog(LibraryCog(bot))

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
@@ -41,7 +41,6 @@ class ApiframeProvider(Provider):
 
     name = "apiframe"
     batch_size = 20
-    supports_uploads = True
 
     def __init__(
         self,

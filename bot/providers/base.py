@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from bot.models import ExtendRequest, GenerateRequest, ProviderTask
+from bot.domain.capabilities import ProviderCapabilities, capabilities
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
@@ -99,8 +100,6 @@ class Provider(ABC):
     name: ClassVar[str]
     batch_size: ClassVar[int] = 1
     submit_limiter: RateLimiter | None = None
-    # Whether `upload_audio` works: members can extend their own tracks.
-    supports_uploads: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -126,6 +125,16 @@ class Provider(ABC):
     @abstractmethod
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         """Read up to `batch_size` tasks; a task the provider does not return comes back as state UNKNOWN."""
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """What this provider accepts (models, text limits, uploads, webhooks), from the domain's one table."""
+        return capabilities(self.name)
+
+    @property
+    def supports_uploads(self) -> bool:
+        """Whether `upload_audio` works: members can extend their own tracks."""
+        return self.capabilities.uploads
 
     @property
     def poll_budget(self) -> float | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
     Provider,

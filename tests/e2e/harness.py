@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from bot.app import EncoreBot
 from bot.config import Settings
-from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+from tests.fakes.discord_server import GUILD_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 DISCORD_TOKEN = "fake-discord-token-0123456789"
@@ -47,6 +47,11 @@ def settings_for(discord: FakeDiscord, database: Path, env: Mapping[str, str]) -
             **env,
         }
     )
+
+
+def is_result(message: StoredMessage) -> bool:
+    """A posted result: a channel message with the songs' audio attached."""
+    return any(attachment.filename.endswith(".mp3") for attachment in message.attachments)
 
 
 async def eventually(check: Callable[[], T | None], within: float = 10, what: str = "") -> T:

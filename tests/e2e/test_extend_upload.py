@@ -6,15 +6,11 @@ from pathlib import Path
 
 from mutagen.mp3 import MP3
 
-from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 SONG = "3f2a1c9b-0000-4000-8000-000000000001"
-
-
-def is_result(message: StoredMessage) -> bool:
-    return any(attachment.filename.endswith(".mp3") for attachment in message.attachments)
 
 
 def clip_ids(message: StoredMessage) -> list[str]:

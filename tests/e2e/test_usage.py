@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
 from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
-
-
-def is_result(message: StoredMessage) -> bool:
-    return any(attachment.filename.endswith(".mp3") for attachment in message.attachments)
 
 
 def fields_of(message: StoredMessage) -> dict[str, str]:

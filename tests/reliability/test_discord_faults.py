@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import TaskStatus
+from bot.domain.models import TaskStatus
 from tests.e2e.harness import eventually, running_bot
 from tests.fakes.discord_server import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.reliability.harness import (

@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import ProviderName
-from bot.models import QuotaPolicy, Requester
+from bot.domain.models import Requester
+from bot.domain.quota import QuotaPolicy
+from bot.domain.validation import APIFRAME_MODELS, ExtendOptions, InputError, validate_extend
 from bot.providers import RateLimiter, SunoApiProvider
 from bot.service import TaskService
-from bot.store import Store
-from bot.validation import APIFRAME_MODELS, ExtendOptions, InputError, validate_extend
+from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import PROVIDER_KEY, running_bot
 from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
@@ -87,7 +88,7 @@ def running_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
         session = aiohttp.ClientSession()
         limiter = RateLimiter.per_second(2)
         provider = SunoApiProvider(session, fake.base_url, PROVIDER_KEY, submit_limiter=None, poll_limiter=limiter)
-        store = await Store.open(database)
+        store = await SqliteStore.open(database)
         no_limits = QuotaPolicy(0, 0)
         service = TaskService(store, provider, NoDiscord(), poll_interval=1, stall_timeout=60, quota=no_limits)
         return service, fake, session

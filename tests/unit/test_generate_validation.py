@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bot.models import GenerateRequest, request_from_json, task_kind
-from bot.validation import DEFAULT_GENERATE_MODEL, GenerateOptions, InputError, validate_generate
+from bot.domain.models import GenerateRequest, request_from_json, task_kind
+from bot.domain.validation import DEFAULT_GENERATE_MODEL, GenerateOptions, InputError, validate_generate
 
 
 def test_apiframe_takes_prompt_and_lyrics_and_defaults_the_required_model() -> None:

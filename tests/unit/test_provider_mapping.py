@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import ProviderState
+from bot.domain.models import ProviderState
 from bot.providers import apiframe, sunoapi
 
 

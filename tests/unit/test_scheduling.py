@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.models import ProviderState
-from bot.scheduling import FAR_ROUND_TRIPS, PollPolicy
+from bot.domain.models import ProviderState
+from bot.service.scheduling import FAR_ROUND_TRIPS, PollPolicy
 
 QUEUED, RUNNING = ProviderState.QUEUED, ProviderState.RUNNING
 

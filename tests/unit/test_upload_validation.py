@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.validation import (
+from bot.domain.validation import (
     MAX_UPLOAD_BYTES,
     ExtendOptions,
     InputError,

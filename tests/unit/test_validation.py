@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store import SongRecord
-from bot.validation import (
+from bot.domain.records import SongRecord
+from bot.domain.validation import (
     ExtendOptions,
     InputError,
     format_seconds,

@@ -1,0 +1,301 @@
+"""Turn what a member typed into a valid request, or a message saying what to fix.
+
+Everything here is pure: it runs before any provider call, so a bad input never costs a credit.
+What each provider accepts comes from `bot.domain.capabilities`, never from a branch on its name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot.domain.capabilities import (
+    APIFRAME_MODELS,
+    CAPABILITIES,
+    COMMAND_MAX_LENGTHS,
+    ProviderCapabilities,
+    TextLimits,
+    offering,
+    offering_models,
+)
+from bot.domain.errors import InputError
+from bot.domain.models import ExtendRequest, GenerateRequest
+from bot.domain.records import SongRecord
+
+__all__ = ["APIFRAME_MODELS", "COMMAND_MAX_LENGTHS", "DEFAULT_GENERATE_MODEL", "InputError", "TextLimits"]
+
+DEFAULT_GENERATE_MODEL = CAPABILITIES["apiframe"].default_generate_model
+MAX_CONTINUE_AT_SECONDS = 3600.0
+SUNO_HOSTS = frozenset({"suno.com", "www.suno.com", "app.suno.ai", "suno.ai", "www.suno.ai"})
+# What `/extend audio:` takes: the largest upload a provider accepts, and the audio formats Suno reads.
+MAX_UPLOAD_BYTES = max(caps.upload_max_bytes for caps in CAPABILITIES.values())
+AUDIO_EXTENSIONS: tuple[str, ...] = (".mp3", ".wav", ".m4a", ".ogg", ".flac")
+UPLOADS_NOT_SUPPORTED = (
+    "This server's Suno provider ({label}) cannot extend uploaded tracks: extend a Suno song with `song:` instead."
+)
+
+
+def text_limits(provider: str, model: str | None) -> TextLimits:
+    """The limits that apply to a submission on `provider` with `model`."""
+    return CAPABILITIES[provider].limits(model)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendOptions:
+    """The raw `/extend` options, exactly as Discord delivered them (`song` is None when a track is uploaded)."""
+
+    song: str | None
+    task: str | None = None
+    at: str | None = None
+    lyrics: str | None = None
+    prompt: str | None = None
+    style: str | None = None
+    title: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateOptions:
+    """The raw `/generate` options, exactly as Discord delivered them."""
+
+    prompt: str | None = None
+    lyrics: str | None = None
+    style: str | None = None
+    title: str | None = None
+    instrumental: bool = False
+    model: str | None = None
+
+
+def parse_song_ref(text: str) -> str:
+    """A Suno clip id from a bare UUID or a suno.com song link."""
+    value = text.strip()
+    if not value:
+        raise InputError("`song` is empty: paste a Suno song link (https://suno.com/song/…) or a clip id.")
+    clip = _as_uuid(value)
+    if clip:
+        return clip
+    try:
+        parts = urlsplit(value if "://" in value else f"https://{value}")
+        host = (parts.hostname or "").lower()
+    except ValueError:  # not a link at all: an unbalanced "[" reads as a broken IPv6 address
+        host = ""
+    if host in SUNO_HOSTS:
+        segments = [segment for segment in parts.path.split("/") if segment]
+        if len(segments) == 2 and segments[0] in ("song", "embed"):
+            clip = _as_uuid(segments[1])
+            if clip:
+                return clip
+        if segments and segments[0] == "s":
+            raise InputError(
+                "Short suno.com/s/… links can't be read. Open the link and copy the full "
+                "https://suno.com/song/<id> address instead."
+            )
+    raise InputError(
+        "`song` must be a Suno song link like https://suno.com/song/3f2a…, a clip id "
+        "(8-4-4-4-12 hex digits), or one of your songs from the list."
+    )
+
+
+def parse_timestamp(text: str) -> float:
+    """Seconds from `95`, `95.5`, `1:35`, `1:35.5` or `1:02:03`."""
+    value = text.strip()
+    if not re.fullmatch(r"(?:\d{1,3}:){0,2}\d{1,5}(?:\.\d{1,3})?", value, flags=re.ASCII):
+        raise InputError(
+            f"`at` must be seconds (`95`, `95.5`) or minutes:seconds (`1:35`, `1:35.5`), not `{_quote(value)}`."
+        )
+    *larger, seconds_text = value.split(":")
+    total = float(seconds_text) if not larger else _below_60(float(seconds_text))
+    for power, unit in enumerate(reversed(larger), start=1):
+        amount = int(unit)
+        total += (amount if power == len(larger) else _below_60(amount)) * 60**power
+    if not math.isfinite(total) or total <= 0:
+        raise InputError("`at` must be after the start of the song, e.g. `1:05`.")
+    if total > MAX_CONTINUE_AT_SECONDS:
+        raise InputError("`at` is past the end of any Suno song: give a time within the song, e.g. `1:05`.")
+    return total
+
+
+def format_seconds(seconds: float) -> str:
+    """`65.5` → `1:05.5`: how Encore writes a position in a song."""
+    minutes, rest = divmod(seconds, 60)
+    whole = int(rest)
+    fraction = round(rest - whole, 1)
+    text = f"{int(minutes)}:{whole:02d}"
+    return f"{text}.{int(fraction * 10)}" if fraction >= 0.1 else text
+
+
+def clean_text(name: str, value: str | None, limit: int) -> str | None:
+    """Trimmed text, `None` when blank; rejects control characters and text over Suno's limit."""
+    if value is None:
+        return None
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return None
+    if any(unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t" for char in text):
+        raise InputError(f"`{name}` contains invisible control characters: retype it as plain text.")
+    if len(text) > limit:
+        raise InputError(f"`{name}` is {len(text)} characters; Suno takes at most {limit}. Shorten it and try again.")
+    return text
+
+
+def check_audio_upload(filename: str, content_type: str | None, size: int) -> None:
+    """Refuse an attachment that is not audio or is over the upload limit, before anything is downloaded or spent."""
+    is_audio = (content_type or "").lower().startswith("audio/") or filename.lower().endswith(AUDIO_EXTENSIONS)
+    if not is_audio:
+        raise InputError(
+            f"`audio` must be an audio file ({', '.join(AUDIO_EXTENSIONS)}); `{_quote(filename)}` is not one."
+        )
+    if size > MAX_UPLOAD_BYTES:
+        raise InputError(
+            f"`audio` is {size / 1024 / 1024:.1f} MB; uploads can be at most {MAX_UPLOAD_BYTES // 1024 // 1024} MB. "
+            "Trim it or export it smaller (e.g. mp3) and try again."
+        )
+
+
+def validate_upload_extend(provider: str, options: ExtendOptions, duration: float | None) -> ExtendRequest:
+    """Check an extend of the member's own track (`duration` measured, if it could be); the upload task comes later."""
+    caps = CAPABILITIES[provider]
+    if not caps.uploads:
+        raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
+    if (options.task or "").strip():
+        raise InputError("`task` is for songs made on apiframe; leave it out when you upload `audio`.")
+    if not (options.at or "").strip() and not duration:
+        raise InputError("Encore can't measure this track's length: add `at:` with where to continue, e.g. `1:05`.")
+    model = _validate_model(caps, options.model)
+    limits = caps.limits(model)
+    return ExtendRequest(
+        clip_id=None,
+        continue_at=_continue_at(options.at, duration),
+        lyrics=clean_text("lyrics", options.lyrics, limits.lyrics),
+        prompt=clean_text("prompt", options.prompt, limits.prompt),
+        style=clean_text("style", options.style, limits.style),
+        title=clean_text("title", options.title, limits.title),
+        model=model,
+    )
+
+
+def validate_extend(provider: str, options: ExtendOptions, known: SongRecord | None) -> ExtendRequest:
+    """Check every option against the provider's contract and Suno's limits; raise `InputError` if any is off."""
+    caps = CAPABILITIES[provider]
+    if options.song is None:
+        raise InputError("Give `song` (a Suno song link or id) or `audio` (your own track) to extend.")
+    clip_id = parse_song_ref(options.song)
+    model = _validate_model(caps, options.model)
+    limits = caps.limits(model)
+    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
+    prompt = clean_text("prompt", options.prompt, limits.prompt)
+    style = clean_text("style", options.style, limits.style)
+    title = clean_text("title", options.title, limits.title)
+    parent_task_id = _validate_parent_task(provider, caps, options.task, known)
+    if caps.one_text:
+        if lyrics and prompt:
+            raise InputError(f"{caps.label} takes one text per extend: give `lyrics` or `prompt`, not both.")
+        if not lyrics and not prompt:
+            raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
+    return ExtendRequest(
+        clip_id=clip_id,
+        continue_at=_continue_at(options.at, known.duration if known else None),
+        parent_task_id=parent_task_id,
+        lyrics=lyrics,
+        prompt=prompt,
+        style=style,
+        title=title,
+        model=model,
+    )
+
+
+def validate_generate(provider: str, options: GenerateOptions) -> GenerateRequest:
+    """Check a new song's options against the provider's contract and Suno's limits; raise `InputError` if off."""
+    caps = CAPABILITIES[provider]
+    model = _validate_model(caps, options.model) or caps.default_generate_model
+    limits = caps.limits(model)
+    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
+    prompt = clean_text("prompt", options.prompt, limits.prompt)
+    style = clean_text("style", options.style, limits.style)
+    title = clean_text("title", options.title, limits.title)
+    if not lyrics and not prompt:
+        raise InputError("Give a `prompt` (what the song is about) or `lyrics` (what is sung).")
+    if options.instrumental and lyrics:
+        raise InputError("An instrumental has no singing: leave `lyrics` out, or set `instrumental` to False.")
+    if caps.one_text and lyrics and prompt:
+        raise InputError(f"{caps.label} takes one text per song: give `lyrics` or `prompt`, not both.")
+    if options.instrumental and not caps.instrumental:
+        raise InputError(
+            f"`instrumental` is for the {offering('instrumental')} provider only; this server uses {caps.label}."
+        )
+    return GenerateRequest(
+        prompt=prompt, lyrics=lyrics, style=style, title=title, instrumental=options.instrumental, model=model
+    )
+
+
+def _validate_model(caps: ProviderCapabilities, model: str | None) -> str | None:
+    value = (model or "").strip()
+    if not value:
+        return None
+    if not caps.choosable_models:
+        raise InputError(
+            f"`model` is for the {offering_models()} provider only; "
+            f"this server uses {caps.label} (model {caps.fixed_model})."
+        )
+    if value not in caps.choosable_models:
+        raise InputError(f"`model` must be one of {', '.join(caps.choosable_models)}.")
+    return value
+
+
+def _validate_parent_task(
+    provider: str, caps: ProviderCapabilities, task: str | None, known: SongRecord | None
+) -> str | None:
+    value = (task or "").strip()
+    if not caps.needs_parent_task:
+        if value:
+            raise InputError(
+                f"`task` is for the {offering('needs_parent_task')} provider only: leave it out on this server."
+            )
+        return None
+    if value:
+        parent = _as_uuid(value)
+        if not parent:
+            raise InputError(f"`task` must be the {caps.label} task id that made the song (8-4-4-4-12 hex digits).")
+        return parent
+    if known and known.provider == provider and known.provider_task_id:
+        return known.provider_task_id
+    raise InputError(
+        f"Encore hasn't seen this song, so {caps.label} needs the task that made it: "
+        f"add `task:` with that {caps.label} task id."
+    )
+
+
+def _continue_at(at: str | None, duration: float | None) -> float:
+    if not (at or "").strip():
+        if duration:
+            return duration
+        raise InputError("Encore doesn't know this song's length: add `at:` with where to continue, e.g. `1:05`.")
+    seconds = parse_timestamp(at or "")
+    if duration and seconds > duration + 0.05:
+        raise InputError(
+            f"`at` {format_seconds(seconds)} is past the end of the song ({format_seconds(duration)}): "
+            "choose an earlier point, or leave `at` out to continue from the end."
+        )
+    return seconds
+
+
+def _as_uuid(text: str) -> str | None:
+    if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", text):
+        return None
+    return str(uuid.UUID(text))
+
+
+def _below_60(value: float) -> float:
+    if value >= 60:
+        raise InputError("In `m:ss`, seconds and minutes go up to 59, e.g. `1:35` or `1:02:03`.")
+    return value
+
+
+def _quote(text: str) -> str:
+    """User text echoed inside inline code, kept short and unable to break out of the backticks."""
+    shortened = text if len(text) <= 40 else f"{text[:37]}…"
+    return shortened.replace("`", "ˋ")

@@ -1,0 +1,58 @@
+"""Delivery: hand each succeeded task's songs to the Discord side, retrying transient faults, at most a few at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.domain.models import TaskStatus
+from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+from bot.service.ports import DeliveryError
+
+log = logging.getLogger("bot.service")
+
+
+class Deliverer:
+    """One asyncio task per succeeded task being posted; the store says when it is done."""
+
+    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int) -> None:
+        self._life = lifecycle
+        self._slots = asyncio.Semaphore(max_deliveries)
+        self.running: dict[int, asyncio.Task[None]] = {}
+
+    async def resume(self) -> None:
+        """Start the deliveries a previous run left unposted."""
+        for task in await self._life.store.tasks_with_status(TaskStatus.SUCCEEDED):
+            self.start(task.id)
+
+    def start(self, task_id: int) -> None:
+        if task_id not in self.running:
+            delivery = asyncio.create_task(self._deliver(task_id), name=f"encore-deliver-{task_id}")
+            self.running[task_id] = delivery
+            delivery.add_done_callback(lambda _: self.running.pop(task_id, None))
+
+    async def _deliver(self, task_id: int) -> None:
+        """Post a succeeded task's songs, retrying transient faults; the store says when it is done."""
+        store, events = self._life.store, self._life.events
+        attempt = 0
+        async with self._slots:
+            while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+                try:
+                    delivered = await events.deliver(task, await store.songs_of_task(task_id))
+                except DeliveryError as error:
+                    if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
+                        await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
+                        log.warning("task %s is undeliverable: %s", task_id, error)
+                        if undeliverable := await store.get_task(task_id):
+                            await events.task_undeliverable(undeliverable, await store.songs_of_task(task_id))
+                        return
+                    delay = backoff(attempt, self._life.poll_interval)
+                    log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                else:
+                    await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
+                    log.info("task %s delivered as message %s", task_id, delivered.message_id)
+                    if done := await store.get_task(task_id):
+                        await events.task_delivered(done)
+                    return

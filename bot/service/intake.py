@@ -1,0 +1,154 @@
+"""Intake: turn a command, a button or a reaction into a queued task, or a refusal that says why.
+
+Everything here runs before the provider is asked for anything, so a refused request never costs a credit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from bot.domain.errors import DuplicateRequest, NotAccepting, QuotaRefused, RerollRefused, UploadFailed
+from bot.domain.models import Requester, TaskRequest, TaskStatus
+from bot.domain.quota import QuotaExceeded, QuotaPolicy
+from bot.domain.records import TaskRecord
+from bot.domain.validation import (
+    UPLOADS_NOT_SUPPORTED,
+    ExtendOptions,
+    GenerateOptions,
+    InputError,
+    check_audio_upload,
+    parse_song_ref,
+    validate_extend,
+    validate_generate,
+    validate_upload_extend,
+)
+from bot.providers import ProviderAuthError, ProviderError
+from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle
+from bot.service.ports import Accepted
+
+log = logging.getLogger("bot.service")
+
+
+class Intake:
+    """Validates and queues requests under the quotas and the server's settings."""
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        *,
+        quota: QuotaPolicy | None,
+        allowed_guild_ids: frozenset[int],
+        queued: Callable[[], None],
+    ) -> None:
+        self._life = lifecycle
+        self.quota = quota
+        self.allowed_guild_ids = allowed_guild_ids
+        self._queued = queued
+        self.stopping = False
+
+    async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        """Validate an `/extend` and queue it; a `Refusal` says what to fix, and nothing is spent."""
+        self._check_open(requester.guild_id)
+        store = self._life.store
+        known = await store.get_song(parse_song_ref(options.song)) if options.song else None
+        request = validate_extend(self._life.provider.name, options, known)
+        return await self._accepted(await self._create(requester, request))
+
+    def check_upload(self, filename: str, content_type: str | None, size: int) -> None:
+        """Refuse at once an attachment that cannot be extended here, before it is downloaded."""
+        caps = self._life.provider.capabilities
+        if not caps.uploads:
+            raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
+        check_audio_upload(filename, content_type, size)
+
+    async def request_upload_extend(
+        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+    ) -> Accepted:
+        """Validate an `/extend audio:`, upload the track (free, but slow), and queue the extend of the upload.
+
+        A `Refusal` says what to fix, or that the upload failed; nothing is spent either way.
+        """
+        self._check_open(requester.guild_id)
+        provider = self._life.provider
+        request = validate_upload_extend(provider.name, options, duration)
+        try:
+            upload_task_id, audio_url = await provider.upload_audio(audio, filename)
+        except ProviderAuthError:
+            log.error("PROVIDER KEY REFUSED by %s on an upload: fix the API key in .env.", provider.name)
+            raise UploadFailed(BAD_KEY_MESSAGE) from None
+        except ProviderError as error:
+            log.warning("upload of %s to %s failed: %s", filename, provider.name, error.message)
+            raise UploadFailed(
+                f"Encore could not upload your track to {provider.name} ({error.message}). "
+                "Nothing was spent: try again in a minute, or with another file."
+            ) from None
+        request = replace(request, parent_task_id=upload_task_id, upload_name=filename, upload_url=audio_url or None)
+        return await self._accepted(await self._create(requester, request))
+
+    async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
+        """Validate a `/generate` and queue it; a `Refusal` says what to fix, and nothing is spent."""
+        self._check_open(requester.guild_id)
+        request = validate_generate(self._life.provider.name, options)
+        return await self._accepted(await self._create(requester, request))
+
+    async def reroll(self, task_id: int, user_id: int) -> Accepted:
+        """Submit a finished task's request again as a new task.
+
+        Raises `RerollRefused` when the member may not reroll it, `DuplicateRequest` for a repeat click, and
+        `QuotaRefused` for quotas.
+        """
+        store = self._life.store
+        original = await store.get_task(task_id)
+        if original is None or original.status is not TaskStatus.DELIVERED:
+            raise RerollRefused("This song is not a finished Encore result, so there is nothing to reroll.")
+        if original.requester_id != user_id and not await self._anyone_may_reroll(original.guild_id):
+            raise RerollRefused("Only the member who asked for this song can reroll it.")
+        self._check_open(original.guild_id)
+        requester = Requester(
+            user_id=user_id,
+            channel_id=original.channel_id,
+            guild_id=original.guild_id,
+            upload_limit=original.upload_limit,
+        )
+        return await self._accepted(await self._create(requester, original.request, reroll_of=original.id))
+
+    async def _anyone_may_reroll(self, guild_id: int | None) -> bool:
+        return guild_id is not None and (await self._life.store.guild_settings(guild_id)).reroll_anyone
+
+    def _check_open(self, guild_id: int | None) -> None:
+        """Refuse new work while shutting down, or from a server that is not allowed."""
+        if self.stopping:
+            raise NotAccepting("Encore is restarting; nothing was queued. Try again in a minute.")
+        if self.allowed_guild_ids and guild_id not in self.allowed_guild_ids:
+            raise NotAccepting("Encore is not enabled on this server; ask the bot's operator to allow it.")
+
+    async def _create(self, requester: Requester, request: TaskRequest, *, reroll_of: int | None = None) -> TaskRecord:
+        """Queue a request under the server's settings: its daily limit, and its results channel for new requests.
+
+        The same request from the same member moments ago (a double click, a repeated command) is one task.
+        """
+        store = self._life.store
+        quota = self.quota
+        if requester.guild_id is not None:
+            settings = await store.guild_settings(requester.guild_id)
+            if settings.daily_limit is not None:
+                quota = replace(quota or QuotaPolicy(), daily_per_guild=settings.daily_limit)
+            if settings.results_channel_id and reroll_of is None:
+                requester = replace(requester, channel_id=settings.results_channel_id)
+        try:
+            task = await store.create_task(
+                requester, self._life.provider.name, request, reroll_of=reroll_of, quota=quota
+            )
+        except QuotaExceeded as refused:
+            raise QuotaRefused(refused.limit, refused.retry_at) from None
+        if task is None:
+            raise DuplicateRequest("You sent this same request a moment ago; it is already in the queue.")
+        return task
+
+    async def _accepted(self, task: TaskRecord) -> Accepted:
+        self._queued()
+        log.info("task %s queued for user %s in channel %s", task.id, task.requester_id, task.channel_id)
+        return Accepted(task=task, position=await self._life.store.queue_position(task.id))

@@ -1,0 +1,56 @@
+"""What every stage of a task shares: the store, the provider, the events, and the moves that end or report a task."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from bot.domain.records import TaskRecord
+from bot.providers import Provider
+from bot.service.ports import TaskEvents
+from bot.service.scheduling import PollPolicy
+from bot.store import Store
+
+log = logging.getLogger("bot.service")
+
+MAX_TRANSIENT_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 300.0
+BAD_KEY_MESSAGE = (
+    "The server's Suno provider refused Encore's API key, so nothing was generated and nothing was charged. "
+    "This is for the bot's operator to fix."
+)
+
+
+def backoff(attempt: int, base: float) -> float:
+    """Exponential backoff with jitter, capped: the n-th retry waits between half and all of base·2ⁿ seconds.
+
+    The random half spreads retries of many tasks apart; the fixed half keeps each retry from coming too soon.
+    """
+    ceiling = min(MAX_BACKOFF_SECONDS, base * 2.0 ** max(0, attempt))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class Lifecycle:
+    """The task's shared context; each stage (intake, submit, poll, deliver) holds one."""
+
+    def __init__(
+        self, store: Store, provider: Provider, events: TaskEvents, *, poll_interval: float, poll_policy: PollPolicy
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.events = events
+        self.poll_interval = poll_interval
+        # Learns how long tasks take; with webhooks (`webhook_interval` set) polling is only a safety net.
+        self.poll_policy = poll_policy
+
+    async def fail(self, task: TaskRecord, reason: str) -> None:
+        """End the task without a result and tell the requester, unless it ended some other way meanwhile."""
+        if not await self.store.mark_failed(task.id, reason):
+            return
+        log.warning("task %s failed: %s", task.id, reason)
+        if failed := await self.store.get_task(task.id):
+            await self.events.task_failed(failed)
+
+    async def progressed(self, task_id: int) -> None:
+        if task := await self.store.get_task(task_id):
+            await self.events.task_progressed(task)

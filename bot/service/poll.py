@@ -1,0 +1,148 @@
+"""Polling and pushed updates: read each task's state at the provider and move it along its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from bot.domain.models import ProviderState, ProviderTask, TaskStatus
+from bot.domain.records import TaskRecord
+from bot.providers import ProviderAuthError, ProviderError
+from bot.service.lifecycle import Lifecycle, backoff
+
+log = logging.getLogger("bot.service")
+
+
+def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
+    """Whether an in-progress answer is older than what the store holds (running → queued, or less progress)."""
+    if result.state not in (ProviderState.QUEUED, ProviderState.RUNNING):
+        return False
+    answered = result.state is ProviderState.RUNNING
+    held = task.status is TaskStatus.RUNNING
+    if answered != held:
+        return held
+    return result.progress is not None and task.progress is not None and result.progress < task.progress
+
+
+class Poller:
+    """The poll loop's step and the webhook entry point; both apply answers under one lock."""
+
+    def __init__(self, lifecycle: Lifecycle, *, stall_timeout: float, succeeded: Callable[[int], None]) -> None:
+        self._life = lifecycle
+        self.stall_timeout = stall_timeout
+        self._succeeded = succeeded
+        # Poll answers and webhook updates of one task must not interleave: each is applied under this lock.
+        self._apply_lock = asyncio.Lock()
+
+    async def poll_due(self) -> float | None:
+        """Poll one batch of due tasks; return how long until the next is due."""
+        store, provider = self._life.store, self._life.provider
+        due = await store.due_active_tasks(time.time(), provider.batch_size)
+        if not due:
+            next_due = await store.next_active_due_at()
+            return None if next_due is None else max(0.0, next_due - time.time())
+        try:
+            results = await provider.fetch([task.provider_task_id or "" for task in due])
+        except ProviderError as error:
+            if isinstance(error, ProviderAuthError):
+                log.error("PROVIDER KEY REFUSED by %s while polling: fix the API key in .env.", provider.name)
+            attempts = max(task.attempts for task in due)
+            delay = max(error.retry_after or 0.0, backoff(attempts, self._life.poll_interval))
+            log.warning("polling %d task(s) failed (%s); retrying in %.1f s", len(due), error.message, delay)
+            for task in due:
+                if not await self._check_stalled(task, error):
+                    await store.defer_poll(task.id, time.time() + delay)
+                    await self._life.events.task_progressed(task, retrying=error.message)
+            return 0
+        async with self._apply_lock:
+            # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.
+            current = await store.active_tasks_by_provider_id(
+                provider.name, [task.provider_task_id or "" for task in due]
+            )
+            by_provider_id = {fresh.provider_task_id: fresh for fresh in current}
+            in_flight = await store.active_count()
+            for polled, result in zip(due, results, strict=True):
+                if fresh_task := by_provider_id.get(polled.provider_task_id):
+                    await self._apply(fresh_task, result, in_flight)
+        return 0
+
+    async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
+        """Apply an update the provider pushed (a webhook call); return False when it was ignored.
+
+        Ignored: an unknown task or one no longer at the provider (succeeded, delivered, failed), an update
+        Encore already has (webhooks repeat), and one older than what the store holds (they can arrive late).
+        """
+        store = self._life.store
+        async with self._apply_lock:
+            found = await store.active_tasks_by_provider_id(self._life.provider.name, [provider_task_id])
+            if not found or result.state is ProviderState.UNKNOWN or is_stale(found[0], result):
+                return False
+            task = found[0]
+            if (result.raw_status, result.progress) == (task.provider_status, task.progress):
+                return False
+            await self._apply(task, result, await store.active_count())
+            return True
+
+    async def _apply(self, task: TaskRecord, result: ProviderTask, in_flight: int) -> None:
+        """Move a task according to what the provider said of it, and schedule its next poll."""
+        life = self._life
+        now = time.time()
+        age = now - (task.submitted_at or task.created_at)
+        if result.state is ProviderState.SUCCEEDED:
+            if await life.store.mark_succeeded(task, result.clips):
+                log.info("task %s succeeded with %d clip(s)", task.id, len(result.clips))
+                life.poll_policy = life.poll_policy.learned(age)
+                self._succeeded(task.id)
+            return
+        if result.state is ProviderState.FAILED:
+            await life.fail(task, f"Suno couldn't make this song: {result.error or 'no reason given'}")
+            return
+        delay = life.poll_policy.delay(
+            age=age,
+            state=result.state,
+            progress=result.progress,
+            in_flight=in_flight,
+            by_webhook=task.reports_by_webhook,
+        )
+        if is_stale(task, result):  # a late answer: keep what the store has, only schedule the next poll
+            moved = await life.store.record_poll(
+                task,
+                status=task.status,
+                provider_status=task.provider_status or result.raw_status,
+                progress=task.progress,
+                next_poll_at=now + delay,
+            )
+        else:
+            moved = await life.store.record_poll(
+                task,
+                status=TaskStatus.RUNNING if result.state is ProviderState.RUNNING else task.status,
+                provider_status=result.raw_status,
+                progress=result.progress,
+                next_poll_at=now + delay,
+            )
+        if moved:
+            await life.progressed(task.id)
+        else:
+            await self._check_stalled(task)
+
+    async def _check_stalled(self, task: TaskRecord, poll_error: ProviderError | None = None) -> bool:
+        """Fail a task that has not moved for `stall_timeout`; return whether it did.
+
+        `poll_error` is why the latest poll failed, if it did: the requester is told that rather than "no progress".
+        """
+        if time.time() - task.last_change_at < self.stall_timeout:
+            return False
+        minutes = max(1, round(self.stall_timeout / 60))
+        if isinstance(poll_error, ProviderAuthError):
+            reason = (
+                f"For {minutes} minute(s) the provider refused Encore's API key while Encore checked on this song. "
+                "This is for the bot's operator to fix; the song may still exist at the provider."
+            )
+        elif poll_error:
+            reason = f"Encore could not reach the provider for {minutes} minute(s) ({poll_error.message}) and gave up."
+        else:
+            reason = f"The provider showed no progress for {minutes} minute(s), so Encore gave up on it."
+        await self._life.fail(task, reason)
+        return True

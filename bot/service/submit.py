@@ -1,0 +1,98 @@
+"""Submission: send queued tasks to the provider one at a time, at its documented pace, each at most once.
+
+A task is claimed (`begin_submit`) before the provider call, so a crash mid-call leaves it marked as in doubt; it is
+then failed with an explanation, never resent, because neither provider offers idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
+from bot.domain.records import TaskRecord
+from bot.providers import ProviderAuthError, ProviderError, ProviderRejected
+from bot.service.lifecycle import BAD_KEY_MESSAGE, MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+
+log = logging.getLogger("bot.service")
+
+IN_DOUBT_MESSAGE = (
+    "Encore stopped while submitting this request, so it may or may not have reached the provider. "
+    "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came."
+)
+
+
+class Submitter:
+    """The submit loop's step: the oldest queued task, when the provider's limits allow."""
+
+    def __init__(self, lifecycle: Lifecycle, *, submitted: Callable[[], None]) -> None:
+        self._life = lifecycle
+        self._submitted = submitted
+
+    async def remember_last_submit(self) -> None:
+        """Count the previous run's last submission against the provider's pace, so a restart cannot send early."""
+        if (last_submit := await self._life.store.last_submit_at()) is not None:
+            self._life.provider.remember_submit(time.time() - last_submit)
+
+    async def submit_next(self) -> float | None:
+        """Submit the oldest queued task; return how long to wait before looking again (None: until woken)."""
+        store, provider = self._life.store, self._life.provider
+        task = await store.next_queued()
+        if task is None:
+            return None
+        now = time.time()
+        if task.next_attempt_at > now:
+            return task.next_attempt_at - now
+        if task.submit_started_at is not None:
+            await self._life.fail(task, IN_DOUBT_MESSAGE)
+            return 0
+        if (wait := provider.submit_delay()) > 0:
+            return wait  # wait here, not inside the provider call: a task still waiting is not in doubt
+        if not await store.begin_submit(task.id):
+            return 0
+        try:
+            provider_task_id = await self._submit(task.request)
+        except ProviderError as error:
+            await self._submit_failed(task, error)
+            return 0
+        in_flight = await store.active_count() + 1
+        by_webhook = self._life.poll_policy.webhook_interval is not None
+        first_poll = self._life.poll_policy.delay(
+            age=0.0, state=ProviderState.QUEUED, progress=None, in_flight=in_flight, by_webhook=by_webhook
+        )
+        if not await store.mark_submitted(
+            task.id, provider_task_id, next_poll_at=time.time() + first_poll, by_webhook=by_webhook
+        ):
+            log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
+            return 0
+        log.info("task %s submitted to %s as %s", task.id, provider.name, provider_task_id)
+        await self._life.progressed(task.id)
+        self._submitted()
+        for position, waiting in enumerate(await store.tasks_with_status(TaskStatus.QUEUED), start=1):
+            await self._life.events.task_progressed(waiting, position)
+        return 0
+
+    async def _submit(self, request: TaskRequest) -> str:
+        """Send a request to the provider's endpoint for its kind; return the provider's task id."""
+        if isinstance(request, GenerateRequest):
+            return await self._life.provider.submit_generate(request)
+        return await self._life.provider.submit_extend(request)
+
+    async def _submit_failed(self, task: TaskRecord, error: ProviderError) -> None:
+        name = self._life.provider.name
+        if isinstance(error, ProviderAuthError):
+            log.error("PROVIDER KEY REFUSED by %s: fix the API key in .env. Task %s failed.", name, task.id)
+            await self._life.fail(task, BAD_KEY_MESSAGE)
+        elif error.retryable and task.attempts + 1 < MAX_TRANSIENT_ATTEMPTS:
+            delay = max(error.retry_after or 0.0, backoff(task.attempts, self._life.poll_interval))
+            log.warning("task %s: submission failed (%s); retrying in %.1f s", task.id, error.message, delay)
+            await self._life.store.defer_submit(task.id, time.time() + delay, f"retrying: {error.message}")
+            await self._life.progressed(task.id)
+        elif error.retryable:
+            await self._life.fail(
+                task, f"The provider kept failing ({error.message}). Nothing was made; try again later."
+            )
+        else:
+            reason = error.message if isinstance(error, ProviderRejected) else str(error)
+            await self._life.fail(task, f"The provider refused this request: {reason}")

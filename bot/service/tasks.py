@@ -1,0 +1,122 @@
+"""The task service: one object the Discord side talks to, composing intake, submit, poll and deliver.
+
+It owns the lifecycle (queued → submitted → running → succeeded → delivered, or failed) and writes every step to
+the store, so `start()` after a crash picks each unfinished task up where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot.domain.models import ProviderTask, Requester
+from bot.domain.quota import QuotaPolicy
+from bot.domain.validation import ExtendOptions, GenerateOptions
+from bot.providers import Provider
+from bot.service.community import Community
+from bot.service.deliver import Deliverer
+from bot.service.intake import Intake
+from bot.service.lifecycle import Lifecycle
+from bot.service.poll import Poller
+from bot.service.ports import Accepted, TaskEvents
+from bot.service.scheduling import PollPolicy
+from bot.service.submit import Submitter
+from bot.store import Store
+
+log = logging.getLogger("bot.service")
+
+
+class TaskService:
+    """Runs the submit loop, the poll loop and deliveries for one provider."""
+
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        events: TaskEvents,
+        *,
+        poll_interval: float,
+        stall_timeout: float,
+        quota: QuotaPolicy | None = None,
+        allowed_guild_ids: frozenset[int] = frozenset(),
+        max_deliveries: int = 4,
+        webhook_poll_interval: float | None = None,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.poll_interval = poll_interval
+        self._submit_wakeup = asyncio.Event()
+        self._poll_wakeup = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+        policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
+        self.lifecycle = Lifecycle(store, provider, events, poll_interval=poll_interval, poll_policy=policy)
+        self.intake = Intake(
+            self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
+        )
+        self.submitter = Submitter(self.lifecycle, submitted=self._poll_wakeup.set)
+        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries)
+        self.poller = Poller(self.lifecycle, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
+        self.community = Community(store)
+
+    async def start(self) -> None:
+        """Resume every unfinished task and start the loops."""
+        await self.submitter.remember_last_submit()
+        await self.deliverer.resume()
+        self._loops = [
+            asyncio.create_task(
+                self._run_forever(self.submitter.submit_next, self._submit_wakeup), name="encore-submit"
+            ),
+            asyncio.create_task(self._run_forever(self.poller.poll_due, self._poll_wakeup), name="encore-poll"),
+        ]
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Take no new work, let the step and deliveries in flight finish (up to `grace` seconds), park the rest.
+
+        Whatever is parked is still a row in the store, so the next `start()` resumes it.
+        """
+        self._stopping = True
+        self.intake.stopping = True
+        self._submit_wakeup.set()
+        self._poll_wakeup.set()
+        running = [*self._loops, *self.deliverer.running.values()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._loops = []
+
+    async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        return await self.intake.request_extend(requester, options)
+
+    async def request_upload_extend(
+        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+    ) -> Accepted:
+        return await self.intake.request_upload_extend(requester, options, audio, filename, duration)
+
+    async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
+        return await self.intake.request_generate(requester, options)
+
+    async def reroll(self, task_id: int, user_id: int) -> Accepted:
+        return await self.intake.reroll(task_id, user_id)
+
+    async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
+        return await self.poller.apply_update(provider_task_id, result)
+
+    async def _run_forever(self, step: Callable[[], Coroutine[Any, Any, float | None]], wakeup: asyncio.Event) -> None:
+        """Run `step` until the service stops; it returns how long to wait for new work (None: until woken)."""
+        while not self._stopping:
+            wakeup.clear()
+            try:
+                wait = await step()
+            except Exception:
+                log.exception("%s failed; retrying in %.1f s", step.__name__, self.poll_interval)
+                wait = self.poll_interval
+            if (wait is None or wait > 0) and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout=wait)

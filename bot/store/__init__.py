@@ -1,0 +1,141 @@
+"""What Encore keeps, as a protocol: the service and the Discord side depend on it, never on a backend.
+
+A backend (SQLite in `sqlite/`) implements every sub-protocol; one contract suite (`tests/store/`) holds each
+backend to the same behaviour, including the claims that must succeed exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
+from bot.domain.quota import QuotaPolicy
+from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage
+
+
+class TaskStore(Protocol):
+    """The task lifecycle. Every transition is conditional on the status it expects and says whether it happened."""
+
+    async def create_task(
+        self,
+        requester: Requester,
+        provider: str,
+        request: TaskRequest,
+        *,
+        reroll_of: int | None = None,
+        quota: QuotaPolicy | None = None,
+        dedupe_seconds: float = 10.0,
+    ) -> TaskRecord | None:
+        """Queue a request under the quota (raising `QuotaExceeded`); None for a duplicate of one just sent."""
+
+    async def get_task(self, task_id: int) -> TaskRecord | None: ...
+
+    async def task_by_message(self, message_id: int) -> TaskRecord | None: ...
+
+    async def tasks_with_status(self, *statuses: TaskStatus) -> list[TaskRecord]: ...
+
+    async def last_submit_at(self) -> float | None: ...
+
+    async def next_queued(self) -> TaskRecord | None: ...
+
+    async def queue_position(self, task_id: int) -> int: ...
+
+    async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]: ...
+
+    async def active_tasks_by_provider_id(
+        self, provider: str, provider_task_ids: Sequence[str]
+    ) -> list[TaskRecord]: ...
+
+    async def active_count(self) -> int: ...
+
+    async def next_active_due_at(self) -> float | None: ...
+
+    async def begin_submit(self, task_id: int) -> bool:
+        """Claim a queued task for submission, exactly once."""
+
+    async def mark_submitted(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
+    ) -> bool: ...
+
+    async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool: ...
+
+    async def record_poll(
+        self,
+        task: TaskRecord,
+        *,
+        status: TaskStatus,
+        provider_status: str,
+        progress: int | None,
+        next_poll_at: float,
+    ) -> bool: ...
+
+    async def defer_poll(self, task_id: int, retry_at: float) -> None: ...
+
+    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool: ...
+
+    async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> bool: ...
+
+    async def mark_undeliverable(self, task_id: int, error: str) -> bool: ...
+
+    async def mark_failed(self, task_id: int, error: str) -> bool: ...
+
+    async def unfinished_tasks(self, guild_id: int, requester_id: int | None = None) -> list[TaskRecord]: ...
+
+    async def cancel_task(self, task_id: int, requester_id: int | None = None) -> bool:
+        """Cancel a queued task not yet claimed for submission, exactly once."""
+
+
+class SongStore(Protocol):
+    """Songs Encore made or was told about, and the chains of extends between them."""
+
+    async def songs_of_task(self, task_id: int) -> list[SongRecord]: ...
+
+    async def get_song(self, clip_id: str) -> SongRecord | None: ...
+
+    async def recent_songs(self, owner_id: int, search: str = "", limit: int = 25) -> list[SongRecord]: ...
+
+    async def song_chain(self, clip_id: str) -> list[SongRecord]: ...
+
+    async def songs_page(
+        self, guild_id: int, owner_id: int, offset: int, limit: int
+    ) -> tuple[list[SongRecord], int]: ...
+
+
+class CommunityStore(Protocol):
+    """Server settings, stars, the showcase claim, rankings and usage."""
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings: ...
+
+    async def update_guild_settings(self, guild_id: int, changes: Mapping[str, Any]) -> GuildSettings: ...
+
+    async def add_star(self, task_id: int, user_id: int) -> int: ...
+
+    async def remove_star(self, task_id: int, user_id: int) -> int: ...
+
+    async def star_count(self, task_id: int) -> int: ...
+
+    async def claim_showcase(self, task_id: int) -> bool:
+        """Take the one right to repost a result in the showcase, exactly once."""
+
+    async def record_showcase(self, task_id: int, message_id: int) -> None: ...
+
+    async def release_showcase(self, task_id: int) -> None: ...
+
+    async def top_starred(self, guild_id: int, since: float | None, limit: int) -> list[tuple[TaskRecord, int]]: ...
+
+    async def usage(self, guild_id: int, since: float) -> Usage: ...
+
+
+class MetaStore(Protocol):
+    """Small facts of the install: the commands hash, the webhook secret."""
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+
+class Store(TaskStore, SongStore, CommunityStore, MetaStore, Protocol):
+    """Everything Encore keeps, on whichever backend the operator chose."""
+
+    async def close(self) -> None: ...

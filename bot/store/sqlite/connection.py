@@ -1,0 +1,121 @@
+"""The one SQLite connection of the process: serialized write transactions, migrations, rows into records."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from importlib import resources
+from typing import Any
+
+import aiosqlite
+
+from bot.domain.models import TaskStatus
+from bot.domain.records import GuildSettings, SongRecord, TaskRecord
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The numbered `.sql` files beside this module, in order: (version, name, script)."""
+    found = []
+    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append((int(number), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError("SQLite migrations must be numbered 0001, 0002, … without gaps")
+    return found
+
+
+def in_list(statuses: Iterable[TaskStatus]) -> str:
+    """`('submitted', 'running')`: a status group as SQL, from the enum (its values are fixed identifiers)."""
+    return "(" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
+
+
+TASK_COLUMNS = tuple(field.name for field in fields(TaskRecord))
+
+
+def task_from_row(row: aiosqlite.Row) -> TaskRecord:
+    data = {name: row[name] for name in TASK_COLUMNS}
+    data["status"] = TaskStatus(data["status"])
+    data["reports_by_webhook"] = bool(data["reports_by_webhook"])
+    return TaskRecord(**data)
+
+
+def song_from_row(row: aiosqlite.Row) -> SongRecord:
+    return SongRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - a Row iterates values
+
+
+def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
+    data = {key: row[key] for key in row.keys() if key != "updated_at"}  # noqa: SIM118 - a Row iterates values
+    data["reroll_anyone"] = bool(data["reroll_anyone"])
+    return GuildSettings(**data)
+
+
+class SqliteConnection:
+    """Owns the connection; every write is one `BEGIN IMMEDIATE` transaction under a lock."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+        self._db.row_factory = aiosqlite.Row
+        self._write_lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> int:
+        """Apply every migration newer than the database's `user_version`; return the resulting version."""
+        current = await self.schema_version()
+        scripts = migrations()
+        for version, _, script in scripts[current:]:
+            async with self._transaction() as db:
+                for statement in _statements(script):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {version}")
+        return len(scripts)
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        rows = await self._all(sql, params)
+        return next(iter(rows), None)
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> Iterable[aiosqlite.Row]:
+        """Run a query and fetch its rows in one trip to the database thread (the hot path's main cost)."""
+        return await self._db.execute_fetchall(sql, params)
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement in its own transaction; return how many rows it changed."""
+        async with self._transaction() as db:
+            cursor = await db.execute(sql, params)
+            return cursor.rowcount
+
+    async def _update_task(self, task_id: int, expected: Iterable[TaskStatus] | None = None, **fields: Any) -> bool:
+        """Set some columns of a task, only while it is in one of the `expected` statuses; return whether it was."""
+        fields["updated_at"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        condition = f" AND status IN {in_list(expected)}" if expected is not None else ""
+        changed = await self._write(
+            f"UPDATE tasks SET {assignments} WHERE id = ?{condition}", (*fields.values(), task_id)
+        )
+        return changed == 1
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]

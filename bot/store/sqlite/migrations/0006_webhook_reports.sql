@@ -1,0 +1,1 @@
+ALTER TABLE tasks ADD COLUMN reports_by_webhook INTEGER NOT NULL DEFAULT 0;

@@ -1,0 +1,65 @@
+"""Songs: what each task made, a member's library, and the chain of extends behind a song."""
+
+from __future__ import annotations
+
+from bot.domain.records import SongRecord
+from bot.store.sqlite.connection import SqliteConnection, song_from_row
+
+# How far back `song_chain` follows extends: a guard against a cycle in hand-edited data.
+MAX_CHAIN_LENGTH = 100
+
+
+class SqliteSongs(SqliteConnection):
+    async def songs_of_task(self, task_id: int) -> list[SongRecord]:
+        rows = await self._all("SELECT * FROM songs WHERE task_id = ? ORDER BY rowid", (task_id,))
+        return [song_from_row(row) for row in rows]
+
+    async def get_song(self, clip_id: str) -> SongRecord | None:
+        row = await self._one("SELECT * FROM songs WHERE clip_id = ?", (clip_id,))
+        return song_from_row(row) if row else None
+
+    async def recent_songs(self, owner_id: int, search: str = "", limit: int = 25) -> list[SongRecord]:
+        """The owner's newest songs whose title or id contains `search`, for autocomplete."""
+        pattern = f"%{_escape_like(search.strip().lower())}%"
+        rows = await self._all(
+            """
+            SELECT * FROM songs WHERE owner_id = ?
+              AND (lower(coalesce(title, '')) LIKE ? ESCAPE '\\' OR clip_id LIKE ? ESCAPE '\\')
+            ORDER BY created_at DESC LIMIT ?
+            """,
+            (owner_id, pattern, pattern, limit),
+        )
+        return [song_from_row(row) for row in rows]
+
+    async def song_chain(self, clip_id: str) -> list[SongRecord]:
+        """The song and every song it extends that Encore knows, the original first."""
+        rows = await self._all(
+            """
+            WITH RECURSIVE chain(clip_id, parent_clip_id, depth) AS (
+                SELECT clip_id, parent_clip_id, 0 FROM songs WHERE clip_id = ?
+                UNION ALL
+                SELECT songs.clip_id, songs.parent_clip_id, chain.depth + 1
+                FROM chain JOIN songs ON songs.clip_id = chain.parent_clip_id
+                WHERE chain.depth < ?
+            )
+            SELECT songs.* FROM chain JOIN songs ON songs.clip_id = chain.clip_id ORDER BY chain.depth DESC
+            """,
+            (clip_id, MAX_CHAIN_LENGTH),
+        )
+        return [song_from_row(row) for row in rows]
+
+    async def songs_page(self, guild_id: int, owner_id: int, offset: int, limit: int) -> tuple[list[SongRecord], int]:
+        """One page of a member's songs made in a server, newest first, and how many there are in all."""
+        rows = await self._all(
+            """
+            SELECT * FROM songs WHERE guild_id = ? AND owner_id = ?
+            ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?
+            """,
+            (guild_id, owner_id, limit, offset),
+        )
+        total = await self._one("SELECT COUNT(*) FROM songs WHERE guild_id = ? AND owner_id = ?", (guild_id, owner_id))
+        return [song_from_row(row) for row in rows], int(total[0]) if total else 0
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

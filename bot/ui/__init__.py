@@ -1,0 +1,1 @@
+"""The Discord side: the client, the `TaskEvents` implementation, progress replies, persistent views, rendering."""

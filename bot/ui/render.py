@@ -1,0 +1,140 @@
+"""How tasks and songs look in Discord: status lines, result embeds, failure notices."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import discord
+
+from bot.domain.errors import QuotaRefused, Refusal
+from bot.domain.models import GenerateRequest, TaskRequest, TaskStatus
+from bot.domain.records import SongRecord, TaskRecord
+from bot.domain.validation import format_seconds
+
+EMBED_COLOUR = discord.Colour.from_rgb(233, 84, 32)
+REROLL_EMOJI = "🔁"
+
+
+def suno_link(clip_id: str) -> str:
+    return f"https://suno.com/song/{clip_id}"
+
+
+def describe_request(request: TaskRequest) -> str:
+    """`[3f2a1c9b](link) from 1:05`, `the upload [name](url) from 1:05` or `a new song “Title”`, in one phrase."""
+    if isinstance(request, GenerateRequest):
+        title = discord.utils.escape_markdown(shorten(request.title, 60)) if request.title else None
+        return f"a new song “{title}”" if title else "a new song"
+    if request.clip_id is None:
+        name = discord.utils.escape_markdown(shorten(request.upload_name or "a track", 60))
+        upload = f"[{name}]({request.upload_url})" if request.upload_url else name
+        return f"the upload {upload} from {format_seconds(request.continue_at)}"
+    return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
+
+
+def _place(position: int) -> str:
+    return "next in line" if position <= 1 else f"#{position} in line"
+
+
+def accepted_text(task: TaskRecord, position: int) -> str:
+    place = _place(position)
+    verb = "Making" if isinstance(task.request, GenerateRequest) else "Extending"
+    return (
+        f"🎵 {verb} {describe_request(task.request)} — task #{task.id}, {place}.\n"
+        f"The result will be posted in <#{task.channel_id}>; this message shows its progress."
+    )
+
+
+def status_text(task: TaskRecord, position: int | None = None) -> str:
+    """One line for the requester's progress message; `position` is its place in the submission queue."""
+    header = f"Task #{task.id} ({describe_request(task.request)}): "
+    if task.status is TaskStatus.QUEUED:
+        place = f"⏳ queued, {_place(position)}" if position else "⏳ queued"
+        retrying = task.provider_status or ""
+        return header + (f"{place}, {retrying}" if retrying.startswith("retrying") else place)
+    if task.status is TaskStatus.SUBMITTED:
+        return header + "📨 submitted, waiting for Suno to start"
+    if task.status is TaskStatus.RUNNING:
+        progress = f" {task.progress}%" if task.progress is not None else ""
+        return header + f"🎛️ generating{progress}"
+    if task.status is TaskStatus.SUCCEEDED:
+        return header + "📦 finished, posting the result"
+    if task.status is TaskStatus.DELIVERED:
+        return header + "✅ posted in the channel"
+    return header + f"❌ {task.error or 'failed'}"
+
+
+def posted_text(task: TaskRecord, jump_url: str) -> str:
+    """The requester's progress message once the result is in the channel."""
+    return f"Task #{task.id} ({describe_request(task.request)}): ✅ posted in the channel: {jump_url}"
+
+
+def undeliverable_notice(task: TaskRecord, songs: list[SongRecord]) -> str:
+    """A direct message with the songs' links when the channel cannot take the result."""
+    links = "\n".join(f"• {song.title or 'Untitled'}: {suno_link(song.clip_id)}" for song in songs)
+    return (
+        f"Your songs from task #{task.id} ({describe_request(task.request)}) are ready, but Encore could not post "
+        f"them in <#{task.channel_id}> ({task.error}). Here they are:\n{links}"
+    )
+
+
+def failure_notice(task: TaskRecord) -> str:
+    """The channel message that tells the requester a task ended without a result."""
+    what = describe_request(task.request)
+    return f"<@{task.requester_id}> ❌ Your request for {what} (task #{task.id}) failed: {task.error}"
+
+
+def result_content(task: TaskRecord) -> str:
+    request = task.request
+    if isinstance(request, GenerateRequest):
+        what = f"{'Reroll of' if task.reroll_of else 'Here is'} {describe_request(request)}"
+    else:
+        what = f"{'Reroll' if task.reroll_of else 'Extension'} of {describe_request(request)}"
+    return f"🎶 {what} for <@{task.requester_id}> · task #{task.id}"
+
+
+def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio_link: str | None) -> discord.Embed:
+    """One clip: title, style, length, who asked, the source song and its continue point, cover art."""
+    request = task.request
+    title = song.title or request.title or "Untitled"
+    embed = discord.Embed(title=shorten(title, 256), url=suno_link(song.clip_id), colour=EMBED_COLOUR)
+    if request.style:
+        embed.add_field(name="Style", value=shorten(request.style, 1024), inline=False)
+    if song.duration:
+        embed.add_field(name="Length", value=format_seconds(song.duration))
+    embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
+    if not isinstance(request, GenerateRequest):
+        embed.add_field(name="Extends", value=describe_request(request))
+    if audio_link:
+        embed.add_field(name="Audio", value=f"[Listen]({audio_link}) (too large to upload here)", inline=False)
+    if cover:
+        embed.set_image(url=cover)
+    embed.set_footer(text=f"Encore task #{task.id} · react {REROLL_EMOJI} to reroll · clip {song.clip_id}")
+    return embed
+
+
+def file_stem(title: str | None, fallback: str) -> str:
+    """A safe file name stem from a song title."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", title or "").strip("-").lower()[:60]
+    return stem or fallback
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quota_message(refused: QuotaRefused) -> str:
+    """Why a request was refused and when the member can try again (a Discord relative timestamp)."""
+    when = f"<t:{math.ceil(refused.retry_at)}:R>" if refused.retry_at else None
+    if refused.limit == "active":
+        return "You already have the most tasks running at once that this server allows; try again when one finishes."
+    if refused.limit == "cooldown":
+        return f"Slow down a little: you can send the next request {when}."
+    if refused.limit == "guild_daily":
+        return f"This server has used its songs for today; the next one frees up {when}."
+    return f"You have used your songs for today; the next one frees up {when}."
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """What a member is told when Encore turns a request down."""
+    return quota_message(refusal) if isinstance(refusal, QuotaRefused) else str(refusal)

@@ -1,0 +1,37 @@
+"""What every command and button that queues a task says back: a clear ephemeral error, or the task and its place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+import discord
+
+from bot.domain.errors import Refusal
+from bot.domain.models import Requester
+from bot.service import Accepted
+from bot.ui import render
+from bot.ui.client import EncoreClient
+
+
+def requester_of(interaction: discord.Interaction[EncoreClient]) -> Requester:
+    """Who asked and where: the result goes to the channel the interaction came from."""
+    return Requester(
+        user_id=interaction.user.id,
+        channel_id=interaction.channel_id or 0,
+        guild_id=interaction.guild_id,
+        upload_limit=interaction.filesize_limit,
+    )
+
+
+async def report_queued(interaction: discord.Interaction[EncoreClient], queued: Awaitable[Accepted]) -> None:
+    """Await the service call and edit the deferred reply: the error, or the task and its place in the queue.
+
+    The reply then keeps showing the task's progress until its result is posted.
+    """
+    try:
+        accepted = await queued
+    except Refusal as refusal:
+        await interaction.edit_original_response(content=f"⚠️ {render.refusal_text(refusal)}")
+        return
+    interaction.client.events.replies.track(accepted.task.id, interaction)
+    await interaction.edit_original_response(content=render.accepted_text(accepted.task, accepted.position))
