@@ -151,7 +151,7 @@ def _size(count: float) -> str:
 
 
 class MediaFetcher:
-    """One session for all media downloads; construct it inside the running event loop's lifetime, close it once.
+    """One session for all media downloads (opened on the first fetch); close it once when the bot stops.
 
     `trusted_origins` may be private (the provider, the Discord API, test fakes); every other address must be
     public. `grace` seconds after the headers the rate is first checked, averaged over the last `window` seconds.
@@ -293,7 +293,7 @@ class MediaFetcher:
             except aiohttp.ClientError as error:
                 if hop.refused:
                     raise MediaRefused(self._private_reason(kind, redirected=redirects > 0)) from error
-                raise MediaRefused(f"the {kind} server could not be reached ({type(error).__name__})") from error
+                raise MediaRefused(f"the {kind} download failed ({type(error).__name__})") from error
             finally:
                 _HOP.reset(token)
         raise MediaRefused(f"the {kind} URL redirects more than {self.max_redirects} times")
@@ -355,7 +355,7 @@ class MediaFetcher:
                         done, _ = await asyncio.wait({read}, timeout=self._tick)
                         if done:
                             break
-                        in_window = self._check_rate(loop.time() - started, recent, in_window, min_rate, started)
+                        in_window = self._check_rate(loop.time(), started, recent, in_window, min_rate)
                     chunk = read.result()
                     read = None
                     if not chunk:
@@ -372,7 +372,7 @@ class MediaFetcher:
                     now = loop.time()
                     recent.append((now, len(chunk)))
                     in_window += len(chunk)
-                    in_window = self._check_rate(now - started, recent, in_window, min_rate, started)
+                    in_window = self._check_rate(now, started, recent, in_window, min_rate)
             if not sniffed:
                 self._check_sniff(head, kind, content_type)
         finally:
@@ -383,10 +383,13 @@ class MediaFetcher:
         return size
 
     def _check_rate(
-        self, elapsed: float, recent: deque[tuple[float, int]], in_window: int, min_rate: float, started: float
+        self, now: float, started: float, recent: deque[tuple[float, int]], in_window: int, min_rate: float
     ) -> int:
-        """Refuse when, after the grace period, the last `window` seconds averaged less than `min_rate`."""
-        now = started + elapsed
+        """Refuse when, after the grace period, the last `window` seconds averaged less than `min_rate`.
+
+        `recent` holds (time, bytes) per chunk and `in_window` their sum; both are trimmed to the window here.
+        """
+        elapsed = now - started
         while recent and recent[0][0] < now - self.window:
             in_window -= recent.popleft()[1]
         if elapsed >= self.grace and elapsed > 0 and in_window < min_rate * min(self.window, elapsed):

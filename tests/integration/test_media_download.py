@@ -390,4 +390,4 @@ async def test_an_unreachable_server_is_a_refusal(fetcher: MediaFetcher, trusted
         port = sock.getsockname()[1]
     async with MediaFetcher({Origin("http", "127.0.0.1", port)}) as closed:
         reason = await refused(closed, f"http://127.0.0.1:{port}/a.mp3", tmp_path / "a.mp3")
-    assert reason.startswith("the audio server could not be reached")
+    assert reason == "the audio download failed (ClientConnectorError)"
