@@ -31,7 +31,7 @@ from typing import Any
 from bot.domain.models import ExtendRequest, Requester
 from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, running_bot, settings_for
-from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 ROOT = Path(__file__).resolve().parent.parent

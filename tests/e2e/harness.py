@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from bot.app import EncoreBot
 from bot.config import Settings
-from tests.fakes.discord_server import GUILD_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import GUILD_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 DISCORD_TOKEN = "fake-discord-token-0123456789"

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
-from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"

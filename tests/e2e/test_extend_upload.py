@@ -7,7 +7,7 @@ from pathlib import Path
 from mutagen.mp3 import MP3
 
 from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 SONG = "3f2a1c9b-0000-4000-8000-000000000001"

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
-from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
-from tests.fakes.discord_server import OTHER_USER_ID, OWNER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import OTHER_USER_ID, OWNER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
 SLOW_FIRST_SUBMIT = 4.0

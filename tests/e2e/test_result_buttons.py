@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, eventually, provider_env, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP, is_result
-from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, FakeDiscord, InteractionRecord
+from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, FakeDiscord, InteractionRecord
 from tests.fakes.providers import FakeSunoApi
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.store import Store
 from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
-from tests.fakes.discord_server import BOT_ID, CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import BOT_ID, CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
 THIRD_USER_ID = 1_200_000_000_000_000_303

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP
-from tests.fakes.discord_server import GUILD_ID, FakeDiscord
+from tests.fakes.discord import GUILD_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.config import Settings
 from tests.e2e.harness import PROVIDER_KEY, settings_for
-from tests.fakes.discord_server import GUILD_ID, FakeDiscord, InteractionRecord, StoredMessage
+from tests.fakes.discord import GUILD_ID, FakeDiscord, InteractionRecord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 ROOT = Path(__file__).resolve().parents[2]

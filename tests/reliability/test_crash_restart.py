@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import eventually
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import (
     BotProcess,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import running_bot
-from tests.fakes.discord_server import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, InteractionRecord
+from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, USER_ID, FakeDiscord, InteractionRecord
 from tests.reliability.harness import extend_options, fast_sunoapi, is_result, sunoapi_settings, tasks
 
 

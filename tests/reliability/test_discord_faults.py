@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.models import TaskStatus
 from tests.e2e.harness import eventually, running_bot
-from tests.fakes.discord_server import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.reliability.harness import (
     extend_options,
     fast_sunoapi,

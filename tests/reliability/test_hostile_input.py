@@ -22,7 +22,7 @@ from bot.providers import RateLimiter, SunoApiProvider
 from bot.service import TaskService
 from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import PROVIDER_KEY, running_bot
-from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import extend_options, fast_sunoapi, is_result, rows, sunoapi_settings
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.service.lifecycle import BAD_KEY_MESSAGE
 from tests.e2e.harness import eventually, running_bot
-from tests.fakes.discord_server import CHANNEL_ID, USER_ID, FakeDiscord
+from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
     apiframe_settings,

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.e2e.harness import eventually
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
+from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import BotProcess, extend_options, is_result, sunoapi_env, tasks
 

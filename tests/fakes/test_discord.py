@@ -17,7 +17,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, FakeDiscord
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, FakeDiscord
 
 TOKEN = "fake-bot-token"
 COVER = b"\x89PNG\r\n\x1a\n" + b"cover-bytes" * 64
