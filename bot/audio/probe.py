@@ -27,10 +27,12 @@ class AudioInfo:
 
 
 def looks_like_audio(first_bytes: bytes) -> bool:
-    """Whether a file's first bytes look like MP3, WAV, Ogg, FLAC or MP4 audio: rejects an HTML error page for free."""
+    """Whether a file's first bytes look like MP3, AAC, WAV, Ogg, FLAC or MP4 audio: rejects an HTML page for free."""
     head = first_bytes[:12]
     if head.startswith(b"ID3") and len(head) >= 10:
         return True
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
+        return True  # ADTS: raw AAC, which is an MPEG sync with layer bits 00
     if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
         version = (head[1] >> 3) & 0x03
         layer = (head[1] >> 1) & 0x03

@@ -67,7 +67,8 @@ def decode_mono(path: Path) -> tuple[npt.NDArray[np.float32], int]:
 
 
 def _mono(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
-    return np.asarray(frame.to_ndarray(), dtype=np.float32).mean(axis=0, dtype=np.float32)
+    mono: npt.NDArray[np.float32] = np.asarray(frame.to_ndarray(), dtype=np.float32).mean(axis=0, dtype=np.float32)
+    return mono
 
 
 def dominant_frequency(samples: npt.NDArray[np.floating], sample_rate: int) -> float:

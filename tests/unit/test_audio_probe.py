@@ -75,12 +75,13 @@ def test_missing_file(tmp_path: Path) -> None:
         b"ID3\x04\x00\x00\x00\x00\x00\x21",
         b"\xff\xfb\x90\x64\x00\x00",  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
         b"\xff\xf3\x48\xc4",  # MPEG-2 layer III
+        b"\xff\xf1\x50\x80\x02\x1f\xfc",  # ADTS AAC
         b"RIFF\x24\x08\x00\x00WAVEfmt ",
         b"OggS\x00\x02\x00\x00",
         b"fLaC\x00\x00\x00\x22",
         b"\x00\x00\x00\x20ftypM4A \x00\x00",
     ],
-    ids=["id3", "mpeg1-sync", "mpeg2-sync", "wav", "ogg", "flac", "m4a"],
+    ids=["id3", "mpeg1-sync", "mpeg2-sync", "adts", "wav", "ogg", "flac", "m4a"],
 )
 def test_looks_like_audio(head: bytes) -> None:
     assert looks_like_audio(head)
