@@ -410,12 +410,13 @@ class _PeakMeter:
         n = block.shape[1]
         if n == 0:
             return
-        columns = np.arange(self.position, self.position + n, dtype=np.int64) * self.width // self.expected
-        np.minimum(columns, self.width - 1, out=columns)
+        first = min(self.position * self.width // self.expected, self.width - 1)
+        last = min((self.position + n - 1) * self.width // self.expected, self.width - 1)
+        # Column c starts at sample ceil(c * expected / width): only the few boundaries inside this block matter.
+        boundaries = -(-np.arange(first + 1, last + 1, dtype=np.int64) * self.expected // self.width) - self.position
+        starts = np.concatenate((np.zeros(1, dtype=np.int64), boundaries))
         self.position += n
-        starts = np.flatnonzero(np.diff(columns)) + 1
-        starts = np.concatenate(([0], starts))
-        which = columns[starts]
+        which = np.arange(first, last + 1)
         lows = np.minimum.reduceat(block.min(axis=0), starts)
         highs = np.maximum.reduceat(block.max(axis=0), starts)
         self.lows[which] = np.minimum(self.lows[which], lows)
