@@ -1,1 +1,1 @@
-"""Helpers shared by every test layer."""
+"""Helpers shared by the test layers, the fakes and the benchmark (real data, no mocks)."""

@@ -1,0 +1,285 @@
+"""Benchmark of the whole-song build: `python -m bench.whole_song` from the repository root.
+
+A chain of three 4-minute stereo tone MP3s cut at 1:40 and 2:00 gives a 7.7-minute whole song. Measured in
+one run:
+
+(a) the floor: PyAV/LAME encoding 7.7 minutes of the same audio with the same settings, from ready-made frames
+    (one second of each part, decoded before the clock starts and looped);
+(b) decoding (and resampling) all three parts, whole, with nothing else;
+(c) Encore's `stitch` wall time, and its ratio to the floor (goal ≤ 1.2×); floor and stitch alternate for a few
+    rounds and the best of each is kept, with CPU time beside wall time, because the machine may be shared;
+(d) peak RSS of a child process doing the stitch, against a child that only imports the same modules
+    (goal under 150 MB; 7.7 minutes of stereo float PCM alone is about 163 MB, so holding the song is ruled out).
+
+The tones come from `tests.support.audio` (the one tone generator in the project); this is a dev tool run from
+the repository root, so importing the tests' helpers is fine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from bot.audio.stitch import (
+    BITRATE_LADDER,
+    LAME_OPTIONS,
+    LAYOUT,
+    SAMPLE_FORMAT,
+    SAMPLE_RATE,
+    Part,
+    SongTags,
+    stitch,
+)
+from tests.support.audio import make_tone_mp3
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+TONES = (440, 660, 880)
+"""Whole numbers of cycles per second, so a one-second block loops seamlessly for the floor."""
+CUTS = (100.0, 120.0)
+PART_SECONDS = 240.0
+BITRATE = BITRATE_LADDER[0]
+RATIO_GOAL = 1.2
+RSS_GOAL_MB = 150.0
+TAGS = SongTags(title="Benchmark (whole song)", artists=("Ann", "Bob", "Cy"))
+IMPORTS = "import av, numpy, mutagen.id3, PIL.Image; import bot.audio.stitch, bot.audio.waveform"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The best of several rounds: wall time (the goal's measure) and this process's CPU time (immune to neighbours)."""
+
+    wall: float
+    cpu: float
+
+
+def timed(action: Callable[[], object], rounds: int) -> Timing:
+    walls, cpus = [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        action()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return Timing(min(walls), min(cpus))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.whole_song", description=__doc__.splitlines()[0])
+    parser.add_argument("--part-seconds", type=float, default=PART_SECONDS, help="length of each part (240)")
+    parser.add_argument("--cuts", type=float, nargs=2, default=CUTS, help="the two continue points (100 120)")
+    parser.add_argument("--rounds", type=int, default=3, help="floor and stitch alternate this often; best kept (3)")
+    parser.add_argument("--child", nargs=2, metavar=("PARTS_DIR", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    cuts = (float(args.cuts[0]), float(args.cuts[1]))
+    if args.child:
+        return _child_stitch(Path(args.child[0]), Path(args.child[1]), cuts)
+
+    song_seconds = cuts[0] + cuts[1] + args.part_seconds
+    lengths = (cuts[0], cuts[1], args.part_seconds)
+    with tempfile.TemporaryDirectory(prefix="encore-bench-") as folder:
+        work = Path(folder)
+        print(f"Writing three {args.part_seconds:.0f} s stereo tone MP3s…", flush=True)
+        paths = [
+            make_tone_mp3(work / f"c{index}.mp3", freq_hz=tone, seconds=args.part_seconds)
+            for index, tone in enumerate(TONES)
+        ]
+        parts = [Part(paths[0], cuts[0]), Part(paths[1], cuts[1]), Part(paths[2], None)]
+        periods = _decoded_periods(paths)
+        floors: list[Timing] = []
+        stitches: list[Timing] = []
+        for round_number in range(args.rounds):
+            print(f"Round {round_number + 1} of {args.rounds}: floor, then stitch…", flush=True)
+            floors.append(timed(lambda: _floor(work / "floor.mp3", lengths, periods), 1))
+            stitches.append(timed(lambda: stitch(parts, work / "whole.mp3", bitrate=BITRATE, tags=TAGS), 1))
+        decode = timed(lambda: _decode_only(paths), 1)
+        print("Peak RSS: a child that only imports, then a child that stitches…", flush=True)
+        baseline_rss = _child_rss([sys.executable, "-c", IMPORTS])
+        child, stitch_rss = _run_child(work, cuts)
+
+    floor = Timing(min(t.wall for t in floors), min(t.cpu for t in floors))
+    built = Timing(min(t.wall for t in stitches), min(t.cpu for t in stitches))
+    ratio, cpu_ratio = built.wall / floor.wall, built.cpu / floor.cpu
+    pcm_mb = song_seconds * SAMPLE_RATE * 2 * 4 / 1e6
+    rows = [
+        ("", "wall (best)  CPU (best)"),
+        ("(a) floor: bare LAME encode", f"{floor.wall:9.2f} s  {floor.cpu:8.2f} s"),
+        ("(b) decode all 3 parts, whole", f"{decode.wall:9.2f} s  {decode.cpu:8.2f} s"),
+        ("(c) Encore stitch", f"{built.wall:9.2f} s  {built.cpu:8.2f} s"),
+        ("    stitch ÷ floor", f"{ratio:9.2f} ×  {cpu_ratio:8.2f} ×   goal ≤ {RATIO_GOAL}×"),
+        ("    stitch in a fresh child", f"{child['stitch_seconds']:9.2f} s"),
+        ("    waveform PNG", f"{child['waveform_seconds'] * 1000:9.0f} ms"),
+        ("(d) peak RSS, child importing only", f"{baseline_rss:9.0f} MB"),
+        ("(d) peak RSS, child stitching", f"{stitch_rss:9.0f} MB   goal < {RSS_GOAL_MB:.0f} MB"),
+    ]
+    print()
+    print(
+        f"Whole song {song_seconds / 60:.2f} min ({song_seconds:.0f} s) from 3 × {args.part_seconds:.0f} s parts "
+        f"cut at {cuts[0]:.0f} s and {cuts[1]:.0f} s: {child['size'] / 1e6:.1f} MB, "
+        f"libmp3lame CBR {BITRATE // 1000} kbit/s, {_options()}; {args.rounds} rounds"
+    )
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"(holding the song's stereo float PCM would take {pcm_mb:.0f} MB by itself)")
+    ratio_ok, rss_ok = ratio <= RATIO_GOAL, stitch_rss < RSS_GOAL_MB
+    print()
+    print(f"goal stitch ≤ {RATIO_GOAL}× floor (wall): {'met' if ratio_ok else 'MISSED'}")
+    print(f"goal peak RSS < {RSS_GOAL_MB:.0f} MB: {'met' if rss_ok else 'MISSED'}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "song_seconds": song_seconds,
+        "rounds": args.rounds,
+        "floor": asdict(floor),
+        "decode": asdict(decode),
+        "stitch": asdict(built),
+        "ratio_wall": ratio,
+        "ratio_cpu": cpu_ratio,
+        "child_stitch_seconds": child["stitch_seconds"],
+        "baseline_rss_mb": baseline_rss,
+        "stitch_rss_mb": stitch_rss,
+        "size_bytes": child["size"],
+        "lame_options": LAME_OPTIONS,
+    }
+    (RESULTS / "whole_song.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0 if ratio_ok and rss_ok else 1
+
+
+def _options() -> str:
+    return ", ".join(f"{key}={value}" for key, value in LAME_OPTIONS.items()) or "LAME defaults"
+
+
+def _decoded_periods(paths: list[Path]) -> list[npt.NDArray[np.float32]]:
+    """One second from the middle of each part as its decoder gives it: the song's real content, decoded beforehand.
+
+    LAME's speed depends on what it encodes, so the floor encodes what the stitch encodes (MP3 artefacts and all),
+    only without decoding it.
+    """
+    periods = []
+    for path in paths:
+        resampler = av.AudioResampler(format=SAMPLE_FORMAT, layout=LAYOUT, rate=SAMPLE_RATE)
+        chunks: list[npt.NDArray[np.float32]] = []
+        have = 0
+        with av.open(str(path)) as container:
+            container.seek(10 * av.time_base)
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    chunks.append(np.asarray(out.to_ndarray(), dtype=np.float32))
+                    have += out.samples
+                if have >= SAMPLE_RATE:
+                    break
+        second = np.concatenate(chunks, axis=1)[:, :SAMPLE_RATE]
+        periods.append(np.ascontiguousarray(np.tile(second, (1, 2))))
+    return periods
+
+
+def _floor(out: Path, lengths: tuple[float, ...], periods: list[npt.NDArray[np.float32]]) -> float:
+    """Seconds for LAME alone to encode the song from frames made before the clock starts (no decode, no numpy).
+
+    The leanest PyAV path: one-second frames through an AudioFifo into encoder-sized frames, as `stitch` does.
+    """
+    blocks: list[tuple[av.AudioFrame, int, av.AudioFrame]] = []
+    for period, seconds in zip(periods, lengths, strict=True):
+        whole, rest = divmod(round(seconds * SAMPLE_RATE), SAMPLE_RATE)
+        blocks.append((_frame(period[:, :SAMPLE_RATE]), whole, _frame(period[:, :rest])))
+    started = time.perf_counter()
+    with av.open(str(out), "w", format="mp3", options={"id3v2_version": "0"}) as container:
+        stream = container.add_stream("libmp3lame", rate=SAMPLE_RATE, options=dict(LAME_OPTIONS))
+        stream.bit_rate = BITRATE
+        stream.layout = LAYOUT
+        stream.format = SAMPLE_FORMAT
+        container.start_encoding()
+        size = stream.codec_context.frame_size or 1152
+        fifo = av.AudioFifo()
+        time_base = Fraction(1, SAMPLE_RATE)
+        pts = 0
+        for second, count, remainder in blocks:
+            for block in [second] * count + [remainder]:
+                fifo.write(block)
+                for frame in fifo.read_many(size):
+                    frame.pts, frame.time_base = pts, time_base
+                    pts += frame.samples
+                    container.mux(stream.encode(frame))
+        for frame in fifo.read_many(size, partial=True):
+            frame.pts, frame.time_base = pts, time_base
+            pts += frame.samples
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return time.perf_counter() - started
+
+
+def _frame(samples: npt.NDArray[np.float32]) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format=SAMPLE_FORMAT, layout=LAYOUT)
+    frame.sample_rate = SAMPLE_RATE
+    return frame
+
+
+def _decode_only(paths: list[Path]) -> float:
+    """Seconds to decode and resample every part whole, to the stitch's format, keeping nothing."""
+    started = time.perf_counter()
+    for path in paths:
+        resampler = av.AudioResampler(format=SAMPLE_FORMAT, layout=LAYOUT, rate=SAMPLE_RATE, frame_size=16_384)
+        with av.open(str(path)) as container:
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    out.to_ndarray()
+        resampler.resample(None)
+    return time.perf_counter() - started
+
+
+def _child_rss(command: list[str]) -> float:
+    """Peak RSS in MB of a child that runs `command` (the first child of this process to be measured)."""
+    subprocess.run(command, check=True, cwd=ROOT, env=_env())
+    return _children_max_rss()
+
+
+def _run_child(work: Path, cuts: tuple[float, float]) -> tuple[dict[str, Any], float]:
+    """Stitch in a fresh child; returns its report and the largest child RSS seen so far (it, being the biggest)."""
+    command = [sys.executable, "-m", "bench.whole_song", "--child", str(work), str(work / "whole.mp3")]
+    command += ["--cuts", str(cuts[0]), str(cuts[1])]
+    finished = subprocess.run(command, check=True, cwd=ROOT, env=_env(), capture_output=True, text=True)
+    return json.loads(finished.stdout.strip().splitlines()[-1]), _children_max_rss()
+
+
+def _children_max_rss() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _child_stitch(work: Path, out: Path, cuts: tuple[float, float]) -> int:
+    """The measured child: stitch the chain, draw its waveform, print a JSON line."""
+    from bot.audio.waveform import render_waveform
+
+    parts = [Part(work / "c0.mp3", cuts[0]), Part(work / "c1.mp3", cuts[1]), Part(work / "c2.mp3", None)]
+    started = time.perf_counter()
+    result = stitch(parts, out, bitrate=BITRATE, tags=TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(30_000))
+    stitched = time.perf_counter() - started
+    started = time.perf_counter()
+    render_waveform(result.peaks, result.duration, result.spans, result.seams)
+    drawn = time.perf_counter() - started
+    report = {"stitch_seconds": stitched, "waveform_seconds": drawn, "size": result.size, "duration": result.duration}
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

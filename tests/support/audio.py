@@ -1,0 +1,92 @@
+"""Real audio for tests and the benchmark: tone MP3s written with PyAV, decoding, and the dominant pitch."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+TONE_AMPLITUDE = 0.5
+"""Half of full scale: room for a crossfade's overlap without clipping."""
+
+_BLOCK = 44_100
+"""Samples generated per step, so a long tone never sits in memory whole."""
+
+
+def make_tone_mp3(
+    path: Path,
+    *,
+    freq_hz: float,
+    seconds: float,
+    sample_rate: int = 44_100,
+    channels: int = 2,
+    bitrate: int = 192_000,
+) -> Path:
+    """Write a real CBR MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length)."""
+    layout = "stereo" if channels == 2 else "mono"
+    total = round(seconds * sample_rate)
+    with av.open(str(path), "w", format="mp3") as container:
+        stream = container.add_stream("libmp3lame", rate=sample_rate)
+        stream.bit_rate = bitrate
+        stream.layout = layout
+        stream.format = "fltp"
+        container.start_encoding()
+        frame_size = stream.codec_context.frame_size or 1152
+        fifo = av.AudioFifo()
+        pts = 0
+        for start in range(0, total, _BLOCK):
+            t = np.arange(start, min(start + _BLOCK, total), dtype=np.float64) / sample_rate
+            wave = (TONE_AMPLITUDE * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+            block = av.AudioFrame.from_ndarray(np.tile(wave, (channels, 1)), format="fltp", layout=layout)
+            block.sample_rate = sample_rate
+            fifo.write(block)
+            last = start + _BLOCK >= total
+            for frame in fifo.read_many(frame_size, partial=last):
+                frame.pts = pts
+                frame.time_base = Fraction(1, sample_rate)
+                pts += frame.samples
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def decode_mono(path: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """A whole (short) file decoded at its own sample rate, channels averaged (no downmix gain) to mono float32."""
+    resampler = av.AudioResampler(format="fltp")
+    chunks: list[npt.NDArray[np.float32]] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        for frame in container.decode(stream):
+            chunks.extend(_mono(out) for out in resampler.resample(frame))
+        chunks.extend(_mono(out) for out in resampler.resample(None))
+    return (np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)), rate
+
+
+def _mono(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
+    mono: npt.NDArray[np.float32] = np.asarray(frame.to_ndarray(), dtype=np.float32).mean(axis=0, dtype=np.float32)
+    return mono
+
+
+def dominant_frequency(samples: npt.NDArray[np.floating], sample_rate: int) -> float:
+    """The strongest frequency in `samples` (Hann-windowed FFT, refined between bins), in Hz."""
+    if len(samples) < 2:
+        raise ValueError("need at least two samples to find a frequency")
+    windowed = samples.astype(np.float64) * np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(windowed))
+    spectrum[0] = 0.0
+    peak = int(np.argmax(spectrum))
+    offset = 0.0
+    if 0 < peak < len(spectrum) - 1:
+        left, centre, right = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
+        denominator = left - 2 * centre + right
+        offset = 0.5 * (left - right) / denominator if denominator else 0.0
+    return float((peak + offset) * sample_rate / len(samples))
+
+
+def rms(samples: npt.NDArray[np.floating]) -> float:
+    """Root mean square level of `samples` (0 for none)."""
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
