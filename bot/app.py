@@ -10,6 +10,8 @@ import discord
 from bot.config import Settings
 from bot.providers import create_provider
 from bot.service import TaskService
+from bot.store import Store
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient
 from bot.ui.events import DiscordTaskEvents
@@ -29,6 +31,13 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
+async def open_store(settings: Settings) -> Store:
+    """PostgreSQL when `DATABASE_URL` is set (then no SQLite file is made), else the SQLite file."""
+    if settings.database_url:
+        return await PostgresStore.open(settings.database_url)
+    return await SqliteStore.open(settings.database_path)
+
+
 class EncoreBot(EncoreClient):
     """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`."""
 
@@ -40,7 +49,7 @@ class EncoreBot(EncoreClient):
 
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()
-        self.store = await SqliteStore.open(self.settings.database_path)
+        self.store = await open_store(self.settings)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.events = DiscordTaskEvents(
             self, self._session, progress_interval=self.progress_interval, result_view=result_view

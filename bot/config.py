@@ -6,6 +6,7 @@ Every setting is documented in `.env.example`; a bad one stops the bot with one 
 from __future__ import annotations
 
 import math
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class Settings:
     sunoapi_submit_interval: float = 4.0
     sunoapi_polls_per_second: float = 2.0
     database_path: Path = Path("data/encore.db")
+    database_url: str = field(default="", repr=False)  # PostgreSQL, shared by processes; may carry a password
     poll_interval: float = 5.0
     stall_timeout: float = 900.0
     dev_guild_id: int | None = None
@@ -64,7 +66,9 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, for the log redactor."""
-        return tuple(s for s in (self.discord_token, self.sunoapi_key, self.apiframe_key) if s)
+        database_password = urllib.parse.urlsplit(self.database_url).password or ""
+        candidates = (self.discord_token, self.sunoapi_key, self.apiframe_key, self.database_url, database_password)
+        return tuple(s for s in candidates if s)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -84,6 +88,7 @@ class Settings:
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=Path(reader.text("DATABASE_PATH") or "data/encore.db"),
+            database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
             poll_interval=reader.number("POLL_INTERVAL_SECONDS", 5.0, minimum=0.01),
             stall_timeout=reader.number("TASK_STALL_TIMEOUT_SECONDS", 900.0, minimum=1.0),
             dev_guild_id=reader.snowflake("DEV_GUILD_ID"),

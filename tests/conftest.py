@@ -1,4 +1,4 @@
-"""Fixtures shared by every test layer."""
+"""Fixtures shared by every test layer, and the notice when the PostgreSQL tests could not run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.support.postgres import SKIP_REASON
+
 
 @pytest.fixture
 async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly that the PostgreSQL tests were skipped: a green run without them proves nothing about it."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", []) if SKIP_REASON in str(report.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL tests SKIPPED: {SKIP_REASON}", red=True, bold=True)

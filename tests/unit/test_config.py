@@ -78,3 +78,14 @@ def test_python_m_bot_exits_with_one_line_naming_the_variable(tmp_path: Path) ->
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == ["encore: configuration error: DISCORD_TOKEN: is required"]
     assert "Traceback" not in result.stderr
+
+
+def test_a_database_url_selects_postgresql_and_stays_secret() -> None:
+    url = "postgresql://encore:pg-password-value@db.example:5432/encore"
+    settings = Settings.from_env({**BASE, "DATABASE_URL": url})
+    assert settings.database_url == url
+    assert "pg-password-value" not in repr(settings)
+    assert {url, "pg-password-value"} <= set(settings.secrets)
+    assert Settings.from_env(BASE).database_url == ""
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings.from_env({**BASE, "DATABASE_URL": "mysql://db/encore"})

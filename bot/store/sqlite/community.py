@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.domain.records import GUILD_SETTING_NAMES, GuildSettings, TaskRecord, Usage, UsageCounts
-from bot.store.sqlite.connection import SqliteConnection, settings_from_row, task_from_row
+from bot.store.rows import settings_from_row, task_from_row
+from bot.store.sqlite.connection import SqliteConnection
 
 
 class SqliteCommunity(SqliteConnection):

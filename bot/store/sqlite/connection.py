@@ -6,52 +6,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import fields
-from importlib import resources
 from typing import Any
 
 import aiosqlite
 
 from bot.domain.models import TaskStatus
-from bot.domain.records import GuildSettings, SongRecord, TaskRecord
+from bot.store.rows import in_list, numbered_scripts
 
 
 def migrations() -> list[tuple[int, str, str]]:
     """The numbered `.sql` files beside this module, in order: (version, name, script)."""
-    found = []
-    for entry in resources.files(__package__).joinpath("migrations").iterdir():
-        if entry.name.endswith(".sql"):
-            number, _, name = entry.name.removesuffix(".sql").partition("_")
-            found.append((int(number), name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError("SQLite migrations must be numbered 0001, 0002, … without gaps")
-    return found
-
-
-def in_list(statuses: Iterable[TaskStatus]) -> str:
-    """`('submitted', 'running')`: a status group as SQL, from the enum (its values are fixed identifiers)."""
-    return "(" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
-
-
-TASK_COLUMNS = tuple(field.name for field in fields(TaskRecord))
-
-
-def task_from_row(row: aiosqlite.Row) -> TaskRecord:
-    data = {name: row[name] for name in TASK_COLUMNS}
-    data["status"] = TaskStatus(data["status"])
-    data["reports_by_webhook"] = bool(data["reports_by_webhook"])
-    return TaskRecord(**data)
-
-
-def song_from_row(row: aiosqlite.Row) -> SongRecord:
-    return SongRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118 - a Row iterates values
-
-
-def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
-    data = {key: row[key] for key in row.keys() if key != "updated_at"}  # noqa: SIM118 - a Row iterates values
-    data["reroll_anyone"] = bool(data["reroll_anyone"])
-    return GuildSettings(**data)
+    return numbered_scripts(__package__ or "bot.store.sqlite", "SQLite")
 
 
 class SqliteConnection:

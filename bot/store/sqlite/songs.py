@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from bot.domain.records import SongRecord
-from bot.store.sqlite.connection import SqliteConnection, song_from_row
-
-# How far back `song_chain` follows extends: a guard against a cycle in hand-edited data.
-MAX_CHAIN_LENGTH = 100
+from bot.store.rows import MAX_CHAIN_LENGTH, escape_like, song_from_row
+from bot.store.sqlite.connection import SqliteConnection
 
 
 class SqliteSongs(SqliteConnection):
@@ -20,7 +18,7 @@ class SqliteSongs(SqliteConnection):
 
     async def recent_songs(self, owner_id: int, search: str = "", limit: int = 25) -> list[SongRecord]:
         """The owner's newest songs whose title or id contains `search`, for autocomplete."""
-        pattern = f"%{_escape_like(search.strip().lower())}%"
+        pattern = f"%{escape_like(search.strip().lower())}%"
         rows = await self._all(
             """
             SELECT * FROM songs WHERE owner_id = ?
@@ -59,7 +57,3 @@ class SqliteSongs(SqliteConnection):
         )
         total = await self._one("SELECT COUNT(*) FROM songs WHERE guild_id = ? AND owner_id = ?", (guild_id, owner_id))
         return [song_from_row(row) for row in rows], int(total[0]) if total else 0
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

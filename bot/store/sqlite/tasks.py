@@ -23,10 +23,8 @@ from bot.domain.models import (
 )
 from bot.domain.quota import DAY_SECONDS, QuotaPolicy, QuotaUsage, check_quota
 from bot.domain.records import TaskRecord
-from bot.store.sqlite.connection import SqliteConnection, in_list, task_from_row
-
-# A task counts against quotas unless it failed or was cancelled before producing a song: those are given back.
-CHARGED = "(status NOT IN ('failed', 'cancelled') OR EXISTS (SELECT 1 FROM songs WHERE songs.task_id = tasks.id))"
+from bot.store.rows import CHARGED, in_list, task_from_row
+from bot.store.sqlite.connection import SqliteConnection
 
 
 class SqliteTasks(SqliteConnection):

@@ -1,0 +1,29 @@
+"""PostgreSQL, the shared store: any number of Encore processes on one database, each through a pool."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from bot.store.postgres.community import PostgresCommunity
+from bot.store.postgres.connection import migrations
+from bot.store.postgres.meta import PostgresMeta
+from bot.store.postgres.songs import PostgresSongs
+from bot.store.postgres.tasks import PostgresTasks
+
+__all__ = ["PostgresStore", "migrations"]
+
+
+class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresMeta):
+    """The `Store` protocol on a PostgreSQL database; each concern's queries live in their own module."""
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresStore:
+        """Connect a pool to `url` (`postgresql://user:password@host:port/database`) and migrate the database."""
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+        store = cls(pool)
+        try:
+            await store.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store

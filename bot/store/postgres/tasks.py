@@ -1,0 +1,375 @@
+"""The task lifecycle on PostgreSQL: the same conditional transitions as SQLite, safe across processes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.domain.models import (
+    AT_PROVIDER,
+    IN_PROGRESS,
+    UNFINISHED,
+    Clip,
+    ExtendRequest,
+    Requester,
+    TaskRequest,
+    TaskStatus,
+    task_kind,
+)
+from bot.domain.quota import DAY_SECONDS, QuotaPolicy, QuotaUsage, check_quota
+from bot.domain.records import TaskRecord
+from bot.store.postgres.connection import PostgresConnection, changed
+from bot.store.rows import CHARGED, in_list, task_from_row
+
+if TYPE_CHECKING:
+    from bot.store.postgres.connection import Connection
+
+# Serialises the requests of one member, and of one server, across processes: the duplicate and quota checks
+# read counts that the insert then changes (SQLite gets this from its single writer).
+REQUEST_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+
+
+class PostgresTasks(PostgresConnection):
+    async def create_task(
+        self,
+        requester: Requester,
+        provider: str,
+        request: TaskRequest,
+        *,
+        reroll_of: int | None = None,
+        quota: QuotaPolicy | None = None,
+        dedupe_seconds: float = 10.0,
+    ) -> TaskRecord | None:
+        """Insert a queued task; `None` if the same requester sent the same request just now.
+
+        The duplicate check, the quota check and the insert are one transaction holding the member's (then the
+        server's) advisory lock, so two clicks at once, in one process or two, cannot both pass.
+        """
+        now = time.time()
+        request_json = request.to_json()
+        fingerprint = f"{provider}|reroll:{reroll_of}|{request_json}" if reroll_of else f"{provider}|{request_json}"
+        async with self._transaction() as db:
+            await db.execute(REQUEST_LOCK, f"encore:requester:{requester.user_id}")
+            if requester.guild_id is not None:
+                await db.execute(REQUEST_LOCK, f"encore:guild:{requester.guild_id}")
+            if await db.fetchval(
+                "SELECT 1 FROM tasks WHERE requester_id = $1 AND fingerprint = $2 AND created_at > $3",
+                requester.user_id,
+                fingerprint,
+                now - dedupe_seconds,
+            ):
+                return None
+            if quota:
+                check_quota(quota, await _quota_usage(db, requester, quota, now), now)
+            inserted = await db.fetchrow(
+                """
+                INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
+                                   request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
+                RETURNING *
+                """,
+                task_kind(request),
+                TaskStatus.QUEUED.value,
+                provider,
+                requester.user_id,
+                requester.guild_id,
+                requester.channel_id,
+                requester.upload_limit,
+                request_json,
+                fingerprint,
+                reroll_of,
+                now,
+            )
+        return task_from_row(inserted) if inserted else None
+
+    async def get_task(self, task_id: int) -> TaskRecord | None:
+        row = await self._one("SELECT * FROM tasks WHERE id = $1", task_id)
+        return task_from_row(row) if row else None
+
+    async def task_by_message(self, message_id: int) -> TaskRecord | None:
+        row = await self._one("SELECT * FROM tasks WHERE result_message_id = $1", message_id)
+        return task_from_row(row) if row else None
+
+    async def tasks_with_status(self, *statuses: TaskStatus) -> list[TaskRecord]:
+        rows = await self._all(f"SELECT * FROM tasks WHERE status IN {in_list(statuses)} ORDER BY id")
+        return [task_from_row(row) for row in rows]
+
+    async def last_submit_at(self) -> float | None:
+        """When the latest submission went out (epoch seconds), for pacing across restarts."""
+        value = await self._value("SELECT MAX(submit_started_at) FROM tasks")
+        return float(value) if value is not None else None
+
+    async def next_queued(self) -> TaskRecord | None:
+        """The oldest queued task: submissions go out in the order they were accepted."""
+        row = await self._one("SELECT * FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1")
+        return task_from_row(row) if row else None
+
+    async def queue_position(self, task_id: int) -> int:
+        """1 for the next task to be submitted."""
+        return int(
+            await self._value(
+                "SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND submit_started_at IS NULL AND id <= $1",
+                task_id,
+            )
+        )
+
+    async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]:
+        """Submitted or running tasks whose next poll is due, the most overdue first."""
+        rows = await self._all(
+            f"""
+            SELECT * FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND next_attempt_at <= $1
+            ORDER BY next_attempt_at LIMIT $2
+            """,
+            now,
+            limit,
+        )
+        return [task_from_row(row) for row in rows]
+
+    async def active_tasks_by_provider_id(self, provider: str, provider_task_ids: Sequence[str]) -> list[TaskRecord]:
+        """The submitted or running tasks behind these provider task ids, in one query (webhooks and poll answers)."""
+        rows = await self._all(
+            f"""
+            SELECT * FROM tasks WHERE provider = $1 AND provider_task_id = ANY($2::text[])
+              AND status IN {in_list(AT_PROVIDER)}
+            """,
+            provider,
+            list(provider_task_ids),
+        )
+        return [task_from_row(row) for row in rows]
+
+    async def active_count(self) -> int:
+        """Tasks at the provider (submitted or running): the poll scheduler shares the provider's budget among them."""
+        return int(await self._value(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}"))
+
+    async def next_active_due_at(self) -> float | None:
+        value = await self._value(f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
+        return float(value) if value is not None else None
+
+    async def begin_submit(self, task_id: int) -> bool:
+        """Claim a queued task for submission; False when it is no longer queued (a member cancelled it).
+
+        Committed before the provider call, so a crash in the middle is known to be in doubt.
+        """
+        now = time.time()
+        return (
+            await self._write(
+                "UPDATE tasks SET submit_started_at = $2, updated_at = $2 "
+                "WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL",
+                task_id,
+                now,
+            )
+            == 1
+        )
+
+    async def mark_submitted(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
+    ) -> bool:
+        """The provider accepted the task; only a task still queued moves."""
+        now = time.time()
+        return (
+            await self._write(
+                """
+                UPDATE tasks SET status = 'submitted', provider_task_id = $2, provider_status = NULL, attempts = 0,
+                                 next_attempt_at = $3, last_change_at = $4, submitted_at = $4,
+                                 reports_by_webhook = $5, updated_at = $4
+                WHERE id = $1 AND status = 'queued'
+                """,
+                task_id,
+                provider_task_id,
+                float(next_poll_at),
+                now,
+                by_webhook,
+            )
+            == 1
+        )
+
+    async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool:
+        """A transient submission failure: the task stays queued and is tried again at `retry_at`."""
+        return (
+            await self._write(
+                """
+                UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, provider_status = $3,
+                                 submit_started_at = NULL, updated_at = $4
+                WHERE id = $1 AND status = 'queued'
+                """,
+                task_id,
+                retry_at,
+                note,
+                time.time(),
+            )
+            == 1
+        )
+
+    async def record_poll(
+        self,
+        task: TaskRecord,
+        *,
+        status: TaskStatus,
+        provider_status: str,
+        progress: int | None,
+        next_poll_at: float,
+    ) -> bool:
+        """Store a poll answer; return whether it moved the task. Applied only while the task is at the provider."""
+        moved = (status, provider_status, progress) != (task.status, task.provider_status, task.progress)
+        now = time.time()
+        applied = await self._update_task(
+            task.id,
+            AT_PROVIDER,
+            status=status.value,
+            provider_status=provider_status,
+            progress=progress,
+            attempts=0,
+            next_attempt_at=float(next_poll_at),
+            last_change_at=now if moved else task.last_change_at,
+        )
+        return moved and applied
+
+    async def defer_poll(self, task_id: int, retry_at: float) -> None:
+        await self._write(
+            f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $3 "
+            f"WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}",
+            task_id,
+            retry_at,
+            time.time(),
+        )
+
+    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
+        """Record the finished clips as songs and the task as ready to deliver, in one transaction."""
+        now = time.time()
+        request = task.request
+        parent = request if isinstance(request, ExtendRequest) else None
+        async with self._transaction() as db:
+            status = await db.execute(
+                f"""
+                UPDATE tasks SET status = 'succeeded', progress = 100, provider_status = 'complete',
+                                 updated_at = $2, last_change_at = $2
+                WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}
+                """,
+                task.id,
+                now,
+            )
+            if changed(status) != 1:
+                return False
+            await db.executemany(
+                """
+                INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
+                                   duration, audio_url, image_url, parent_clip_id, continue_at, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                ON CONFLICT (clip_id) DO UPDATE SET
+                    title = excluded.title, duration = excluded.duration,
+                    audio_url = excluded.audio_url, image_url = excluded.image_url
+                """,
+                [
+                    (
+                        clip.id,
+                        task.provider,
+                        task.provider_task_id,
+                        task.id,
+                        task.requester_id,
+                        task.guild_id,
+                        clip.title or request.title,
+                        clip.duration,
+                        clip.audio_url,
+                        clip.image_url,
+                        parent.clip_id if parent else None,
+                        parent.continue_at if parent else None,
+                        now,
+                    )
+                    for clip in clips
+                ],
+            )
+        return True
+
+    async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> bool:
+        """Record the result message, and song lengths measured from the audio where none were known."""
+        now = time.time()
+        async with self._transaction() as db:
+            status = await db.execute(
+                """
+                UPDATE tasks SET status = 'delivered', result_message_id = $2, finished_at = $3, updated_at = $3
+                WHERE id = $1 AND status = 'succeeded'
+                """,
+                task_id,
+                message_id,
+                now,
+            )
+            if changed(status) != 1:
+                return False
+            await db.executemany(
+                "UPDATE songs SET duration = $1 WHERE clip_id = $2 AND duration IS NULL",
+                [(seconds, clip_id) for clip_id, seconds in durations.items()],
+            )
+        return True
+
+    async def mark_undeliverable(self, task_id: int, error: str) -> bool:
+        """The songs were made but cannot be posted; they stay in `songs` for `/song` and the requester."""
+        return await self._update_task(
+            task_id,
+            (TaskStatus.SUCCEEDED,),
+            status=TaskStatus.UNDELIVERABLE.value,
+            error=error,
+            finished_at=time.time(),
+        )
+
+    async def mark_failed(self, task_id: int, error: str) -> bool:
+        """End a task without a result; False when it had already ended (or made its songs) meanwhile."""
+        return await self._update_task(
+            task_id, IN_PROGRESS, status=TaskStatus.FAILED.value, error=error, finished_at=time.time()
+        )
+
+    async def unfinished_tasks(self, guild_id: int, requester_id: int | None = None) -> list[TaskRecord]:
+        """A server's tasks that have not ended (one member's when `requester_id` is given), oldest first."""
+        sql = f"SELECT * FROM tasks WHERE guild_id = $1 AND status IN {in_list(UNFINISHED)}"
+        args: list[Any] = [guild_id]
+        if requester_id is not None:
+            sql += " AND requester_id = $2"
+            args.append(requester_id)
+        rows = await self._all(sql + " ORDER BY id", *args)
+        return [task_from_row(row) for row in rows]
+
+    async def cancel_task(self, task_id: int, requester_id: int | None = None) -> bool:
+        """Cancel a task that is still queued and not being submitted; False when it is too late (or not theirs)."""
+        sql = (
+            "UPDATE tasks SET status = 'cancelled', error = 'Cancelled before it was submitted.', "
+            "finished_at = $2, updated_at = $2 WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL"
+        )
+        args: list[Any] = [task_id, time.time()]
+        if requester_id is not None:
+            sql += " AND requester_id = $3"
+            args.append(requester_id)
+        return await self._write(sql, *args) == 1
+
+
+async def _quota_usage(db: Connection, requester: Requester, quota: QuotaPolicy, now: float) -> QuotaUsage:
+    """Count what the quota rules read, skipping the counts of limits that are off."""
+    active = 0
+    if quota.max_active_per_user:
+        active = int(
+            await db.fetchval(
+                f"SELECT COUNT(*) FROM tasks WHERE requester_id = $1 AND status IN {in_list(IN_PROGRESS)}",
+                requester.user_id,
+            )
+        )
+    last = None
+    if quota.cooldown_seconds:
+        value = await db.fetchval("SELECT MAX(created_at) FROM tasks WHERE requester_id = $1", requester.user_id)
+        last = float(value) if value is not None else None
+    user_day = await _charged_since(db, "requester_id", requester.user_id, now, quota.daily_per_user)
+    guild_day: list[float] = []
+    if requester.guild_id is not None:
+        guild_day = await _charged_since(db, "guild_id", requester.guild_id, now, quota.daily_per_guild)
+    return QuotaUsage(active=active, last_request_at=last, user_day=user_day, guild_day=guild_day)
+
+
+async def _charged_since(db: Connection, column: str, owner: int, now: float, limit: int) -> list[float]:
+    if not limit:
+        return []
+    rows = await db.fetch(
+        f"SELECT created_at FROM tasks WHERE {column} = $1 AND created_at > $2 AND {CHARGED} "
+        "ORDER BY created_at DESC LIMIT $3",
+        owner,
+        now - DAY_SECONDS,
+        limit,
+    )
+    return [float(row[0]) for row in rows]

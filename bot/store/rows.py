@@ -1,0 +1,72 @@
+"""What every backend shares: rows into records, status groups as SQL, and numbered migration scripts.
+
+Both drivers hand back rows that read by column name (`sqlite3.Row`, `asyncpg.Record`), so one set of
+converters serves them, and a query fragment written once cannot drift between backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import fields
+from importlib import resources
+from typing import Any, Protocol
+
+from bot.domain.models import TaskStatus
+from bot.domain.records import GuildSettings, SongRecord, TaskRecord
+
+TASK_COLUMNS = tuple(field.name for field in fields(TaskRecord))
+SONG_COLUMNS = tuple(field.name for field in fields(SongRecord))
+SETTINGS_COLUMNS = tuple(field.name for field in fields(GuildSettings))
+
+# A task counts against quotas unless it failed or was cancelled before producing a song: those are given back.
+CHARGED = "(status NOT IN ('failed', 'cancelled') OR EXISTS (SELECT 1 FROM songs WHERE songs.task_id = tasks.id))"
+
+# How far back `song_chain` follows extends: a guard against a cycle in hand-edited data.
+MAX_CHAIN_LENGTH = 100
+
+
+class Row(Protocol):
+    """A database row read by column name."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def in_list(statuses: Iterable[TaskStatus]) -> str:
+    """`('submitted', 'running')`: a status group as SQL, from the enum (its values are fixed identifiers)."""
+    return "(" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
+
+
+def escape_like(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (with `ESCAPE '\\'`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def task_from_row(row: Row) -> TaskRecord:
+    """A task from its row; backend-only columns (such as leases) are left out."""
+    data = {name: row[name] for name in TASK_COLUMNS}
+    data["status"] = TaskStatus(data["status"])
+    data["reports_by_webhook"] = bool(data["reports_by_webhook"])
+    return TaskRecord(**data)
+
+
+def song_from_row(row: Row) -> SongRecord:
+    return SongRecord(**{name: row[name] for name in SONG_COLUMNS})
+
+
+def settings_from_row(row: Row) -> GuildSettings:
+    data = {name: row[name] for name in SETTINGS_COLUMNS}
+    data["reroll_anyone"] = bool(data["reroll_anyone"])
+    return GuildSettings(**data)
+
+
+def numbered_scripts(package: str, backend: str) -> list[tuple[int, str, str]]:
+    """The numbered `.sql` files in a backend package's `migrations/`, in order: (version, name, script)."""
+    found = []
+    for entry in resources.files(package).joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append((int(number), name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"{backend} migrations must be numbered 0001, 0002, … without gaps")
+    return found

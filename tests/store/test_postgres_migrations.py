@@ -1,0 +1,72 @@
+"""PostgreSQL migrations: several processes starting at once migrate once, to the same schema as SQLite's."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import asyncpg
+
+from bot.store.postgres import PostgresStore, migrations
+from bot.store.sqlite import SqliteStore
+from tests.support.postgres import fresh_database
+
+# Columns and tables only PostgreSQL has: insertion order (SQLite's rowid), leases, shared pacing, the version.
+POSTGRES_ONLY = {"songs.seq", "tasks.lease_owner", "tasks.lease_until", "pacer", "schema_migrations"}
+
+
+async def test_two_processes_migrating_an_empty_database_at_once_migrate_it_once() -> None:
+    async with fresh_database() as url:
+        first, second = await asyncio.gather(PostgresStore.open(url), PostgresStore.open(url))
+        try:
+            assert await first.schema_version() == await second.schema_version() == len(migrations())
+            task = await first.get_task(1)
+            assert task is None
+        finally:
+            await first.close()
+            await second.close()
+        connection = await asyncpg.connect(url)
+        try:
+            applied = await connection.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        finally:
+            await connection.close()
+        assert [row["version"] for row in applied] == list(range(1, len(migrations()) + 1))
+
+
+async def test_reopening_a_migrated_database_changes_nothing() -> None:
+    async with fresh_database() as url:
+        store = await PostgresStore.open(url)
+        await store.set_meta("commands_hash", "abc")
+        await store.close()
+        reopened = await PostgresStore.open(url)
+        try:
+            assert await reopened.migrate() == len(migrations())
+            assert await reopened.get_meta("commands_hash") == "abc"
+        finally:
+            await reopened.close()
+
+
+async def test_the_schema_has_the_tables_and_columns_of_sqlites(tmp_path: Path) -> None:
+    """Every SQLite migration has its PostgreSQL counterpart: the same tables, columns and indexes."""
+    sqlite_path = tmp_path / "encore.db"
+    await (await SqliteStore.open(sqlite_path)).close()
+    with sqlite3.connect(sqlite_path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        sqlite_names = {*tables, *(f"{t}.{info[1]}" for t in tables for info in db.execute(f"PRAGMA table_info({t})"))}
+        sqlite_indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    async with fresh_database() as url:
+        await (await PostgresStore.open(url)).close()
+        connection = await asyncpg.connect(url)
+        try:
+            columns = await connection.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            )
+            indexes = await connection.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+        finally:
+            await connection.close()
+    postgres_names = {row["table_name"] for row in columns} | {f"{r['table_name']}.{r['column_name']}" for r in columns}
+    postgres_only = {name for name in postgres_names if name.split(".")[0] in POSTGRES_ONLY or name in POSTGRES_ONLY}
+    assert postgres_names - postgres_only == sqlite_names
+    named_indexes = {row["indexname"] for row in indexes if not row["indexname"].endswith("_pkey")}
+    assert {name for name in sqlite_indexes if not name.startswith("sqlite_")} <= named_indexes
