@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import aiohttp
 import discord
 
 from bot.config import Settings
-from bot.providers import create_provider
+from bot.domain.pacing import Pacer, PacerFactory
+from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
 from bot.store import Store
 from bot.store.postgres import PostgresStore
@@ -38,6 +40,19 @@ async def open_store(settings: Settings) -> Store:
     return await SqliteStore.open(settings.database_path)
 
 
+def pacers_for(settings: Settings, store: Store) -> PacerFactory:
+    """Pace the provider key across every process on a shared database, else within this process."""
+    if not isinstance(store, PostgresStore):
+        return in_process_pacer
+    key_hash = hashlib.sha256(settings.provider_key.encode()).hexdigest()[:16]
+    shared = store
+
+    def pacer(operation: str, calls: int, period: float) -> Pacer:
+        return shared.pacer(f"{settings.provider}:{key_hash}:{operation}", calls, period)
+
+    return pacer
+
+
 class EncoreBot(EncoreClient):
     """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`."""
 
@@ -54,11 +69,13 @@ class EncoreBot(EncoreClient):
         self.events = DiscordTaskEvents(
             self, self._session, progress_interval=self.progress_interval, result_view=result_view
         )
-        provider = create_provider(self.settings, self._session)
+        pacers = pacers_for(self.settings, self.store)
+        provider = create_provider(self.settings, self._session, pacers=pacers)
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
         if secret:
-            provider = create_provider(self.settings, self._session, webhook_secret=secret)
+            provider = create_provider(self.settings, self._session, webhook_secret=secret, pacers=pacers)
+        shared = isinstance(self.store, PostgresStore)
         self.service = TaskService(
             self.store,
             provider,
@@ -68,6 +85,9 @@ class EncoreBot(EncoreClient):
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            lease_seconds=self.settings.lease_seconds,
+            # Other processes may leave work behind: look for it a few times per lease.
+            rescan_interval=self.settings.lease_seconds / 4 if shared else None,
         )
         self.tree.error(self.on_app_command_error)
         for extension in EXTENSIONS:

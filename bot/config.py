@@ -47,6 +47,7 @@ class Settings:
     sunoapi_polls_per_second: float = 2.0
     database_path: Path = Path("data/encore.db")
     database_url: str = field(default="", repr=False)  # PostgreSQL, shared by processes; may carry a password
+    lease_seconds: float = 30.0
     poll_interval: float = 5.0
     stall_timeout: float = 900.0
     dev_guild_id: int | None = None
@@ -89,6 +90,7 @@ class Settings:
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=Path(reader.text("DATABASE_PATH") or "data/encore.db"),
             database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
+            lease_seconds=reader.number("LEASE_SECONDS", 30.0, minimum=1.0),
             poll_interval=reader.number("POLL_INTERVAL_SECONDS", 5.0, minimum=0.01),
             stall_timeout=reader.number("TASK_STALL_TIMEOUT_SECONDS", 900.0, minimum=1.0),
             dev_guild_id=reader.snowflake("DEV_GUILD_ID"),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import aiohttp
 
 from bot.config import Settings
+from bot.domain.pacing import Pacer, PacerFactory
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, ApiframeProvider
 from bot.providers.base import (
     Provider,
@@ -16,6 +17,7 @@ from bot.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
     RateLimiter,
+    per_second,
 )
 from bot.providers.sunoapi import SunoApiProvider
 
@@ -31,23 +33,33 @@ __all__ = [
     "RateLimiter",
     "SunoApiProvider",
     "create_provider",
+    "in_process_pacer",
 ]
 
-ProviderFactory = Callable[[Settings, aiohttp.ClientSession, "str | None"], Provider]
+ProviderFactory = Callable[[Settings, aiohttp.ClientSession, "str | None", PacerFactory], Provider]
 
 
-def _sunoapi(settings: Settings, session: aiohttp.ClientSession, webhook_secret: str | None) -> Provider:
+def in_process_pacer(operation: str, calls: int, period: float) -> Pacer:
+    """Each process paces itself: right when it is the only one using the key."""
+    return RateLimiter(calls, period)
+
+
+def _sunoapi(
+    settings: Settings, session: aiohttp.ClientSession, webhook_secret: str | None, pacers: PacerFactory
+) -> Provider:
     interval = settings.sunoapi_submit_interval
     return SunoApiProvider(
         session,
         settings.sunoapi_base_url,
         settings.sunoapi_key,
-        submit_limiter=RateLimiter(1, interval) if interval else None,
-        poll_limiter=RateLimiter.per_second(settings.sunoapi_polls_per_second),
+        submit_limiter=pacers("submit", 1, interval) if interval else None,
+        poll_limiter=pacers("poll", *per_second(settings.sunoapi_polls_per_second)),
     )
 
 
-def _apiframe(settings: Settings, session: aiohttp.ClientSession, webhook_secret: str | None) -> Provider:
+def _apiframe(
+    settings: Settings, session: aiohttp.ClientSession, webhook_secret: str | None, pacers: PacerFactory
+) -> Provider:
     return ApiframeProvider(
         session,
         settings.apiframe_base_url,
@@ -62,7 +74,15 @@ PROVIDERS: dict[str, ProviderFactory] = {"sunoapi": _sunoapi, "apiframe": _apifr
 
 
 def create_provider(
-    settings: Settings, session: aiohttp.ClientSession, *, webhook_secret: str | None = None
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    *,
+    webhook_secret: str | None = None,
+    pacers: PacerFactory = in_process_pacer,
 ) -> Provider:
-    """The client of the configured provider; submissions ask for webhooks when a secret is given."""
-    return PROVIDERS[settings.provider](settings, session, webhook_secret)
+    """The client of the configured provider; submissions ask for webhooks when a secret is given.
+
+    `pacers` builds the pacer of each rate-limited operation: in-process by default, shared when several
+    processes use the key.
+    """
+    return PROVIDERS[settings.provider](settings, session, webhook_secret, pacers)

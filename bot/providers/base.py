@@ -15,6 +15,7 @@ import aiohttp
 
 from bot.domain.capabilities import ProviderCapabilities, capabilities
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask
+from bot.domain.pacing import PACING_MARGIN, Pacer
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
@@ -51,13 +52,13 @@ class ProviderUnavailable(ProviderError):
 
 
 class RateLimiter:
-    """A sliding-window limiter: at most `calls` starts in any `period` seconds, per process.
+    """A sliding-window limiter: at most `calls` starts in any `period` seconds, per process (a `Pacer`).
 
     `margin` widens the window a little so that network jitter cannot make two requests arrive closer together
     at the provider than the documented limit.
     """
 
-    def __init__(self, calls: int, period: float, *, margin: float = 0.05) -> None:
+    def __init__(self, calls: int, period: float, *, margin: float = PACING_MARGIN) -> None:
         self.calls = calls
         self.period = period * (1 + margin)
         self._starts: collections.deque[float] = collections.deque()
@@ -66,8 +67,11 @@ class RateLimiter:
 
     @classmethod
     def per_second(cls, rate: float) -> RateLimiter:
-        """`rate` requests per second as a window of whole calls (2/s → 2 per 1 s, 0.25/s → 1 per 4 s)."""
-        return cls(max(1, int(rate)), max(1, int(rate)) / rate)
+        return cls(*per_second(rate))
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.period
 
     def delay(self, now: float) -> float:
         """Seconds until the next call may start."""
@@ -89,9 +93,15 @@ class RateLimiter:
         """Count a call made `seconds_ago` (by an earlier run of the bot), so a restart cannot send early."""
         self._starts.appendleft(time.monotonic() - max(0.0, seconds_ago))
 
-    def back_off(self, seconds: float) -> None:
-        """After a rate-limit answer, keep every caller out for `seconds`."""
-        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+    async def back_off(self, seconds: float | None = None) -> None:
+        """After a rate-limit answer, keep every caller out for `seconds` (a whole window when None)."""
+        self._blocked_until = max(self._blocked_until, time.monotonic() + (seconds or self.period))
+
+
+def per_second(rate: float) -> tuple[int, float]:
+    """`rate` requests per second as a window of whole calls (2/s → 2 per 1 s, 0.25/s → 1 per 4 s)."""
+    calls = max(1, int(rate))
+    return calls, calls / rate
 
 
 class Provider(ABC):
@@ -99,7 +109,7 @@ class Provider(ABC):
 
     name: ClassVar[str]
     batch_size: ClassVar[int] = 1
-    submit_limiter: RateLimiter | None = None
+    submit_limiter: Pacer | None = None
 
     def __init__(
         self,
@@ -141,9 +151,14 @@ class Provider(ABC):
         """Tasks per second the provider lets Encore poll, or None when it documents no limit."""
         return None
 
-    def submit_delay(self) -> float:
-        """Seconds until the provider's documented limits allow the next submission; 0 when they allow it now."""
-        return self.submit_limiter.delay(time.monotonic()) if self.submit_limiter else 0.0
+    async def wait_for_submit_slot(self) -> None:
+        """Wait until the documented limits allow one more submission, and take it.
+
+        The submit calls themselves do not wait: the caller waits here first, before it records the task as being
+        submitted, so that a task still waiting for its turn is never in doubt.
+        """
+        if self.submit_limiter:
+            await self.submit_limiter.acquire()
 
     def remember_submit(self, seconds_ago: float) -> None:
         """An earlier run of the bot submitted `seconds_ago`: the documented limits count it too."""
@@ -169,9 +184,11 @@ class Provider(ABC):
             raise ProviderUnavailable(f"{self.name} accepted the {what} but sent no task_id")
         return task_id
 
-    async def _post(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None = None) -> tuple[int, Any]:
+    async def _post(
+        self, path: str, body: Mapping[str, Any], limiter: Pacer | None = None, *, paced: bool = True
+    ) -> tuple[int, Any]:
         """POST JSON and return (HTTP status, parsed JSON); transport faults and bad JSON raise ProviderUnavailable."""
-        return await self._request("POST", path, json_body=body, limiter=limiter)
+        return await self._request("POST", path, json_body=body, limiter=limiter, paced=paced)
 
     async def _request(
         self,
@@ -180,14 +197,17 @@ class Provider(ABC):
         *,
         json_body: Mapping[str, Any] | None = None,
         form: aiohttp.FormData | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Pacer | None = None,
+        paced: bool = True,
         client_timeout: aiohttp.ClientTimeout | None = None,
     ) -> tuple[int, Any]:
         """Send one request (JSON, a multipart form, or nothing) and return (HTTP status, parsed JSON).
 
-        Transport faults and bad JSON raise ProviderUnavailable; 429 raises ProviderRateLimited.
+        It first waits for `limiter`'s next slot, unless `paced` is False (the caller took the slot already); a
+        429 makes `limiter` back off either way. Transport faults and bad JSON raise ProviderUnavailable; 429
+        raises ProviderRateLimited.
         """
-        if limiter:
+        if limiter and paced:
             await limiter.acquire()
         try:
             async with self._session.request(
@@ -207,7 +227,7 @@ class Provider(ABC):
             raise ProviderUnavailable(f"{self.name} connection failed on {path}: {type(error).__name__}") from None
         if status == 429:
             if limiter:
-                limiter.back_off(retry_after or limiter.period)
+                await limiter.back_off(retry_after)
             raise ProviderRateLimited(f"{self.name} rate limit on {path}", retry_after=retry_after)
         if status >= 500:
             raise ProviderUnavailable(f"{self.name} server error {status} on {path}")

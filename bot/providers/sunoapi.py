@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.domain.pacing import Pacer
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
@@ -15,7 +16,6 @@ from bot.providers.base import (
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
-    RateLimiter,
     optional_fields,
 )
 
@@ -40,8 +40,8 @@ class SunoApiProvider(Provider):
         base_url: str,
         key: str,
         *,
-        submit_limiter: RateLimiter | None,
-        poll_limiter: RateLimiter,
+        submit_limiter: Pacer | None,
+        poll_limiter: Pacer,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(session, base_url, key, timeout=timeout)
@@ -50,7 +50,7 @@ class SunoApiProvider(Provider):
 
     @property
     def poll_budget(self) -> float:
-        return self.poll_limiter.calls / self.poll_limiter.period * self.batch_size
+        return self.poll_limiter.rate * self.batch_size
 
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
@@ -63,13 +63,13 @@ class SunoApiProvider(Provider):
             continue_clip_id=request.clip_id,
             continue_at=request.continue_at,
         )
-        data = await self._call("/suno/music/extend-music", body, self.submit_limiter)
+        data = await self._call("/suno/music/extend-music", body, self.submit_limiter, paced=False)
         return self._accepted_task_id(data, "extend")
 
     async def submit_generate(self, request: GenerateRequest) -> str:
         """`generate-music` shares the extend's submit window (one per 4 s), so it takes the same limiter."""
         body = optional_fields(prompt=request.lyrics or request.prompt, tags=request.style, title=request.title)
-        data = await self._call("/suno/music/generate-music", body, self.submit_limiter)
+        data = await self._call("/suno/music/generate-music", body, self.submit_limiter, paced=False)
         return self._accepted_task_id(data, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
@@ -83,9 +83,14 @@ class SunoApiProvider(Provider):
                 results.append(parse_task(task_id, data))
         return results
 
-    async def _call(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None) -> dict[str, Any]:
-        """POST and check `code`: 200 is success, anything else is an error the message explains."""
-        _, data = await self._post(path, body, limiter)
+    async def _call(
+        self, path: str, body: Mapping[str, Any], limiter: Pacer | None, *, paced: bool = True
+    ) -> dict[str, Any]:
+        """POST and check `code`: 200 is success, anything else is an error the message explains.
+
+        Submissions pass `paced=False`: the submitter has waited for the slot (`wait_for_submit_slot`).
+        """
+        _, data = await self._post(path, body, limiter, paced=paced)
         if not isinstance(data, dict):
             raise ProviderUnavailable(f"sunoapi sent an unexpected answer on {path}")
         code = _as_int(data.get("code"))
@@ -96,7 +101,7 @@ class SunoApiProvider(Provider):
             raise ProviderAuthError(f"sunoapi refused the API key: {message}")
         if code == 429:
             if limiter:
-                limiter.back_off(limiter.period)
+                await limiter.back_off()
             raise ProviderRateLimited(f"sunoapi rate limit: {message}")
         if code is None or code >= 500:
             raise ProviderUnavailable(f"sunoapi error: {message}")

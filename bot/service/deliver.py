@@ -21,7 +21,7 @@ class Deliverer:
         self.running: dict[int, asyncio.Task[None]] = {}
 
     async def resume(self) -> None:
-        """Start the deliveries a previous run left unposted."""
+        """Start the deliveries nobody is making: left by a previous run, or by a process that died."""
         for task in await self._life.store.tasks_with_status(TaskStatus.SUCCEEDED):
             self.start(task.id)
 
@@ -32,27 +32,38 @@ class Deliverer:
             delivery.add_done_callback(lambda _: self.running.pop(task_id, None))
 
     async def _deliver(self, task_id: int) -> None:
-        """Post a succeeded task's songs, retrying transient faults; the store says when it is done."""
+        """Lease a succeeded task and post its songs, retrying transient faults; the store says when it is done.
+
+        The lease keeps other processes from posting it meanwhile; were this one to die half-way, the next to
+        claim it posts again with the same nonce, and Discord drops the duplicate.
+        """
+        life = self._life
+        async with self._slots:
+            if not await life.store.claim_delivery(task_id, life.owner, life.lease):
+                return
+            with life.working_on([task_id]):
+                await self._post(task_id)
+
+    async def _post(self, task_id: int) -> None:
         store, events = self._life.store, self._life.events
         attempt = 0
-        async with self._slots:
-            while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
-                try:
-                    delivered = await events.deliver(task, await store.songs_of_task(task_id))
-                except DeliveryError as error:
-                    if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
-                        await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
-                        log.warning("task %s is undeliverable: %s", task_id, error)
-                        if undeliverable := await store.get_task(task_id):
-                            await events.task_undeliverable(undeliverable, await store.songs_of_task(task_id))
-                        return
-                    delay = backoff(attempt, self._life.poll_interval)
-                    log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
-                    attempt += 1
-                    await asyncio.sleep(delay)
-                else:
-                    await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
-                    log.info("task %s delivered as message %s", task_id, delivered.message_id)
-                    if done := await store.get_task(task_id):
-                        await events.task_delivered(done)
+        while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+            try:
+                delivered = await events.deliver(task, await store.songs_of_task(task_id))
+            except DeliveryError as error:
+                if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
+                    await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
+                    log.warning("task %s is undeliverable: %s", task_id, error)
+                    if undeliverable := await store.get_task(task_id):
+                        await events.task_undeliverable(undeliverable, await store.songs_of_task(task_id))
                     return
+                delay = backoff(attempt, self._life.poll_interval)
+                log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+            else:
+                await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
+                log.info("task %s delivered as message %s", task_id, delivered.message_id)
+                if done := await store.get_task(task_id):
+                    await events.task_delivered(done)
+                return

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+from collections.abc import Iterable, Iterator
 
 from bot.domain.records import TaskRecord
 from bot.providers import Provider
@@ -31,10 +33,22 @@ def backoff(attempt: int, base: float) -> float:
 
 
 class Lifecycle:
-    """The task's shared context; each stage (intake, submit, poll, deliver) holds one."""
+    """The task's shared context; each stage (intake, submit, poll, deliver) holds one.
+
+    `owner` names this process in the leases it takes for `lease` seconds; `working` is the set of tasks whose
+    lease it is using right now, the ones it renews.
+    """
 
     def __init__(
-        self, store: Store, provider: Provider, events: TaskEvents, *, poll_interval: float, poll_policy: PollPolicy
+        self,
+        store: Store,
+        provider: Provider,
+        events: TaskEvents,
+        *,
+        poll_interval: float,
+        poll_policy: PollPolicy,
+        owner: str,
+        lease: float,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -42,6 +56,19 @@ class Lifecycle:
         self.poll_interval = poll_interval
         # Learns how long tasks take; with webhooks (`webhook_interval` set) polling is only a safety net.
         self.poll_policy = poll_policy
+        self.owner = owner
+        self.lease = lease
+        self.working: set[int] = set()
+
+    @contextlib.contextmanager
+    def working_on(self, task_ids: Iterable[int]) -> Iterator[None]:
+        """Mark claimed tasks as in use for the block, so their leases are renewed while it runs."""
+        ids = set(task_ids)
+        self.working |= ids
+        try:
+            yield
+        finally:
+            self.working -= ids
 
     async def fail(self, task: TaskRecord, reason: str) -> None:
         """End the task without a result and tell the requester, unless it ended some other way meanwhile."""

@@ -37,12 +37,19 @@ class Poller:
         self._apply_lock = asyncio.Lock()
 
     async def poll_due(self) -> float | None:
-        """Poll one batch of due tasks; return how long until the next is due."""
-        store, provider = self._life.store, self._life.provider
-        due = await store.due_active_tasks(time.time(), provider.batch_size)
+        """Lease and poll one batch of due tasks; return how long until the next is due."""
+        life = self._life
+        store, provider = life.store, life.provider
+        due = await store.claim_due_polls(provider.name, life.owner, time.time(), provider.batch_size, life.lease)
         if not due:
-            next_due = await store.next_active_due_at()
+            next_due = await store.next_active_due_at(provider.name)
             return None if next_due is None else max(0.0, next_due - time.time())
+        with life.working_on(task.id for task in due):
+            await self._poll(due)
+        return 0
+
+    async def _poll(self, due: list[TaskRecord]) -> None:
+        store, provider = self._life.store, self._life.provider
         try:
             results = await provider.fetch([task.provider_task_id or "" for task in due])
         except ProviderError as error:
@@ -55,7 +62,7 @@ class Poller:
                 if not await self._check_stalled(task, error):
                     await store.defer_poll(task.id, time.time() + delay)
                     await self._life.events.task_progressed(task, retrying=error.message)
-            return 0
+            return
         async with self._apply_lock:
             # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.
             current = await store.active_tasks_by_provider_id(
@@ -66,7 +73,6 @@ class Poller:
             for polled, result in zip(due, results, strict=True):
                 if fresh_task := by_provider_id.get(polled.provider_task_id):
                     await self._apply(fresh_task, result, in_flight)
-        return 0
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
         """Apply an update the provider pushed (a webhook call); return False when it was ignored.

@@ -1,7 +1,9 @@
 """Submission: send queued tasks to the provider one at a time, at its documented pace, each at most once.
 
-A task is claimed (`begin_submit`) before the provider call, so a crash mid-call leaves it marked as in doubt; it is
-then failed with an explanation, never resent, because neither provider offers idempotency keys.
+A process leases the oldest queued task (`claim_next_queued`), waits for the provider's submit slot, then records
+the submission as started (`begin_submit`) before the provider call, so a crash mid-call leaves it marked as in
+doubt. Whoever claims such a task next (this process after a restart, or another one once the lease has run out)
+fails it with an explanation and never resends it, because neither provider offers idempotency keys.
 """
 
 from __future__ import annotations
@@ -37,18 +39,22 @@ class Submitter:
 
     async def submit_next(self) -> float | None:
         """Submit the oldest queued task; return how long to wait before looking again (None: until woken)."""
-        store, provider = self._life.store, self._life.provider
-        task = await store.next_queued()
+        life = self._life
+        store, provider = life.store, life.provider
+        task = await store.claim_next_queued(provider.name, life.owner, time.time(), life.lease)
         if task is None:
-            return None
-        now = time.time()
-        if task.next_attempt_at > now:
-            return task.next_attempt_at - now
+            due = await store.next_queued_due_at(provider.name)
+            return None if due is None else max(0.0, due - time.time())
+        with life.working_on([task.id]):
+            return await self._submit_claimed(task)
+
+    async def _submit_claimed(self, task: TaskRecord) -> float:
+        store, provider = self._life.store, self._life.provider
         if task.submit_started_at is not None:
             await self._life.fail(task, IN_DOUBT_MESSAGE)
             return 0
-        if (wait := provider.submit_delay()) > 0:
-            return wait  # wait here, not inside the provider call: a task still waiting is not in doubt
+        # Wait for the slot before `begin_submit`: a task still waiting for its turn is not in doubt.
+        await provider.wait_for_submit_slot()
         if not await store.begin_submit(task.id):
             return 0
         try:

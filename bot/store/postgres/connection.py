@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 # `pg_advisory_xact_lock` key of schema changes: processes that start at once migrate one after the other.
 MIGRATION_LOCK = "encore:migrate"
+# The database's clock in epoch seconds: leases and pacing read one clock, whichever machine asks.
+DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
+# Wakes the other processes (payload `queued:<id>` or `succeeded:<id>`); sent at commit, lost if nobody listens.
+CHANNEL = "encore_tasks"
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', $1)"
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -35,8 +40,9 @@ def changed(status: str) -> int:
 class PostgresConnection:
     """Owns the pool; each query borrows a connection, each transaction holds one until it commits."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], url: str) -> None:
         self._pool = pool
+        self._url = url
 
     async def close(self) -> None:
         await self._pool.close()
@@ -94,8 +100,11 @@ class PostgresConnection:
         return changed(await self._pool.execute(sql, *args))
 
     async def _update_task(self, task_id: int, expected: Iterable[TaskStatus] | None = None, **fields: Any) -> bool:
-        """Set some columns of a task, only while it is in one of the `expected` statuses; return whether it was."""
-        fields["updated_at"] = time.time()
+        """Set some columns of a task, only while it is in one of the `expected` statuses; return whether it was.
+
+        Like every transition, it ends the lease on the task.
+        """
+        fields.update(updated_at=time.time(), lease_owner=None, lease_until=None)
         assignments = ", ".join(f"{name} = ${index}" for index, name in enumerate(fields, start=2))
         condition = f" AND status IN {in_list(expected)}" if expected is not None else ""
         sql = f"UPDATE tasks SET {assignments} WHERE id = $1{condition}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.models import (
@@ -19,7 +19,7 @@ from bot.domain.models import (
 )
 from bot.domain.quota import DAY_SECONDS, QuotaPolicy, QuotaUsage, check_quota
 from bot.domain.records import TaskRecord
-from bot.store.postgres.connection import PostgresConnection, changed
+from bot.store.postgres.connection import DB_NOW, NOTIFY, PostgresConnection, changed
 from bot.store.rows import CHARGED, in_list, task_from_row
 
 if TYPE_CHECKING:
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # Serialises the requests of one member, and of one server, across processes: the duplicate and quota checks
 # read counts that the insert then changes (SQLite gets this from its single writer).
 REQUEST_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+# Leases are read on the database's clock, so processes on machines whose clocks differ agree on expiry.
+UNLEASED = f"(lease_until IS NULL OR lease_until <= {DB_NOW})"
+RELEASE = "lease_owner = NULL, lease_until = NULL"
 
 
 class PostgresTasks(PostgresConnection):
@@ -81,6 +84,8 @@ class PostgresTasks(PostgresConnection):
                 reroll_of,
                 now,
             )
+            if inserted:
+                await db.execute(NOTIFY, f"{TaskStatus.QUEUED.value}:{inserted['id']}")
         return task_from_row(inserted) if inserted else None
 
     async def get_task(self, task_id: int) -> TaskRecord | None:
@@ -100,10 +105,18 @@ class PostgresTasks(PostgresConnection):
         value = await self._value("SELECT MAX(submit_started_at) FROM tasks")
         return float(value) if value is not None else None
 
-    async def next_queued(self) -> TaskRecord | None:
-        """The oldest queued task: submissions go out in the order they were accepted."""
-        row = await self._one("SELECT * FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1")
-        return task_from_row(row) if row else None
+    async def claim_next_queued(self, provider: str, owner: str, now: float, lease: float) -> TaskRecord | None:
+        """Lease the oldest due queued task of `provider` nobody holds; other claimers skip it without waiting."""
+        rows = await self._claim(
+            "status = 'queued' AND provider = $3 AND next_attempt_at <= $4", "id", 1, owner, lease, provider, now
+        )
+        return rows[0] if rows else None
+
+    async def next_queued_due_at(self, provider: str) -> float | None:
+        value = await self._value(
+            f"SELECT MIN(next_attempt_at) FROM tasks WHERE status = 'queued' AND provider = $1 AND {UNLEASED}", provider
+        )
+        return float(value) if value is not None else None
 
     async def queue_position(self, task_id: int) -> int:
         """1 for the next task to be submitted."""
@@ -114,17 +127,19 @@ class PostgresTasks(PostgresConnection):
             )
         )
 
-    async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]:
-        """Submitted or running tasks whose next poll is due, the most overdue first."""
-        rows = await self._all(
-            f"""
-            SELECT * FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND next_attempt_at <= $1
-            ORDER BY next_attempt_at LIMIT $2
-            """,
-            now,
+    async def claim_due_polls(
+        self, provider: str, owner: str, now: float, limit: int, lease: float
+    ) -> list[TaskRecord]:
+        """Lease up to `limit` due tasks at the provider, the most overdue first, skipping those others hold."""
+        return await self._claim(
+            f"status IN {in_list(AT_PROVIDER)} AND provider = $3 AND next_attempt_at <= $4",
+            "next_attempt_at",
             limit,
+            owner,
+            lease,
+            provider,
+            now,
         )
-        return [task_from_row(row) for row in rows]
 
     async def active_tasks_by_provider_id(self, provider: str, provider_task_ids: Sequence[str]) -> list[TaskRecord]:
         """The submitted or running tasks behind these provider task ids, in one query (webhooks and poll answers)."""
@@ -142,9 +157,59 @@ class PostgresTasks(PostgresConnection):
         """Tasks at the provider (submitted or running): the poll scheduler shares the provider's budget among them."""
         return int(await self._value(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}"))
 
-    async def next_active_due_at(self) -> float | None:
-        value = await self._value(f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
+    async def next_active_due_at(self, provider: str) -> float | None:
+        value = await self._value(
+            f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND provider = $1 "
+            f"AND {UNLEASED}",
+            provider,
+        )
         return float(value) if value is not None else None
+
+    async def claim_delivery(self, task_id: int, owner: str, lease: float) -> bool:
+        return (
+            await self._write(
+                f"UPDATE tasks SET lease_owner = $2, lease_until = {DB_NOW} + $3 "
+                f"WHERE id = $1 AND status = 'succeeded' AND {UNLEASED}",
+                task_id,
+                owner,
+                float(lease),
+            )
+            == 1
+        )
+
+    async def renew_leases(self, owner: str, task_ids: Iterable[int], lease: float) -> None:
+        await self._write(
+            f"UPDATE tasks SET lease_until = {DB_NOW} + $3 WHERE lease_owner = $1 AND id = ANY($2::bigint[])",
+            owner,
+            list(task_ids),
+            float(lease),
+        )
+
+    async def release_leases(self, owner: str) -> None:
+        await self._write("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", owner)
+
+    async def _claim(
+        self, condition: str, order: str, limit: int, owner: str, lease: float, *args: Any
+    ) -> list[TaskRecord]:
+        """Lease up to `limit` tasks meeting `condition` (its parameters from $3), in `order`, in one statement.
+
+        `FOR UPDATE SKIP LOCKED` makes concurrent claimers pass over each other's rows instead of waiting or
+        taking the same ones; the lease is committed when the statement returns, before any HTTP call.
+        """
+        rows = await self._all(
+            f"""
+            WITH picked AS (
+                SELECT id FROM tasks WHERE {condition} AND {UNLEASED}
+                ORDER BY {order} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED
+            )
+            UPDATE tasks SET lease_owner = $1, lease_until = {DB_NOW} + $2 FROM picked WHERE tasks.id = picked.id
+            RETURNING tasks.*
+            """,
+            owner,
+            float(lease),
+            *args,
+        )
+        return sorted((task_from_row(row) for row in rows), key=lambda task: (getattr(task, order), task.id))
 
     async def begin_submit(self, task_id: int) -> bool:
         """Claim a queued task for submission; False when it is no longer queued (a member cancelled it).
@@ -172,7 +237,7 @@ class PostgresTasks(PostgresConnection):
                 """
                 UPDATE tasks SET status = 'submitted', provider_task_id = $2, provider_status = NULL, attempts = 0,
                                  next_attempt_at = $3, last_change_at = $4, submitted_at = $4,
-                                 reports_by_webhook = $5, updated_at = $4
+                                 reports_by_webhook = $5, updated_at = $4, lease_owner = NULL, lease_until = NULL
                 WHERE id = $1 AND status = 'queued'
                 """,
                 task_id,
@@ -190,7 +255,7 @@ class PostgresTasks(PostgresConnection):
             await self._write(
                 """
                 UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, provider_status = $3,
-                                 submit_started_at = NULL, updated_at = $4
+                                 submit_started_at = NULL, updated_at = $4, lease_owner = NULL, lease_until = NULL
                 WHERE id = $1 AND status = 'queued'
                 """,
                 task_id,
@@ -227,7 +292,7 @@ class PostgresTasks(PostgresConnection):
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None:
         await self._write(
-            f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $3 "
+            f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $3, {RELEASE} "
             f"WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}",
             task_id,
             retry_at,
@@ -243,7 +308,7 @@ class PostgresTasks(PostgresConnection):
             status = await db.execute(
                 f"""
                 UPDATE tasks SET status = 'succeeded', progress = 100, provider_status = 'complete',
-                                 updated_at = $2, last_change_at = $2
+                                 updated_at = $2, last_change_at = $2, {RELEASE}
                 WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}
                 """,
                 task.id,
@@ -251,6 +316,7 @@ class PostgresTasks(PostgresConnection):
             )
             if changed(status) != 1:
                 return False
+            await db.execute(NOTIFY, f"{TaskStatus.SUCCEEDED.value}:{task.id}")
             await db.executemany(
                 """
                 INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
@@ -286,8 +352,9 @@ class PostgresTasks(PostgresConnection):
         now = time.time()
         async with self._transaction() as db:
             status = await db.execute(
-                """
-                UPDATE tasks SET status = 'delivered', result_message_id = $2, finished_at = $3, updated_at = $3
+                f"""
+                UPDATE tasks SET status = 'delivered', result_message_id = $2, finished_at = $3, updated_at = $3,
+                                 {RELEASE}
                 WHERE id = $1 AND status = 'succeeded'
                 """,
                 task_id,
@@ -332,7 +399,8 @@ class PostgresTasks(PostgresConnection):
         """Cancel a task that is still queued and not being submitted; False when it is too late (or not theirs)."""
         sql = (
             "UPDATE tasks SET status = 'cancelled', error = 'Cancelled before it was submitted.', "
-            "finished_at = $2, updated_at = $2 WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL"
+            f"finished_at = $2, updated_at = $2, {RELEASE} "
+            "WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL"
         )
         args: list[Any] = [task_id, time.time()]
         if requester_id is not None:

@@ -12,6 +12,7 @@ import aiosqlite
 
 from bot.domain.models import TaskStatus
 from bot.store.rows import in_list, numbered_scripts
+from bot.store.sqlite.leases import Leases
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -26,6 +27,7 @@ class SqliteConnection:
         self._db = connection
         self._db.row_factory = aiosqlite.Row
         self._write_lock = asyncio.Lock()
+        self._leases = Leases()
 
     async def close(self) -> None:
         await self._db.close()
@@ -72,14 +74,24 @@ class SqliteConnection:
             return cursor.rowcount
 
     async def _update_task(self, task_id: int, expected: Iterable[TaskStatus] | None = None, **fields: Any) -> bool:
-        """Set some columns of a task, only while it is in one of the `expected` statuses; return whether it was."""
+        """Set some columns of a task, only while it is in one of the `expected` statuses; return whether it was.
+
+        Like every transition, it ends the lease on the task.
+        """
         fields["updated_at"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in fields)
         condition = f" AND status IN {in_list(expected)}" if expected is not None else ""
         changed = await self._write(
             f"UPDATE tasks SET {assignments} WHERE id = ?{condition}", (*fields.values(), task_id)
         )
-        return changed == 1
+        return self._moved(task_id, changed)
+
+    def _moved(self, task_id: int, changed: int) -> bool:
+        """Whether a transition of the task happened (`changed` rows); if it did, its lease ends with it."""
+        if changed != 1:
+            return False
+        self._leases.release(task_id)
+        return True
 
 
 def _statements(script: str) -> list[str]:

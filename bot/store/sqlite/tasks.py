@@ -7,8 +7,10 @@ submission, two processes) can overwrite one outcome with another.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+import aiosqlite
 
 from bot.domain.models import (
     AT_PROVIDER,
@@ -125,10 +127,23 @@ class SqliteTasks(SqliteConnection):
         row = await self._one("SELECT MAX(submit_started_at) FROM tasks")
         return float(row[0]) if row and row[0] is not None else None
 
-    async def next_queued(self) -> TaskRecord | None:
-        """The oldest queued task: submissions go out in the order they were accepted."""
-        row = await self._one("SELECT * FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1")
-        return task_from_row(row) if row else None
+    async def claim_next_queued(self, provider: str, owner: str, now: float, lease: float) -> TaskRecord | None:
+        """Lease the oldest due queued task of `provider` that nobody leases: submissions go out in order."""
+        async with self._leases.claiming:
+            rows = await self._all(
+                "SELECT * FROM tasks WHERE status = 'queued' AND provider = ? AND next_attempt_at <= ? "
+                "ORDER BY id LIMIT ?",
+                (provider, now, len(self._leases) + 1),
+            )
+            return next(iter(self._take([task_from_row(row) for row in rows], owner, lease, 1)), None)
+
+    async def next_queued_due_at(self, provider: str) -> float | None:
+        rows = await self._all(
+            "SELECT id, next_attempt_at FROM tasks WHERE status = 'queued' AND provider = ? "
+            "ORDER BY next_attempt_at LIMIT ?",
+            (provider, len(self._leases) + 1),
+        )
+        return self._earliest_free(rows)
 
     async def queue_position(self, task_id: int) -> int:
         """1 for the next task to be submitted."""
@@ -137,16 +152,19 @@ class SqliteTasks(SqliteConnection):
         )
         return int(row[0]) if row else 0
 
-    async def due_active_tasks(self, now: float, limit: int) -> list[TaskRecord]:
-        """Submitted or running tasks whose next poll is due, the most overdue first."""
-        rows = await self._all(
-            f"""
-            SELECT * FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND next_attempt_at <= ?
-            ORDER BY next_attempt_at LIMIT ?
-            """,
-            (now, limit),
-        )
-        return [task_from_row(row) for row in rows]
+    async def claim_due_polls(
+        self, provider: str, owner: str, now: float, limit: int, lease: float
+    ) -> list[TaskRecord]:
+        """Lease up to `limit` tasks at the provider whose next poll is due, the most overdue first."""
+        async with self._leases.claiming:
+            rows = await self._all(
+                f"""
+                SELECT * FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND provider = ? AND next_attempt_at <= ?
+                ORDER BY next_attempt_at LIMIT ?
+                """,
+                (provider, now, limit + len(self._leases)),
+            )
+            return self._take([task_from_row(row) for row in rows], owner, lease, limit)
 
     async def active_tasks_by_provider_id(self, provider: str, provider_task_ids: Sequence[str]) -> list[TaskRecord]:
         """The submitted or running tasks behind these provider task ids, in one query (webhooks and poll answers)."""
@@ -165,9 +183,44 @@ class SqliteTasks(SqliteConnection):
         row = await self._one(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
         return int(row[0]) if row else 0
 
-    async def next_active_due_at(self) -> float | None:
-        row = await self._one(f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
-        return float(row[0]) if row and row[0] is not None else None
+    async def next_active_due_at(self, provider: str) -> float | None:
+        rows = await self._all(
+            f"SELECT id, next_attempt_at FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND provider = ? "
+            "ORDER BY next_attempt_at LIMIT ?",
+            (provider, len(self._leases) + 1),
+        )
+        return self._earliest_free(rows)
+
+    async def claim_delivery(self, task_id: int, owner: str, lease: float) -> bool:
+        async with self._leases.claiming:
+            row = await self._one("SELECT status FROM tasks WHERE id = ?", (task_id,))
+            if row is None or row[0] != TaskStatus.SUCCEEDED or not self._leases.free([task_id]):
+                return False
+            self._leases.take(task_id, owner, lease)
+            return True
+
+    async def renew_leases(self, owner: str, task_ids: Iterable[int], lease: float) -> None:
+        self._leases.renew(owner, task_ids, lease)
+
+    async def release_leases(self, owner: str) -> None:
+        self._leases.release_all(owner)
+
+    async def listen(self, wake: Callable[[TaskStatus, int], None]) -> None:
+        """Nothing to hear: no other process shares an SQLite file, and this one wakes its own loops."""
+
+    def _take(self, tasks: list[TaskRecord], owner: str, lease: float, limit: int) -> list[TaskRecord]:
+        """Lease the first `limit` of `tasks` that nobody holds; return them."""
+        free = set(self._leases.free(task.id for task in tasks))
+        taken = [task for task in tasks if task.id in free][:limit]
+        for task in taken:
+            self._leases.take(task.id, owner, lease)
+        return taken
+
+    def _earliest_free(self, rows: Iterable[aiosqlite.Row]) -> float | None:
+        """The first `next_attempt_at` of rows (id, next_attempt_at), in that order, on a task nobody leases."""
+        due = {int(row[0]): float(row[1]) for row in rows}
+        free = self._leases.free(due)
+        return min((due[task_id] for task_id in free), default=None)
 
     async def begin_submit(self, task_id: int) -> bool:
         """Claim a queued task for submission; False when it is no longer queued (a member cancelled it).
@@ -200,7 +253,7 @@ class SqliteTasks(SqliteConnection):
             """,
             (provider_task_id, next_poll_at, now, now, int(by_webhook), now, task_id),
         )
-        return changed == 1
+        return self._moved(task_id, changed)
 
     async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool:
         """A transient submission failure: the task stays queued and is tried again at `retry_at`."""
@@ -212,7 +265,7 @@ class SqliteTasks(SqliteConnection):
             """,
             (retry_at, note, time.time(), task_id),
         )
-        return changed == 1
+        return self._moved(task_id, changed)
 
     async def record_poll(
         self,
@@ -242,11 +295,12 @@ class SqliteTasks(SqliteConnection):
         return moved and applied
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None:
-        await self._write(
+        changed = await self._write(
             f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ? "
             f"WHERE id = ? AND status IN {in_list(AT_PROVIDER)}",
             (retry_at, time.time(), task_id),
         )
+        self._moved(task_id, changed)
 
     async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
         """Record the finished clips as songs and the task as ready to deliver, in one transaction.
@@ -264,7 +318,7 @@ class SqliteTasks(SqliteConnection):
                 """,
                 (TaskStatus.SUCCEEDED, "complete", now, now, task.id),
             )
-            if cursor.rowcount != 1:
+            if not self._moved(task.id, cursor.rowcount):
                 return False
             await db.executemany(
                 """
@@ -307,7 +361,7 @@ class SqliteTasks(SqliteConnection):
                 """,
                 (TaskStatus.DELIVERED, message_id, now, now, task_id),
             )
-            if cursor.rowcount != 1:
+            if not self._moved(task_id, cursor.rowcount):
                 return False
             await db.executemany(
                 "UPDATE songs SET duration = ? WHERE clip_id = ? AND duration IS NULL",
@@ -352,4 +406,4 @@ class SqliteTasks(SqliteConnection):
         if requester_id is not None:
             sql += " AND requester_id = ?"
             params.append(requester_id)
-        return await self._write(sql, params) == 1
+        return self._moved(task_id, await self._write(sql, params))

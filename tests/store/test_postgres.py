@@ -1,13 +1,18 @@
-"""PostgreSQL migrations: several processes starting at once migrate once, to the same schema as SQLite's."""
+"""What only PostgreSQL has: migrations by processes starting at once, the schema mirroring SQLite's, shared
+pacing of a provider key, and notifications that wake the other processes."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
+import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
+from bot.domain.models import Clip, GenerateRequest, Requester, TaskStatus
 from bot.store.postgres import PostgresStore, migrations
 from bot.store.sqlite import SqliteStore
 from tests.support.postgres import fresh_database
@@ -70,3 +75,55 @@ async def test_the_schema_has_the_tables_and_columns_of_sqlites(tmp_path: Path) 
     assert postgres_names - postgres_only == sqlite_names
     named_indexes = {row["indexname"] for row in indexes if not row["indexname"].endswith("_pkey")}
     assert {name for name in sqlite_indexes if not name.startswith("sqlite_")} <= named_indexes
+
+
+async def test_processes_sharing_a_pacer_get_distinct_slots_an_interval_apart() -> None:
+    async with fresh_database() as url:
+        stores = await asyncio.gather(*(PostgresStore.open(url) for _ in range(3)))
+        try:
+            pacers = [store.pacer("sunoapi:key:poll", 2, 0.5) for store in stores]
+            sent: list[float] = []
+
+            async def send(pacer_index: int) -> None:
+                for _ in range(4):
+                    await pacers[pacer_index].acquire()
+                    sent.append(time.monotonic())
+
+            await asyncio.gather(*(send(index) for index in range(3)))
+        finally:
+            for store in stores:
+                await store.close()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(sent))]
+    assert len(sent) == 12
+    assert min(gaps) >= 0.25  # 2 calls per 0.5 s in total, whoever sends
+    assert pacers[0].rate == pytest.approx(4 / 1.05)
+
+
+async def test_a_back_off_keeps_every_process_out() -> None:
+    async with fresh_database() as url:
+        first, second = await asyncio.gather(PostgresStore.open(url), PostgresStore.open(url))
+        try:
+            await first.pacer("k", 1, 0.01).back_off(0.3)
+            started = time.monotonic()
+            await second.pacer("k", 1, 0.01).acquire()
+            assert time.monotonic() - started >= 0.25
+        finally:
+            await first.close()
+            await second.close()
+
+
+async def test_other_processes_hear_of_queued_and_succeeded_tasks() -> None:
+    async with fresh_database() as url:
+        worker, gateway = await asyncio.gather(PostgresStore.open(url), PostgresStore.open(url))
+        heard: asyncio.Queue[tuple[TaskStatus, int]] = asyncio.Queue()
+        try:
+            await worker.listen(lambda status, task_id: heard.put_nowait((status, task_id)))
+            task = await gateway.create_task(Requester(11, 21, 31), "sunoapi", GenerateRequest(prompt="a"))
+            assert task is not None
+            assert await asyncio.wait_for(heard.get(), timeout=5) == (TaskStatus.QUEUED, task.id)
+            assert await gateway.mark_submitted(task.id, "p-1", next_poll_at=0)
+            assert await gateway.mark_succeeded(task, [Clip("c1", "https://a/1.mp3", None)])
+            assert await asyncio.wait_for(heard.get(), timeout=5) == (TaskStatus.SUCCEEDED, task.id)
+        finally:
+            await worker.close()
+            await gateway.close()
