@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
 import aiohttp
-import discord
 
 from bot.config import Settings
 from bot.domain.pacing import Pacer, PacerFactory
@@ -15,7 +15,7 @@ from bot.service import TaskService
 from bot.store import Store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
-from bot.ui.client import EncoreClient
+from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.events import DiscordTaskEvents
 from bot.ui.views import PERSISTENT_ITEMS, result_view
 from bot.web.server import WebhookServer, webhook_secret
@@ -40,15 +40,16 @@ async def open_store(settings: Settings) -> Store:
     return await SqliteStore.open(settings.database_path)
 
 
-def pacers_for(settings: Settings, store: Store) -> PacerFactory:
-    """Pace the provider key across every process on a shared database, else within this process."""
+def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
+    """Pace the calls made with `secret` (an API key, the bot token) across every process on a shared database,
+    else within this process. Only a hash of the secret is stored, to tell keys apart."""
     if not isinstance(store, PostgresStore):
         return in_process_pacer
-    key_hash = hashlib.sha256(settings.provider_key.encode()).hexdigest()[:16]
+    key_hash = hashlib.sha256(secret.encode()).hexdigest()[:16]
     shared = store
 
     def pacer(operation: str, calls: int, period: float) -> Pacer:
-        return shared.pacer(f"{settings.provider}:{key_hash}:{operation}", calls, period)
+        return shared.pacer(f"{service}:{key_hash}:{operation}", calls, period)
 
     return pacer
 
@@ -57,19 +58,27 @@ class EncoreBot(EncoreClient):
     """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`."""
 
     def __init__(self, settings: Settings, *, progress_interval: float = 10.0) -> None:
-        super().__init__(settings, intents=discord.Intents.default())
+        super().__init__(settings, intents=encore_intents())
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
         self.webhooks: WebhookServer | None = None
 
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
+        """Log in and run the gateway's shards; a worker (`SHARD_IDS=none`) only logs in and works until closed."""
+        if self.settings.runs_gateway:
+            await super().start(token, reconnect=reconnect)
+            return
+        await self.login(token)
+        await self._closed.wait()
+
     async def setup_hook(self) -> None:
+        self._closed = asyncio.Event()
         self._session = aiohttp.ClientSession()
         self.store = await open_store(self.settings)
-        self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.events = DiscordTaskEvents(
             self, self._session, progress_interval=self.progress_interval, result_view=result_view
         )
-        pacers = pacers_for(self.settings, self.store)
+        pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
@@ -89,10 +98,8 @@ class EncoreBot(EncoreClient):
             # Other processes may leave work behind: look for it a few times per lease.
             rescan_interval=self.settings.lease_seconds / 4 if shared else None,
         )
-        self.tree.error(self.on_app_command_error)
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
-        await self.sync_commands()
+        if self.settings.runs_gateway:
+            await self._serve_gateway()
         if self.settings.public_webhook_url:
             self.webhooks = WebhookServer(
                 self.service,
@@ -103,7 +110,20 @@ class EncoreBot(EncoreClient):
             )
             await self.webhooks.start()
         await self.service.start()
-        log.info("Encore ready to take commands with provider %s", self.settings.provider)
+        if self.settings.runs_gateway:
+            log.info("Encore ready to take commands with provider %s", self.settings.provider)
+        else:
+            log.info("Encore ready to work without a gateway (a worker) with provider %s", self.settings.provider)
+
+    async def _serve_gateway(self) -> None:
+        """What only a process with shards needs: commands, persistent buttons, paced IDENTIFYs."""
+        self.identify_pacers = pacers_for(self.store, "discord", self.settings.discord_token)
+        self.max_concurrency = (await self.fetch_session_start_limits()).max_concurrency
+        self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.tree.error(self.on_app_command_error)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
 
     async def close(self) -> None:
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
@@ -117,3 +137,5 @@ class EncoreBot(EncoreClient):
             await self._session.close()
         if hasattr(self, "store"):
             await self.store.close()
+        if hasattr(self, "_closed"):
+            self._closed.set()

@@ -48,6 +48,8 @@ class Settings:
     database_path: Path = Path("data/encore.db")
     database_url: str = field(default="", repr=False)  # PostgreSQL, shared by processes; may carry a password
     lease_seconds: float = 30.0
+    shard_count: int = 1
+    shard_ids: tuple[int, ...] | None = None  # None: every shard of `shard_count`; () with SHARD_IDS=none
     poll_interval: float = 5.0
     stall_timeout: float = 900.0
     dev_guild_id: int | None = None
@@ -58,6 +60,11 @@ class Settings:
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     webhook_poll_interval: float = 120.0
+
+    @property
+    def runs_gateway(self) -> bool:
+        """False for a worker (SHARD_IDS=none): REST only, the task loops, no commands."""
+        return self.shard_ids != ()
 
     @property
     def provider_key(self) -> str:
@@ -77,6 +84,9 @@ class Settings:
         reader = _EnvReader(env)
         sunoapi_key = reader.text("SUNOAPI_KEY")
         apiframe_key = reader.text("APIFRAME_KEY")
+        shard_count = reader.count("SHARD_COUNT", 1)
+        if shard_count < 1:
+            raise ConfigError("SHARD_COUNT", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
             provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), sunoapi_key, apiframe_key),
@@ -91,6 +101,8 @@ class Settings:
             database_path=Path(reader.text("DATABASE_PATH") or "data/encore.db"),
             database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
             lease_seconds=reader.number("LEASE_SECONDS", 30.0, minimum=1.0),
+            shard_count=shard_count,
+            shard_ids=reader.shard_ids("SHARD_IDS", shard_count),
             poll_interval=reader.number("POLL_INTERVAL_SECONDS", 5.0, minimum=0.01),
             stall_timeout=reader.number("TASK_STALL_TIMEOUT_SECONDS", 900.0, minimum=1.0),
             dev_guild_id=reader.snowflake("DEV_GUILD_ID"),
@@ -185,6 +197,21 @@ class _EnvReader:
         if bad:
             raise ConfigError(name, f"must be comma-separated Discord ids, not {bad[0]!r}")
         return frozenset(int(part) for part in parts)
+
+    def shard_ids(self, name: str, shard_count: int) -> tuple[int, ...] | None:
+        """`0,1` (some shards of `shard_count`), `none` (no gateway: a worker), or blank (every shard)."""
+        raw = self.text(name)
+        if not raw:
+            return None
+        if raw.lower() == "none":
+            return ()
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not parts or not all(part.isdigit() for part in parts):
+            raise ConfigError(name, f"must be comma-separated shard numbers (e.g. 0,1) or none, not {raw!r}")
+        ids = tuple(int(part) for part in parts)
+        if len(set(ids)) != len(ids) or max(ids) >= shard_count:
+            raise ConfigError(name, f"must list distinct shards below SHARD_COUNT ({shard_count}), not {raw!r}")
+        return ids
 
     def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
         raw = self.text(name)

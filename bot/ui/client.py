@@ -1,4 +1,4 @@
-"""Encore's discord.py client: intents, mentions, command sync and the last-resort error reply.
+"""Encore's discord.py client: intents, shards, mentions, command sync and the last-resort error reply.
 
 It knows the service and the store only through their interfaces; `bot.app` builds the concrete ones.
 """
@@ -15,6 +15,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.domain.pacing import Pacer, PacerFactory
+from bot.providers import in_process_pacer
 from bot.service import TaskService
 from bot.store import Store
 from bot.ui.events import DiscordTaskEvents
@@ -22,6 +24,20 @@ from bot.ui.events import DiscordTaskEvents
 log = logging.getLogger("bot.app")
 
 COMMANDS_HASH_KEY = "commands_hash"
+# Discord's IDENTIFY limit: one per `max_concurrency` bucket every 5 seconds, for all the bot's processes.
+IDENTIFY_INTERVAL = 5.0
+
+
+def encore_intents() -> discord.Intents:
+    """Exactly what Encore uses: servers and their channels, and reactions (🔁, ⭐, read raw).
+
+    Commands, buttons and forms arrive as interactions without any intent; asking for messages, typing,
+    presences, members, voice or DMs would only make Discord send events nobody reads.
+    """
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_reactions = True
+    return intents
 
 
 def point_at_discord(settings: Settings) -> None:
@@ -30,8 +46,12 @@ def point_at_discord(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-class EncoreClient(commands.Bot):
-    """The Discord client every cog and view talks to; its state lives in the store, never in memory."""
+class EncoreClient(commands.AutoShardedBot):
+    """The Discord client every cog and view talks to; its state lives in the store, never in memory.
+
+    It runs the shards `SHARD_COUNT`/`SHARD_IDS` give it (one shard by default), pacing each IDENTIFY through
+    `identify_pacer`, which processes sharing a database share.
+    """
 
     store: Store
     service: TaskService
@@ -43,9 +63,22 @@ class EncoreClient(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            shard_count=settings.shard_count,
         )
+        self.shard_ids = list(settings.shard_ids) if settings.shard_ids else None
         self.settings = settings
+        # Learnt from Discord at start (`GET /gateway/bot`); the pacers are shared when the database is.
+        self.max_concurrency = 1
+        self.identify_pacers: PacerFactory = in_process_pacer
+        self._identify_buckets: dict[int, Pacer] = {}
         point_at_discord(settings)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for the IDENTIFY slot of the shard's bucket (`shard_id % max_concurrency`), whoever else waits."""
+        bucket = (shard_id or 0) % self.max_concurrency
+        if bucket not in self._identify_buckets:
+            self._identify_buckets[bucket] = self.identify_pacers(f"identify:{bucket}", 1, IDENTIFY_INTERVAL)
+        await self._identify_buckets[bucket].acquire()
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """A command failed in a way it did not handle: log why, and never leave the member on "thinking…"."""
@@ -64,8 +97,11 @@ class EncoreClient(commands.Bot):
             log.warning("could not tell the member about the failure: %s", reply_error)
 
     def gateway_connected(self) -> bool:
-        """Whether the Discord gateway session is up (for `/healthz`)."""
-        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+        """Whether every shard's gateway session is up (for `/healthz`); a worker has none to lose."""
+        if not self.settings.runs_gateway:
+            return not self.is_closed()
+        shards = self.shards.values()
+        return self.is_ready() and not self.is_closed() and bool(shards) and not any(s.is_closed() for s in shards)
 
     async def sync_commands(self) -> None:
         """Sync to the development guild when one is set (instant); else globally, only when the commands changed."""

@@ -25,7 +25,7 @@ from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
-READY_LINE = "Encore ready to take commands"
+READY_LINE = "Encore ready to"  # take commands, or work as a worker
 
 
 def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra: str) -> dict[str, str]:

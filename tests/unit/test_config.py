@@ -89,3 +89,15 @@ def test_a_database_url_selects_postgresql_and_stays_secret() -> None:
     assert Settings.from_env(BASE).database_url == ""
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         Settings.from_env({**BASE, "DATABASE_URL": "mysql://db/encore"})
+
+
+def test_shards_some_all_or_none() -> None:
+    assert (Settings.from_env(BASE).shard_count, Settings.from_env(BASE).shard_ids) == (1, None)
+    some = Settings.from_env({**BASE, "SHARD_COUNT": "4", "SHARD_IDS": "0, 2"})
+    assert (some.shard_count, some.shard_ids, some.runs_gateway) == (4, (0, 2), True)
+    worker = Settings.from_env({**BASE, "SHARD_IDS": "none"})
+    assert (worker.shard_ids, worker.runs_gateway) == ((), False)
+    for bad in ({"SHARD_COUNT": "0"}, {"SHARD_IDS": "1"}, {"SHARD_COUNT": "2", "SHARD_IDS": "0,0"}, {"SHARD_IDS": "x"}):
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env({**BASE, **bad})
+        assert caught.value.variable in bad

@@ -176,6 +176,43 @@ class DriverMixin:
         data = {"custom_id": custom_id, "components": components}
         return await self._dispatch_interaction(5, data, user_id, channel, message=message, timeout=timeout)
 
+    async def flood(self, channel_id: int, count: int, user_id: int = USER_ID) -> None:
+        """Members chat: `count` typing notices and messages (not stored), sent to the sessions that asked for them."""
+        channel = self.channels[channel_id]
+        author = self.members[user_id]
+        for _ in range(count // 2):
+            await self._dispatch(
+                "TYPING_START",
+                {
+                    "channel_id": str(channel_id),
+                    "guild_id": str(channel.guild_id),
+                    "user_id": str(user_id),
+                    "timestamp": int(time.time()),
+                    "member": author.payload(),
+                },
+            )
+            await self._dispatch(
+                "MESSAGE_CREATE",
+                {
+                    "id": str(self.snowflakes.next()),
+                    "channel_id": str(channel_id),
+                    "guild_id": str(channel.guild_id),
+                    "author": author.user.payload(),
+                    "member": author.payload(with_user=False),
+                    "content": "",
+                    "timestamp": "2026-01-01T00:00:00+00:00",
+                    "edited_timestamp": None,
+                    "tts": False,
+                    "mention_everyone": False,
+                    "mentions": [],
+                    "mention_roles": [],
+                    "attachments": [],
+                    "embeds": [],
+                    "pinned": False,
+                    "type": 0,
+                },
+            )
+
     async def add_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> None:
         """A member reacts to a message: recorded on it and dispatched as MESSAGE_REACTION_ADD."""
         message = self._visible_message(channel_id, message_id)
@@ -339,11 +376,13 @@ class DriverMixin:
         message: StoredMessage | None = None,
         timeout: float,
     ) -> InteractionRecord:
-        """Build an INTERACTION_CREATE payload like Discord's and send it on every connected session."""
+        """Build an INTERACTION_CREATE payload like Discord's and send it to the session of the guild's shard."""
         member = self.members.get(user_id)
         if member is None:
             raise LookupError(f"user {user_id} is not a member; add_member() first")
-        await self.wait_until(lambda: self.connected, timeout, "a connected gateway session")
+        await self.wait_until(
+            lambda: self.connected_for(channel.guild_id), timeout, "a connected gateway session for the guild"
+        )
         interaction_id = self.snowflakes.next()
         token = f"fake.{interaction_id}.{secrets.token_urlsafe(32)}"
         payload: JSON = {
@@ -362,12 +401,12 @@ class DriverMixin:
             permissions = self.permissions_for(user_id, channel.id)
             payload |= {
                 "channel": {**channel.payload(), "permissions": str(permissions)},
-                "guild_id": str(self.guild_id),
-                "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+                "guild_id": str(channel.guild_id),
+                "guild": {"id": str(channel.guild_id), "locale": "en-US", "features": []},
                 "guild_locale": "en-US",
                 "member": member.payload(permissions=permissions),
                 "app_permissions": str(self.permissions_for(self.bot_user.id, channel.id)),
-                "authorizing_integration_owners": {"0": str(self.guild_id)},
+                "authorizing_integration_owners": {"0": str(channel.guild_id)},
                 "context": 0,
             }
         else:

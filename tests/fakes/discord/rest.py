@@ -212,17 +212,17 @@ class RestMixin:
         return _json_response({"url": self.gateway_url})
 
     async def _get_gateway_bot(self, request: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return _json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": self.max_concurrency}
+        return _json_response({"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit})
 
     async def _get_guild(self, request: web.Request) -> web.Response:
-        if self._int(request, "guild") != self.guild_id:
+        if self._int(request, "guild") not in self.guild_names:
             raise ApiError(404, 10004, "Unknown Guild")
-        return _json_response(self._guild_payload())
+        return _json_response(self._guild_payload(self._int(request, "guild")))
 
     async def _get_member(self, request: web.Request) -> web.Response:
         member = self.members.get(self._int(request, "user"))
-        if self._int(request, "guild") != self.guild_id:
+        if self._int(request, "guild") not in self.guild_names:
             raise ApiError(404, 10004, "Unknown Guild")
         if member is None:
             raise ApiError(404, 10007, "Unknown Member")

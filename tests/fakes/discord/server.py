@@ -68,11 +68,17 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         nonce_window: float = 5 * 60.0,
         heartbeat_interval_ms: int = 41_250,
         token: str | None = None,
+        shard_count: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
-        """Build the model; ``token`` (if given) is required in Authorization headers and IDENTIFY."""
+        """Build the model; ``token`` (if given) is required in Authorization headers and IDENTIFY.
+
+        ``shard_count`` is what ``GET /gateway/bot`` recommends, with ``max_concurrency`` IDENTIFY buckets."""
         self.bot_user = FakeUser(bot_id, bot_name, bot=True)
         self.application_id = application_id or bot_id
         self.guild_id, self.guild_name, self.owner_id = guild_id, guild_name, owner_id
+        self.guild_names: dict[int, str] = {guild_id: guild_name}  # the main guild, then those of `add_guild`
+        self.shard_count, self.max_concurrency = shard_count, max_concurrency
         self.channel_id = channel_id
         self.premium_tier = premium_tier
         self.upload_limit = upload_limit
@@ -108,6 +114,10 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         self._sockets: set[web.WebSocketResponse] = set()
         self.identify_count = 0
         self.resume_count = 0
+        self.identified_shards: list[tuple[int, int] | None] = []  # the `shard` of each IDENTIFY, in order
+        self.identify_violations: list[tuple[int, float]] = []  # (bucket, seconds since the bucket's last one)
+        self._last_identify: dict[int, float] = {}
+        self.dispatched: dict[str, int] = {}  # events sent, per name, counting each session
         self.presence: JSON | None = None
         self.ready = asyncio.Event()  # set while an identified gateway session is connected
         self._changed = asyncio.Condition()
@@ -156,6 +166,13 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
     def connected(self) -> bool:
         """Whether an identified gateway session has a live socket."""
         return any(session.ws is not None for session in self._sessions.values())
+
+    def connected_for(self, guild_id: int | None) -> bool:
+        """Whether the session that receives this guild's events (the owning shard's) has a live socket."""
+        return any(
+            session.ws is not None and session.wants("INTERACTION_CREATE", guild_id)
+            for session in self._sessions.values()
+        )
 
     async def wait_until(
         self, predicate: Callable[[], T | None], timeout: float = DEFAULT_TIMEOUT, what: str = ""
@@ -266,6 +283,25 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         if role is not None:
             await self._dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": role.payload()})
         return member
+
+    async def add_guild(self, name: str, *, shard: int | None = None) -> tuple[int, int]:
+        """Add a guild (same members and roles as the main one) with one text channel; return (guild, channel).
+
+        With ``shard`` its id is chosen so that it lands on that shard of ``shard_count``; a connected session of
+        that shard gets its GUILD_CREATE.
+        """
+        guild_id = self.snowflakes.next()
+        if shard is not None:
+            guild_id += ((shard - (guild_id >> 22)) % self.shard_count) << 22
+            self.snowflakes.advance_to(guild_id)
+        self.guild_names[guild_id] = name
+        channel = FakeChannel(self.snowflakes.next(), "general", guild_id)
+        self.channels[channel.id] = channel
+        for session in list(self._sessions.values()):
+            if session.wants("GUILD_CREATE", guild_id):
+                await session.dispatch("GUILD_CREATE", self._guild_create(session.intents, guild_id))
+        await self._notify()
+        return guild_id, channel.id
 
     async def add_channel(self, name: str) -> int:
         """Create a guild text channel (CHANNEL_CREATE) and return its id."""

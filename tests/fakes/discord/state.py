@@ -184,6 +184,10 @@ class SnowflakeGenerator:
         self._last = max(stamp, self._last + 1)
         return self._last
 
+    def advance_to(self, snowflake: int) -> None:
+        """Count `snowflake` as handed out, so later ids stay greater."""
+        self._last = max(self._last, snowflake)
+
 
 @dataclass
 class FakeUser:
