@@ -7,6 +7,7 @@ it in a shared row, so every process using the key together stays within the doc
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 # Every pacer widens its spacing by this fraction, so that network jitter cannot make two requests arrive at the
@@ -21,8 +22,8 @@ class Pacer(Protocol):
     def rate(self) -> float:
         """Calls per second it lets through at most, over time."""
 
-    async def acquire(self) -> None:
-        """Wait for the next free slot and take it; a slot taken and not used is wasted, which is safe."""
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Wait for the next free slot and make the call inside the block; a slot not used is wasted, safely."""
 
     async def back_off(self, seconds: float | None = None) -> None:
         """After a rate-limit answer, keep every caller out for `seconds` (one slot's worth when None)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -89,6 +91,12 @@ class RateLimiter:
                 await asyncio.sleep(wait)
             self._starts.append(time.monotonic())
 
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Take a slot, then run the call: one process alone needs nothing held meanwhile."""
+        await self.acquire()
+        yield
+
     def remember(self, seconds_ago: float) -> None:
         """Count a call made `seconds_ago` (by an earlier run of the bot), so a restart cannot send early."""
         self._starts.appendleft(time.monotonic() - max(0.0, seconds_ago))
@@ -151,14 +159,13 @@ class Provider(ABC):
         """Tasks per second the provider lets Encore poll, or None when it documents no limit."""
         return None
 
-    async def wait_for_submit_slot(self) -> None:
-        """Wait until the documented limits allow one more submission, and take it.
+    def submit_slot(self) -> AbstractAsyncContextManager[None]:
+        """Wait until the documented limits allow one more submission; submit inside the block.
 
         The submit calls themselves do not wait: the caller waits here first, before it records the task as being
         submitted, so that a task still waiting for its turn is never in doubt.
         """
-        if self.submit_limiter:
-            await self.submit_limiter.acquire()
+        return self.submit_limiter.slot() if self.submit_limiter else contextlib.nullcontext()
 
     def remember_submit(self, seconds_ago: float) -> None:
         """An earlier run of the bot submitted `seconds_ago`: the documented limits count it too."""
@@ -207,17 +214,18 @@ class Provider(ABC):
         429 makes `limiter` back off either way. Transport faults and bad JSON raise ProviderUnavailable; 429
         raises ProviderRateLimited.
         """
-        if limiter and paced:
-            await limiter.acquire()
         try:
-            async with self._session.request(
-                method,
-                f"{self._base_url}{path}",
-                json=dict(json_body) if json_body is not None else None,
-                data=form,
-                headers=self._headers(),
-                timeout=client_timeout or self._timeout,
-            ) as response:
+            async with (
+                limiter.slot() if limiter and paced else contextlib.nullcontext(),
+                self._session.request(
+                    method,
+                    f"{self._base_url}{path}",
+                    json=dict(json_body) if json_body is not None else None,
+                    data=form,
+                    headers=self._headers(),
+                    timeout=client_timeout or self._timeout,
+                ) as response,
+            ):
                 text = await response.text()
                 status = response.status
                 retry_after = _retry_after(response.headers)

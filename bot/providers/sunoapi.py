@@ -88,7 +88,7 @@ class SunoApiProvider(Provider):
     ) -> dict[str, Any]:
         """POST and check `code`: 200 is success, anything else is an error the message explains.
 
-        Submissions pass `paced=False`: the submitter has waited for the slot (`wait_for_submit_slot`).
+        Submissions pass `paced=False`: the submitter holds the slot already (`submit_slot`).
         """
         _, data = await self._post(path, body, limiter, paced=paced)
         if not isinstance(data, dict):

@@ -54,13 +54,17 @@ class Submitter:
             await self._life.fail(task, IN_DOUBT_MESSAGE)
             return 0
         # Wait for the slot before `begin_submit`: a task still waiting for its turn is not in doubt.
-        await provider.wait_for_submit_slot()
-        if not await store.begin_submit(task.id):
-            return 0
-        try:
-            provider_task_id = await self._submit(task.request)
-        except ProviderError as error:
-            await self._submit_failed(task, error)
+        async with provider.submit_slot():
+            if not await store.begin_submit(task.id):
+                return 0
+            try:
+                provider_task_id = await self._submit(task.request)
+            except ProviderError as error:
+                failure: ProviderError | None = error
+            else:
+                failure = None
+        if failure is not None:
+            await self._submit_failed(task, failure)
             return 0
         in_flight = await store.active_count() + 1
         by_webhook = self._life.poll_policy.webhook_interval is not None

@@ -78,7 +78,8 @@ class EncoreClient(commands.AutoShardedBot):
         bucket = (shard_id or 0) % self.max_concurrency
         if bucket not in self._identify_buckets:
             self._identify_buckets[bucket] = self.identify_pacers(f"identify:{bucket}", 1, IDENTIFY_INTERVAL)
-        await self._identify_buckets[bucket].acquire()
+        async with self._identify_buckets[bucket].slot():
+            pass  # discord.py sends the IDENTIFY as soon as this returns
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """A command failed in a way it did not handle: log why, and never leave the member on "thinking…"."""

@@ -50,12 +50,12 @@ async def test_sunoapi_generate_posts_to_generate_music(http_session: aiohttp.Cl
         provider = SunoApiProvider(
             http_session, fake.base_url, KEY, submit_limiter=RateLimiter(1, 0.2), poll_limiter=RateLimiter(2, 1)
         )
-        await provider.wait_for_submit_slot()
-        task_id = await provider.submit_generate(GenerateRequest(lyrics="[Verse]\nhello", style="folk", title="Hi"))
+        async with provider.submit_slot():
+            task_id = await provider.submit_generate(GenerateRequest(lyrics="[Verse]\nhello", style="folk", title="Hi"))
         submit = await fake.wait_for_submit()
         assert (submit.task_id, submit.path) == (task_id, "/suno/music/generate-music")
         assert submit.json == {"prompt": "[Verse]\nhello", "tags": "folk", "title": "Hi"}
-        await provider.wait_for_submit_slot()  # the extend's window: one submission per interval
-        second = await provider.submit_generate(GenerateRequest(prompt="a waltz"))
+        async with provider.submit_slot():  # the extend's window: one submission per interval
+            second = await provider.submit_generate(GenerateRequest(prompt="a waltz"))
         assert second != task_id
         assert fake.rate_limit_violations == []

@@ -161,8 +161,8 @@ async def test_client_never_exceeds_the_documented_limits(
     provider = client(http_session, fake)
 
     async def paced_submit() -> str:
-        await provider.wait_for_submit_slot()
-        return await provider.submit_extend(REQUEST)
+        async with provider.submit_slot():
+            return await provider.submit_extend(REQUEST)
 
     task_ids = await asyncio.gather(*(paced_submit() for _ in range(4)))
     await asyncio.gather(*(provider.fetch([task_id]) for task_id in task_ids * 3))

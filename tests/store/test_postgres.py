@@ -86,8 +86,8 @@ async def test_processes_sharing_a_pacer_get_distinct_slots_an_interval_apart() 
 
             async def send(pacer_index: int) -> None:
                 for _ in range(4):
-                    await pacers[pacer_index].acquire()
-                    sent.append(time.monotonic())
+                    async with pacers[pacer_index].slot():
+                        sent.append(time.monotonic())
 
             await asyncio.gather(*(send(index) for index in range(3)))
         finally:
@@ -105,8 +105,8 @@ async def test_a_back_off_keeps_every_process_out() -> None:
         try:
             await first.pacer("k", 1, 0.01).back_off(0.3)
             started = time.monotonic()
-            await second.pacer("k", 1, 0.01).acquire()
-            assert time.monotonic() - started >= 0.25
+            async with second.pacer("k", 1, 0.01).slot():
+                assert time.monotonic() - started >= 0.25
         finally:
             await first.close()
             await second.close()

@@ -85,5 +85,5 @@ CREATE TABLE stars (
 -- Shared pacing of a provider key across processes: the next free instant per (provider, key hash, operation).
 CREATE TABLE pacer (
     key TEXT PRIMARY KEY,
-    next_at TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
+    next_at TIMESTAMPTZ NOT NULL DEFAULT 'epoch'
 );
