@@ -8,6 +8,7 @@ import aiohttp
 import discord
 
 from bot.config import Settings
+from bot.media import MediaFetcher
 from bot.providers import create_provider
 from bot.service import TaskService
 from bot.store.sqlite import SqliteStore
@@ -37,13 +38,15 @@ class EncoreBot(EncoreClient):
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
         self.webhooks: WebhookServer | None = None
+        self.media: MediaFetcher | None = None
 
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()
         self.store = await SqliteStore.open(self.settings.database_path)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.media = MediaFetcher(self.settings.media_origins)
         self.events = DiscordTaskEvents(
-            self, self._session, progress_interval=self.progress_interval, result_view=result_view
+            self, self.media, progress_interval=self.progress_interval, result_view=result_view
         )
         provider = create_provider(self.settings, self._session)
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
@@ -82,9 +85,11 @@ class EncoreBot(EncoreClient):
             await self.webhooks.stop()
         if hasattr(self, "service"):
             await self.service.stop()
-            self.events.replies.close()
+            self.events.close()
         await super().close()
         if self._session:
             await self._session.close()
+        if self.media:
+            await self.media.close()
         if hasattr(self, "store"):
             await self.store.close()
