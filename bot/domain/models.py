@@ -65,7 +65,11 @@ class Clip:
 
 @dataclass(frozen=True, slots=True)
 class ProviderTask:
-    """A provider's answer about one task, normalized."""
+    """A provider's answer about one task, normalized.
+
+    `malformed` says why the answer could not be read (state UNKNOWN): the poller backs off that task alone and
+    fails it after the stall timeout.
+    """
 
     task_id: str
     state: ProviderState
@@ -73,6 +77,7 @@ class ProviderTask:
     progress: int | None = None
     clips: tuple[Clip, ...] = ()
     error: str | None = None
+    malformed: str | None = None
 
 
 class StoredRequest:

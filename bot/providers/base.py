@@ -17,6 +17,8 @@ from bot.domain.capabilities import ProviderCapabilities, capabilities
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+# The largest answer Encore reads: a task answer is a few kB, so anything near this is broken or hostile.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class ProviderError(Exception):
@@ -48,6 +50,13 @@ class ProviderUnavailable(ProviderError):
     """A 5xx, a timeout, a reset connection or an unreadable answer: worth another try."""
 
     retryable = True
+
+
+class ProviderAnswerMalformed(ProviderUnavailable):
+    """An answer Encore cannot read (wrong types, values out of range): retried, and charged to the task it was about.
+
+    Polling reads it per task (`ProviderTask.malformed`), so one unreadable task never holds up the others.
+    """
 
 
 class RateLimiter:
@@ -162,13 +171,6 @@ class Provider(ABC):
     def _headers(self) -> Mapping[str, str]:
         """The auth headers; the key appears nowhere else."""
 
-    def _accepted_task_id(self, data: Mapping[str, Any], what: str) -> str:
-        """The task id of an accepted submission; an answer without one counts as a transient fault."""
-        task_id = data.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable(f"{self.name} accepted the {what} but sent no task_id")
-        return task_id
-
     async def _post(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None = None) -> tuple[int, Any]:
         """POST JSON and return (HTTP status, parsed JSON); transport faults and bad JSON raise ProviderUnavailable."""
         return await self._request("POST", path, json_body=body, limiter=limiter)
@@ -198,7 +200,7 @@ class Provider(ABC):
                 headers=self._headers(),
                 timeout=client_timeout or self._timeout,
             ) as response:
-                text = await response.text()
+                raw = await response.content.read(MAX_ANSWER_BYTES + 1)
                 status = response.status
                 retry_after = _retry_after(response.headers)
         except TimeoutError:
@@ -211,9 +213,11 @@ class Provider(ABC):
             raise ProviderRateLimited(f"{self.name} rate limit on {path}", retry_after=retry_after)
         if status >= 500:
             raise ProviderUnavailable(f"{self.name} server error {status} on {path}")
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise ProviderAnswerMalformed(f"{self.name} sent an answer over {MAX_ANSWER_BYTES // 1024} kB on {path}")
         try:
-            data = json.loads(text) if text.strip() else {}
-        except ValueError:
+            data = json.loads(raw) if raw.strip() else {}
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderUnavailable(f"{self.name} sent an unreadable answer (HTTP {status}) on {path}") from None
         return status, data
 

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
@@ -226,6 +227,7 @@ class FakeProvider:
         self._polls: _Feed[PollRecord] = _Feed()
         self._faults: list[tuple[str, Fault]] = []
         self._next_scripts: deque[list[Step]] = deque()
+        self._raw_answers: dict[str, Any] = {}
         self._audio: dict[str, bytes] = {}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -414,6 +416,20 @@ class FakeProvider:
             return
         task = self._task(task_id)
         task.steps, task.index, task.error = script, 0, None
+
+    def answer_raw(self, task_id: str, answer: Any) -> None:
+        """From now on answer polls of this task with `answer`, any JSON value (NaN included), verbatim.
+
+        On sunoapi.co it is the whole get-task body; on apiframe the `/fetch` body and the task's entry in a
+        `/fetch-many` answer, so the other tasks of a batch are answered normally. Polls still count and advance.
+        """
+        self._task(task_id)
+        self._raw_answers[task_id] = answer
+
+    def _answer(self, task: FakeTask, normal: Callable[[Step], Any]) -> Any:
+        """A poll's answer: the raw one set with `answer_raw`, else `normal(step)`; the poll is recorded either way."""
+        step = self._poll(task)
+        return self._raw_answers[task.task_id] if task.task_id in self._raw_answers else normal(step)
 
     def hold(self, task_id: str) -> None:
         """Stop polls from advancing the task (`advance`/`finish`/`fail` still act)."""
@@ -655,7 +671,9 @@ class FakeSunoApi(FakeProvider):
         task = self.tasks.get(task_id)
         if task is None:
             return web.json_response({"code": 404, "message": "task not found"})
-        step = self._poll(task)
+        return web.json_response(self._answer(task, partial(self._task_answer, task)))
+
+    def _task_answer(self, task: FakeTask, step: Step) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "code": 200,
             "task_id": task.task_id,
@@ -665,7 +683,7 @@ class FakeSunoApi(FakeProvider):
         }
         if task.error is not None:
             answer["error_message"] = task.error
-        return web.json_response(answer)
+        return answer
 
     def _clip(self, task: FakeTask, step: Step, clip_id: str) -> dict[str, Any]:
         complete = step.status == "complete"
@@ -939,7 +957,7 @@ class FakeApiframe(FakeProvider):
         task = self.tasks.get(task_id)
         if task is None:
             return _errors("task not found")
-        return web.json_response(self._render(task, self._poll(task)))
+        return web.json_response(self._answer(task, partial(self._render, task)))
 
     async def _fetch_many(self, request: web.Request, record: RequestRecord) -> web.Response:
         task_ids = _body(record).get("task_ids")
@@ -950,7 +968,7 @@ class FakeApiframe(FakeProvider):
         ):
             return _errors("task_ids must be a list of 2 to 20 task ids")
         tasks = [self.tasks[t] for t in task_ids if t in self.tasks]
-        return web.json_response({"tasks": [self._render(t, self._poll(t)) for t in tasks]})
+        return web.json_response({"tasks": [self._answer(t, partial(self._render, t)) for t in tasks]})
 
     async def _account(self, request: web.Request, record: RequestRecord) -> web.Response:
         return web.json_response({"email": self.email, "credits": self.credits, "total_images": 0, "plan": self.plan})
