@@ -14,6 +14,13 @@ from bot.service.lifecycle import Lifecycle, backoff
 
 log = logging.getLogger("bot.service")
 
+# A finished answer whose every clip id Encore already stores for another song: posting it would repost (or
+# overwrite) that song, so the task ends instead. Within one answer a repeated id is already dropped by the parser.
+REUSED_CLIPS_MESSAGE = (
+    "The provider answered with songs Encore already has from an earlier request, not new ones, so nothing was "
+    "posted. Try again; if it keeps happening, the bot's operator should check the provider."
+)
+
 
 def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
     """Whether an in-progress answer is older than what the store holds (running → queued, or less progress)."""
@@ -94,8 +101,16 @@ class Poller:
             await self._unreadable(task, ProviderAnswerMalformed(result.malformed))
             return
         if result.state is ProviderState.SUCCEEDED:
-            if await life.store.mark_succeeded(task, result.clips):
-                log.info("task %s succeeded with %d clip(s)", task.id, len(result.clips))
+            clips = [clip for clip in result.clips if await life.store.get_song(clip.id) is None]
+            if not clips:
+                await life.fail(task, REUSED_CLIPS_MESSAGE)
+                return
+            if len(clips) < len(result.clips):
+                log.warning(
+                    "task %s: skipped %d clip id(s) Encore already had", task.id, len(result.clips) - len(clips)
+                )
+            if await life.store.mark_succeeded(task, clips):
+                log.info("task %s succeeded with %d clip(s)", task.id, len(clips))
                 life.poll_policy = life.poll_policy.learned(age)
                 self._succeeded(task.id)
             return

@@ -144,6 +144,47 @@ async def test_one_unreadable_task_is_backed_off_and_failed_while_the_others_fin
         await store.close()
 
 
+async def test_reused_clip_ids_post_each_song_once_and_never_overwrite_one(
+    tmp_path: Path, http_session: aiohttp.ClientSession
+) -> None:
+    """A repeated id in one answer is one song; an id Encore already stores for another task fails the new task."""
+    async with FakeSunoApi(KEY, submit_interval=0, poll_per_second=None, script=["complete"]) as fake:
+        provider = client("sunoapi", http_session, fake)
+        store = await SqliteStore.open(tmp_path / "encore.db")
+        tasks: list[tuple[int, str]] = []
+        for number in range(3):
+            request = GenerateRequest(prompt=f"take {number}")
+            task = await store.create_task(Requester(user_id=number, channel_id=1, guild_id=1), "sunoapi", request)
+            assert task is not None
+            provider_id = await provider.submit_generate(request)
+            await store.mark_submitted(task.id, provider_id, next_poll_at=time.time() + number)
+            tasks.append((task.id, provider_id))
+        (first, first_id), (twice, twice_id), (reused, reused_id) = tasks
+        old_clip = fake.tasks[first_id].clip_ids[0]
+
+        def clip(clip_id: str, audio: str) -> dict[str, Any]:
+            return {"continue_clip_id": clip_id, "status": "complete", "audio_url": f"{fake.base_url}/{audio}.mp3"}
+
+        one = str(uuid.uuid4())
+        fake.answer_raw(twice_id, {"code": 200, "status": "complete", "clips": [clip(one, "a"), clip(one, "b")]})
+        fake.answer_raw(reused_id, {"code": 200, "status": "complete", "clips": [clip(old_clip, "overwrite")]})
+        outcomes = Outcomes(expected=3)
+        service = TaskService(store, provider, outcomes, poll_interval=POLL_INTERVAL, stall_timeout=STALL_TIMEOUT)
+        await service.start()
+        try:
+            await asyncio.wait_for(outcomes.settled.wait(), timeout=20)
+        finally:
+            await service.stop()
+        assert sorted(outcomes.delivered) == [first, twice]
+        assert [(song.clip_id, song.audio_url) for song in await store.songs_of_task(twice)] == [
+            (one, f"{fake.base_url}/a.mp3")
+        ]
+        assert "already has" in outcomes.failed[reused][0]
+        kept = await store.get_song(old_clip)
+        assert kept is not None and kept.task_id == first and kept.audio_url == fake.audio_url(old_clip)
+        await store.close()
+
+
 # Answer shapes: JSON of any type where a field belongs, or a value of the documented type.
 json_leaves = st.one_of(
     st.none(),
