@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
 from bot.providers import answers
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
@@ -17,14 +18,16 @@ from bot.providers.base import (
     ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderRejected,
-    ProviderUnavailable,
     optional_fields,
 )
 
 # Where Encore's receiver takes apiframe's webhook calls, below PUBLIC_WEBHOOK_URL.
 APIFRAME_WEBHOOK_PATH = "/webhooks/apiframe"
-# An upload carries up to 10 MB, so it gets longer than the JSON calls' 30 s.
+# apiframe fetches (or is sent) up to 10 MB for an upload, so it gets longer than the JSON calls' 30 s.
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=180, connect=10)
+MB = 1024 * 1024
+# apiframe's media upload (`/upload-audio`), for a file that is not at a public URL: at most 2 MB and 60 s.
+MEDIA_UPLOAD_MAX_BYTES = 2 * MB
 STATES: dict[str, ProviderState] = {
     "pending": ProviderState.QUEUED,
     "staged": ProviderState.QUEUED,
@@ -61,9 +64,12 @@ class ApiframeProvider(Provider):
         return {"Authorization": self._key}
 
     async def submit_extend(self, request: ExtendRequest) -> str:
+        """A generated song is named by its task and song; an upload by the upload's song and `from_upload`."""
+        upload = request.upload_song_id is not None
         body = optional_fields(
-            parent_task_id=request.parent_task_id,
-            song_id=request.clip_id,
+            parent_task_id=None if upload else request.parent_task_id,
+            song_id=request.upload_song_id if upload else request.clip_id,
+            from_upload=True if upload else None,
             continue_at=request.continue_at,
             prompt=request.prompt,
             lyrics=request.lyrics,
@@ -114,18 +120,34 @@ class ApiframeProvider(Provider):
         valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
         return credits if valid else None
 
-    async def upload_audio(self, path: Path, filename: str) -> tuple[str, str]:
-        """`POST /suno-upload` with the file as multipart field `audio`, streamed from disk (free, but slow)."""
+    async def upload_audio(self, audio_url: str) -> Upload:
+        """`POST /suno-upload` with the track's public URL (free): apiframe fetches it and makes a song of it.
+
+        A member's Discord attachment already has such a URL; a local file gets one from `upload_file` first.
+        """
+        data = self._checked(*await self._post("/suno-upload", {"audio_url": audio_url}, client_timeout=UPLOAD_TIMEOUT))
+        task_id = answers.accepted_task_id(data, self.name, "upload")
+        song_id = answers.identifier(data, "song_id")
+        if song_id is None:
+            raise ProviderAnswerMalformed("apiframe accepted the upload but sent no song_id")
+        return Upload(task_id=task_id, song_id=song_id, audio_url=answers.url(data, "audio_url") or audio_url)
+
+    async def upload_file(self, path: Path, filename: str) -> str:
+        """`POST /upload-audio`, multipart field `audio`: apiframe's media upload (at most 2 MB and 60 s) → its URL.
+
+        The size is checked here, before anything is sent; the length is apiframe's to judge (its refusal says why).
+        """
+        if (await asyncio.to_thread(path.stat)).st_size > MEDIA_UPLOAD_MAX_BYTES:
+            raise ProviderRejected(f"apiframe's media upload takes files of at most {MEDIA_UPLOAD_MAX_BYTES // MB} MB")
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         with path.open("rb") as audio:
             form = aiohttp.FormData()
             form.add_field("audio", audio, filename=filename, content_type=content_type)
-            answer = await self._request("POST", "/suno-upload", form=form, client_timeout=UPLOAD_TIMEOUT)
-        data = self._checked(*answer)
-        task_id, audio_url = data.get("task_id"), data.get("audio_url")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable("apiframe accepted the upload but sent no task_id")
-        return task_id, audio_url if isinstance(audio_url, str) else ""
+            answer = await self._request("POST", "/upload-audio", form=form, client_timeout=UPLOAD_TIMEOUT)
+        audio_url = answers.url(self._checked(*answer), "audioURL")
+        if audio_url is None:
+            raise ProviderAnswerMalformed("apiframe accepted the media upload but sent no audioURL")
+        return audio_url
 
     async def _call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._checked(*await self._post(path, body))
