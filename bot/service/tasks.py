@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from bot.domain.models import ProviderTask, Requester
@@ -95,9 +94,9 @@ class TaskService:
         return await self.intake.request_extend(requester, options)
 
     async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
     ) -> Accepted:
-        return await self.intake.request_upload_extend(requester, options, audio, filename, duration)
+        return await self.intake.request_upload_extend(requester, options, audio_url, filename, duration)
 
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
         return await self.intake.request_generate(requester, options)

@@ -72,7 +72,11 @@ class TaskStore(Protocol):
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None: ...
 
-    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool: ...
+    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
+        """Store the clips as the task's songs and mark it succeeded; False when it is no longer at the provider.
+
+        A clip id that is already stored is skipped, never overwritten: the song belongs to the task that made it.
+        """
 
     async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> bool: ...
 

@@ -9,13 +9,16 @@ Nothing here imports discord: the gateway state comes in as a callable.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from bot.providers import ProviderAnswerMalformed
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, parse_task
 from bot.service import TaskService
 from bot.store import MetaStore
@@ -24,6 +27,11 @@ log = logging.getLogger(__name__)
 
 SECRET_META_KEY = "apiframe_webhook_secret"
 HEALTH_PATH = "/healthz"
+# A webhook body is one task's fetch result, a few kB: anything larger is refused (413) before it is read whole.
+MAX_WEBHOOK_BYTES = 256 * 1024
+SECRET_HEADER = b"x-webhook-secret"
+# Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
+REFUSAL_LOG_SECONDS = 60.0
 
 
 async def webhook_secret(store: MetaStore) -> str:
@@ -46,9 +54,14 @@ class WebhookServer:
         gateway_connected: Callable[[], bool],
         host: str,
         port: int,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._service = service
         self._secret = secret.encode() if secret else None
+        self._clock = clock
+        self._refused = 0
+        self._refused_from: str | None = None
+        self._refusals_logged_at: float | None = None
         self._gateway_connected = gateway_connected
         self._host = host
         self._port = port
@@ -62,7 +75,7 @@ class WebhookServer:
         return int(self._runner.addresses[0][1])
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
         app.router.add_get(HEALTH_PATH, self._health)
         if self._secret is not None:
             app.router.add_post(APIFRAME_WEBHOOK_PATH, self._apiframe_update)
@@ -72,26 +85,59 @@ class WebhookServer:
         log.info("webhook and health server listening on %s:%s", self._host, self.port)
 
     async def stop(self) -> None:
+        self._log_refusals(stopping=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def _apiframe_update(self, request: web.Request) -> web.Response:
-        """Check the secret in constant time, then hand the update to the task service."""
-        supplied = request.headers.get("x-webhook-secret", "").encode()
-        if self._secret is None or not hmac.compare_digest(supplied, self._secret):
-            log.warning("webhook refused: missing or wrong x-webhook-secret from %s", request.remote)
+        """Authenticate first (raw header bytes, constant time), then read, parse and hand the update on.
+
+        Every answer is a small JSON one: 401 for a wrong secret, 413 for a body over `MAX_WEBHOOK_BYTES`, 400 for
+        a body that is not JSON (or nested too deep) or not a task Encore can read, 200 otherwise.
+        """
+        if not self._authenticated(request):
+            self._refused += 1
+            self._refused_from = request.remote
+            self._log_refusals()
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
-            body: Any = await request.json()
-        except ValueError:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": f"the body is over {MAX_WEBHOOK_BYTES // 1024} kB"}, status=413)
+        try:
+            body: Any = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
             return web.json_response({"error": "the body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("task_id"):
-            return web.json_response({"error": "no task_id"}, status=400)
-        update = parse_task(body)
+        try:
+            update = parse_task(body)
+        except ProviderAnswerMalformed as error:
+            log.debug("webhook refused: %s", error.message)
+            return web.json_response({"error": f"not a task Encore can read: {error.message}"}, status=400)
         applied = await self._service.apply_update(update.task_id, update)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
+
+    def _authenticated(self, request: web.Request) -> bool:
+        """Exactly one `x-webhook-secret` header whose raw bytes equal the secret, compared in constant time.
+
+        The raw bytes, because a header that is not UTF-8 must be refused like any wrong secret, not crash.
+        """
+        supplied = [value for name, value in request.raw_headers if name.lower() == SECRET_HEADER]
+        return self._secret is not None and len(supplied) == 1 and hmac.compare_digest(supplied[0], self._secret)
+
+    def _log_refusals(self, *, stopping: bool = False) -> None:
+        """Log the refused calls counted so far, at most once per `REFUSAL_LOG_SECONDS`, and what is left at stop."""
+        now = self._clock()
+        due = self._refusals_logged_at is None or now - self._refusals_logged_at >= REFUSAL_LOG_SECONDS
+        if self._refused and (due or stopping):
+            log.warning(
+                "webhook: refused %d call(s) with a missing or wrong x-webhook-secret in the last minute "
+                "(latest from %s)",
+                self._refused,
+                self._refused_from,
+            )
+            self._refused, self._refusals_logged_at = 0, now
 
     async def _health(self, request: web.Request) -> web.Response:
         """200 when the database answers and the Discord gateway is connected, else 503; JSON either way."""

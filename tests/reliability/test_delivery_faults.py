@@ -111,13 +111,13 @@ async def test_more_clips_than_one_message_holds_are_split_over_several(tmp_path
 
 
 async def test_clip_ids_that_are_not_suno_ids_are_posted_without_extend_buttons(tmp_path: Path) -> None:
-    upper, spaced = str(uuid.uuid4()).upper(), "not a uuid at all"
+    upper, odd = str(uuid.uuid4()).upper(), "not_a_suno_clip_id"
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        await deliver_with(discord, apiframe, tmp_path, [upper, spaced])
+        await deliver_with(discord, apiframe, tmp_path, [upper, odd])
         [result] = result_messages(discord)
         custom_ids = [c["custom_id"] for row in result.components for c in row["components"]]
         assert f"encore:extend:{upper.lower()}" in custom_ids
-        assert not [c for c in custom_ids if "not a uuid" in c]
+        assert not [c for c in custom_ids if odd in c]
         assert len(result.embeds) == 2
 
 

@@ -131,3 +131,28 @@ async def test_active_and_cooldown_limits(store: Store) -> None:
         await store.create_task(ALICE, "sunoapi", REQUEST, quota=cooldown, dedupe_seconds=0)
     assert caught.value.limit == "cooldown"
     assert caught.value.retry_at == pytest.approx(task.created_at + 60)
+
+
+async def test_a_clip_id_already_stored_is_never_overwritten_by_another_task(store: Store) -> None:
+    tasks = []
+    for prompt in ("first", "second"):
+        task = await store.create_task(ALICE, "sunoapi", ExtendRequest(clip_id=CLIP, continue_at=5.0, prompt=prompt))
+        assert task is not None
+        await store.begin_submit(task.id)
+        await store.mark_submitted(task.id, f"provider-{prompt}", next_poll_at=0)
+        submitted = await store.get_task(task.id)
+        assert submitted is not None
+        tasks.append(submitted)
+    first, second = tasks
+    assert await store.mark_succeeded(first, [Clip("same", "https://a/first.mp3", None, "First", 60.0)])
+    assert await store.mark_succeeded(
+        second, [Clip("same", "https://a/second.mp3", None, "Second", 90.0), Clip("new", "https://a/new.mp3", None)]
+    )
+    kept = await store.get_song("same")
+    assert kept is not None and (kept.task_id, kept.audio_url, kept.title, kept.duration) == (
+        first.id,
+        "https://a/first.mp3",
+        "First",
+        60.0,
+    )
+    assert [song.clip_id for song in await store.songs_of_task(second.id)] == ["new"]

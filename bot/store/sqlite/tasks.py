@@ -253,7 +253,8 @@ class SqliteTasks(SqliteConnection):
     async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
         """Record the finished clips as songs and the task as ready to deliver, in one transaction.
 
-        False (and nothing written) when the task is no longer at the provider.
+        False (and nothing written) when the task is no longer at the provider. A clip whose id is already stored
+        is not written: a stored song (another task's, already posted) is never overwritten.
         """
         now = time.time()
         request = task.request
@@ -273,9 +274,7 @@ class SqliteTasks(SqliteConnection):
                 INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
                                    duration, audio_url, image_url, parent_clip_id, continue_at, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(clip_id) DO UPDATE SET
-                    title = excluded.title, duration = excluded.duration,
-                    audio_url = excluded.audio_url, image_url = excluded.image_url
+                ON CONFLICT(clip_id) DO NOTHING
                 """,
                 [
                     (
