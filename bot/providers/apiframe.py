@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import mimetypes
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,11 +20,8 @@ from bot.providers.base import (
 
 # Where Encore's receiver takes apiframe's webhook calls, below PUBLIC_WEBHOOK_URL.
 APIFRAME_WEBHOOK_PATH = "/webhooks/apiframe"
-# apiframe fetches (or is sent) up to 10 MB for an upload, so it gets longer than the JSON calls' 30 s.
+# apiframe fetches up to 10 MB for an upload, so it gets longer than the JSON calls' 30 s.
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=180, connect=10)
-MB = 1024 * 1024
-# apiframe's media upload (`/upload-audio`), for a file that is not at a public URL: at most 2 MB and 60 s.
-MEDIA_UPLOAD_MAX_BYTES = 2 * MB
 STATES: dict[str, ProviderState] = {
     "pending": ProviderState.QUEUED,
     "staged": ProviderState.QUEUED,
@@ -123,7 +117,8 @@ class ApiframeProvider(Provider):
     async def upload_audio(self, audio_url: str) -> Upload:
         """`POST /suno-upload` with the track's public URL (free): apiframe fetches it and makes a song of it.
 
-        A member's Discord attachment already has such a URL; a local file gets one from `upload_file` first.
+        A member's Discord attachment already has such a URL, so Encore never needs apiframe's media upload
+        (`/upload-audio`, for files with no public URL).
         """
         data = self._checked(*await self._post("/suno-upload", {"audio_url": audio_url}, client_timeout=UPLOAD_TIMEOUT))
         task_id = answers.accepted_task_id(data, self.name, "upload")
@@ -131,23 +126,6 @@ class ApiframeProvider(Provider):
         if song_id is None:
             raise ProviderAnswerMalformed("apiframe accepted the upload but sent no song_id")
         return Upload(task_id=task_id, song_id=song_id, audio_url=answers.url(data, "audio_url") or audio_url)
-
-    async def upload_file(self, path: Path, filename: str) -> str:
-        """`POST /upload-audio`, multipart field `audio`: apiframe's media upload (at most 2 MB and 60 s) → its URL.
-
-        The size is checked here, before anything is sent; the length is apiframe's to judge (its refusal says why).
-        """
-        if (await asyncio.to_thread(path.stat)).st_size > MEDIA_UPLOAD_MAX_BYTES:
-            raise ProviderRejected(f"apiframe's media upload takes files of at most {MEDIA_UPLOAD_MAX_BYTES // MB} MB")
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        with path.open("rb") as audio:
-            form = aiohttp.FormData()
-            form.add_field("audio", audio, filename=filename, content_type=content_type)
-            answer = await self._request("POST", "/upload-audio", form=form, client_timeout=UPLOAD_TIMEOUT)
-        audio_url = answers.url(self._checked(*answer), "audioURL")
-        if audio_url is None:
-            raise ProviderAnswerMalformed("apiframe accepted the media upload but sent no audioURL")
-        return audio_url
 
     async def _call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._checked(*await self._post(path, body))

@@ -8,7 +8,6 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
@@ -165,10 +164,6 @@ class Provider(ABC):
 
     async def upload_audio(self, audio_url: str) -> Upload:
         """Hand the provider a member's track at a public URL, to extend it. See `supports_uploads`."""
-        raise ProviderRejected(f"{self.name} cannot extend uploaded audio")
-
-    async def upload_file(self, path: Path, filename: str) -> str:
-        """Put a local audio file at a public URL for `upload_audio`; return that URL. See `supports_uploads`."""
         raise ProviderRejected(f"{self.name} cannot extend uploaded audio")
 
     @abstractmethod

@@ -12,13 +12,18 @@ from collections.abc import Callable
 
 from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
 from bot.domain.records import TaskRecord
-from bot.providers import ProviderAuthError, ProviderError, ProviderRejected
+from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError, ProviderRejected
 from bot.service.lifecycle import BAD_KEY_MESSAGE, MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
 
 log = logging.getLogger("bot.service")
 
 IN_DOUBT_MESSAGE = (
     "Encore stopped while submitting this request, so it may or may not have reached the provider. "
+    "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came."
+)
+
+IN_DOUBT_ANSWER_MESSAGE = (
+    "The provider answered this request in a way Encore could not read, so it may or may not have been accepted. "
     "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came."
 )
 
@@ -81,7 +86,12 @@ class Submitter:
 
     async def _submit_failed(self, task: TaskRecord, error: ProviderError) -> None:
         name = self._life.provider.name
-        if isinstance(error, ProviderAuthError):
+        if isinstance(error, ProviderAnswerMalformed):
+            # The provider answered the submission, but not readably: it may have accepted (and charged) it, so it
+            # is never sent again, exactly like a submission interrupted by a crash.
+            log.error("task %s: %s; not resubmitted, to avoid paying twice", task.id, error.message)
+            await self._life.fail(task, IN_DOUBT_ANSWER_MESSAGE)
+        elif isinstance(error, ProviderAuthError):
             log.error("PROVIDER KEY REFUSED by %s: fix the API key in .env. Task %s failed.", name, task.id)
             await self._life.fail(task, BAD_KEY_MESSAGE)
         elif error.retryable and task.attempts + 1 < MAX_TRANSIENT_ATTEMPTS:

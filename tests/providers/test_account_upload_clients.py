@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -34,8 +33,6 @@ async def test_sunoapi_documents_no_credits_and_is_not_asked(http_session: aioht
         assert not provider.supports_uploads
         with pytest.raises(ProviderRejected, match="cannot extend uploaded audio"):
             await provider.upload_audio("https://cdn.example/unused.mp3")
-        with pytest.raises(ProviderRejected, match="cannot extend uploaded audio"):
-            await provider.upload_file(Path("unused.mp3"), "unused.mp3")
         assert fake.requests == []
 
 
@@ -80,30 +77,6 @@ async def test_apiframe_extend_of_an_upload_needs_the_song_of_an_upload(http_ses
         request = ExtendRequest(clip_id=None, continue_at=5.0, upload_song_id=str(uuid.uuid4()))
         with pytest.raises(ProviderRejected, match="not an uploaded audio"):
             await provider.submit_extend(request)
-
-
-async def test_apiframe_media_upload_gives_a_url_for_a_local_file(
-    http_session: aiohttp.ClientSession, tmp_path: Path
-) -> None:
-    async with FakeApiframe(KEY) as fake:
-        provider = ApiframeProvider(http_session, fake.base_url, KEY)
-        short = tmp_path / "short.mp3"
-        short.write_bytes(fake.cdn_bytes("short")[:400_000])  # 25 s at the fake's 128 kbit/s
-        audio_url = await provider.upload_file(short, "short.mp3")
-        (media_id,) = fake.media_uploads
-        assert audio_url == fake.audio_url(media_id)
-        upload = await provider.upload_audio(audio_url)
-        assert fake.tasks[upload.task_id].request["size"] == short.stat().st_size
-
-        long = tmp_path / "long.mp3"
-        long.write_bytes(FakeApiframe(KEY, audio_size=1_500_000).cdn_bytes("long"))  # 94 s, under 2 MB
-        with pytest.raises(ProviderRejected, match="at most 60 seconds"):
-            await provider.upload_file(long, "long.mp3")
-        big = tmp_path / "big.wav"
-        big.write_bytes(b"\0" * (2 * 1024 * 1024 + 1))
-        with pytest.raises(ProviderRejected, match="at most 2 MB"):
-            await provider.upload_file(big, "big.wav")
-        assert len(fake.calls("/upload-audio")) == 2  # the oversized file was never sent
 
 
 async def test_apiframe_upload_endpoints_refuse_the_wrong_body(http_session: aiohttp.ClientSession) -> None:
