@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from bot.domain.models import TaskStatus
-from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
 from bot.service.ports import DeliveryError
 
 log = logging.getLogger("bot.service")
@@ -33,26 +34,36 @@ class Deliverer:
 
     async def _deliver(self, task_id: int) -> None:
         """Post a succeeded task's songs, retrying transient faults; the store says when it is done."""
-        store, events = self._life.store, self._life.events
+        store, events, metrics = self._life.store, self._life.events, self._life.metrics
         attempt = 0
         async with self._slots:
             while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+                started = time.monotonic()
                 try:
                     delivered = await events.deliver(task, await store.songs_of_task(task_id))
                 except DeliveryError as error:
                     if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
+                        metrics.delivered("undeliverable", time.monotonic() - started)
                         await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
-                        log.warning("task %s is undeliverable: %s", task_id, error)
+                        log.warning("task %s is undeliverable: %s", task_id, error, extra=task_context(task))
                         if undeliverable := await store.get_task(task_id):
                             await events.task_undeliverable(undeliverable, await store.songs_of_task(task_id))
                         return
+                    metrics.delivered("retrying", time.monotonic() - started)
                     delay = backoff(attempt, self._life.poll_interval)
                     log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
                     attempt += 1
                     await asyncio.sleep(delay)
                 else:
+                    metrics.delivered("delivered", time.monotonic() - started)
                     await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
-                    log.info("task %s delivered as message %s", task_id, delivered.message_id)
+                    log.info(
+                        "task %s delivered as message %s (member %s)",
+                        task_id,
+                        delivered.message_id,
+                        task.requester_id,
+                        extra=task_context(task),
+                    )
                     if done := await store.get_task(task_id):
                         await events.task_delivered(done)
                     return
