@@ -44,6 +44,18 @@ class JsonFormatter(RedactingFormatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class OneLineReconnects(logging.Filter):
+    """discord.py logs every failed gateway reconnect with a whole traceback; its cause in the same line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "discord.client" and record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            if str(record.msg).startswith("Attempting a reconnect"):
+                record.msg = f"{record.getMessage()} after {type(error).__name__}: {error}"
+                record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, REDACTED)
@@ -54,6 +66,7 @@ def configure_logging(level: str, secrets: Iterable[str], log_format: str = "tex
     """Send every logger (discord.py's too) to stdout through the redacting formatter of the chosen format."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(secrets) if log_format == "json" else RedactingFormatter(secrets))
+    handler.addFilter(OneLineReconnects())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

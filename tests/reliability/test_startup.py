@@ -41,3 +41,15 @@ async def test_a_stop_signal_ends_the_wait_for_discord(tmp_path: Path) -> None:
         await bot.wait_for_line("Discord unreachable")
         assert await bot.terminate(within=5) == 0
     assert "Traceback" not in bot.output
+
+
+async def test_losing_discord_after_start_is_one_line_per_reconnect_attempt(tmp_path: Path) -> None:
+    discord = FakeDiscord(port=free_port())
+    async with fast_sunoapi() as suno:
+        async with discord:
+            bot = await BotProcess.start(sunoapi_env(discord, suno, tmp_path / "encore.db"), tmp_path)
+            await discord.wait_for_identify()
+        line = await bot.wait_for_line("Attempting a reconnect", within=30)
+        assert "after ClientConnectorError" in line or "after OSError" in line, bot.output
+        assert await bot.terminate() == 0
+    assert "Traceback" not in bot.output
