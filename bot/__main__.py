@@ -1,7 +1,8 @@
 """`python -m bot`: read the settings, start Encore, stop cleanly on SIGINT or SIGTERM.
 
-`python -m bot check` reports whether the token, servers, permissions, provider key, database and webhook URL
-work; `python -m bot backup FILE` copies the database while the bot runs.
+`python -m bot check` (or `--check`, which `scripts/start --check` passes on) reports whether the token, servers,
+permissions, provider key, database and webhook URL work; `python -m bot backup FILE` copies the database while
+the bot runs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
 from bot.ops.backup import backup
 from bot.ops.check import run_checks
+from bot.ops.network import connection_failure
 from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger("bot")
@@ -34,14 +36,12 @@ MAX_RETRY_SECONDS = 60.0
 
 def unreachable(error: BaseException) -> str | None:
     """Why Discord could not be reached, in a few words; None for an error that waiting cannot fix."""
-    if isinstance(error, aiohttp.ClientConnectorError):  # DNS failures included
-        return f"cannot connect to {error.host}:{error.port} ({error.os_error.strerror or error.os_error})"
     if isinstance(error, discord.GatewayNotFound):
         return "Discord's gateway was not found (an outage at Discord?)"
     if isinstance(error, discord.HTTPException):
         return f"Discord answered HTTP {error.status}" if error.status >= 500 else None
     if isinstance(error, aiohttp.ClientError | OSError | TimeoutError):
-        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        return connection_failure(error)
     return None
 
 
@@ -110,6 +110,7 @@ async def _serve(settings: Settings, store: Store) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Encore, a Discord bot that extends songs.")
+    parser.add_argument("--check", action="store_true", help="the same as the check command (scripts/start --check)")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("check", help="check the settings against Discord, the provider and the database")
     backup_parser = commands.add_parser("backup", help="copy the database (safe while the bot runs)")
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"encore: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.secrets, settings.log_format)
-    if args.command == "check":
+    if args.check or args.command == "check":
         return asyncio.run(run_checks(settings))
     if args.command == "backup":
         return backup(settings, args.file)

@@ -16,6 +16,7 @@ import aiohttp
 
 from bot.config import Settings
 from bot.domain.models import TaskStatus
+from bot.ops.network import connection_failure
 from bot.ops.permissions import INVITE_PERMISSIONS, effective_permissions, invite_url, missing
 from bot.providers import ProviderAuthError, ProviderError, ProviderUnavailable, create_provider
 from bot.store import StoreUnavailable
@@ -83,12 +84,6 @@ async def collect(settings: Settings) -> list[Line]:
     return lines
 
 
-def _reason(error: BaseException) -> str:
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot connect to {error.host}:{error.port} ({error.os_error.strerror or error.os_error})"
-    return type(error).__name__ if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
-
-
 async def check_discord(rest: DiscordRest, settings: Settings, info: DatabaseInfo | None) -> list[Line]:
     """The token, the invite URL, the servers and, per server, the results channel's permissions."""
     try:
@@ -100,7 +95,7 @@ async def check_discord(rest: DiscordRest, settings: Settings, info: DatabaseInf
             return [Line(False, "DISCORD_TOKEN: Discord refused the token; copy it again from the Developer Portal")]
         return [Line(False, f"Discord answered {answer} at {settings.discord_api_base}; try again later")]
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        return [Line(False, f"Discord unreachable at {settings.discord_api_base}: {_reason(error)}")]
+        return [Line(False, f"Discord unreachable at {settings.discord_api_base}: {connection_failure(error)}")]
     bot_id = int(me["id"])
     invite = invite_url(int(application["id"]))
     lines = [
@@ -138,7 +133,7 @@ async def check_guild(rest: DiscordRest, bot_id: int, guild_id: int, channel_id:
             )
         return Line(False, f"server {guild_id}: Discord answered {answer} for its settings")
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
-        return Line(False, f"server {guild_id}: {_reason(error)}")
+        return Line(False, f"server {guild_id}: {connection_failure(error)}")
     name = guild.get("name", guild_id)
     where = (
         f"its results channel #{channel['name']}" if channel else "the server (results go to each command's channel)"
@@ -213,11 +208,16 @@ async def check_webhook(settings: Settings, session: aiohttp.ClientSession, info
             status = response.status
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
         if info is None or not info.in_use:
-            return [Line(None, f"PUBLIC_WEBHOOK_URL: not checked, Encore is not running ({url} gave {_reason(error)})")]
+            return [
+                Line(
+                    None,
+                    f"PUBLIC_WEBHOOK_URL: not checked, Encore is not running ({url} gave {connection_failure(error)})",
+                )
+            ]
         return [
             Line(
                 False,
-                f"PUBLIC_WEBHOOK_URL: nothing answers at {url} ({_reason(error)}); forward it to "
+                f"PUBLIC_WEBHOOK_URL: nothing answers at {url} ({connection_failure(error)}); forward it to "
                 f"WEBHOOK_HOST:{settings.web_server_port}",
             )
         ]

@@ -21,9 +21,9 @@ from tests.reliability.harness import BotProcess, fast_sunoapi, sunoapi_env
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.check-token-not-to-print"
 
 
-async def check(env: Mapping[str, str], cwd: Path) -> tuple[int, list[str]]:
+async def check(env: Mapping[str, str], cwd: Path, command: str = "check") -> tuple[int, list[str]]:
     """Run `python -m bot check`; its exit code and report lines."""
-    process = await BotProcess.spawn({**env, "LOG_LEVEL": "INFO"}, cwd, "check")
+    process = await BotProcess.spawn({**env, "LOG_LEVEL": "INFO"}, cwd, command)
     code = await process.wait(30)
     assert TOKEN not in process.output and PROVIDER_KEY not in process.output
     assert "Traceback" not in process.output, process.output
@@ -79,9 +79,8 @@ async def test_everything_works(tmp_path: Path) -> None:
 
 async def test_a_refused_token(tmp_path: Path) -> None:
     async with FakeDiscord(token="the-real-token") as discord, fast_sunoapi() as suno:
-        code, lines = await check(
-            {**sunoapi_env(discord, suno, tmp_path / "encore.db"), "DISCORD_TOKEN": TOKEN}, tmp_path
-        )
+        env = {**sunoapi_env(discord, suno, tmp_path / "encore.db"), "DISCORD_TOKEN": TOKEN}
+        code, lines = await check(env, tmp_path, "--check")  # as `scripts/start --check` passes it
     assert code == 1
     assert line(lines, "DISCORD_TOKEN") == (
         "❌ DISCORD_TOKEN: Discord refused the token; copy it again from the Developer Portal"
