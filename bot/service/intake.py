@@ -25,7 +25,7 @@ from bot.domain.validation import (
     validate_upload_extend,
 )
 from bot.providers import ProviderAuthError, ProviderError
-from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle
+from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle, task_context
 from bot.service.ports import Accepted
 
 log = logging.getLogger("bot.service")
@@ -155,5 +155,11 @@ class Intake:
 
     async def _accepted(self, task: TaskRecord) -> Accepted:
         self._queued()
-        log.info("task %s queued for user %s in channel %s", task.id, task.requester_id, task.channel_id)
+        log.info(
+            "task %s queued for member %s in channel %s",
+            task.id,
+            task.requester_id,
+            task.channel_id,
+            extra=task_context(task),
+        )
         return Accepted(task=task, position=await self._life.store.queue_position(task.id))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from bot.domain.models import ProviderState, ProviderTask, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError
-from bot.service.lifecycle import Lifecycle, backoff
+from bot.service.lifecycle import Lifecycle, backoff, outcome
 
 log = logging.getLogger("bot.service")
 
@@ -53,6 +53,7 @@ class Poller:
         try:
             results = await provider.fetch([task.provider_task_id or "" for task in due])
         except ProviderError as error:
+            self._life.metrics.polled(provider.name, outcome(error), len(due))
             if isinstance(error, ProviderAuthError):
                 log.error("PROVIDER KEY REFUSED by %s while polling: fix the API key in .env.", provider.name)
             attempts = max(task.attempts for task in due)
@@ -63,6 +64,7 @@ class Poller:
                     await store.defer_poll(task.id, time.time() + delay)
                     await self._life.events.task_progressed(task, retrying=error.message)
             return 0
+        self._life.metrics.polled(provider.name, outcome(None), len(due))
         async with self._apply_lock:
             # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.
             current = await store.active_tasks_by_provider_id(

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError, ProviderRejected
-from bot.service.lifecycle import BAD_KEY_MESSAGE, MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+from bot.service.lifecycle import (
+    BAD_KEY_MESSAGE,
+    MAX_TRANSIENT_ATTEMPTS,
+    Lifecycle,
+    backoff,
+    outcome,
+    task_context,
+)
 
 log = logging.getLogger("bot.service")
 
@@ -53,14 +60,17 @@ class Submitter:
             await self._life.fail(task, IN_DOUBT_MESSAGE)
             return 0
         if (wait := provider.submit_delay()) > 0:
+            self._life.metrics.rate_limit_wait(provider.name, wait)
             return wait  # wait here, not inside the provider call: a task still waiting is not in doubt
         if not await store.begin_submit(task.id):
             return 0
         try:
             provider_task_id = await self._submit(task.request)
         except ProviderError as error:
+            self._life.metrics.submitted(provider.name, outcome(error))
             await self._submit_failed(task, error)
             return 0
+        self._life.metrics.submitted(provider.name, outcome(None))
         in_flight = await store.active_count() + 1
         by_webhook = self._life.poll_policy.webhook_interval is not None
         first_poll = self._life.poll_policy.delay(
@@ -71,7 +81,14 @@ class Submitter:
         ):
             log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
             return 0
-        log.info("task %s submitted to %s as %s", task.id, provider.name, provider_task_id)
+        log.info(
+            "task %s submitted to %s as %s (member %s)",
+            task.id,
+            provider.name,
+            provider_task_id,
+            task.requester_id,
+            extra=task_context(task),
+        )
         await self._life.progressed(task.id)
         self._submitted()
         for position, waiting in enumerate(await store.tasks_with_status(TaskStatus.QUEUED), start=1):

@@ -21,7 +21,7 @@ from bot.service.deliver import Deliverer
 from bot.service.intake import Intake
 from bot.service.lifecycle import Lifecycle
 from bot.service.poll import Poller
-from bot.service.ports import Accepted, TaskEvents
+from bot.service.ports import Accepted, Metrics, NoMetrics, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.service.submit import Submitter
 from bot.store import Store
@@ -44,6 +44,7 @@ class TaskService:
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -53,7 +54,9 @@ class TaskService:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
-        self.lifecycle = Lifecycle(store, provider, events, poll_interval=poll_interval, poll_policy=policy)
+        self.lifecycle = Lifecycle(
+            store, provider, events, poll_interval=poll_interval, poll_policy=policy, metrics=metrics or NoMetrics()
+        )
         self.intake = Intake(
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
         )
@@ -89,6 +92,12 @@ class TaskService:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         self._loops = []
+
+    def loops_state(self) -> str:
+        """For `/healthz`: "running", "stopped" (after `stop`, or a loop ended: restart the bot) or "not started"."""
+        if not self._loops:
+            return "stopped" if self._stopping else "not started"
+        return "stopped" if any(loop.done() for loop in self._loops) else "running"
 
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)

@@ -14,6 +14,10 @@ from bot.domain.quota import QuotaPolicy
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be used (missing, locked, read-only, not a database): the message says why, in one line."""
+
+
 class TaskStore(Protocol):
     """The task lifecycle. Every transition is conditional on the status it expects and says whether it happened."""
 
@@ -48,6 +52,9 @@ class TaskStore(Protocol):
     ) -> list[TaskRecord]: ...
 
     async def active_count(self) -> int: ...
+
+    async def task_counts(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (for metrics, read at scrape time); statuses with none are left out."""
 
     async def next_active_due_at(self) -> float | None: ...
 

@@ -1,4 +1,7 @@
-"""apiframe's webhook receiver and `/healthz`: a small aiohttp server that runs beside the Discord client.
+"""Encore's web server: `/healthz`, `/metrics` and apiframe's webhook receiver, beside the Discord client.
+
+It runs when `HTTP_PORT` is set (health and metrics for Docker, a service manager or Prometheus) or when
+`PUBLIC_WEBHOOK_URL` is (the receiver; then on `WEBHOOK_PORT` unless `HTTP_PORT` says otherwise).
 
 apiframe POSTs every status change of a task (body = its fetch result) to the URL Encore submitted it with, and
 echoes the install's secret in `x-webhook-secret`. Updates go to the task service, which ignores duplicates and
@@ -8,6 +11,7 @@ Nothing here imports discord: the gateway state comes in as a callable.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -17,11 +21,13 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.providers import ProviderAnswerMalformed
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, parse_task
 from bot.service import TaskService
 from bot.store import MetaStore
+from bot.web.metrics import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 SECRET_HEADER = b"x-webhook-secret"
 # Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
 REFUSAL_LOG_SECONDS = 60.0
+METRICS_PATH = "/metrics"
 
 
 async def webhook_secret(store: MetaStore) -> str:
@@ -44,7 +51,7 @@ async def webhook_secret(store: MetaStore) -> str:
 
 
 class WebhookServer:
-    """Serves `POST /webhooks/apiframe` (when a secret is given) and `GET /healthz`."""
+    """Serves `GET /healthz`, `GET /metrics` (when given metrics) and `POST /webhooks/apiframe` (given a secret)."""
 
     def __init__(
         self,
@@ -55,8 +62,10 @@ class WebhookServer:
         host: str,
         port: int,
         clock: Callable[[], float] = time.monotonic,
+        metrics: PrometheusMetrics | None = None,
     ) -> None:
         self._service = service
+        self._metrics = metrics
         self._secret = secret.encode() if secret else None
         self._clock = clock
         self._refused = 0
@@ -77,12 +86,14 @@ class WebhookServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
         app.router.add_get(HEALTH_PATH, self._health)
+        if self._metrics is not None:
+            app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
         if self._secret is not None:
             app.router.add_post(APIFRAME_WEBHOOK_PATH, self._apiframe_update)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
-        log.info("webhook and health server listening on %s:%s", self._host, self.port)
+        log.info("web server listening on %s:%s", self._host, self.port)
 
     async def stop(self) -> None:
         self._log_refusals(stopping=True)
@@ -140,19 +151,34 @@ class WebhookServer:
             self._refused, self._refusals_logged_at = 0, now
 
     async def _health(self, request: web.Request) -> web.Response:
-        """200 when the database answers and the Discord gateway is connected, else 503; JSON either way."""
+        """200 when the database answers, the Discord gateway is connected and the loops run, else 503; JSON.
+
+        The provider is reported but does not make Encore unhealthy: restarting the bot cannot fix it.
+        """
         try:
             in_flight: int | None = await self._service.store.active_count()
         except Exception:  # any backend's failure (a closed connection, a locked file) means unavailable
             in_flight = None
         gateway = self._gateway_connected()
-        healthy = in_flight is not None and gateway
-        return web.json_response(
-            {
-                "status": "ok" if healthy else "unhealthy",
-                "database": "ok" if in_flight is not None else "unavailable",
-                "gateway": "connected" if gateway else "disconnected",
-                "tasks_in_flight": in_flight,
-            },
-            status=200 if healthy else 503,
-        )
+        loops = self._service.loops_state()
+        healthy = in_flight is not None and gateway and loops != "stopped"
+        body: dict[str, Any] = {
+            "status": "ok" if healthy else "unhealthy",
+            "database": "ok" if in_flight is not None else "unavailable",
+            "gateway": "connected" if gateway else "disconnected",
+            "tasks_in_flight": in_flight,
+            "loops": loops,
+            "provider": self._metrics.provider_state if self._metrics else "unknown",
+        }
+        if self._metrics and self._metrics.provider_error:
+            body["provider_error"] = self._metrics.provider_error
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _metrics_page(self, metrics: PrometheusMetrics, request: web.Request) -> web.Response:
+        """Prometheus' text format; the task gauges are read from the store at each scrape."""
+        try:
+            text = await metrics.render(self._service.store)
+        except Exception:  # the database is down: /healthz says so; a scrape error keeps the series' gaps honest
+            log.warning("/metrics: could not read the task counts from the store", exc_info=True)
+            return web.Response(status=503, text="the database is unavailable\n")
+        return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})

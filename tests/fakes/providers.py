@@ -626,13 +626,17 @@ def _fault_response(fault: Fault, status: int) -> web.Response:
 
 
 async def _stream(request: web.Request, data: bytes, content_type: str, *, with_length: bool) -> web.StreamResponse:
+    """Serve in chunks; a client that hangs up mid-download (a stopped bot) ends the answer quietly, as a CDN does."""
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if with_length:
         response.content_length = len(data)
     await response.prepare(request)
-    for start in range(0, len(data), CHUNK_SIZE):
-        await response.write(data[start : start + CHUNK_SIZE])
-    await response.write_eof()
+    try:
+        for start in range(0, len(data), CHUNK_SIZE):
+            await response.write(data[start : start + CHUNK_SIZE])
+        await response.write_eof()
+    except ConnectionError:  # reset by the peer, or "Connection lost" while waiting to write more
+        pass
     return response
 
 

@@ -71,6 +71,14 @@ async def test_task_lifecycle_is_persisted_at_every_step(store: Store) -> None:
     assert [song.duration for song in await store.songs_of_task(task.id)] == [120.0, 99.5]
 
 
+async def test_task_counts_by_status(store: Store) -> None:
+    assert await store.task_counts() == {}
+    first = await store.create_task(ALICE, "sunoapi", REQUEST)
+    await store.create_task(ALICE, "sunoapi", ExtendRequest(clip_id=CLIP, continue_at=5.0, prompt="two"))
+    assert first is not None and await store.mark_failed(first.id, "no")
+    assert await store.task_counts() == {TaskStatus.QUEUED: 1, TaskStatus.FAILED: 1}
+
+
 async def test_the_same_request_twice_in_a_moment_makes_one_task(store: Store) -> None:
     first = await store.create_task(ALICE, "sunoapi", REQUEST)
     assert first is not None

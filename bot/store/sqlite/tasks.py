@@ -167,6 +167,10 @@ class SqliteTasks(SqliteConnection):
         row = await self._one(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
         return int(row[0]) if row else 0
 
+    async def task_counts(self) -> dict[TaskStatus, int]:
+        rows = await self._all("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+        return {TaskStatus(row[0]): int(row[1]) for row in rows}
+
     async def next_active_due_at(self) -> float | None:
         row = await self._one(f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
         return float(row[0]) if row and row[0] is not None else None
