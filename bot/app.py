@@ -7,17 +7,20 @@ import hashlib
 import logging
 
 import aiohttp
+import asyncpg
 
 from bot.config import Settings
 from bot.domain.pacing import Pacer, PacerFactory
+from bot.media import MediaFetcher
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.events import DiscordTaskEvents
 from bot.ui.views import PERSISTENT_ITEMS, result_view
+from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -34,10 +37,17 @@ EXTENSIONS: tuple[str, ...] = (
 
 
 async def open_store(settings: Settings) -> Store:
-    """PostgreSQL when `DATABASE_URL` is set (then no SQLite file is made), else the SQLite file."""
+    """The configured store: PostgreSQL when `DATABASE_URL` is set (then no SQLite file is made), else the SQLite
+    file, held by this process until closed. `StoreUnavailable` names the setting and why."""
     if settings.database_url:
-        return await PostgresStore.open(settings.database_url)
-    return await SqliteStore.open(settings.database_path)
+        try:
+            return await PostgresStore.open(settings.database_url)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreUnavailable(f"DATABASE_URL: PostgreSQL cannot be used ({error})") from None
+    try:
+        return await SqliteStore.open(settings.database_path)
+    except StoreUnavailable as error:
+        raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
 
 
 def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
@@ -55,13 +65,21 @@ def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
 
 
 class EncoreBot(EncoreClient):
-    """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`."""
+    """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`.
 
-    def __init__(self, settings: Settings, *, progress_interval: float = 10.0) -> None:
-        super().__init__(settings, intents=encore_intents())
+    Given a `store`, it uses it and leaves closing it to the caller (`python -m bot` opens it before Discord, and
+    keeps it across login retries); otherwise it opens its own.
+    """
+
+    def __init__(self, settings: Settings, *, store: Store | None = None, progress_interval: float = 10.0) -> None:
+        self.metrics = PrometheusMetrics()
+        super().__init__(settings, intents=encore_intents(), http_trace=self.metrics.discord_trace())
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
+        self._given_store = store
         self.webhooks: WebhookServer | None = None
+        self.media: MediaFetcher | None = None
+        self._closed = asyncio.Event()
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
         """Log in and run the gateway's shards; a worker (`SHARD_IDS=none`) only logs in and works until closed."""
@@ -72,11 +90,12 @@ class EncoreBot(EncoreClient):
         await self._closed.wait()
 
     async def setup_hook(self) -> None:
-        self._closed = asyncio.Event()
-        self._session = aiohttp.ClientSession()
-        self.store = await open_store(self.settings)
+        trace = self.metrics.provider_trace(self.settings.provider, self.settings.provider_base_url)
+        self._session = aiohttp.ClientSession(trace_configs=[trace])
+        self.store = self._given_store or await open_store(self.settings)
+        self.media = MediaFetcher(self.settings.media_origins)
         self.events = DiscordTaskEvents(
-            self, self._session, progress_interval=self.progress_interval, result_view=result_view
+            self, self.media, progress_interval=self.progress_interval, result_view=result_view
         )
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
@@ -94,19 +113,21 @@ class EncoreBot(EncoreClient):
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            metrics=self.metrics,
             lease_seconds=self.settings.lease_seconds,
             # Other processes may leave work behind: look for it a few times per lease.
             rescan_interval=self.settings.lease_seconds / 4 if shared else None,
         )
         if self.settings.runs_gateway:
             await self._serve_gateway()
-        if self.settings.public_webhook_url:
+        if (port := self.settings.web_server_port) is not None:
             self.webhooks = WebhookServer(
                 self.service,
                 secret=secret,
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
-                port=self.settings.webhook_port,
+                port=port,
+                metrics=self.metrics,
             )
             await self.webhooks.start()
         await self.service.start()
@@ -131,11 +152,12 @@ class EncoreBot(EncoreClient):
             await self.webhooks.stop()
         if hasattr(self, "service"):
             await self.service.stop()
-            self.events.replies.close()
+            self.events.close()
         await super().close()
         if self._session:
             await self._session.close()
-        if hasattr(self, "store"):
+        if self.media:
+            await self.media.close()
+        if hasattr(self, "store") and self._given_store is None:
             await self.store.close()
-        if hasattr(self, "_closed"):
-            self._closed.set()
+        self._closed.set()

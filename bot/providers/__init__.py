@@ -11,6 +11,7 @@ from bot.domain.pacing import Pacer, PacerFactory
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, ApiframeProvider
 from bot.providers.base import (
     Provider,
+    ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
@@ -25,6 +26,7 @@ __all__ = [
     "PROVIDERS",
     "ApiframeProvider",
     "Provider",
+    "ProviderAnswerMalformed",
     "ProviderAuthError",
     "ProviderError",
     "ProviderRateLimited",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
 
 from bot.domain.models import TaskStatus
-from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
 from bot.service.ports import DeliveryError
 
 log = logging.getLogger("bot.service")
@@ -34,36 +37,70 @@ class Deliverer:
     async def _deliver(self, task_id: int) -> None:
         """Lease a succeeded task and post its songs, retrying transient faults; the store says when it is done.
 
-        The lease keeps other processes from posting it meanwhile; were this one to die half-way, the next to
-        claim it posts again with the same nonce, and Discord drops the duplicate.
+        The lease (taken before the downloads, held through the posting) keeps other processes from posting it
+        meanwhile; were this one to die half-way, the next to claim it posts again with the same nonce, and
+        Discord drops the duplicate.
         """
         life = self._life
-        async with self._slots:
-            if not await life.store.claim_delivery(task_id, life.owner, life.lease):
-                return
-            with life.working_on([task_id]):
-                await self._post(task_id)
+        if not await life.store.claim_delivery(task_id, life.owner, life.lease):
+            return
+        with life.working_on([task_id]):
+            await self._post(task_id)
 
     async def _post(self, task_id: int) -> None:
-        store, events = self._life.store, self._life.events
+        store, events, metrics = self._life.store, self._life.events, self._life.metrics
         attempt = 0
-        while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+        if (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
             try:
-                delivered = await events.deliver(task, await store.songs_of_task(task_id))
-            except DeliveryError as error:
-                if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
-                    await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
-                    log.warning("task %s is undeliverable: %s", task_id, error)
-                    if undeliverable := await store.get_task(task_id):
-                        await events.task_undeliverable(undeliverable, await store.songs_of_task(task_id))
+                await events.prepare(task, await store.songs_of_task(task_id))
+            except Exception:
+                log.exception("task %s: preparing its result failed; posting tries again", task_id)
+        async with self._slots:
+            while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+                started = time.monotonic()
+                try:
+                    delivered = await events.deliver(task, await store.songs_of_task(task_id))
+                except Exception as error:
+                    if not isinstance(error, DeliveryError):
+                        # A result Encore cannot render is a bug to fix, not a reason to leave the task hanging.
+                        log.exception("task %s: delivery failed unexpectedly", task_id)
+                        error = DeliveryError(f"an internal error ({type(error).__name__})", permanent=True)
+                    if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
+                        metrics.delivered("undeliverable", time.monotonic() - started)
+                        await self._give_up(task_id, error)
+                        return
+                    metrics.delivered("retrying", time.monotonic() - started)
+                    delay = backoff(attempt, self._life.poll_interval)
+                    log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                else:
+                    metrics.delivered("delivered", time.monotonic() - started)
+                    await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
+                    log.info(
+                        "task %s delivered as message %s (member %s)",
+                        task_id,
+                        delivered.message_id,
+                        task.requester_id,
+                        extra=task_context(task),
+                    )
+                    if done := await store.get_task(task_id):
+                        await self._after(events.task_delivered(done), task_id)
                     return
-                delay = backoff(attempt, self._life.poll_interval)
-                log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
-                attempt += 1
-                await asyncio.sleep(delay)
-            else:
-                await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
-                log.info("task %s delivered as message %s", task_id, delivered.message_id)
-                if done := await store.get_task(task_id):
-                    await events.task_delivered(done)
-                return
+
+    async def _give_up(self, task_id: int, error: DeliveryError) -> None:
+        """Keep the songs, tell the requester another way; the task never stays half-delivered."""
+        store = self._life.store
+        await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
+        if undeliverable := await store.get_task(task_id):
+            log.warning("task %s is undeliverable: %s", task_id, error, extra=task_context(undeliverable))
+            songs = await store.songs_of_task(task_id)
+            await self._after(self._life.events.task_undeliverable(undeliverable, songs), task_id)
+
+    @staticmethod
+    async def _after(step: Coroutine[Any, Any, None], task_id: int) -> None:
+        """Run what follows a recorded outcome (a reaction, a DM); its failure must not undo the outcome."""
+        try:
+            await step
+        except Exception:
+            log.exception("task %s: the follow-up of its outcome failed", task_id)

@@ -14,7 +14,6 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from bot.domain.models import ProviderTask, Requester, TaskStatus
@@ -26,7 +25,7 @@ from bot.service.deliver import Deliverer
 from bot.service.intake import Intake
 from bot.service.lifecycle import Lifecycle
 from bot.service.poll import Poller
-from bot.service.ports import Accepted, TaskEvents
+from bot.service.ports import Accepted, Metrics, NoMetrics, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.service.submit import Submitter
 from bot.store import Store
@@ -49,6 +48,7 @@ class TaskService:
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
+        metrics: Metrics | None = None,
         owner: str | None = None,
         lease_seconds: float = 30.0,
         rescan_interval: float | None = None,
@@ -72,6 +72,7 @@ class TaskService:
             poll_policy=policy,
             owner=owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
             lease=lease_seconds,
+            metrics=metrics or NoMetrics(),
         )
         self.intake = Intake(
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
@@ -112,13 +113,19 @@ class TaskService:
         self._loops = []
         await self.store.release_leases(self.lifecycle.owner)
 
+    def loops_state(self) -> str:
+        """For `/healthz`: "running", "stopped" (after `stop`, or a loop ended: restart the bot) or "not started"."""
+        if not self._loops:
+            return "stopped" if self._stopping else "not started"
+        return "stopped" if any(loop.done() for loop in self._loops) else "running"
+
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)
 
     async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
     ) -> Accepted:
-        return await self.intake.request_upload_extend(requester, options, audio, filename, duration)
+        return await self.intake.request_upload_extend(requester, options, audio_url, filename, duration)
 
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
         return await self.intake.request_generate(requester, options)

@@ -13,11 +13,28 @@ leases. On SQLite, one process, the leases live in memory; on PostgreSQL they ar
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
 from bot.domain.quota import QuotaPolicy
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    """What `python -m bot check` reports of the database, whichever the backend."""
+
+    exists: bool
+    size_bytes: int = 0
+    schema_version: int = 0
+    task_counts: dict[str, int] | None = None
+    results_channels: dict[int, int] | None = None  # guild id -> configured results channel id
+    in_use: bool = False
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be used (missing, locked, read-only, not a database): the message says why, in one line."""
 
 
 class TaskStore(Protocol):
@@ -65,6 +82,9 @@ class TaskStore(Protocol):
 
     async def active_count(self) -> int: ...
 
+    async def task_counts(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (for metrics, read at scrape time); statuses with none are left out."""
+
     async def next_active_due_at(self, provider: str) -> float | None:
         """When the earliest poll of a task of `provider` that nobody leases is due; None when there is none."""
 
@@ -108,7 +128,11 @@ class TaskStore(Protocol):
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None: ...
 
-    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool: ...
+    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
+        """Store the clips as the task's songs and mark it succeeded; False when it is no longer at the provider.
+
+        A clip id that is already stored is skipped, never overwritten: the song belongs to the task that made it.
+        """
 
     async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> bool: ...
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -57,12 +58,13 @@ class EncoreClient(commands.AutoShardedBot):
     service: TaskService
     events: DiscordTaskEvents
 
-    def __init__(self, settings: Settings, *, intents: discord.Intents) -> None:
+    def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            http_trace=http_trace,
             shard_count=settings.shard_count,
         )
         self.shard_ids = list(settings.shard_ids) if settings.shard_ids else None

@@ -21,6 +21,9 @@ MAX_QUEUE_SHOWN = 20
 TOP_SIZE = 10
 MAX_USAGE_MEMBERS = 15
 RANK_MARKS = ("🥇", "🥈", "🥉")
+# A lineage shows its first and last songs; each line is at most ~200 characters, so 12 fit 4,096 with room.
+LINEAGE_HEAD = 2
+LINEAGE_TAIL = 8
 
 
 def relative(timestamp: float) -> str:
@@ -82,7 +85,16 @@ def lineage_lines(chain: list[SongRecord], current: str) -> list[str]:
             how = f"extension{at}"
         by = f" by <@{song.owner_id}>" if song.owner_id else ""
         lines.append(f"{marker}{song_label(song)} · {how}{by}")
-    return [f"{'→ ' if index else ''}{line}" for index, line in enumerate(lines)]
+    arrowed = [f"{'→ ' if index else ''}{line}" for index, line in enumerate(lines)]
+    return fold_chain(arrowed)
+
+
+def fold_chain(lines: list[str]) -> list[str]:
+    """A long lineage as its first songs, a count of the middle, and its last songs: it must fit an embed."""
+    if len(lines) > LINEAGE_HEAD + LINEAGE_TAIL + 1:
+        hidden = len(lines) - LINEAGE_HEAD - LINEAGE_TAIL
+        lines = [*lines[:LINEAGE_HEAD], f"→ … {hidden} more extensions …", *lines[-LINEAGE_TAIL:]]
+    return lines
 
 
 def songs_page_embed(owner_id: int, songs: list[SongRecord], page: int, total: int) -> discord.Embed:
@@ -117,26 +129,13 @@ def queue_embed(tasks: list[TaskRecord], positions: dict[int, int], *, whole_ser
         whose = f" · <@{task.requester_id}>" if whole_server else ""
         lines.append(
             f"**#{task.id}** {render.describe_request(task.request)}{whose}\n"
-            f"{queue_status(task, positions.get(task.id))} · asked {relative(task.created_at)}"
+            f"{render.status_phrase(task, positions.get(task.id))} · asked {relative(task.created_at)}"
         )
     if len(tasks) > MAX_QUEUE_SHOWN:
         lines.append(f"… and {len(tasks) - MAX_QUEUE_SHOWN} more.")
     embed.description = "\n".join(lines)
     embed.set_footer(text="Tasks not yet sent to Suno can be cancelled; their credit is given back.")
     return embed
-
-
-def queue_status(task: TaskRecord, position: int | None) -> str:
-    if task.status is TaskStatus.QUEUED:
-        if task.submit_started_at is not None:
-            return "📨 being submitted"
-        place = "next in line" if (position or 1) <= 1 else f"#{position} in line"
-        return f"⏳ queued, {place}"
-    if task.status is TaskStatus.SUBMITTED:
-        return "📨 submitted, waiting for Suno to start"
-    if task.status is TaskStatus.RUNNING:
-        return f"🎛️ generating {task.progress}%" if task.progress is not None else "🎛️ generating"
-    return "📦 finished, posting the result"
 
 
 def cancellable(task: TaskRecord) -> bool:
@@ -150,6 +149,17 @@ def chain_credits(chain: list[SongRecord], requester_id: int) -> list[int]:
     return list(dict.fromkeys(makers))
 
 
+def mentions(user_ids: list[int], limit: int = 1024) -> str:
+    """Members as mentions, as many as fit an embed field, then how many more."""
+    shown: list[str] = []
+    for index, user_id in enumerate(user_ids):
+        more = f" and {len(user_ids) - index} more"
+        if len(" ".join([*shown, f"<@{user_id}>"])) + len(more) > limit:
+            return " ".join(shown) + more
+        shown.append(f"<@{user_id}>")
+    return " ".join(shown)
+
+
 def showcase_embed(task: TaskRecord, song: SongRecord, chain: list[SongRecord], stars: int) -> discord.Embed:
     """A starred result reposted for the server: the song, its lineage, credit to its whole chain, the original post."""
     embed = discord.Embed(
@@ -158,8 +168,7 @@ def showcase_embed(task: TaskRecord, song: SongRecord, chain: list[SongRecord], 
         colour=render.EMBED_COLOUR,
     )
     embed.description = "\n".join(lineage_lines(chain, song.clip_id))
-    credits = " ".join(f"<@{user_id}>" for user_id in chain_credits(chain, task.requester_id))
-    embed.add_field(name="Made by", value=credits, inline=False)
+    embed.add_field(name="Made by", value=mentions(chain_credits(chain, task.requester_id)), inline=False)
     embed.add_field(name="Stars", value=f"⭐ {stars}")
     if task.result_message_id:
         link = message_link(task.guild_id, task.channel_id, task.result_message_id)

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from bot.domain.records import SongRecord, TaskRecord
-from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions
+from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions, as_clip_id
 from bot.ui import render
 from bot.ui.client import EncoreClient
 from bot.ui.replies import report_queued, requester_of
@@ -164,9 +164,10 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
 
 
 def add_extend_buttons(view: discord.ui.View, songs: list[SongRecord]) -> None:
-    """One Extend button per clip, numbered when there are several."""
+    """One Extend button per clip, numbered when there are several; none for an id that is not a Suno clip id."""
     for index, song in enumerate(songs, start=1):
-        view.add_item(ExtendButton(song.clip_id, label=f"Extend {index}" if len(songs) > 1 else "Extend"))
+        if clip_id := as_clip_id(song.clip_id):
+            view.add_item(ExtendButton(clip_id, label=f"Extend {index}" if len(songs) > 1 else "Extend"))
 
 
 def extend_view(songs: list[SongRecord]) -> discord.ui.View:
@@ -176,12 +177,14 @@ def extend_view(songs: list[SongRecord]) -> discord.ui.View:
     return view
 
 
-def result_view(task: TaskRecord, songs: list[SongRecord]) -> discord.ui.View:
-    """Reroll, one Extend per clip, Delete: all persistent, so the view is never held in memory."""
+def result_view(task: TaskRecord, songs: list[SongRecord], first: bool = True) -> discord.ui.View:
+    """Reroll, one Extend per clip, Delete (Reroll and Delete on a result's first message only): all persistent."""
     view = discord.ui.View(timeout=None)
-    view.add_item(RerollButton(task.id))
+    if first:
+        view.add_item(RerollButton(task.id))
     add_extend_buttons(view, songs)
-    view.add_item(DeleteButton(task.id))
+    if first:
+        view.add_item(DeleteButton(task.id))
     return view
 
 

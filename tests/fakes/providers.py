@@ -9,7 +9,7 @@ Shared behaviour (`FakeProvider`):
 * one aiohttp server on 127.0.0.1, random port; `start()`/`close()` or `async with`;
 * every request is recorded (`requests`, `calls(path_suffix)`), including unknown paths (404);
 * `inject()` queues canned answers (status + body, malformed JSON, delay, connection reset);
-* a CDN: `/cdn/audio/{id}.mp3`, `/cdn/stream/{id}` (preview), `/cdn/image/{id}.jpeg`;
+* a CDN: `/cdn/audio/{id}.mp3`, `/cdn/stream/{id}` (preview), `/cdn/image/{id}.jpeg`, `/cdn/redirect/{n}` (302);
 * status scripts: a task's poll returns its current step, then advances one step.
 """
 
@@ -17,18 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import io
 import json
-import random
+import struct
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
+from functools import partial
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
+import av
+import numpy as np
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
 
 Clock = Callable[[], float]
 Percentage = int | float | str
@@ -40,9 +48,6 @@ JPEG_BYTES = bytes.fromhex(
     "080606050609080A0A090809090A0C0F0C0A0B0E0B09090D110D0E0F101011100A0C12131210130F101010FFC900"
     "0B080001000101011100FFCC000600101005FFDA0008010100003F00D2CF20FFD9"
 )
-_ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"  # ID3v2.4, no flags, empty tag
-_MPEG_FRAME_SYNC = b"\xff\xfb\x90\x64"  # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz
-_MPEG_FRAME_SIZE = 417  # 144 * 128000 / 44100, no padding
 
 
 @dataclass(frozen=True)
@@ -171,17 +176,38 @@ class _Feed(Generic[T]):
                 await self._added.wait()
 
 
-def _fake_mp3(seed: str, size: int) -> bytes:
-    """Deterministic mp3 bytes: an ID3 header, then constant-bitrate MPEG frames with seeded payloads.
+@functools.cache
+def _tone_block() -> bytes:
+    """One second of a real 128 kbit/s mono MP3 (a 440 Hz tone), without a header frame, so blocks can be chained."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3", options={"write_xing": "0", "id3v2_version": "0"}) as container:
+        stream = container.add_stream("libmp3lame", rate=44_100)
+        stream.bit_rate = 128_000
+        stream.layout = "mono"
+        stream.format = "fltp"
+        wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(44_100) / 44_100)
+        frame = av.AudioFrame.from_ndarray(wave.astype(np.float32).reshape(1, -1), format="fltp", layout="mono")
+        frame.sample_rate = 44_100
+        frame.pts = 0
+        frame.time_base = Fraction(1, 44_100)
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
 
-    Real frame headers (128 kbit/s, 44.1 kHz, 417-byte frames) let an mp3 reader find the duration
-    (about `size` / 16,000 seconds); the payload is noise, not sound.
+
+def _fake_mp3(seed: str, size: int) -> bytes:
+    """Deterministic, playable mp3 bytes of `size`: an ID3 tag naming `seed` (so every clip's bytes differ), then
+    real MPEG frames (about `size` / 16,000 seconds of a tone), as a decoder and Discord's player would take them.
     """
-    generator = random.Random(seed)
-    frames = bytearray(_ID3_HEADER)
-    while len(frames) < size:
-        frames += _MPEG_FRAME_SYNC + generator.randbytes(_MPEG_FRAME_SIZE - len(_MPEG_FRAME_SYNC))
-    return bytes(frames[:size])
+    text = b"\x03encore-fake\x00" + seed.encode()
+    frame = b"TXXX" + struct.pack(">I", len(text)) + b"\x00\x00" + text
+    length = len(frame)
+    syncsafe = bytes([(length >> 21) & 0x7F, (length >> 14) & 0x7F, (length >> 7) & 0x7F, length & 0x7F])
+    data = bytearray(b"ID3\x04\x00\x00" + syncsafe + frame)
+    block = _tone_block()
+    while len(data) < size:
+        data += block
+    return bytes(data[:size])
 
 
 def _is_number(value: Any) -> bool:
@@ -226,7 +252,12 @@ class FakeProvider:
         self._polls: _Feed[PollRecord] = _Feed()
         self._faults: list[tuple[str, Fault]] = []
         self._next_scripts: deque[list[Step]] = deque()
+        self._next_clip_ids: deque[list[str]] = deque()
+        self._raw_answers: dict[str, Any] = {}
         self._audio: dict[str, bytes] = {}
+        self._media_urls: dict[str, dict[str, str]] = {}
+        self._trickles: dict[str, float] = {}
+        self._redirects: list[str] = []
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
@@ -249,6 +280,7 @@ class FakeProvider:
                 web.get("/cdn/audio/{clip_id}.mp3", self._endpoint(self._cdn_audio)),
                 web.get("/cdn/stream/{clip_id}", self._endpoint(self._cdn_stream)),
                 web.get("/cdn/image/{clip_id}.jpeg", self._endpoint(self._cdn_image)),
+                web.get("/cdn/redirect/{number}", self._endpoint(self._cdn_redirect)),
                 web.route("*", "/{tail:.*}", self._endpoint(self._not_found)),
             ]
         )
@@ -378,6 +410,32 @@ class FakeProvider:
         """A clip's video; listed for fidelity, the CDN does not serve it (404)."""
         return f"{self.base_url}/cdn/video/{clip_id}.mp4"
 
+    def serve_media(self, clip_id: str, *, audio_url: str | None = None, image_url: str | None = None) -> None:
+        """Answer with these URLs for a clip's final audio or cover instead of the fake's own CDN (hostile media)."""
+        urls = self._media_urls.setdefault(clip_id, {})
+        if audio_url is not None:
+            urls["audio_url"] = audio_url
+        if image_url is not None:
+            urls["image_url"] = image_url
+
+    def redirect_url(self, target: str) -> str:
+        """A CDN URL that answers 302 to `target`: a trusted origin pointing somewhere else."""
+        self._redirects.append(target)
+        return f"{self.base_url}/cdn/redirect/{len(self._redirects) - 1}"
+
+    async def _cdn_redirect(self, request: web.Request, record: RequestRecord) -> web.Response:
+        raise web.HTTPFound(self._redirects[int(request.match_info["number"])])
+
+    def trickle(self, clip_id: str, interval: float) -> None:
+        """Serve a clip's audio one byte every `interval` seconds: a CDN too slow to be worth waiting for."""
+        self._trickles[clip_id] = interval
+
+    def _final_audio_url(self, clip_id: str) -> str:
+        return self._media_urls.get(clip_id, {}).get("audio_url", self.audio_url(clip_id))
+
+    def _cover_url(self, clip_id: str) -> str:
+        return self._media_urls.get(clip_id, {}).get("image_url", self.image_url(clip_id))
+
     def cdn_bytes(self, clip_id: str) -> bytes:
         """The exact bytes served at `audio_url(clip_id)` (deterministic per clip id)."""
         if clip_id not in self._audio:
@@ -385,7 +443,19 @@ class FakeProvider:
         return self._audio[clip_id]
 
     async def _cdn_audio(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
-        data = self.cdn_bytes(request.match_info["clip_id"])
+        clip_id = request.match_info["clip_id"]
+        data = self.cdn_bytes(clip_id)
+        if (interval := self._trickles.get(clip_id)) is not None:
+            response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+            response.content_length = len(data)
+            await response.prepare(request)
+            for byte in data:
+                await response.write(bytes([byte]))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), interval)
+                if self._closing.is_set():
+                    break
+            return response
         return await _stream(request, data, "audio/mpeg", with_length=True)
 
     async def _cdn_stream(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
@@ -414,6 +484,24 @@ class FakeProvider:
             return
         task = self._task(task_id)
         task.steps, task.index, task.error = script, 0, None
+
+    def set_next_clips(self, clip_ids: Sequence[str]) -> None:
+        """Make the next task created answer with exactly these clip (song) ids, however many or odd they are."""
+        self._next_clip_ids.append(list(clip_ids))
+
+    def answer_raw(self, task_id: str, answer: Any) -> None:
+        """From now on answer polls of this task with `answer`, any JSON value (NaN included), verbatim.
+
+        On sunoapi.co it is the whole get-task body; on apiframe the `/fetch` body and the task's entry in a
+        `/fetch-many` answer, so the other tasks of a batch are answered normally. Polls still count and advance.
+        """
+        self._task(task_id)
+        self._raw_answers[task_id] = answer
+
+    def _answer(self, task: FakeTask, normal: Callable[[Step], Any]) -> Any:
+        """A poll's answer: the raw one set with `answer_raw`, else `normal(step)`; the poll is recorded either way."""
+        step = self._poll(task)
+        return self._raw_answers[task.task_id] if task.task_id in self._raw_answers else normal(step)
 
     def hold(self, task_id: str) -> None:
         """Stop polls from advancing the task (`advance`/`finish`/`fail` still act)."""
@@ -465,6 +553,8 @@ class FakeProvider:
     ) -> FakeTask:
         if steps is None:
             steps = self._next_scripts.popleft() if self._next_scripts else list(self.script)
+        if clip_ids is None and self._next_clip_ids:
+            clip_ids = self._next_clip_ids.popleft()
         task = FakeTask(
             task_id=task_id or str(uuid.uuid4()),
             kind=kind,
@@ -536,13 +626,17 @@ def _fault_response(fault: Fault, status: int) -> web.Response:
 
 
 async def _stream(request: web.Request, data: bytes, content_type: str, *, with_length: bool) -> web.StreamResponse:
+    """Serve in chunks; a client that hangs up mid-download (a stopped bot) ends the answer quietly, as a CDN does."""
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if with_length:
         response.content_length = len(data)
     await response.prepare(request)
-    for start in range(0, len(data), CHUNK_SIZE):
-        await response.write(data[start : start + CHUNK_SIZE])
-    await response.write_eof()
+    try:
+        for start in range(0, len(data), CHUNK_SIZE):
+            await response.write(data[start : start + CHUNK_SIZE])
+        await response.write_eof()
+    except ConnectionError:  # reset by the peer, or "Connection lost" while waiting to write more
+        pass
     return response
 
 
@@ -655,7 +749,9 @@ class FakeSunoApi(FakeProvider):
         task = self.tasks.get(task_id)
         if task is None:
             return web.json_response({"code": 404, "message": "task not found"})
-        step = self._poll(task)
+        return web.json_response(self._answer(task, partial(self._task_answer, task)))
+
+    def _task_answer(self, task: FakeTask, step: Step) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "code": 200,
             "task_id": task.task_id,
@@ -665,7 +761,7 @@ class FakeSunoApi(FakeProvider):
         }
         if task.error is not None:
             answer["error_message"] = task.error
-        return web.json_response(answer)
+        return answer
 
     def _clip(self, task: FakeTask, step: Step, clip_id: str) -> dict[str, Any]:
         complete = step.status == "complete"
@@ -675,8 +771,8 @@ class FakeSunoApi(FakeProvider):
             "id" if self.legacy_clip_ids else "continue_clip_id": clip_id,
             "title": task.request.get("title") or "",
             "status": step.status,
-            "audio_url": self.audio_url(clip_id) if complete else preview,
-            "image_url": self.image_url(clip_id) if audible else "",
+            "audio_url": self._final_audio_url(clip_id) if complete else preview,
+            "image_url": self._cover_url(clip_id) if audible else "",
             "image_large_url": self.image_url(f"{clip_id}_large") if audible else "",
             "video_url": self.video_url(clip_id) if complete else "",
             "duration": _duration(clip_id) if complete else None,
@@ -697,6 +793,8 @@ APIFRAME_MODEL_ALIASES = {
     "chirp-crow": "V5",
 }
 APIFRAME_MAX_UPLOAD = 10 * 1024 * 1024
+APIFRAME_MAX_MEDIA_UPLOAD = 2 * 1024 * 1024
+APIFRAME_MAX_MEDIA_SECONDS = 60.0
 
 
 def _errors(message: str) -> web.Response:
@@ -711,7 +809,11 @@ class FakeApiframe(FakeProvider):
     * `/fetch` of an unknown task answers 400 `{"errors": [...]}`; `/fetch-many` omits unknown
       ids from `tasks` (a batch poller must cope with missing entries);
     * `/suno-extend` requires the parent task to be `finished` and `song_id` to be one of
-      its songs; `song_id` may be left out only for an upload parent;
+      its songs; with `from_upload: true` it takes no parent, and `song_id` must be the song
+      of an upload;
+    * `/suno-upload` takes only JSON `{"audio_url"}` (multipart is refused), fetches that URL
+      (at most 10 MB) and answers `{"task_id", "song_id"}`; `/upload-audio` takes only a
+      multipart `audio` of at most 2 MB and 60 s (read as an mp3) and answers `{"audioURL"}`;
     * a submit with fewer credits left than `credits_per_submit` answers 400 "Not enough
       credits"; uploads cost nothing and are not submits (`wait_for_submit` skips them);
     * songs are listed only while `processing` (preview audio url) and when `finished`
@@ -753,6 +855,7 @@ class FakeApiframe(FakeProvider):
         self.email = email
         self.plan = plan
         self._webhooks: _Feed[WebhookDelivery] = _Feed()
+        self.media_uploads: list[str] = []  # ids of files sent to `/upload-audio`, served on the CDN
         self._webhook_queue: asyncio.Queue[WebhookDelivery] = asyncio.Queue()
         self._webhook_worker: asyncio.Task[None] | None = None
 
@@ -822,6 +925,7 @@ class FakeApiframe(FakeProvider):
             web.post("/suno-extend", self._endpoint(self._authed(self._extend))),
             web.post("/suno-imagine", self._endpoint(self._authed(self._imagine))),
             web.post("/suno-upload", self._endpoint(self._authed(self._upload))),
+            web.post("/upload-audio", self._endpoint(self._authed(self._media_upload))),
             web.post("/fetch", self._endpoint(self._authed(self._fetch))),
             web.post("/fetch-many", self._endpoint(self._authed(self._fetch_many))),
             web.get("/account", self._endpoint(self._authed(self._account))),
@@ -859,8 +963,8 @@ class FakeApiframe(FakeProvider):
     def _song(self, task: FakeTask, song_id: str, finished: bool) -> dict[str, Any]:
         return {
             "song_id": song_id,
-            "audio_url": self.audio_url(song_id) if finished else self.preview_url(song_id),
-            "image_url": self.image_url(song_id),
+            "audio_url": self._final_audio_url(song_id) if finished else self.preview_url(song_id),
+            "image_url": self._cover_url(song_id),
             "video_url": self.video_url(song_id) if finished else "",
             "lyrics": task.request.get("lyrics") or f"[Verse]\nla la la {song_id[:8]}",
         }
@@ -887,6 +991,10 @@ class FakeApiframe(FakeProvider):
         return self._submit_answer("extend", request.path, body, self._extend_error(body))
 
     def _extend_error(self, body: dict[str, Any]) -> str | None:
+        if "from_upload" in body:
+            if body["from_upload"] is not True:
+                return "from_upload must be true"
+            return self._upload_extend_error(body)
         parent_id = body.get("parent_task_id")
         if not isinstance(parent_id, str) or not parent_id:
             return "parent_task_id is required"
@@ -896,10 +1004,17 @@ class FakeApiframe(FakeProvider):
         if parent.current.status != "finished":
             return "parent task is not finished"
         song_id = body.get("song_id")
-        if song_id is None and parent.kind != "upload":
+        if song_id is None:
             return "song_id is required"
-        if song_id is not None and song_id not in parent.clip_ids:
+        if song_id not in parent.clip_ids:
             return "song_id is not a song of the parent task"
+        return self._model_error(body, required=False) or self._check_continue_at(body)
+
+    def _upload_extend_error(self, body: dict[str, Any]) -> str | None:
+        """`from_upload: true`: `song_id` must be the song of an upload; no parent task is named."""
+        song_id = body.get("song_id")
+        if not any(task.kind == "upload" and song_id in task.clip_ids for task in self.tasks.values()):
+            return "song_id is not an uploaded audio"
         return self._model_error(body, required=False) or self._check_continue_at(body)
 
     async def _imagine(self, request: web.Request, record: RequestRecord) -> web.Response:
@@ -909,28 +1024,58 @@ class FakeApiframe(FakeProvider):
         return self._submit_answer("generate", request.path, body, error)
 
     async def _upload(self, request: web.Request, record: RequestRecord) -> web.Response:
-        """Read the whole multipart body (so a 400 reaches the client), then judge it."""
-        if not request.content_type.startswith("multipart/"):
-            return _errors("audio file is required")
-        audio: bytes | None = None
-        filename: str | None = None
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.name == "audio":
-                audio, filename = bytes(await part.read()), part.filename
+        """`/suno-upload`: JSON `{"audio_url"}` only; the fake fetches the URL, as apiframe does, and makes a song."""
+        if request.content_type != "application/json":
+            return _errors("send JSON with audio_url")
+        audio_url = _body(record).get("audio_url")
+        if not isinstance(audio_url, str) or not audio_url.startswith(("http://", "https://")):
+            return _errors("audio_url is required")
+        try:
+            async with (
+                ClientSession(timeout=ClientTimeout(total=10)) as session,
+                session.get(audio_url) as response,
+            ):
+                audio = bytearray() if response.status == 200 else None
+                async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                    if audio is None or len(audio) > APIFRAME_MAX_UPLOAD:
+                        break
+                    audio += chunk
+        except (ClientError, TimeoutError):
+            audio = None
         if audio is None:
-            return _errors("audio file is required")
+            return _errors("audio_url could not be downloaded")
         if len(audio) > APIFRAME_MAX_UPLOAD:
             return _errors("audio file must be at most 10 MB")
         song_id = str(uuid.uuid4())
-        self._audio[song_id] = audio
+        self._audio[song_id] = bytes(audio)
         task = self._create_task(
-            "upload",
-            {"filename": filename, "size": len(audio)},
-            clip_ids=[song_id],
-            steps=[Step("finished")],
+            "upload", {"audio_url": audio_url, "size": len(audio)}, clip_ids=[song_id], steps=[Step("finished")]
         )
-        return web.json_response({"task_id": task.task_id, "audio_url": self.audio_url(song_id)})
+        return web.json_response({"task_id": task.task_id, "song_id": song_id})
+
+    async def _media_upload(self, request: web.Request, record: RequestRecord) -> web.Response:
+        """`/upload-audio`: multipart field `audio`, at most 2 MB and 60 s (measured as an mp3) → `{"audioURL"}`."""
+        if not request.content_type.startswith("multipart/"):
+            return _errors("audio file is required")
+        audio: bytes | None = None
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "audio":
+                audio = bytes(await part.read())
+        if audio is None:
+            return _errors("audio file is required")
+        if len(audio) > APIFRAME_MAX_MEDIA_UPLOAD:
+            return _errors("audio file must be at most 2 MB")
+        try:
+            seconds = MP3(io.BytesIO(audio)).info.length
+        except MutagenError:
+            return _errors("audio file could not be read")
+        if seconds > APIFRAME_MAX_MEDIA_SECONDS:
+            return _errors("audio must be at most 60 seconds")
+        media_id = str(uuid.uuid4())
+        self._audio[media_id] = audio
+        self.media_uploads.append(media_id)
+        return web.json_response({"audioURL": self.audio_url(media_id)})
 
     async def _fetch(self, request: web.Request, record: RequestRecord) -> web.Response:
         task_id = _body(record).get("task_id")
@@ -939,7 +1084,7 @@ class FakeApiframe(FakeProvider):
         task = self.tasks.get(task_id)
         if task is None:
             return _errors("task not found")
-        return web.json_response(self._render(task, self._poll(task)))
+        return web.json_response(self._answer(task, partial(self._render, task)))
 
     async def _fetch_many(self, request: web.Request, record: RequestRecord) -> web.Response:
         task_ids = _body(record).get("task_ids")
@@ -950,7 +1095,7 @@ class FakeApiframe(FakeProvider):
         ):
             return _errors("task_ids must be a list of 2 to 20 task ids")
         tasks = [self.tasks[t] for t in task_ids if t in self.tasks]
-        return web.json_response({"tasks": [self._render(t, self._poll(t)) for t in tasks]})
+        return web.json_response({"tasks": [self._answer(t, partial(self._render, t)) for t in tasks]})
 
     async def _account(self, request: web.Request, record: RequestRecord) -> web.Response:
         return web.json_response({"email": self.email, "credits": self.credits, "total_images": 0, "plan": self.plan})

@@ -33,6 +33,9 @@ class RecordingEvents:
     async def task_failed(self, task: TaskRecord) -> None:
         raise AssertionError(f"task {task.id} failed: {task.error}")
 
+    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        pass
+
     async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
         return Delivered(message_id=task.id, durations={})
 
@@ -97,6 +100,8 @@ async def test_healthz_reports_the_gateway_and_the_database(
                 "database": "ok",
                 "gateway": "disconnected",
                 "tasks_in_flight": 0,
+                "loops": "not started",
+                "provider": "unknown",  # no metrics given, so nothing is known of the provider
             }
         gateway["up"] = True
         await store.close()

@@ -6,13 +6,14 @@ import asyncpg
 
 from bot.store.postgres.community import PostgresCommunity
 from bot.store.postgres.connection import migrations
+from bot.store.postgres.inspect import inspect_database
 from bot.store.postgres.meta import PostgresMeta
 from bot.store.postgres.pacer import PostgresPacer
 from bot.store.postgres.signals import PostgresSignals
 from bot.store.postgres.songs import PostgresSongs
 from bot.store.postgres.tasks import PostgresTasks
 
-__all__ = ["PostgresPacer", "PostgresStore", "migrations"]
+__all__ = ["PostgresPacer", "PostgresStore", "inspect_database", "migrations"]
 
 
 class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresMeta, PostgresSignals):

@@ -157,6 +157,10 @@ class PostgresTasks(PostgresConnection):
         """Tasks at the provider (submitted or running): the poll scheduler shares the provider's budget among them."""
         return int(await self._value(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}"))
 
+    async def task_counts(self) -> dict[TaskStatus, int]:
+        rows = await self._all("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+        return {TaskStatus(row[0]): int(row[1]) for row in rows}
+
     async def next_active_due_at(self, provider: str) -> float | None:
         value = await self._value(
             f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND provider = $1 "
@@ -300,7 +304,10 @@ class PostgresTasks(PostgresConnection):
         )
 
     async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
-        """Record the finished clips as songs and the task as ready to deliver, in one transaction."""
+        """Record the finished clips as songs and the task as ready to deliver, in one transaction.
+
+        A clip whose id is already stored is not written: another task's song is never overwritten.
+        """
         now = time.time()
         request = task.request
         parent = request if isinstance(request, ExtendRequest) else None
@@ -322,9 +329,7 @@ class PostgresTasks(PostgresConnection):
                 INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
                                    duration, audio_url, image_url, parent_clip_id, continue_at, created_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                ON CONFLICT (clip_id) DO UPDATE SET
-                    title = excluded.title, duration = excluded.duration,
-                    audio_url = excluded.audio_url, image_url = excluded.image_url
+                ON CONFLICT (clip_id) DO NOTHING
                 """,
                 [
                     (

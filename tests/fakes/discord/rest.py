@@ -37,7 +37,9 @@ from tests.fakes.discord.state import (
     StoredMessage,
     UploadedFile,
     _Body,
+    _component_problems,
     _embed_length,
+    _embed_problems,
     _emoji_key,
     _emoji_payload,
     _form_error,
@@ -58,6 +60,7 @@ class RestMixin:
         webhook = f"/webhooks/{app}/{{token}}"
         routes: list[tuple[str, str, Any]] = [
             ("GET", "/users/@me", self._get_me),
+            ("GET", "/users/@me/guilds", self._get_my_guilds),
             ("GET", f"/users/{user}", self._get_user),
             ("POST", "/users/@me/channels", self._create_dm),
             ("GET", "/oauth2/applications/@me", self._get_application),
@@ -183,6 +186,19 @@ class RestMixin:
                 "email": None,
             }
         )
+
+    async def _get_my_guilds(self, request: web.Request) -> web.Response:
+        """The bot's servers as partial guilds, with its permissions there (as Discord lists them)."""
+        guild = {
+            "id": str(self.guild_id),
+            "name": self.guild_name,
+            "icon": None,
+            "banner": None,
+            "owner": False,
+            "permissions": str(self.permissions_for(self.bot_user.id)),
+            "features": [],
+        }
+        return _json_response([guild])
 
     async def _get_user(self, request: web.Request) -> web.Response:
         member = self.members.get(self._int(request, "user"))
@@ -453,6 +469,11 @@ class RestMixin:
             raise _form_error("embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length.")
         if sum(_embed_length(e) for e in embeds) > MAX_EMBED_CHARS:
             raise _form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+        for index, embed in enumerate(embeds):
+            for where, message in _embed_problems(embed):
+                raise _form_error(f"embeds.{index}.{where}", "BASE_TYPE_BAD_LENGTH", message)
+        for where, message in _component_problems(payload.get("components") or []):
+            raise _form_error(where, "BASE_TYPE_BAD_LENGTH", message)
         if len(payload.get("attachments") or files) > MAX_ATTACHMENTS:
             raise _form_error("attachments", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_ATTACHMENTS} or fewer in length.")
 
