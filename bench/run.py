@@ -308,7 +308,7 @@ async def start_bot_process(
     )
     assert process.stdout is not None
     async with asyncio.timeout(60):
-        while b"Encore ready to take commands" not in (line := await process.stdout.readline()):
+        while b"Encore ready to" not in (line := await process.stdout.readline()):  # commands, or work (a worker)
             if not line:
                 raise RuntimeError("the bot exited before it was ready")
     ready = time.perf_counter() - started

@@ -503,6 +503,13 @@ class FakeProvider:
         step = self._poll(task)
         return self._raw_answers[task.task_id] if task.task_id in self._raw_answers else normal(step)
 
+    def seed_in_flight(self, count: int) -> list[str]:
+        """`count` tasks submitted earlier (by a previous run), held at their first step: polls read, none finish."""
+        tasks = [self._create_task("seed", {}) for _ in range(count)]
+        for task in tasks:
+            task.held = True
+        return [task.task_id for task in tasks]
+
     def hold(self, task_id: str) -> None:
         """Stop polls from advancing the task (`advance`/`finish`/`fail` still act)."""
         self._task(task_id).held = True
