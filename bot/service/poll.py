@@ -62,7 +62,7 @@ class Poller:
             for task in due:
                 if not await self._check_stalled(task, error):
                     await store.defer_poll(task.id, time.time() + delay)
-                    await self._life.events.task_progressed(task, retrying=error.message)
+                    await self._life.notify(self._life.events.task_progressed(task, retrying=error.message), task.id)
             return 0
         self._life.metrics.polled(provider.name, outcome(None), len(due))
         async with self._apply_lock:
@@ -74,7 +74,14 @@ class Poller:
             in_flight = await store.active_count()
             for polled, result in zip(due, results, strict=True):
                 if fresh_task := by_provider_id.get(polled.provider_task_id):
-                    await self._apply(fresh_task, result, in_flight)
+                    try:
+                        await self._apply(fresh_task, result, in_flight)
+                    except Exception:
+                        # One task Encore cannot move (a stored request it cannot read, a store fault) is backed
+                        # off alone; it must not stay the most overdue and starve every other task.
+                        delay = backoff(fresh_task.attempts, self._life.poll_interval)
+                        log.exception("task %s: applying a poll answer failed; next try in %.1f s", polled.id, delay)
+                        await store.defer_poll(fresh_task.id, time.time() + delay)
         return 0
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:

@@ -85,12 +85,15 @@ class TaskService:
         self.intake.stopping = True
         self._submit_wakeup.set()
         self._poll_wakeup.set()
-        running = [*self._loops, *self.deliverer.running.values()]
-        if running:
-            _, late = await asyncio.wait(running, timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        deadline = asyncio.get_running_loop().time() + grace
+        # The loops first: a poll step still finishing may start a delivery, which must be waited for too.
+        for running in (self._loops, list(self.deliverer.running.values())):
+            if running:
+                _, late = await asyncio.wait(running, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            self.deliverer.stopping = True
         self._loops = []
 
     def loops_state(self) -> str:
