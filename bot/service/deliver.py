@@ -6,8 +6,10 @@ import asyncio
 import logging
 
 from bot.domain.models import TaskStatus
+from bot.domain.records import TaskRecord
 from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
 from bot.service.ports import DeliveryError
+from bot.service.wholesong import WholeSongs
 
 log = logging.getLogger("bot.service")
 
@@ -15,8 +17,9 @@ log = logging.getLogger("bot.service")
 class Deliverer:
     """One asyncio task per succeeded task being posted; the store says when it is done."""
 
-    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int) -> None:
+    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int, whole_songs: WholeSongs | None = None) -> None:
         self._life = lifecycle
+        self._whole_songs = whole_songs
         self._slots = asyncio.Semaphore(max_deliveries)
         self.running: dict[int, asyncio.Task[None]] = {}
 
@@ -55,4 +58,16 @@ class Deliverer:
                     log.info("task %s delivered as message %s", task_id, delivered.message_id)
                     if done := await store.get_task(task_id):
                         await events.task_delivered(done)
+                        await self._whole_songs_after(done)
                     return
+
+    async def _whole_songs_after(self, task: TaskRecord) -> None:
+        """On a server that wants them, every extension's whole song follows its result on its own."""
+        if self._whole_songs is None or task.kind != "extend" or task.guild_id is None:
+            return
+        if not (await self._life.store.guild_settings(task.guild_id)).whole_song_auto:
+            return
+        for song in await self._life.store.songs_of_task(task.id):
+            self._whole_songs.start_auto(
+                song, channel_id=task.channel_id, reply_to=task.result_message_id, upload_limit=task.upload_limit
+            )

@@ -25,6 +25,7 @@ from bot.service.poll import Poller
 from bot.service.ports import Accepted, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.service.submit import Submitter
+from bot.service.wholesong import WholeSongs
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
@@ -45,6 +46,7 @@ class TaskService:
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
+        whole_songs: WholeSongs | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -59,7 +61,8 @@ class TaskService:
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
         )
         self.submitter = Submitter(self.lifecycle, submitted=self._poll_wakeup.set)
-        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries)
+        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries, whole_songs=whole_songs)
+        self.whole_songs = whole_songs
         self.poller = Poller(self.lifecycle, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
         self.community = Community(store)
 
@@ -83,6 +86,7 @@ class TaskService:
         self.intake.stopping = True
         self._submit_wakeup.set()
         self._poll_wakeup.set()
+        started = asyncio.get_running_loop().time()
         running = [*self._loops, *self.deliverer.running.values()]
         if running:
             _, late = await asyncio.wait(running, timeout=grace)
@@ -90,6 +94,8 @@ class TaskService:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         self._loops = []
+        if self.whole_songs:
+            await self.whole_songs.stop(max(0.0, grace - (asyncio.get_running_loop().time() - started)))
 
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)

@@ -55,13 +55,33 @@ def status_text(task: TaskRecord, position: int | None = None) -> str:
     if task.status is TaskStatus.SUBMITTED:
         return header + "📨 submitted, waiting for Suno to start"
     if task.status is TaskStatus.RUNNING:
-        progress = f" {task.progress}%" if task.progress is not None else ""
-        return header + f"🎛️ generating{progress}"
+        progress = f" {progress_bar(task.progress)}" if task.progress is not None else ""
+        return header + f"🎛️ generating{progress}" + preview_links(task.previews)
     if task.status is TaskStatus.SUCCEEDED:
         return header + "📦 finished, posting the result"
     if task.status is TaskStatus.DELIVERED:
         return header + "✅ posted in the channel"
     return header + f"❌ {task.error or 'failed'}"
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    """`▰▰▰▱▱▱▱▱▱▱ 30%`: a cell fills only once its whole tenth is done, so a full bar means finished."""
+    filled = max(0, min(width, percent * width // 100))
+    return f"{'▰' * filled}{'▱' * (width - filled)} {percent}%"
+
+
+def preview_links(previews: dict[str, str]) -> str:
+    """A line of links to the audio the provider streams while it makes the clips, or nothing before any appears.
+
+    Only http(s) links reach the store; a `)` or `<` is escaped so a URL cannot break out of its markdown link.
+    """
+    if not previews:
+        return ""
+    links = [
+        f"[clip {index}]({url.replace('(', '%28').replace(')', '%29').replace('<', '%3C').replace('>', '%3E')})"
+        for index, url in enumerate(previews.values(), start=1)
+    ]
+    return "\n🎧 Listen while it is made: " + " · ".join(links)
 
 
 def posted_text(task: TaskRecord, jump_url: str) -> str:
