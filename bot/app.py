@@ -8,12 +8,16 @@ import aiohttp
 import discord
 
 from bot.config import Settings
+from bot.media import MediaFetcher, origin_of
+from bot.media.cache import AudioCache
 from bot.providers import create_provider
 from bot.service import TaskService
+from bot.service.wholesong import WholeSongs
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient
 from bot.ui.events import DiscordTaskEvents
-from bot.ui.views import PERSISTENT_ITEMS, result_view
+from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.wholesong import DiscordWholeSongs
 from bot.web.server import WebhookServer, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,18 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.showcase",
 )
+AUDIO_CACHE_BYTES = 512 * 1024 * 1024
+"""Encore's own copies of clip audio (for whole songs), beside the database; the least recently used go first."""
+
+
+def media_origins(settings: Settings) -> set[str]:
+    """Where Encore fetches media from and the operator configured: these may be private (a proxy, a local fake)."""
+    return {
+        settings.sunoapi_base_url,
+        settings.apiframe_base_url,
+        settings.discord_api_base,
+        settings.suno_cdn_base_url,
+    }
 
 
 class EncoreBot(EncoreClient):
@@ -36,6 +52,7 @@ class EncoreBot(EncoreClient):
         super().__init__(settings, intents=discord.Intents.default())
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
+        self._media: MediaFetcher | None = None
         self.webhooks: WebhookServer | None = None
 
     async def setup_hook(self) -> None:
@@ -46,6 +63,14 @@ class EncoreBot(EncoreClient):
             self, self._session, progress_interval=self.progress_interval, result_view=result_view
         )
         provider = create_provider(self.settings, self._session)
+        self._media = MediaFetcher(origin_of(url) for url in media_origins(self.settings))
+        whole_songs = WholeSongs(
+            self.store,
+            DiscordWholeSongs(self, view=whole_song_view),
+            self._media,
+            cdn_base_url=self.settings.suno_cdn_base_url,
+            cache=AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES),
+        )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
         if secret:
@@ -59,6 +84,7 @@ class EncoreBot(EncoreClient):
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            whole_songs=whole_songs,
         )
         self.tree.error(self.on_app_command_error)
         for extension in EXTENSIONS:
@@ -86,5 +112,7 @@ class EncoreBot(EncoreClient):
         await super().close()
         if self._session:
             await self._session.close()
+        if self._media:
+            await self._media.close()
         if hasattr(self, "store"):
             await self.store.close()

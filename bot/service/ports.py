@@ -20,10 +20,11 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A request that became a task, and its place in the submission queue."""
+    """A request that became a task, and its place in the submission queue; `note` is what Encore made of it."""
 
     task: TaskRecord
     position: int
+    note: str | None = None
 
 
 class DeliveryError(Exception):

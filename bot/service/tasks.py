@@ -100,6 +100,9 @@ class TaskService:
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)
 
+    async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        return await self.intake.request_whole_extend(requester, options)
+
     async def request_upload_extend(
         self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
     ) -> Accepted:

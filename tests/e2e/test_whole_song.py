@@ -1,0 +1,160 @@
+"""The Whole song button end to end: real tone MP3s through the provider fake, the real bot, the fake Discord;
+the posted mp3 is decoded and each part's tone, order and cut point checked, with its tags, cover and waveform."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3
+from PIL import Image
+
+from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
+from tests.e2e.test_result_buttons import reply_text
+from tests.fakes.cdn import FakeSunoCdn
+from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.providers import JPEG_BYTES, FakeSunoApi
+from tests.support.audio import ToneBank, decode_mono, dominant_frequency, rms, tone_amplitude, tone_bytes
+
+PART_SECONDS = 8.0
+CUTS = (5.0, 4.0)
+TOLERANCE = 0.05
+ROOT = "3f2a1c9b-1111-4222-8333-444455556666"
+
+
+def is_whole_song(message: StoredMessage) -> bool:
+    return message.content.startswith("🎼 The whole song")
+
+
+def new_result(seen: list[StoredMessage]) -> Callable[[StoredMessage], bool]:
+    known = {message.id for message in seen}
+    return lambda message: is_result(message) and message.id not in known
+
+
+def first_clip(result: StoredMessage) -> str:
+    return str(result.embeds[0]["url"]).rsplit("/", 1)[1]
+
+
+@dataclass
+class Chain:
+    results: list[StoredMessage]
+    clips: list[str]
+
+
+async def make_chain(discord: FakeDiscord, start: str | None = None) -> Chain:
+    """c0 (a new song, or `start`, a Suno song Encore never posted) →(5 s) c1 →(4 s) c2, by three members."""
+    results: list[StoredMessage] = []
+    clips = [] if start is None else [start]
+    if start is None:
+        await discord.invoke_command("generate", {"prompt": "a calm tone", "title": "Tone"})
+        results.append(await discord.wait_for_message(CHANNEL_ID, is_result))
+        clips.append(first_clip(results[-1]))
+    for cut, user, title in zip(CUTS, (OTHER_USER_ID, OWNER_ID), ("Tone II", "Tone III"), strict=True):
+        await discord.invoke_command(
+            "extend", {"song": clips[-1], "at": str(cut), "lyrics": "la", "title": title}, user_id=user
+        )
+        results.append(await discord.wait_for_message(CHANNEL_ID, new_result(results)))
+        clips.append(first_clip(results[-1]))
+    return Chain(results, clips)
+
+
+def decoded(message: StoredMessage) -> tuple[npt.NDArray[np.float32], int, Path]:
+    (audio,) = [attachment for attachment in message.attachments if attachment.filename.endswith(".mp3")]
+    path = Path(tempfile.mkdtemp()) / audio.filename
+    path.write_bytes(audio.data)
+    samples, rate = decode_mono(path)
+    return samples, rate, path
+
+
+def assert_parts(samples: npt.NDArray[np.float32], rate: int, tones: list[float]) -> None:
+    """Each part plays its own tone in order, the switch sits on each cut point, and the seams are crossfaded."""
+    seams = [CUTS[0], CUTS[0] + CUTS[1]]
+    bounds = [0.0, *seams, len(samples) / rate]
+    for (start, end), tone in zip(itertools.pairwise(bounds), tones, strict=True):
+        middle = samples[int((start + 0.2) * rate) : int((end - 0.2) * rate)]
+        assert abs(dominant_frequency(middle, rate) - tone) < 5, (start, end, tone)
+    window = int(0.01 * rate)
+    for seam, before, after in zip(seams, tones, tones[1:], strict=False):
+        times = np.arange(seam - 0.1, seam + 0.1, 0.002)
+        amplitudes = [tone_amplitude(samples[int(t * rate) : int(t * rate) + window], rate, after) for t in times]
+        crossing = float(times[next(i for i, amp in enumerate(amplitudes) if amp >= 0.25)]) + 0.005
+        assert abs(crossing - seam) <= TOLERANCE, (seam, crossing)
+        levels = [
+            rms(samples[int(t * rate) : int(t * rate) + window]) for t in np.arange(seam - 0.03, seam + 0.04, 0.01)
+        ]
+        assert min(levels) > 0.75 * 0.5 / np.sqrt(2) and max(levels) < 1.25 * 0.5 / np.sqrt(2), levels  # equal power
+        assert tone_amplitude(samples[int((seam - 0.05) * rate) : int((seam - 0.04) * rate)], rate, before) > 0.4
+
+
+async def test_the_whole_song_of_a_three_part_chain_is_posted_once_as_a_reply(tmp_path: Path) -> None:
+    bank = ToneBank(PART_SECONDS)
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+        suno.audio_factory = bank
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
+        async with running_bot(discord, settings) as running:
+            chain = await make_chain(discord)
+            last = chain.results[-1]
+            press = await discord.click_button(last.id, f"encore:whole:{chain.clips[-1]}")
+            whole = await discord.wait_for_message(CHANNEL_ID, is_whole_song)
+            assert f"/{CHANNEL_ID}/{whole.id}" in await reply_text(press)
+
+            samples, rate, path = decoded(whole)
+            assert abs(len(samples) / rate - (CUTS[0] + CUTS[1] + PART_SECONDS)) <= TOLERANCE
+            assert_parts(samples, rate, [bank.freq[clip] for clip in chain.clips])
+            tags = ID3(path)
+            assert str(tags["TIT2"]) == "Tone III" and str(tags["TPE1"]) == "alice, bob, owner"
+            assert str(tags["TENC"]) == "Encore" and tags.getall("APIC")[0].data == JPEG_BYTES
+            assert MP3(path).info.bitrate == 192_000
+
+            (embed,) = whole.embeds
+            assert embed["image"]["url"] == "attachment://waveform.png"
+            picture = Image.open(io.BytesIO(whole.attachment("waveform.png").data))
+            assert picture.format == "PNG" and picture.size == (1200, 300)
+            fields = {field["name"]: field["value"] for field in embed["fields"]}
+            assert fields["Made by"] == f"<@{USER_ID}> <@{OTHER_USER_ID}> <@{OWNER_ID}>"
+            assert fields["Length"] == "0:17" and fields["Parts"] == "3"
+            assert [line.split("`")[1] for line in embed["description"].split("\n")] == [
+                "0:00–0:05",
+                "0:05–0:09",
+                "0:09–0:17",
+            ]
+            assert whole.allowed_mentions == {"parse": []}
+            assert [button["custom_id"] for row in whole.components for button in row["components"]] == [
+                f"encore:wextend:{chain.clips[-1]}"
+            ]
+
+            again = await discord.click_button(last.id, f"encore:whole:{chain.clips[-1]}", user_id=OTHER_USER_ID)
+            assert "already posted: https://discord.com/channels/" in await reply_text(again)
+            assert f"/{whole.id}" in await reply_text(again)
+            assert len([m for m in discord.messages(CHANNEL_ID) if is_whole_song(m)]) == 1
+            record = await running.bot.store.get_whole_song(chain.clips[-1])
+            assert record is not None and record.message_id == whole.id
+
+
+async def test_a_chain_whose_original_encore_never_posted_gets_it_from_suno_cdn(tmp_path: Path) -> None:
+    bank = ToneBank(PART_SECONDS)
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
+        FakeSunoCdn() as cdn,
+    ):
+        suno.audio_factory = bank
+        cdn.put(ROOT, tone_bytes(330.0, PART_SECONDS))
+        env = {**provider_env(suno), "SUNO_CDN_BASE_URL": cdn.base_url}
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", env)):
+            chain = await make_chain(discord, start=ROOT)
+            press = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+            whole = await discord.wait_for_message(CHANNEL_ID, is_whole_song)
+            assert "Here is the whole song" in await reply_text(press)
+            samples, rate, _ = decoded(whole)
+            assert abs(len(samples) / rate - (CUTS[0] + CUTS[1] + PART_SECONDS)) <= TOLERANCE
+            assert_parts(samples, rate, [330.0, bank.freq[chain.clips[1]], bank.freq[chain.clips[2]]])
+            assert cdn.requests == [f"/{ROOT}.mp3"]
+            assert "a Suno song Encore did not make" in whole.embeds[0]["description"].split("\n")[0]
