@@ -213,7 +213,7 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         self.clip_id = clip_id
         self.whole_song = whole_song
         if whole_song:
-            self.at.label = "Continue at, on the whole song (s or m:ss)"
+            self.at.placeholder = "on the whole song, e.g. 3:20 (blank: from its end)"
 
     async def on_submit(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from PIL import Image
 
-from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, eventually, provider_env, running_bot, settings_for
 from tests.e2e.test_result_buttons import reply_text
 from tests.fakes.cdn import FakeSunoCdn
 from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
@@ -35,7 +36,7 @@ def is_whole_song(message: StoredMessage) -> bool:
 
 def new_result(seen: list[StoredMessage]) -> Callable[[StoredMessage], bool]:
     known = {message.id for message in seen}
-    return lambda message: is_result(message) and message.id not in known
+    return lambda message: message.content.startswith("🎶") and message.id not in known  # attached or linked
 
 
 def first_clip(result: StoredMessage) -> str:
@@ -54,7 +55,7 @@ async def make_chain(discord: FakeDiscord, start: str | None = None) -> Chain:
     clips = [] if start is None else [start]
     if start is None:
         await discord.invoke_command("generate", {"prompt": "a calm tone", "title": "Tone"})
-        results.append(await discord.wait_for_message(CHANNEL_ID, is_result))
+        results.append(await discord.wait_for_message(CHANNEL_ID, new_result(results)))
         clips.append(first_clip(results[-1]))
     for cut, user, title in zip(CUTS, (OTHER_USER_ID, OWNER_ID), ("Tone II", "Tone III"), strict=True):
         await discord.invoke_command(
@@ -158,3 +159,134 @@ async def test_a_chain_whose_original_encore_never_posted_gets_it_from_suno_cdn(
             assert_parts(samples, rate, [330.0, bank.freq[chain.clips[1]], bank.freq[chain.clips[2]]])
             assert cdn.requests == [f"/{ROOT}.mp3"]
             assert "a Suno song Encore did not make" in whole.embeds[0]["description"].split("\n")[0]
+
+
+def whole_songs(discord: FakeDiscord) -> list[StoredMessage]:
+    return [message for message in discord.messages(CHANNEL_ID) if is_whole_song(message)]
+
+
+async def test_the_whole_songs_extend_button_reads_at_on_the_whole_timeline(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))) as running:
+            chain = await make_chain(discord)
+            await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+            whole = await discord.wait_for_message(CHANNEL_ID, is_whole_song)
+            form = f"encore:whole-extend-form:{chain.clips[-1]}"
+            modals = running.bot._connection._view_store._modals
+
+            async def extend_at(at: str) -> str:
+                opener = await discord.click_button(whole.id, f"encore:wextend:{chain.clips[-1]}")
+                await opener.wait_response()
+                await eventually(lambda: form in modals, what="the whole song's form")
+                return await reply_text(await discord.submit_modal(form, {"at": at, "prompt": "a new bridge"}))
+
+            past = await extend_at("0:30")
+            assert "past the end of the whole song (0:17)" in past
+            assert len(suno.submits) == 3
+            inside = await extend_at("0:07")
+            assert "0:07 on the whole song is 0:02 into part 2" in inside and "a new branch" in inside
+            await eventually(lambda: len(suno.submits) == 4, what="the branch's submission")
+            assert suno.submits[-1].json["continue_clip_id"] == chain.clips[1]
+            assert suno.submits[-1].json["continue_at"] == 2.0
+            last_part = await extend_at("16")
+            assert "0:16 on the whole song is 0:07 into part 3" in last_part and "new branch" not in last_part
+            await eventually(lambda: len(suno.submits) == 5, what="the extension's submission")
+            assert (suno.submits[-1].json["continue_clip_id"], suno.submits[-1].json["continue_at"]) == (
+                chain.clips[2],
+                7.0,
+            )
+
+
+async def test_two_quick_presses_build_it_once(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            chain = await make_chain(discord)
+            cover = f"/cdn/image/{chain.clips[-1]}_large.jpeg"  # sunoapi's large cover
+            seen = len(suno.calls(cover))
+            suno.inject(cover, status=None, delay=1.0)  # hold the first build at its last download
+            first = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+            await eventually(lambda: len(suno.calls(cover)) > seen, what="the first build's cover download")
+            second = await discord.click_button(
+                chain.results[-1].id, f"encore:whole:{chain.clips[-1]}", user_id=OTHER_USER_ID
+            )
+            assert "being built" in await reply_text(second)
+            assert "Here is the whole song" in await reply_text(first)
+            assert len(whole_songs(discord)) == 1
+
+
+async def test_a_small_upload_limit_lowers_the_bitrate(tmp_path: Path) -> None:
+    async with (
+        FakeDiscord(upload_limit=300_000) as discord,
+        FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
+    ):
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            chain = await make_chain(discord)
+            discord.inject("POST", rf"/channels/{CHANNEL_ID}/messages", 413, {"code": 40005, "message": "too large"})
+            refused = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+            assert "Discord refused the whole song" in await reply_text(refused)
+            assert not whole_songs(discord)
+            press = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+            assert "Here is the whole song" in await reply_text(press)
+            (whole,) = whole_songs(discord)
+            _, _, path = decoded(whole)
+            assert MP3(path).info.bitrate == 128_000 and path.stat().st_size <= 300_000
+            assert {field["name"]: field["value"] for field in whole.embeds[0]["fields"]}["Quality"] == "MP3 128 kbit/s"
+
+
+async def test_a_song_too_large_even_at_the_lowest_bitrate_is_refused_clearly(tmp_path: Path) -> None:
+    async with (
+        FakeDiscord(upload_limit=150_000) as discord,
+        FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
+    ):
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            chain = await make_chain(discord)
+            for _ in range(2):  # refused, and not stuck: the next press tries (and explains) again
+                press = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+                text = await reply_text(press)
+                assert "even at 96 kbit/s, over the 0.1 MB limit" in text, text
+            assert not whole_songs(discord)
+
+
+async def test_a_missing_source_names_the_part_and_posts_nothing(tmp_path: Path) -> None:
+    bank = ToneBank(PART_SECONDS)
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
+        FakeSunoCdn() as cdn,
+    ):
+        suno.audio_factory = bank
+        env = {**provider_env(suno), "SUNO_CDN_BASE_URL": cdn.base_url}
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", env)):
+            chain = await make_chain(discord)
+            broken = b"<!doctype html><html><body>gone</body></html>"
+            suno.set_audio(chain.clips[0], broken)
+            middle = await discord.click_button(chain.results[1].id, f"encore:whole:{chain.clips[1]}")
+            assert "Here is the whole song" in await reply_text(middle)  # c0 from its result message instead
+            read_back = [
+                r for r in discord.requests if r.method == "GET" and r.path.endswith(f"/{chain.results[0].id}")
+            ]
+            assert read_back, "the result message was fetched again for a fresh attachment URL"
+
+            task_id = int(chain.results[1].content.rsplit("#", 1)[1])
+            deleted = await discord.click_button(chain.results[1].id, f"encore:delete:{task_id}", user_id=OTHER_USER_ID)
+            assert "Deleted" in await reply_text(deleted)
+            suno.set_audio(chain.clips[1], broken)
+            shutil.rmtree(tmp_path / "audio-cache")  # Encore's own copies are gone too (evicted, another host)
+            for _ in range(2):
+                press = await discord.click_button(chain.results[2].id, f"encore:whole:{chain.clips[2]}")
+                text = await reply_text(press)
+                assert f"part 2 (“Tone II”, {chain.clips[1][:8]})" in text, text
+                assert (
+                    "the provider's link: the server sent audio/mpeg that does not look like audio" in text
+                    and "Suno's CDN: the audio server answered HTTP 404" in text
+                )
+            assert len(whole_songs(discord)) == 1
+
+            suno.set_audio(chain.clips[1], tone_bytes(bank.freq[chain.clips[1]], PART_SECONDS))
+            press = await discord.click_button(chain.results[2].id, f"encore:whole:{chain.clips[2]}")
+            assert "Here is the whole song" in await reply_text(press)
+            assert len(whole_songs(discord)) == 2
