@@ -8,7 +8,7 @@ import aiohttp
 import discord
 
 from bot.config import Settings
-from bot.media import MediaFetcher, origin_of
+from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
 from bot.providers import create_provider
 from bot.service import TaskService
@@ -35,16 +35,6 @@ AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of clip audio (for whole songs), beside the database; the least recently used go first."""
 
 
-def media_origins(settings: Settings) -> set[str]:
-    """Where Encore fetches media from and the operator configured: these may be private (a proxy, a local fake)."""
-    return {
-        settings.sunoapi_base_url,
-        settings.apiframe_base_url,
-        settings.discord_api_base,
-        settings.suno_cdn_base_url,
-    }
-
-
 class EncoreBot(EncoreClient):
     """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`."""
 
@@ -52,22 +42,22 @@ class EncoreBot(EncoreClient):
         super().__init__(settings, intents=discord.Intents.default())
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
-        self._media: MediaFetcher | None = None
         self.webhooks: WebhookServer | None = None
+        self.media: MediaFetcher | None = None
 
     async def setup_hook(self) -> None:
         self._session = aiohttp.ClientSession()
         self.store = await SqliteStore.open(self.settings.database_path)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.media = MediaFetcher(self.settings.media_origins)
         self.events = DiscordTaskEvents(
-            self, self._session, progress_interval=self.progress_interval, result_view=result_view
+            self, self.media, progress_interval=self.progress_interval, result_view=result_view
         )
         provider = create_provider(self.settings, self._session)
-        self._media = MediaFetcher(origin_of(url) for url in media_origins(self.settings))
         whole_songs = WholeSongs(
             self.store,
             DiscordWholeSongs(self, view=whole_song_view),
-            self._media,
+            self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES),
         )
@@ -108,11 +98,11 @@ class EncoreBot(EncoreClient):
             await self.webhooks.stop()
         if hasattr(self, "service"):
             await self.service.stop()
-            self.events.replies.close()
+            self.events.close()
         await super().close()
         if self._session:
             await self._session.close()
-        if self._media:
-            await self._media.close()
+        if self.media:
+            await self.media.close()
         if hasattr(self, "store"):
             await self.store.close()

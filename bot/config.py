@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.domain.quota import QuotaPolicy
+from bot.media import Origin, origin_of, parse_origins
 
 ProviderName = Literal["sunoapi", "apiframe"]
 PROVIDERS: tuple[ProviderName, ...] = ("sunoapi", "apiframe")
@@ -57,6 +58,20 @@ class Settings:
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     webhook_poll_interval: float = 120.0
+    trusted_media_origins: frozenset[Origin] = frozenset()
+
+    @property
+    def media_origins(self) -> frozenset[Origin]:
+        """Origins Encore may fetch media from even at a private address: its own peers and the operator's list."""
+        return self.trusted_media_origins | {
+            origin_of(self.discord_api_base),
+            origin_of(self.provider_base_url),
+            origin_of(self.suno_cdn_base_url),
+        }
+
+    @property
+    def provider_base_url(self) -> str:
+        return self.sunoapi_base_url if self.provider == "sunoapi" else self.apiframe_base_url
 
     @property
     def provider_key(self) -> str:
@@ -102,6 +117,7 @@ class Settings:
             webhook_host=reader.text("WEBHOOK_HOST") or "0.0.0.0",
             webhook_port=reader.port("WEBHOOK_PORT", 8080),
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
+            trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
         )
 
 
@@ -190,6 +206,12 @@ class _EnvReader:
         if not sep or scheme.lower() not in schemes or not rest:
             raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
         return raw.rstrip("/") if scheme.lower() in ("http", "https") else raw
+
+    def origins(self, name: str) -> frozenset[Origin]:
+        try:
+            return parse_origins(self.text(name))
+        except ValueError as error:
+            raise ConfigError(name, str(error)) from None
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         raw = self.text(name).upper()

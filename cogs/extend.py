@@ -6,6 +6,7 @@ after the reply is deferred, because the upload is free but slow.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.domain.validation import (
 )
 from bot.ui import render
 from bot.ui.client import EncoreClient
-from bot.ui.events import mp3_duration
+from bot.ui.events import playable_duration
 from bot.ui.replies import report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
@@ -99,13 +100,15 @@ class ExtendCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         filename = upload_filename(audio.filename)
         with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
-            track = await self.bot.events.fetch_file(audio.url, Path(folder) / filename, MAX_UPLOAD_BYTES)
-            if track is None:
+            track = Path(folder) / filename
+            problem = await self.bot.events.fetch_file(audio.url, track, MAX_UPLOAD_BYTES)
+            duration = None if problem else await asyncio.to_thread(playable_duration, track)
+            if duration is None:
+                why = problem or "no audio decoder can read it"
                 await interaction.edit_original_response(
-                    content="⚠️ Encore could not download your file from Discord. Attach it again and retry."
+                    content=f"⚠️ Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
                 )
                 return
-            duration = mp3_duration(track) if filename.endswith(".mp3") else None
             await report_queued(
                 interaction,
                 self.bot.service.request_upload_extend(requester_of(interaction), options, track, filename, duration),

@@ -283,6 +283,11 @@ def _continue_at(at: str | None, duration: float | None) -> float:
     return seconds
 
 
+def as_clip_id(text: str) -> str | None:
+    """The canonical (lower-case) form of a Suno clip id, or None when `text` is not one."""
+    return _as_uuid(text.strip())
+
+
 def _as_uuid(text: str) -> str | None:
     if not re.fullmatch(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", text):
         return None

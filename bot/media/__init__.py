@@ -6,7 +6,7 @@ Nothing here knows about Discord, so the checks can be tested against local serv
 from __future__ import annotations
 
 from bot.media.addresses import Origin, is_public_address, origin_of, parse_origin, parse_origins
-from bot.media.download import FetchResult, MediaFetcher, MediaKind, MediaRefused, is_safe_embed_url
+from bot.media.download import FetchResult, MediaFetcher, MediaKind, MediaRefused, MediaTooLarge, is_safe_embed_url
 from bot.media.sniff import sniff_audio, sniff_image
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "MediaFetcher",
     "MediaKind",
     "MediaRefused",
+    "MediaTooLarge",
     "Origin",
     "is_public_address",
     "is_safe_embed_url",

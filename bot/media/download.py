@@ -50,6 +50,10 @@ class MediaRefused(Exception):
         self.reason = reason
 
 
+class MediaTooLarge(MediaRefused):
+    """The file is larger than the caller can take (for a result: the channel's upload limit); a link may do."""
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """A complete download on disk, with the content type the server declared and the URL after redirects."""
@@ -322,7 +326,7 @@ class MediaFetcher:
         if not accepted:
             raise MediaRefused(f"the server sent {content_type}, not {KIND_NOUN[kind]}")
         if response.content_length is not None and response.content_length > max_bytes:
-            raise MediaRefused(f"the file is larger than {_size(max_bytes)}")
+            raise MediaTooLarge(f"the file is larger than {_size(max_bytes)}")
         size = await self._stream(
             response, dest, max_bytes=max_bytes, kind=kind, content_type=content_type, min_rate=min_rate
         )
@@ -362,7 +366,7 @@ class MediaFetcher:
                         break
                     size += len(chunk)
                     if size > max_bytes:
-                        raise MediaRefused(f"the file is larger than {_size(max_bytes)}")
+                        raise MediaTooLarge(f"the file is larger than {_size(max_bytes)}")
                     if not sniffed:
                         head += chunk[: SNIFF_BYTES - len(head)]
                         if len(head) >= SNIFF_BYTES:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import TaskRecord
@@ -38,16 +40,22 @@ class Deliverer:
         """Post a succeeded task's songs, retrying transient faults; the store says when it is done."""
         store, events = self._life.store, self._life.events
         attempt = 0
+        if (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+            try:
+                await events.prepare(task, await store.songs_of_task(task_id))
+            except Exception:
+                log.exception("task %s: preparing its result failed; posting tries again", task_id)
         async with self._slots:
             while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
                 try:
                     delivered = await events.deliver(task, await store.songs_of_task(task_id))
-                except DeliveryError as error:
+                except Exception as error:
+                    if not isinstance(error, DeliveryError):
+                        # A result Encore cannot render is a bug to fix, not a reason to leave the task hanging.
+                        log.exception("task %s: delivery failed unexpectedly", task_id)
+                        error = DeliveryError(f"an internal error ({type(error).__name__})", permanent=True)
                     if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
-                        await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
-                        log.warning("task %s is undeliverable: %s", task_id, error)
-                        if undeliverable := await store.get_task(task_id):
-                            await events.task_undeliverable(undeliverable, await store.songs_of_task(task_id))
+                        await self._give_up(task_id, error)
                         return
                     delay = backoff(attempt, self._life.poll_interval)
                     log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
@@ -57,9 +65,26 @@ class Deliverer:
                     await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
                     log.info("task %s delivered as message %s", task_id, delivered.message_id)
                     if done := await store.get_task(task_id):
-                        await events.task_delivered(done)
-                        await self._whole_songs_after(done)
+                        await self._after(events.task_delivered(done), task_id)
+                        await self._after(self._whole_songs_after(done), task_id)
                     return
+
+    async def _give_up(self, task_id: int, error: DeliveryError) -> None:
+        """Keep the songs, tell the requester another way; the task never stays half-delivered."""
+        store = self._life.store
+        await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
+        log.warning("task %s is undeliverable: %s", task_id, error)
+        if undeliverable := await store.get_task(task_id):
+            songs = await store.songs_of_task(task_id)
+            await self._after(self._life.events.task_undeliverable(undeliverable, songs), task_id)
+
+    @staticmethod
+    async def _after(step: Coroutine[Any, Any, None], task_id: int) -> None:
+        """Run what follows a recorded outcome (a reaction, a DM); its failure must not undo the outcome."""
+        try:
+            await step
+        except Exception:
+            log.exception("task %s: the follow-up of its outcome failed", task_id)
 
     async def _whole_songs_after(self, task: TaskRecord) -> None:
         """On a server that wants them, every extension's whole song follows its result on its own."""

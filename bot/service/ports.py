@@ -46,6 +46,9 @@ class TaskEvents(Protocol):
     async def task_failed(self, task: TaskRecord) -> None:
         """The task ended without a result; `task.error` says why."""
 
+    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        """Fetch what posting needs (audio, covers); slow sources may take long, so this runs outside the slots."""
+
     async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
         """Post the finished songs. Raise `DeliveryError` when it cannot."""
 

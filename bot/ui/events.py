@@ -1,24 +1,26 @@
 """The Discord side of a task: progress in the requester's reply, results and failures in the channel.
 
 Results are posted with the bot's own token (`channel.send`), never the interaction token, so a song that
-finishes hours later (or after a restart) still arrives. Audio is streamed to temporary files, checked against
-the upload limit, and posted as a link when it is too large.
+finishes hours later (or after a restart) still arrives. Media comes through `MediaFetcher` (public addresses or
+trusted origins only, bounded in size, time and rate), is checked to be real audio and images, and is kept on disk
+across retries of one delivery. A result too big for one message is split over several.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 import discord
-from mutagen import MutagenError
-from mutagen.mp3 import MP3
 
+from bot.audio.probe import probe_audio
 from bot.domain.records import SongRecord, TaskRecord
+from bot.media import MediaFetcher, MediaRefused, MediaTooLarge, is_safe_embed_url, sniff_image
 from bot.service import Delivered, DeliveryError
 from bot.ui import render
 from bot.ui.progress import ProgressReplies
@@ -26,29 +28,35 @@ from bot.ui.progress import ProgressReplies
 log = logging.getLogger(__name__)
 
 FALLBACK_UPLOAD_LIMIT = 10 * 1024 * 1024
-ResultView = Callable[[TaskRecord, list[SongRecord]], discord.ui.View]
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15, sock_read=60)
-CHUNK_SIZE = 64 * 1024
+ResultView = Callable[[TaskRecord, list[SongRecord], bool], discord.ui.View]
 TOO_LARGE_CODE = 40005
+# Discord's limits per message: 10 files, 10 embeds, 6,000 embed characters. With at most 10 clips a message, their
+# buttons (two per clip at most) and the first message's Reroll and Delete stay within 25 components.
+MAX_FILES = 10
+MAX_EMBEDS = 10
+MAX_EMBED_CHARS = 6000
+COVER_LIMIT = 8 * 1024 * 1024
+# Clips downloaded at once; a slow source holds one of these, never a posting slot.
+MAX_DOWNLOADS = 16
 
 
 @dataclass(frozen=True, slots=True)
-class Download:
-    """A clip's files on disk; `None` where a file is too large or could not be fetched."""
+class Media:
+    """A clip's files on disk, or why one is missing; `audio_too_large` when only the upload limit stood in the way."""
 
     audio: Path | None
     cover: Path | None
     duration: float | None
+    audio_problem: str | None = None
+    audio_too_large: bool = False
 
 
-def mp3_duration(path: Path) -> float | None:
-    """The length of an mp3 in seconds, read from its frames; `None` when it is not readable mp3."""
-    try:
-        info = MP3(path).info  # type: ignore[no-untyped-call]
-    except (MutagenError, OSError):
-        return None
-    length = float(info.length) if info else 0.0
-    return length if length > 0 else None
+@dataclass(slots=True)
+class PreparedResult:
+    """What a delivery downloaded, kept until the task is posted or given up, so a retry downloads nothing again."""
+
+    folder: tempfile.TemporaryDirectory[str]
+    media: dict[str, Media]
 
 
 class DiscordTaskEvents:
@@ -57,14 +65,16 @@ class DiscordTaskEvents:
     def __init__(
         self,
         client: discord.Client,
-        session: aiohttp.ClientSession,
+        media: MediaFetcher,
         *,
         progress_interval: float,
         result_view: ResultView,
     ) -> None:
         self._client = client
-        self._session = session
+        self._media = media
         self._result_view = result_view
+        self._prepared: dict[int, PreparedResult] = {}
+        self._downloads = asyncio.Semaphore(MAX_DOWNLOADS)
         self.replies = ProgressReplies(progress_interval)
 
     async def task_progressed(
@@ -86,38 +96,42 @@ class DiscordTaskEvents:
             await self._direct_message(task.requester_id, notice)
 
     async def task_undeliverable(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        self._forget(task.id)
         await self.replies.update(task.id, render.status_text(task), final=True)
         await self._direct_message(task.requester_id, render.undeliverable_notice(task, songs))
 
+    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        await self._prepare(task, songs)
+
     async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
-        with tempfile.TemporaryDirectory(prefix=f"encore-{task.id}-") as folder:
-            limit = self._upload_limit(task)
-            downloads = [await self._download(song, Path(folder), index, limit) for index, song in enumerate(songs)]
-            durations = {
-                song.clip_id: download.duration
-                for song, download in zip(songs, downloads, strict=True)
-                if download.duration and not song.duration
-            }
-            songs = [replace(song, duration=durations.get(song.clip_id, song.duration)) for song in songs]
+        media = await self._prepare(task, songs)
+        durations = {
+            song.clip_id: found.duration
+            for song in songs
+            if (found := media[song.clip_id]).duration and not song.duration
+        }
+        songs = [replace(song, duration=durations.get(song.clip_id, song.duration)) for song in songs]
+        try:
             try:
-                try:
-                    message = await self._post(channel, task, songs, downloads, attach_audio=True)
-                except discord.HTTPException as error:
-                    if error.status != 413 and error.code != TOO_LARGE_CODE:
-                        raise
-                    log.info("task %s: upload too large for the channel; posting audio links instead", task.id)
-                    message = await self._post(channel, task, songs, downloads, attach_audio=False)
-            except (discord.Forbidden, discord.NotFound) as error:
-                raise DeliveryError(f"the channel is gone or closed to Encore ({error.text})", permanent=True) from None
+                first = await self._post_all(channel, task, songs, media, attach_audio=True)
             except discord.HTTPException as error:
-                raise DeliveryError(f"Discord answered {error.status}", permanent=False) from None
-            except (TimeoutError, aiohttp.ClientError) as error:
-                raise DeliveryError(f"connection to Discord failed: {type(error).__name__}", permanent=False) from None
-        return Delivered(message.id, durations)
+                if error.status != 413 and error.code != TOO_LARGE_CODE:
+                    raise
+                log.info("task %s: upload too large for the channel; posting audio links instead", task.id)
+                first = await self._post_all(channel, task, songs, media, attach_audio=False)
+        except (discord.Forbidden, discord.NotFound) as error:
+            raise DeliveryError(f"the channel is gone or closed to Encore ({error.text})", permanent=True) from None
+        except discord.HTTPException as error:
+            permanent = error.status == 400  # Discord refused the message itself: sending it again cannot help
+            raise DeliveryError(f"Discord answered {error.status} ({error.text[:200]})", permanent=permanent) from None
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise DeliveryError(f"connection to Discord failed: {type(error).__name__}", permanent=False) from None
+        return Delivered(first.id, durations)
 
     async def task_delivered(self, task: TaskRecord) -> None:
         """The result is recorded: add 🔁 for rerolls and point the requester's reply at it."""
+        self._forget(task.id)
         if task.result_message_id is None:
             return
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
@@ -128,6 +142,16 @@ class DiscordTaskEvents:
         except discord.HTTPException as error:
             log.info("task %s: could not add the reroll reaction: %s", task.id, error)
 
+    def close(self) -> None:
+        """Stop editing replies and remove every download still kept for a retry."""
+        self.replies.close()
+        for task_id in list(self._prepared):
+            self._forget(task_id)
+
+    def _forget(self, task_id: int) -> None:
+        if prepared := self._prepared.pop(task_id, None):
+            prepared.folder.cleanup()
+
     def _upload_limit(self, task: TaskRecord) -> int:
         """The limit the interaction reported, else the guild's, else a conservative floor."""
         if task.upload_limit:
@@ -135,63 +159,102 @@ class DiscordTaskEvents:
         guild = self._client.get_guild(task.guild_id) if task.guild_id else None
         return guild.filesize_limit if guild else FALLBACK_UPLOAD_LIMIT
 
-    async def _post(
+    async def _prepare(self, task: TaskRecord, songs: list[SongRecord]) -> dict[str, Media]:
+        """Download every clip's audio and cover at once (a slow one delays only its own task), once per task."""
+        prepared = self._prepared.get(task.id)
+        if prepared is None:
+            prepared = PreparedResult(tempfile.TemporaryDirectory(prefix=f"encore-{task.id}-"), {})
+            self._prepared[task.id] = prepared
+        missing = [(index, song) for index, song in enumerate(songs) if song.clip_id not in prepared.media]
+        folder, limit = Path(prepared.folder.name), self._upload_limit(task)
+        found = await asyncio.gather(*(self._download(song, folder, index, limit) for index, song in missing))
+        for (_, song), media in zip(missing, found, strict=True):
+            prepared.media[song.clip_id] = media
+        return prepared.media
+
+    async def _download(self, song: SongRecord, folder: Path, index: int, limit: int) -> Media:
+        async with self._downloads:
+            audio, cover = await asyncio.gather(
+                self._fetch_audio(song, folder / f"audio-{index}.mp3", limit),
+                self._fetch_cover(song, folder / f"cover-{index}"),
+            )
+        return replace(audio, cover=cover)
+
+    async def _fetch_audio(self, song: SongRecord, path: Path, limit: int) -> Media:
+        if not song.audio_url:
+            return Media(None, None, None, audio_problem="the provider gave no audio")
+        try:
+            await self._media.fetch(song.audio_url, path, max_bytes=limit, kind="audio")
+        except MediaTooLarge as refused:
+            return Media(None, None, None, audio_problem=refused.reason, audio_too_large=True)
+        except MediaRefused as refused:
+            log.warning("clip %s: audio refused: %s", song.clip_id, refused.reason)
+            return Media(None, None, None, audio_problem=refused.reason)
+        duration = await asyncio.to_thread(playable_duration, path)
+        if duration is None:
+            log.warning("clip %s: the audio file is not audio any decoder can read", song.clip_id)
+            return Media(None, None, None, audio_problem="the file is not audio that can be played")
+        return Media(path, None, duration)
+
+    async def _fetch_cover(self, song: SongRecord, stem: Path) -> Path | None:
+        if not song.image_url:
+            return None
+        download = stem.with_suffix(".img")
+        try:
+            await self._media.fetch(song.image_url, download, max_bytes=COVER_LIMIT, kind="image")
+        except MediaRefused as refused:
+            log.info("clip %s: cover refused: %s", song.clip_id, refused.reason)
+            return None
+        return await asyncio.to_thread(named_by_content, download, stem)
+
+    async def _post_all(
         self,
         channel: discord.abc.Messageable,
         task: TaskRecord,
         songs: list[SongRecord],
-        downloads: list[Download],
+        media: dict[str, Media],
         *,
         attach_audio: bool,
     ) -> discord.Message:
+        """Post the result in as many messages as Discord's limits need; return the first (the result's id)."""
+        first: discord.Message | None = None
+        groups = pack_messages(task, songs, media, attach_audio=attach_audio)
+        for number, group in enumerate(groups):
+            files, embeds = self._message_parts(task, group, media, attach_audio=attach_audio)
+            content = render.result_content(task) if number == 0 else render.continued_content(task, number + 1)
+            message = await channel.send(
+                content,
+                embeds=embeds,
+                files=files,
+                view=self._result_view(task, group, number == 0),
+                nonce=f"encore-{task.id}" if number == 0 else f"encore-{task.id}-{number + 1}",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            first = first or message
+        assert first is not None  # a succeeded task has at least one song
+        return first
+
+    @staticmethod
+    def _message_parts(
+        task: TaskRecord, songs: Sequence[SongRecord], media: dict[str, Media], *, attach_audio: bool
+    ) -> tuple[list[discord.File], list[discord.Embed]]:
         files: list[discord.File] = []
         embeds: list[discord.Embed] = []
-        for index, (song, download) in enumerate(zip(songs, downloads, strict=True), start=1):
-            cover = song.image_url
-            if download.cover:
-                cover_name = f"cover-{index}{download.cover.suffix}"
-                files.append(discord.File(download.cover, filename=cover_name))
+        for song in songs:
+            found = media[song.clip_id]
+            index = len(embeds) + 1
+            cover = None
+            if found.cover:
+                cover_name = f"cover-{index}{found.cover.suffix}"
+                files.append(discord.File(found.cover, filename=cover_name))
                 cover = f"attachment://{cover_name}"
-            uploaded = attach_audio and download.audio is not None
-            if uploaded and download.audio:
+            uploaded = attach_audio and found.audio is not None
+            if uploaded and found.audio:
                 files.append(
-                    discord.File(download.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.mp3")
+                    discord.File(found.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.mp3")
                 )
-            embeds.append(render.result_embed(task, song, cover=cover, audio_link=None if uploaded else song.audio_url))
-        return await channel.send(
-            render.result_content(task),
-            embeds=embeds,
-            files=files,
-            view=self._result_view(task, songs),
-            nonce=f"encore-{task.id}",
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
-
-    async def _download(self, song: SongRecord, folder: Path, index: int, limit: int) -> Download:
-        audio = await self.fetch_file(song.audio_url, folder / f"audio-{index}.mp3", limit)
-        suffix = ".png" if (song.image_url or "").lower().endswith(".png") else ".jpeg"
-        cover = await self.fetch_file(song.image_url, folder / f"cover-{index}{suffix}", limit)
-        return Download(audio=audio, cover=cover, duration=mp3_duration(audio) if audio else None)
-
-    async def fetch_file(self, url: str | None, path: Path, limit: int) -> Path | None:
-        """Stream `url` to `path`; `None` when it is missing, fails, or grows past `limit` bytes."""
-        if not url:
-            return None
-        try:
-            async with self._session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
-                if response.status != 200 or (response.content_length or 0) > limit:
-                    return None
-                size = 0
-                with path.open("wb") as file:
-                    async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-                        size += len(chunk)
-                        if size > limit:
-                            return None
-                        file.write(chunk)
-        except (TimeoutError, aiohttp.ClientError) as error:
-            log.warning("download of %s failed: %s", url, type(error).__name__)
-            return None
-        return path
+            embeds.append(render.result_embed(task, song, cover=cover, audio=audio_note(song, found, uploaded)))
+        return files, embeds
 
     async def _direct_message(self, user_id: int, text: str) -> None:
         try:
@@ -199,3 +262,59 @@ class DiscordTaskEvents:
             await user.send(text, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as error:
             log.warning("could not DM user %s either: %s", user_id, error)
+
+    async def fetch_file(self, url: str, path: Path, limit: int) -> str | None:
+        """Download a member's attachment to `path`; None when done, else why it could not be (fit to show them)."""
+        try:
+            await self._media.fetch(url, path, max_bytes=limit, kind="audio")
+        except MediaRefused as refused:
+            log.warning("could not download an attachment: %s", refused.reason)
+            return refused.reason
+        return None
+
+
+def playable_duration(path: Path) -> float | None:
+    """The length of a downloaded clip, or None (and the file removed) when no decoder can play it."""
+    info = probe_audio(path)
+    if info is None:
+        path.unlink(missing_ok=True)
+        return None
+    return info.duration
+
+
+def named_by_content(download: Path, stem: Path) -> Path:
+    """Rename a downloaded image after what its bytes are (png, jpg, gif, webp), whatever its URL said."""
+    with download.open("rb") as file:
+        extension = sniff_image(file.read(16))
+    return download.rename(stem.with_suffix(f".{extension}" if extension in ("png", "gif", "webp") else ".jpeg"))
+
+
+def audio_note(song: SongRecord, media: Media, uploaded: bool) -> render.AudioNote | None:
+    """What the embed says of a clip's audio when it is not attached: a link, or why there is none."""
+    if uploaded:
+        return None
+    if (media.audio is not None or media.audio_too_large) and is_safe_embed_url(song.audio_url):
+        return render.AudioNote(link=song.audio_url)
+    return render.AudioNote(problem=media.audio_problem or "the audio could not be fetched")
+
+
+def pack_messages(
+    task: TaskRecord, songs: list[SongRecord], media: dict[str, Media], *, attach_audio: bool
+) -> list[list[SongRecord]]:
+    """Group clips into messages within Discord's limits on files, embeds, embed characters and buttons."""
+    groups: list[list[SongRecord]] = [[]]
+    files = chars = 0
+    for song in songs:
+        found = media[song.clip_id]
+        need_files = (1 if found.cover else 0) + (1 if attach_audio and found.audio else 0)
+        uploaded = attach_audio and found.audio is not None
+        need_chars = len(render.result_embed(task, song, cover=None, audio=audio_note(song, found, uploaded)))
+        current = groups[-1]
+        full = len(current) >= MAX_EMBEDS or files + need_files > MAX_FILES or chars + need_chars > MAX_EMBED_CHARS
+        if current and full:
+            groups.append([])
+            files = chars = 0
+        groups[-1].append(song)
+        files += need_files
+        chars += need_chars
+    return groups

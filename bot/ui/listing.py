@@ -21,6 +21,9 @@ MAX_QUEUE_SHOWN = 20
 TOP_SIZE = 10
 MAX_USAGE_MEMBERS = 15
 RANK_MARKS = ("🥇", "🥈", "🥉")
+# A lineage shows its first and last songs; each line is at most ~200 characters, so 12 fit 4,096 with room.
+LINEAGE_HEAD = 2
+LINEAGE_TAIL = 8
 
 
 def relative(timestamp: float) -> str:
@@ -82,7 +85,16 @@ def lineage_lines(chain: list[SongRecord], current: str) -> list[str]:
             how = f"extension{at}"
         by = f" by <@{song.owner_id}>" if song.owner_id else ""
         lines.append(f"{marker}{song_label(song)} · {how}{by}")
-    return [f"{'→ ' if index else ''}{line}" for index, line in enumerate(lines)]
+    arrowed = [f"{'→ ' if index else ''}{line}" for index, line in enumerate(lines)]
+    return fold_chain(arrowed)
+
+
+def fold_chain(lines: list[str]) -> list[str]:
+    """A long lineage as its first songs, a count of the middle, and its last songs: it must fit an embed."""
+    if len(lines) > LINEAGE_HEAD + LINEAGE_TAIL + 1:
+        hidden = len(lines) - LINEAGE_HEAD - LINEAGE_TAIL
+        lines = [*lines[:LINEAGE_HEAD], f"→ … {hidden} more extensions …", *lines[-LINEAGE_TAIL:]]
+    return lines
 
 
 def songs_page_embed(owner_id: int, songs: list[SongRecord], page: int, total: int) -> discord.Embed:
@@ -150,6 +162,17 @@ def chain_credits(chain: list[SongRecord], requester_id: int) -> list[int]:
     return list(dict.fromkeys(makers))
 
 
+def mentions(user_ids: list[int], limit: int = 1024) -> str:
+    """Members as mentions, as many as fit an embed field, then how many more."""
+    shown: list[str] = []
+    for index, user_id in enumerate(user_ids):
+        more = f" and {len(user_ids) - index} more"
+        if len(" ".join([*shown, f"<@{user_id}>"])) + len(more) > limit:
+            return " ".join(shown) + more
+        shown.append(f"<@{user_id}>")
+    return " ".join(shown)
+
+
 def showcase_embed(task: TaskRecord, song: SongRecord, chain: list[SongRecord], stars: int) -> discord.Embed:
     """A starred result reposted for the server: the song, its lineage, credit to its whole chain, the original post."""
     embed = discord.Embed(
@@ -158,8 +181,7 @@ def showcase_embed(task: TaskRecord, song: SongRecord, chain: list[SongRecord], 
         colour=render.EMBED_COLOUR,
     )
     embed.description = "\n".join(lineage_lines(chain, song.clip_id))
-    credits = " ".join(f"<@{user_id}>" for user_id in chain_credits(chain, task.requester_id))
-    embed.add_field(name="Made by", value=credits, inline=False)
+    embed.add_field(name="Made by", value=mentions(chain_credits(chain, task.requester_id)), inline=False)
     embed.add_field(name="Stars", value=f"⭐ {stars}")
     if task.result_message_id:
         link = message_link(task.guild_id, task.channel_id, task.result_message_id)

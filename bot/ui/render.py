@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from urllib.parse import quote
 
 import discord
 
 from bot.domain.errors import QuotaRefused, Refusal
 from bot.domain.models import GenerateRequest, TaskRequest, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
-from bot.domain.validation import format_seconds
+from bot.domain.validation import as_clip_id, format_seconds
 
 EMBED_COLOUR = discord.Colour.from_rgb(233, 84, 32)
 REROLL_EMOJI = "🔁"
 
 
+# Provider texts are shortened at parse time too; these bounds keep every message within Discord's limits anyway.
+REASON_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AudioNote:
+    """A clip whose audio is not attached: a link to it, or why there is none."""
+
+    link: str | None = None
+    problem: str | None = None
+
+
 def suno_link(clip_id: str) -> str:
-    return f"https://suno.com/song/{clip_id}"
+    return f"https://suno.com/song/{quote(clip_id, safe='-')}"
 
 
 def describe_request(request: TaskRequest) -> str:
@@ -61,7 +75,7 @@ def status_text(task: TaskRecord, position: int | None = None) -> str:
         return header + "📦 finished, posting the result"
     if task.status is TaskStatus.DELIVERED:
         return header + "✅ posted in the channel"
-    return header + f"❌ {task.error or 'failed'}"
+    return header + f"❌ {shorten(task.error or 'failed', REASON_LIMIT)}"
 
 
 def progress_bar(percent: int, width: int = 10) -> str:
@@ -94,14 +108,16 @@ def undeliverable_notice(task: TaskRecord, songs: list[SongRecord]) -> str:
     links = "\n".join(f"• {song.title or 'Untitled'}: {suno_link(song.clip_id)}" for song in songs)
     return (
         f"Your songs from task #{task.id} ({describe_request(task.request)}) are ready, but Encore could not post "
-        f"them in <#{task.channel_id}> ({task.error}). Here they are:\n{links}"
+        f"them in <#{task.channel_id}> ({shorten(task.error or 'no reason given', REASON_LIMIT)}). Here they are:\n"
+        f"{shorten(links, 1500)}"
     )
 
 
 def failure_notice(task: TaskRecord) -> str:
     """The channel message that tells the requester a task ended without a result."""
     what = describe_request(task.request)
-    return f"<@{task.requester_id}> ❌ Your request for {what} (task #{task.id}) failed: {task.error}"
+    reason = shorten(task.error or "no reason given", REASON_LIMIT)
+    return f"<@{task.requester_id}> ❌ Your request for {what} (task #{task.id}) failed: {reason}"
 
 
 def result_content(task: TaskRecord) -> str:
@@ -113,11 +129,17 @@ def result_content(task: TaskRecord) -> str:
     return f"🎶 {what} for <@{task.requester_id}> · task #{task.id}"
 
 
-def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio_link: str | None) -> discord.Embed:
+def continued_content(task: TaskRecord, part: int) -> str:
+    """The text of the second and later messages of a result that needs several."""
+    return f"🎶 … more of task #{task.id} ({part})"
+
+
+def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio: AudioNote | None) -> discord.Embed:
     """One clip: title, style, length, who asked, the source song and its continue point, cover art."""
     request = task.request
     title = song.title or request.title or "Untitled"
-    embed = discord.Embed(title=shorten(title, 256), url=suno_link(song.clip_id), colour=EMBED_COLOUR)
+    link = suno_link(song.clip_id) if as_clip_id(song.clip_id) else None
+    embed = discord.Embed(title=shorten(title, 256), url=link, colour=EMBED_COLOUR)
     if request.style:
         embed.add_field(name="Style", value=shorten(request.style, 1024), inline=False)
     if song.duration:
@@ -125,11 +147,15 @@ def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio
     embed.add_field(name="Requested by", value=f"<@{task.requester_id}>")
     if not isinstance(request, GenerateRequest):
         embed.add_field(name="Extends", value=describe_request(request))
-    if audio_link:
-        embed.add_field(name="Audio", value=f"[Listen]({audio_link}) (too large to upload here)", inline=False)
+    if audio and audio.link:
+        embed.add_field(name="Audio", value=f"[Listen]({audio.link}) (too large to upload here)", inline=False)
+    elif audio:
+        embed.add_field(name="Audio", value=shorten(f"Not attached: {audio.problem}", 1024), inline=False)
     if cover:
         embed.set_image(url=cover)
-    embed.set_footer(text=f"Encore task #{task.id} · react {REROLL_EMOJI} to reroll · clip {song.clip_id}")
+    embed.set_footer(
+        text=shorten(f"Encore task #{task.id} · react {REROLL_EMOJI} to reroll · clip {song.clip_id}", 2048)
+    )
     return embed
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 
 from bot.domain.records import SongRecord, TaskRecord
-from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions
+from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions, as_clip_id
 from bot.service.wholesong import WholeSongFailed
 from bot.ui import render
 from bot.ui.client import EncoreClient
@@ -236,18 +236,19 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
 
 
 def add_extend_buttons(view: discord.ui.View, songs: list[SongRecord]) -> None:
-    """One Extend button per clip, numbered when there are several."""
+    """One Extend button per clip, numbered when there are several; none for an id that is not a Suno clip id."""
     for index, song in enumerate(songs, start=1):
-        view.add_item(ExtendButton(song.clip_id, label=f"Extend {index}" if len(songs) > 1 else "Extend"))
+        if clip_id := as_clip_id(song.clip_id):
+            view.add_item(ExtendButton(clip_id, label=f"Extend {index}" if len(songs) > 1 else "Extend"))
 
 
 def add_whole_song_buttons(view: discord.ui.View, songs: list[SongRecord]) -> None:
     """One Whole song button per extension (a new song is already whole), numbered when there are several."""
-    extensions = [song for song in songs if song.parent_clip_id is not None]
-    for index, song in enumerate(extensions, start=1):
-        view.add_item(
-            WholeSongButton(song.clip_id, label=f"Whole song {index}" if len(extensions) > 1 else "Whole song")
-        )
+    extensions = [
+        clip_id for song in songs if song.parent_clip_id is not None and (clip_id := as_clip_id(song.clip_id))
+    ]
+    for index, clip_id in enumerate(extensions, start=1):
+        view.add_item(WholeSongButton(clip_id, label=f"Whole song {index}" if len(extensions) > 1 else "Whole song"))
 
 
 def whole_song_view(clip_id: str) -> discord.ui.View:
@@ -264,13 +265,16 @@ def extend_view(songs: list[SongRecord]) -> discord.ui.View:
     return view
 
 
-def result_view(task: TaskRecord, songs: list[SongRecord]) -> discord.ui.View:
-    """Reroll, one Extend and one Whole song per clip, Delete: all persistent, never held in memory."""
+def result_view(task: TaskRecord, songs: list[SongRecord], first: bool = True) -> discord.ui.View:
+    """Reroll, one Extend and one Whole song per clip, Delete (Reroll and Delete on a result's first message only):
+    all persistent."""
     view = discord.ui.View(timeout=None)
-    view.add_item(RerollButton(task.id))
+    if first:
+        view.add_item(RerollButton(task.id))
     add_extend_buttons(view, songs)
     add_whole_song_buttons(view, songs)
-    view.add_item(DeleteButton(task.id))
+    if first:
+        view.add_item(DeleteButton(task.id))
     return view
 
 

@@ -33,9 +33,11 @@ async def test_apiframe_extends_an_uploaded_track(tmp_path: Path) -> None:
                 refused = await discord.invoke_command("extend", options)
                 response = await refused.wait_response()
                 assert response.type == 4 and response.data["flags"] == 64 and expected in response.data["content"]
-            unmeasured = await discord.invoke_command("extend", {"audio": ("take 2.wav", b"RIFF...."), "prompt": "x"})
-            message = await unmeasured.wait_original(lambda m: not m.loading)
-            assert message.ephemeral and "add `at:`" in message.content
+            # Bytes that are not audio are refused before anything reaches the provider (they were once taken as
+            # audio of unknown length, and the member asked for `at:`).
+            unplayable = await discord.invoke_command("extend", {"audio": ("take 2.wav", b"RIFF...."), "prompt": "x"})
+            message = await unplayable.wait_original(lambda m: not m.loading)
+            assert message.ephemeral and "could not use your file" in message.content
             assert apiframe.calls("/suno-upload") == [] and apiframe.submits == []
 
             apiframe.inject("/suno-upload", status=500)

@@ -9,7 +9,7 @@ Shared behaviour (`FakeProvider`):
 * one aiohttp server on 127.0.0.1, random port; `start()`/`close()` or `async with`;
 * every request is recorded (`requests`, `calls(path_suffix)`), including unknown paths (404);
 * `inject()` queues canned answers (status + body, malformed JSON, delay, connection reset);
-* a CDN: `/cdn/audio/{id}.mp3`, `/cdn/stream/{id}` (preview), `/cdn/image/{id}.jpeg`;
+* a CDN: `/cdn/audio/{id}.mp3`, `/cdn/stream/{id}` (preview), `/cdn/image/{id}.jpeg`, `/cdn/redirect/{n}` (302);
 * status scripts: a task's poll returns its current step, then advances one step.
 """
 
@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import io
 import json
-import random
+import struct
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
+import av
+import numpy as np
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
 
 Clock = Callable[[], float]
@@ -40,9 +45,6 @@ JPEG_BYTES = bytes.fromhex(
     "080606050609080A0A090809090A0C0F0C0A0B0E0B09090D110D0E0F101011100A0C12131210130F101010FFC900"
     "0B080001000101011100FFCC000600101005FFDA0008010100003F00D2CF20FFD9"
 )
-_ID3_HEADER = b"ID3\x04\x00\x00\x00\x00\x00\x00"  # ID3v2.4, no flags, empty tag
-_MPEG_FRAME_SYNC = b"\xff\xfb\x90\x64"  # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz
-_MPEG_FRAME_SIZE = 417  # 144 * 128000 / 44100, no padding
 
 
 @dataclass(frozen=True)
@@ -171,17 +173,38 @@ class _Feed(Generic[T]):
                 await self._added.wait()
 
 
-def _fake_mp3(seed: str, size: int) -> bytes:
-    """Deterministic mp3 bytes: an ID3 header, then constant-bitrate MPEG frames with seeded payloads.
+@functools.cache
+def _tone_block() -> bytes:
+    """One second of a real 128 kbit/s mono MP3 (a 440 Hz tone), without a header frame, so blocks can be chained."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3", options={"write_xing": "0", "id3v2_version": "0"}) as container:
+        stream = container.add_stream("libmp3lame", rate=44_100)
+        stream.bit_rate = 128_000
+        stream.layout = "mono"
+        stream.format = "fltp"
+        wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(44_100) / 44_100)
+        frame = av.AudioFrame.from_ndarray(wave.astype(np.float32).reshape(1, -1), format="fltp", layout="mono")
+        frame.sample_rate = 44_100
+        frame.pts = 0
+        frame.time_base = Fraction(1, 44_100)
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
 
-    Real frame headers (128 kbit/s, 44.1 kHz, 417-byte frames) let an mp3 reader find the duration
-    (about `size` / 16,000 seconds); the payload is noise, not sound.
+
+def _fake_mp3(seed: str, size: int) -> bytes:
+    """Deterministic, playable mp3 bytes of `size`: an ID3 tag naming `seed` (so every clip's bytes differ), then
+    real MPEG frames (about `size` / 16,000 seconds of a tone), as a decoder and Discord's player would take them.
     """
-    generator = random.Random(seed)
-    frames = bytearray(_ID3_HEADER)
-    while len(frames) < size:
-        frames += _MPEG_FRAME_SYNC + generator.randbytes(_MPEG_FRAME_SIZE - len(_MPEG_FRAME_SYNC))
-    return bytes(frames[:size])
+    text = b"\x03encore-fake\x00" + seed.encode()
+    frame = b"TXXX" + struct.pack(">I", len(text)) + b"\x00\x00" + text
+    length = len(frame)
+    syncsafe = bytes([(length >> 21) & 0x7F, (length >> 14) & 0x7F, (length >> 7) & 0x7F, length & 0x7F])
+    data = bytearray(b"ID3\x04\x00\x00" + syncsafe + frame)
+    block = _tone_block()
+    while len(data) < size:
+        data += block
+    return bytes(data[:size])
 
 
 def _is_number(value: Any) -> bool:
@@ -226,8 +249,12 @@ class FakeProvider:
         self._polls: _Feed[PollRecord] = _Feed()
         self._faults: list[tuple[str, Fault]] = []
         self._next_scripts: deque[list[Step]] = deque()
+        self._next_clip_ids: deque[list[str]] = deque()
         self._audio: dict[str, bytes] = {}
         self.audio_factory: Callable[[str], bytes] | None = None  # real audio per clip, made on first request
+        self._media_urls: dict[str, dict[str, str]] = {}
+        self._trickles: dict[str, float] = {}
+        self._redirects: list[str] = []
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
@@ -250,6 +277,7 @@ class FakeProvider:
                 web.get("/cdn/audio/{clip_id}.mp3", self._endpoint(self._cdn_audio)),
                 web.get("/cdn/stream/{clip_id}", self._endpoint(self._cdn_stream)),
                 web.get("/cdn/image/{clip_id}.jpeg", self._endpoint(self._cdn_image)),
+                web.get("/cdn/redirect/{number}", self._endpoint(self._cdn_redirect)),
                 web.route("*", "/{tail:.*}", self._endpoint(self._not_found)),
             ]
         )
@@ -379,6 +407,32 @@ class FakeProvider:
         """A clip's video; listed for fidelity, the CDN does not serve it (404)."""
         return f"{self.base_url}/cdn/video/{clip_id}.mp4"
 
+    def serve_media(self, clip_id: str, *, audio_url: str | None = None, image_url: str | None = None) -> None:
+        """Answer with these URLs for a clip's final audio or cover instead of the fake's own CDN (hostile media)."""
+        urls = self._media_urls.setdefault(clip_id, {})
+        if audio_url is not None:
+            urls["audio_url"] = audio_url
+        if image_url is not None:
+            urls["image_url"] = image_url
+
+    def redirect_url(self, target: str) -> str:
+        """A CDN URL that answers 302 to `target`: a trusted origin pointing somewhere else."""
+        self._redirects.append(target)
+        return f"{self.base_url}/cdn/redirect/{len(self._redirects) - 1}"
+
+    async def _cdn_redirect(self, request: web.Request, record: RequestRecord) -> web.Response:
+        raise web.HTTPFound(self._redirects[int(request.match_info["number"])])
+
+    def trickle(self, clip_id: str, interval: float) -> None:
+        """Serve a clip's audio one byte every `interval` seconds: a CDN too slow to be worth waiting for."""
+        self._trickles[clip_id] = interval
+
+    def _final_audio_url(self, clip_id: str) -> str:
+        return self._media_urls.get(clip_id, {}).get("audio_url", self.audio_url(clip_id))
+
+    def _cover_url(self, clip_id: str) -> str:
+        return self._media_urls.get(clip_id, {}).get("image_url", self.image_url(clip_id))
+
     def cdn_bytes(self, clip_id: str) -> bytes:
         """The exact bytes served at `audio_url(clip_id)`: `set_audio`'s, else `audio_factory`'s, else seeded noise."""
         if clip_id not in self._audio:
@@ -391,7 +445,19 @@ class FakeProvider:
         self._audio[clip_id] = data
 
     async def _cdn_audio(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
-        data = self.cdn_bytes(request.match_info["clip_id"])
+        clip_id = request.match_info["clip_id"]
+        data = self.cdn_bytes(clip_id)
+        if (interval := self._trickles.get(clip_id)) is not None:
+            response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+            response.content_length = len(data)
+            await response.prepare(request)
+            for byte in data:
+                await response.write(bytes([byte]))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), interval)
+                if self._closing.is_set():
+                    break
+            return response
         return await _stream(request, data, "audio/mpeg", with_length=True)
 
     async def _cdn_stream(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
@@ -420,6 +486,10 @@ class FakeProvider:
             return
         task = self._task(task_id)
         task.steps, task.index, task.error = script, 0, None
+
+    def set_next_clips(self, clip_ids: Sequence[str]) -> None:
+        """Make the next task created answer with exactly these clip (song) ids, however many or odd they are."""
+        self._next_clip_ids.append(list(clip_ids))
 
     def hold(self, task_id: str) -> None:
         """Stop polls from advancing the task (`advance`/`finish`/`fail` still act)."""
@@ -471,6 +541,8 @@ class FakeProvider:
     ) -> FakeTask:
         if steps is None:
             steps = self._next_scripts.popleft() if self._next_scripts else list(self.script)
+        if clip_ids is None and self._next_clip_ids:
+            clip_ids = self._next_clip_ids.popleft()
         task = FakeTask(
             task_id=task_id or str(uuid.uuid4()),
             kind=kind,
@@ -681,8 +753,8 @@ class FakeSunoApi(FakeProvider):
             "id" if self.legacy_clip_ids else "continue_clip_id": clip_id,
             "title": task.request.get("title") or "",
             "status": step.status,
-            "audio_url": self.audio_url(clip_id) if complete else preview,
-            "image_url": self.image_url(clip_id) if audible else "",
+            "audio_url": self._final_audio_url(clip_id) if complete else preview,
+            "image_url": self._cover_url(clip_id) if audible else "",
             "image_large_url": self.image_url(f"{clip_id}_large") if audible else "",
             "video_url": self.video_url(clip_id) if complete else "",
             "duration": _duration(clip_id) if complete else None,
@@ -865,8 +937,8 @@ class FakeApiframe(FakeProvider):
     def _song(self, task: FakeTask, song_id: str, finished: bool) -> dict[str, Any]:
         return {
             "song_id": song_id,
-            "audio_url": self.audio_url(song_id) if finished else self.preview_url(song_id),
-            "image_url": self.image_url(song_id),
+            "audio_url": self._final_audio_url(song_id) if finished else self.preview_url(song_id),
+            "image_url": self._cover_url(song_id),
             "video_url": self.video_url(song_id) if finished else "",
             "lyrics": task.request.get("lyrics") or f"[Verse]\nla la la {song_id[:8]}",
         }

@@ -33,6 +33,9 @@ class RecordingEvents:
     async def task_failed(self, task: TaskRecord) -> None:
         raise AssertionError(f"task {task.id} failed: {task.error}")
 
+    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        pass
+
     async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
         return Delivered(message_id=task.id, durations={})
 

@@ -37,7 +37,9 @@ from tests.fakes.discord.state import (
     StoredMessage,
     UploadedFile,
     _Body,
+    _component_problems,
     _embed_length,
+    _embed_problems,
     _emoji_key,
     _emoji_payload,
     _form_error,
@@ -453,6 +455,11 @@ class RestMixin:
             raise _form_error("embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length.")
         if sum(_embed_length(e) for e in embeds) > MAX_EMBED_CHARS:
             raise _form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+        for index, embed in enumerate(embeds):
+            for where, message in _embed_problems(embed):
+                raise _form_error(f"embeds.{index}.{where}", "BASE_TYPE_BAD_LENGTH", message)
+        for where, message in _component_problems(payload.get("components") or []):
+            raise _form_error(where, "BASE_TYPE_BAD_LENGTH", message)
         if len(payload.get("attachments") or files) > MAX_ATTACHMENTS:
             raise _form_error("attachments", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_ATTACHMENTS} or fewer in length.")
 

@@ -82,6 +82,19 @@ MAX_EMBEDS = 10
 MAX_EMBED_CHARS = 6000
 MAX_ATTACHMENTS = 10
 MAX_NONCE = 25
+# Discord's per-embed limits (field: characters), each refused with 400 / 50035 as Discord does.
+EMBED_TEXT_LIMITS = {
+    "title": 256,
+    "description": 4096,
+    "field name": 256,
+    "field value": 1024,
+    "footer": 2048,
+    "author": 256,
+}
+MAX_EMBED_FIELDS = 25
+MAX_ACTION_ROWS = 5
+MAX_ROW_BUTTONS = 5
+MAX_CUSTOM_ID = 100
 MAX_CHOICES = 25
 
 # Interaction type -> callback types Discord accepts for it (1 ping, 2 command, 3 component, 4 autocomplete, 5 modal).
@@ -129,6 +142,55 @@ def _embed_length(embed: JSON) -> int:
     total += sum(len(f.get("name") or "") + len(f.get("value") or "") for f in embed.get("fields") or [])
     total += len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or "")
     return total
+
+
+def _embed_problems(embed: JSON) -> list[tuple[str, str]]:
+    """Every limit an embed breaks, as (field path, Discord's message), and URLs Discord would refuse."""
+    texts = {
+        "title": embed.get("title"),
+        "description": embed.get("description"),
+        "footer": (embed.get("footer") or {}).get("text"),
+        "author": (embed.get("author") or {}).get("name"),
+    }
+    problems = [
+        (name, f"Must be {EMBED_TEXT_LIMITS[name]} or fewer in length.")
+        for name, text in texts.items()
+        if len(text or "") > EMBED_TEXT_LIMITS[name]
+    ]
+    fields = embed.get("fields") or []
+    if len(fields) > MAX_EMBED_FIELDS:
+        problems.append(("fields", f"Must be {MAX_EMBED_FIELDS} or fewer in length."))
+    for index, item in enumerate(fields):
+        if not (item.get("name") or "") or len(item["name"]) > EMBED_TEXT_LIMITS["field name"]:
+            problems.append((f"fields.{index}.name", "Must be between 1 and 256 in length."))
+        if not (item.get("value") or "") or len(item["value"]) > EMBED_TEXT_LIMITS["field value"]:
+            problems.append((f"fields.{index}.value", "Must be between 1 and 1024 in length."))
+    urls = {
+        "url": embed.get("url"),
+        "image.url": (embed.get("image") or {}).get("url"),
+        "thumbnail.url": (embed.get("thumbnail") or {}).get("url"),
+    }
+    for name, url in urls.items():
+        if url is not None and not re.match(r"^(https?://[^\s/]+|attachment://\S+)", url):
+            problems.append(
+                (name, "Scheme must be one of ('http', 'https')." if "://" in url else "Not a well formed URL.")
+            )
+    return problems
+
+
+def _component_problems(components: Sequence[JSON]) -> list[tuple[str, str]]:
+    """Action rows and buttons past Discord's limits (5 rows of 5, custom_id up to 100 characters)."""
+    problems = []
+    if len(components) > MAX_ACTION_ROWS:
+        problems.append(("components", f"Must be {MAX_ACTION_ROWS} or fewer in length."))
+    for row_index, row in enumerate(components):
+        children = row.get("components") or []
+        if len(children) > MAX_ROW_BUTTONS:
+            problems.append((f"components.{row_index}.components", f"Must be {MAX_ROW_BUTTONS} or fewer in length."))
+        for child in children:
+            if len(child.get("custom_id") or "") > MAX_CUSTOM_ID:
+                problems.append((f"components.{row_index}.custom_id", "Must be 100 or fewer in length."))
+    return problems
 
 
 def _find_component(components: Sequence[JSON], custom_id: str) -> JSON | None:

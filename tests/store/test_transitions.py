@@ -1,0 +1,74 @@
+"""Every lifecycle transition is conditional on the status it expects: no interleaving (a webhook and a poll, a
+cancel and a submission, two processes) can overwrite one outcome with another."""
+
+from __future__ import annotations
+
+from bot.domain.models import Clip, ExtendRequest, Requester, TaskStatus
+from bot.domain.records import TaskRecord
+from bot.store import Store
+
+ALICE = Requester(user_id=11, channel_id=21, guild_id=31)
+
+
+async def queued(store: Store, prompt: str = "x") -> TaskRecord:
+    task = await store.create_task(ALICE, "apiframe", ExtendRequest(clip_id="c", continue_at=5.0, prompt=prompt))
+    assert task is not None
+    return task
+
+
+async def status(store: Store, task_id: int) -> TaskStatus:
+    task = await store.get_task(task_id)
+    assert task is not None
+    return task.status
+
+
+async def test_a_failed_task_is_never_marked_submitted_or_succeeded(store: Store) -> None:
+    task = await queued(store)
+    assert await store.begin_submit(task.id)
+    assert await store.mark_failed(task.id, "Encore stopped while submitting")
+    assert not await store.mark_submitted(task.id, "late-answer", next_poll_at=0)
+    assert not await store.mark_succeeded(task, [Clip("clip", "https://cdn/a.mp3", None)])
+    assert await status(store, task.id) is TaskStatus.FAILED
+    assert await store.songs_of_task(task.id) == []
+
+
+async def test_a_submitted_task_is_claimed_once_and_a_second_failure_is_a_no_op(store: Store) -> None:
+    task = await queued(store)
+    assert await store.begin_submit(task.id)
+    assert not await store.begin_submit(task.id)  # a second claimer loses
+    assert await store.mark_submitted(task.id, "p1", next_poll_at=0)
+    fresh = await store.get_task(task.id)
+    assert fresh is not None
+    assert await store.mark_succeeded(fresh, [Clip("clip", "https://cdn/a.mp3", None)])
+    assert not await store.mark_failed(task.id, "a late stall timeout")
+    assert await status(store, task.id) is TaskStatus.SUCCEEDED
+
+
+async def test_a_poll_answer_cannot_revive_a_finished_task(store: Store) -> None:
+    task = await queued(store)
+    assert await store.mark_submitted(task.id, "p1", next_poll_at=0)
+    submitted = await store.get_task(task.id)
+    assert submitted is not None
+    assert await store.mark_failed(task.id, "the provider failed it")
+    moved = await store.record_poll(
+        submitted, status=TaskStatus.RUNNING, provider_status="processing", progress=50, next_poll_at=0
+    )
+    assert not moved and await status(store, task.id) is TaskStatus.FAILED
+
+
+async def test_a_result_is_delivered_or_undeliverable_once(store: Store) -> None:
+    task = await queued(store)
+    assert await store.mark_submitted(task.id, "p1", next_poll_at=0)
+    submitted = await store.get_task(task.id)
+    assert submitted is not None and await store.mark_succeeded(submitted, [Clip("clip", None, None)])
+    assert await store.mark_delivered(task.id, 123, {})
+    assert not await store.mark_undeliverable(task.id, "too late")
+    assert not await store.mark_delivered(task.id, 456, {})
+    delivered = await store.get_task(task.id)
+    assert delivered is not None and delivered.result_message_id == 123
+
+
+async def test_a_cancel_and_a_submission_claim_never_both_win(store: Store) -> None:
+    first, second = await queued(store, "a"), await queued(store, "b")
+    assert await store.begin_submit(first.id) and not await store.cancel_task(first.id)
+    assert await store.cancel_task(second.id) and not await store.begin_submit(second.id)
