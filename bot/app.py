@@ -32,7 +32,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.showcase",
 )
 AUDIO_CACHE_BYTES = 512 * 1024 * 1024
-"""Encore's own copies of clip audio (for whole songs), beside the database; the least recently used go first."""
+"""Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
 
 
 class EncoreBot(EncoreClient):
@@ -50,8 +50,13 @@ class EncoreBot(EncoreClient):
         self.store = await SqliteStore.open(self.settings.database_path)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.media = MediaFetcher(self.settings.media_origins)
+        audio_cache = AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES)
         self.events = DiscordTaskEvents(
-            self, self.media, progress_interval=self.progress_interval, result_view=result_view
+            self,
+            self.media,
+            progress_interval=self.progress_interval,
+            result_view=result_view,
+            audio_cache=audio_cache,
         )
         provider = create_provider(self.settings, self._session)
         whole_songs = WholeSongs(
@@ -59,7 +64,7 @@ class EncoreBot(EncoreClient):
             DiscordWholeSongs(self, view=whole_song_view),
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
-            cache=AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES),
+            cache=audio_cache,
         )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None

@@ -102,9 +102,12 @@ async def test_the_whole_song_of_a_three_part_chain_is_posted_once_as_a_reply(tm
         async with running_bot(discord, settings) as running:
             chain = await make_chain(discord)
             last = chain.results[-1]
+            downloads = len(suno.calls(".mp3"))
             press = await discord.click_button(last.id, f"encore:whole:{chain.clips[-1]}")
             whole = await discord.wait_for_message(CHANNEL_ID, is_whole_song)
             assert f"/{CHANNEL_ID}/{whole.id}" in await reply_text(press)
+            assert whole.reply_to == last.id
+            assert len(suno.calls(".mp3")) == downloads  # every part came from Encore's own copy of its post
 
             samples, rate, path = decoded(whole)
             assert abs(len(samples) / rate - (CUTS[0] + CUTS[1] + PART_SECONDS)) <= TOLERANCE
@@ -264,6 +267,7 @@ async def test_a_missing_source_names_the_part_and_posts_nothing(tmp_path: Path)
             chain = await make_chain(discord)
             broken = b"<!doctype html><html><body>gone</body></html>"
             suno.set_audio(chain.clips[0], broken)
+            shutil.rmtree(tmp_path / "audio-cache")  # Encore's own copies are gone (evicted, or another host's)
             middle = await discord.click_button(chain.results[1].id, f"encore:whole:{chain.clips[1]}")
             assert "Here is the whole song" in await reply_text(middle)  # c0 from its result message instead
             read_back = [
@@ -275,7 +279,7 @@ async def test_a_missing_source_names_the_part_and_posts_nothing(tmp_path: Path)
             deleted = await discord.click_button(chain.results[1].id, f"encore:delete:{task_id}", user_id=OTHER_USER_ID)
             assert "Deleted" in await reply_text(deleted)
             suno.set_audio(chain.clips[1], broken)
-            shutil.rmtree(tmp_path / "audio-cache")  # Encore's own copies are gone too (evicted, another host)
+            shutil.rmtree(tmp_path / "audio-cache")
             for _ in range(2):
                 press = await discord.click_button(chain.results[2].id, f"encore:whole:{chain.clips[2]}")
                 text = await reply_text(press)
