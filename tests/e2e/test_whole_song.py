@@ -173,8 +173,15 @@ async def test_the_whole_songs_extend_button_reads_at_on_the_whole_timeline(tmp_
         suno.audio_factory = ToneBank(PART_SECONDS)
         async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))) as running:
             chain = await make_chain(discord)
+            before = await (await discord.invoke_command("song", {"song": chain.clips[-1]})).wait_original()
+            assert "image" not in before.embeds[0] and f"encore:whole:{chain.clips[-1]}" in str(before.components)
             await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
             whole = await discord.wait_for_message(CHANNEL_ID, is_whole_song)
+            shown = await (await discord.invoke_command("song", {"song": chain.clips[-1]})).wait_original()
+            assert shown.embeds[0]["image"]["url"] == "attachment://waveform.png"
+            assert shown.attachment("waveform.png").data.startswith(b"\x89PNG")
+            fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+            assert fields["Whole song"].endswith(f"/{CHANNEL_ID}/{whole.id})")
             form = f"encore:whole-extend-form:{chain.clips[-1]}"
             modals = running.bot._connection._view_store._modals
 
@@ -294,3 +301,26 @@ async def test_a_missing_source_names_the_part_and_posts_nothing(tmp_path: Path)
             press = await discord.click_button(chain.results[2].id, f"encore:whole:{chain.clips[2]}")
             assert "Here is the whole song" in await reply_text(press)
             assert len(whole_songs(discord)) == 2
+
+
+async def test_with_the_auto_setting_every_extensions_whole_song_follows_its_result(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            changed = await discord.invoke_command(
+                "encore", {"whole_song_auto": True}, subcommand="settings", user_id=OWNER_ID
+            )
+            saved = await changed.wait_original()
+            fields = {field["name"]: field["value"] for field in saved.embeds[0]["fields"]}
+            assert fields["Whole songs"] == "posted after every extension, unasked"
+            chain = await make_chain(discord)
+            extension_tasks = chain.results[1:]
+            await discord.wait_until(lambda: len(whole_songs(discord)) == 2 * len(extension_tasks), what="4 posts")
+            posted = whole_songs(discord)
+            assert sorted(message.reply_to or 0 for message in posted) == sorted(
+                result.id for result in extension_tasks for _ in range(2)
+            )
+            assert not any(message.reply_to == chain.results[0].id for message in posted)  # a new song is whole
+            press = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
+            assert "already posted" in await reply_text(press)
+            assert len(whole_songs(discord)) == 4
