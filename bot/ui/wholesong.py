@@ -77,8 +77,8 @@ def whole_song_embed(post: WholeSongPost) -> discord.Embed:
         url=render.suno_link(post.song.clip_id),
         colour=render.EMBED_COLOUR,
     )
-    embed.description = render.shorten("\n".join(part_lines(post)), 4096)
-    embed.add_field(name="Made by", value=" ".join(f"<@{maker}>" for maker in post.makers) or "—", inline=False)
+    embed.description = render.shorten("\n".join(listing.fold_chain(part_lines(post))), 4096)
+    embed.add_field(name="Made by", value=listing.mentions(post.makers) or "—", inline=False)
     embed.add_field(name="Length", value=format_clock(post.timeline.duration))
     embed.add_field(name="Parts", value=str(len(post.parts)))
     embed.add_field(name="Quality", value=f"MP3 {post.bitrate // 1000} kbit/s")
