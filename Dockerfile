@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    DATABASE_PATH=/data/encore.db
+    DATABASE_PATH=/data/encore.db \
+    HTTP_PORT=8080
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -17,4 +18,8 @@ RUN pip install --no-compile . \
 
 USER encore
 VOLUME ["/data"]
+# /healthz (and /metrics) on HTTP_PORT; 503 or no answer marks the container unhealthy. No curl in slim images.
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"HTTP_PORT\"]}/healthz', timeout=4)"]
 CMD ["python", "-m", "bot"]

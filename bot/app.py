@@ -13,11 +13,13 @@ from bot.media.cache import AudioCache
 from bot.providers import create_provider
 from bot.service import TaskService
 from bot.service.wholesong import WholeSongs
+from bot.store import Store, StoreUnavailable
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient
 from bot.ui.events import DiscordTaskEvents
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
 from bot.ui.wholesong import DiscordWholeSongs
+from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -35,19 +37,34 @@ AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
 
 
-class EncoreBot(EncoreClient):
-    """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`."""
+async def open_store(settings: Settings) -> Store:
+    """The configured store, held by this process until closed; `StoreUnavailable` names the setting and why."""
+    try:
+        return await SqliteStore.open(settings.database_path)
+    except StoreUnavailable as error:
+        raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
 
-    def __init__(self, settings: Settings, *, progress_interval: float = 10.0) -> None:
-        super().__init__(settings, intents=discord.Intents.default())
+
+class EncoreBot(EncoreClient):
+    """Encore as configured: wires everything together in `setup_hook`, closes it in order in `close`.
+
+    Given a `store`, it uses it and leaves closing it to the caller (`python -m bot` opens it before Discord, and
+    keeps it across login retries); otherwise it opens its own.
+    """
+
+    def __init__(self, settings: Settings, *, store: Store | None = None, progress_interval: float = 10.0) -> None:
+        self.metrics = PrometheusMetrics()
+        super().__init__(settings, intents=discord.Intents.default(), http_trace=self.metrics.discord_trace())
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
+        self._given_store = store
         self.webhooks: WebhookServer | None = None
         self.media: MediaFetcher | None = None
 
     async def setup_hook(self) -> None:
-        self._session = aiohttp.ClientSession()
-        self.store = await SqliteStore.open(self.settings.database_path)
+        trace = self.metrics.provider_trace(self.settings.provider, self.settings.provider_base_url)
+        self._session = aiohttp.ClientSession(trace_configs=[trace])
+        self.store = self._given_store or await open_store(self.settings)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.media = MediaFetcher(self.settings.media_origins)
         audio_cache = AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES)
@@ -80,18 +97,20 @@ class EncoreBot(EncoreClient):
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
             whole_songs=whole_songs,
+            metrics=self.metrics,
         )
         self.tree.error(self.on_app_command_error)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
-        if self.settings.public_webhook_url:
+        if (port := self.settings.web_server_port) is not None:
             self.webhooks = WebhookServer(
                 self.service,
                 secret=secret,
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
-                port=self.settings.webhook_port,
+                port=port,
+                metrics=self.metrics,
             )
             await self.webhooks.start()
         await self.service.start()
@@ -109,5 +128,5 @@ class EncoreBot(EncoreClient):
             await self._session.close()
         if self.media:
             await self.media.close()
-        if hasattr(self, "store"):
+        if hasattr(self, "store") and self._given_store is None:
             await self.store.close()

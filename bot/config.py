@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 from bot.domain.quota import QuotaPolicy
 from bot.media import Origin, origin_of, parse_origins
@@ -52,6 +52,7 @@ class Settings:
     stall_timeout: float = 900.0
     dev_guild_id: int | None = None
     log_level: str = "INFO"
+    log_format: str = "text"
     quota: QuotaPolicy = field(default_factory=QuotaPolicy)
     allowed_guild_ids: frozenset[int] = frozenset()
     public_webhook_url: str = ""
@@ -59,6 +60,7 @@ class Settings:
     webhook_port: int = 8080
     webhook_poll_interval: float = 120.0
     trusted_media_origins: frozenset[Origin] = frozenset()
+    http_port: int | None = None
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -70,13 +72,21 @@ class Settings:
         }
 
     @property
-    def provider_base_url(self) -> str:
-        return self.sunoapi_base_url if self.provider == "sunoapi" else self.apiframe_base_url
+    def web_server_port(self) -> int | None:
+        """Where the web server (health, metrics, webhooks) listens: HTTP_PORT, else WEBHOOK_PORT with webhooks on,
+        else nowhere (no server)."""
+        if self.http_port is not None:
+            return self.http_port
+        return self.webhook_port if self.public_webhook_url else None
 
     @property
     def provider_key(self) -> str:
         """The API key of the configured provider."""
         return self.sunoapi_key if self.provider == "sunoapi" else self.apiframe_key
+
+    @property
+    def provider_base_url(self) -> str:
+        return self.sunoapi_base_url if self.provider == "sunoapi" else self.apiframe_base_url
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -106,6 +116,7 @@ class Settings:
             stall_timeout=reader.number("TASK_STALL_TIMEOUT_SECONDS", 900.0, minimum=1.0),
             dev_guild_id=reader.snowflake("DEV_GUILD_ID"),
             log_level=reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=reader.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             quota=QuotaPolicy(
                 max_active_per_user=reader.count("MAX_ACTIVE_TASKS_PER_USER", 2),
                 daily_per_user=reader.count("DAILY_TASKS_PER_USER", 20),
@@ -118,6 +129,7 @@ class Settings:
             webhook_port=reader.port("WEBHOOK_PORT", 8080),
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
+            http_port=reader.port("HTTP_PORT", None),
         )
 
 
@@ -174,7 +186,13 @@ class _EnvReader:
             raise ConfigError(name, f"must be a whole number of 0 or more, not {raw!r}")
         return int(raw)
 
-    def port(self, name: str, default: int) -> int:
+    @overload
+    def port(self, name: str, default: int) -> int: ...
+
+    @overload
+    def port(self, name: str, default: None) -> int | None: ...
+
+    def port(self, name: str, default: int | None) -> int | None:
         raw = self.text(name)
         if not raw:
             return default

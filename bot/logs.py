@@ -1,23 +1,59 @@
-"""Logging to stdout, with every secret replaced before a line is written."""
+"""Logging to stdout, one line per event (text, or JSON for log collectors), every secret replaced before writing."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 REDACTED = "[redacted]"
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# Passed with `extra=` by the service, so a collector can follow one task or one member.
+CONTEXT_FIELDS = ("task_id", "user_id")
 
 
 class RedactingFormatter(logging.Formatter):
     """Formats as usual, then removes the Discord token and API keys from the whole line, tracebacks included."""
 
-    def __init__(self, secrets: Iterable[str], fmt: str) -> None:
+    def __init__(self, secrets: Iterable[str], fmt: str | None = TEXT_FORMAT) -> None:
         super().__init__(fmt)
         self._secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self._secrets)
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: time, level, logger, message, the task and member ids when given, the traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage(), self._secrets),
+        }
+        for name in CONTEXT_FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info), self._secrets)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class OneLineReconnects(logging.Filter):
+    """discord.py logs every failed gateway reconnect with a whole traceback; its cause in the same line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "discord.client" and record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            if str(record.msg).startswith("Attempting a reconnect"):
+                record.msg = f"{record.getMessage()} after {type(error).__name__}: {error}"
+                record.args, record.exc_info, record.exc_text = None, None, None
+        return True
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -26,10 +62,11 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def configure_logging(level: str, secrets: Iterable[str]) -> None:
-    """Send every logger (discord.py's too) to stdout through the redacting formatter."""
+def configure_logging(level: str, secrets: Iterable[str], log_format: str = "text") -> None:
+    """Send every logger (discord.py's too) to stdout through the redacting formatter of the chosen format."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(RedactingFormatter(secrets, "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter(secrets) if log_format == "json" else RedactingFormatter(secrets))
+    handler.addFilter(OneLineReconnects())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,7 +1,8 @@
 """`/extend`: parse the options, hand them to the task service, show where the task stands.
 
-With `audio:` (apiframe only) the member's own track is checked, downloaded (bounded) and uploaded to the provider
-after the reply is deferred, because the upload is free but slow.
+With `audio:` (apiframe only) the member's own track is checked, and after the reply is deferred its public
+Discord URL is handed to the provider, which fetches it (free, but slow). An mp3 is also downloaded (bounded) to
+measure its length, which is where the extend continues when `at` is left out.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class ExtendCog(commands.Cog):
     async def _extend_upload(
         self, interaction: discord.Interaction[EncoreClient], audio: discord.Attachment, options: ExtendOptions
     ) -> None:
-        """Refuse at once what cannot work; else defer, download, measure, and let the service upload and queue it."""
+        """Refuse at once what cannot work; else defer, measure an mp3, and let the service upload it by URL."""
         try:
             self.bot.service.intake.check_upload(audio.filename, audio.content_type, audio.size)
         except Refusal as refusal:
@@ -99,20 +100,22 @@ class ExtendCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         filename = upload_filename(audio.filename)
+        # apiframe fetches the attachment itself from Discord's CDN; Encore reads it only to check it is audio and
+        # to measure where to continue when `at` is left out.
         with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
             track = Path(folder) / filename
             problem = await self.bot.events.fetch_file(audio.url, track, MAX_UPLOAD_BYTES)
             duration = None if problem else await asyncio.to_thread(playable_duration, track)
-            if duration is None:
-                why = problem or "no audio decoder can read it"
-                await interaction.edit_original_response(
-                    content=f"⚠️ Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
-                )
-                return
-            await report_queued(
-                interaction,
-                self.bot.service.request_upload_extend(requester_of(interaction), options, track, filename, duration),
+        if duration is None:
+            why = problem or "no audio decoder can read it"
+            await interaction.edit_original_response(
+                content=f"⚠️ Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
             )
+            return
+        await report_queued(
+            interaction,
+            self.bot.service.request_upload_extend(requester_of(interaction), options, audio.url, filename, duration),
+        )
 
     @extend.autocomplete("song")
     async def song_autocomplete(
@@ -129,7 +132,7 @@ class ExtendCog(commands.Cog):
 
 
 def upload_filename(name: str) -> str:
-    """A name safe to send in a multipart header and on disk: the title's letters and digits, the audio suffix."""
+    """A name safe to show in a link and to write on disk: the title's letters and digits, the audio suffix."""
     suffix = Path(name).suffix.lower()
     return render.file_stem(Path(name).stem, "track") + (suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else "")
 

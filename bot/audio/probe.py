@@ -1,4 +1,5 @@
-"""What an audio file is, before Encore stitches or attaches it: a cheap byte sniff and a real PyAV probe."""
+"""What an audio file is, before Encore stitches or attaches it: a real PyAV probe (the cheap byte sniff of a
+download is `bot.media.sniff_audio`)."""
 
 from __future__ import annotations
 
@@ -24,29 +25,6 @@ class AudioInfo:
     channels: int
     codec: str
     container: str
-
-
-def looks_like_audio(first_bytes: bytes) -> bool:
-    """Whether a file's first bytes look like MP3, AAC, WAV, Ogg, FLAC or MP4 audio: rejects an HTML page for free."""
-    head = first_bytes[:12]
-    if head.startswith(b"ID3") and len(head) >= 10:
-        return True
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
-        return True  # ADTS: raw AAC, which is an MPEG sync with layer bits 00
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
-        version = (head[1] >> 3) & 0x03
-        layer = (head[1] >> 1) & 0x03
-        # 01 is a reserved MPEG version and 00 a reserved layer: random bytes often have a sync but not these.
-        if version == 0b01 or layer == 0b00:
-            return False
-        if len(head) < 3:
-            return True
-        bitrate_index = head[2] >> 4
-        rate_index = (head[2] >> 2) & 0x03
-        return bitrate_index != 0x0F and rate_index != 0x03
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return True
-    return head.startswith((b"OggS", b"fLaC")) or head[4:8] == b"ftyp"
 
 
 def probe_audio(path: Path | str) -> AudioInfo | None:

@@ -39,7 +39,6 @@ class ProviderCapabilities:
     instrumental: bool = False
     webhooks: bool = False
     upload_max_bytes: int = 0
-    upload_max_seconds: float = 0.0
 
     @property
     def choosable_models(self) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any, Self
 
@@ -65,7 +65,11 @@ class Clip:
 
 @dataclass(frozen=True, slots=True)
 class ProviderTask:
-    """A provider's answer about one task, normalized."""
+    """A provider's answer about one task, normalized.
+
+    `malformed` says why the answer could not be read (state UNKNOWN): the poller backs off that task alone and
+    fails it after the stall timeout.
+    """
 
     task_id: str
     state: ProviderState
@@ -73,6 +77,7 @@ class ProviderTask:
     progress: int | None = None
     clips: tuple[Clip, ...] = ()
     error: str | None = None
+    malformed: str | None = None
 
 
 class StoredRequest:
@@ -85,16 +90,19 @@ class StoredRequest:
 
     @classmethod
     def from_json(cls, text: str) -> Self:
+        """The stored request; keys a newer or older version wrote that this one does not know are ignored."""
         data: dict[str, Any] = json.loads(text)
-        return cls(**data)
+        known = {field.name for field in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 @dataclass(frozen=True, slots=True)
 class ExtendRequest(StoredRequest):
     """A validated extend: which clip (or the member's uploaded track), from where, and with what words and style.
 
-    An upload has no Suno clip id: `clip_id` is None, `parent_task_id` is the upload task, and `upload_name` and
-    `upload_url` say what was uploaded.
+    An upload has no Suno clip id: `clip_id` is None, `upload_song_id` is the song the provider made of the upload
+    (what is extended), `parent_task_id` the upload task (kept for the record), and `upload_name` and
+    `upload_url` say what was uploaded. Requests stored before `upload_song_id` existed load without it.
     """
 
     clip_id: str | None
@@ -107,6 +115,16 @@ class ExtendRequest(StoredRequest):
     model: str | None = None
     upload_name: str | None = None
     upload_url: str | None = None
+    upload_song_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A member's track accepted by the provider: its task, the song made of it (what an extend names), its URL."""
+
+    task_id: str
+    song_id: str
+    audio_url: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ __all__ = ["APIFRAME_MODELS", "COMMAND_MAX_LENGTHS", "DEFAULT_GENERATE_MODEL", "
 
 DEFAULT_GENERATE_MODEL = CAPABILITIES["apiframe"].default_generate_model
 MAX_CONTINUE_AT_SECONDS = 3600.0
+MAX_SONG_DISPLAY_SECONDS = 100 * 3600.0
 SUNO_HOSTS = frozenset({"suno.com", "www.suno.com", "app.suno.ai", "suno.ai", "www.suno.ai"})
 # What `/extend audio:` takes: the largest upload a provider accepts, and the audio formats Suno reads.
 MAX_UPLOAD_BYTES = max(caps.upload_max_bytes for caps in CAPABILITIES.values())
@@ -120,12 +121,19 @@ def parse_timestamp(text: str) -> float:
 
 
 def format_seconds(seconds: float) -> str:
-    """`65.5` → `1:05.5`: how Encore writes a position in a song."""
-    minutes, rest = divmod(seconds, 60)
-    whole = int(rest)
-    fraction = round(rest - whole, 1)
-    text = f"{int(minutes)}:{whole:02d}"
-    return f"{text}.{int(fraction * 10)}" if fraction >= 0.1 else text
+    """`65.5` → `1:05.5`, `59.95` → `1:00`: how Encore writes a position in a song, to the tenth of a second.
+
+    Rounded to tenths first, so a value just under a minute carries into the minutes instead of showing `0:59.10`.
+    A length no song has (negative, not finite, or beyond `MAX_SONG_DISPLAY_SECONDS`, e.g. a row stored before
+    provider durations were checked) shows as `?:??` rather than hundreds of digits.
+    """
+    if not 0 <= seconds <= MAX_SONG_DISPLAY_SECONDS:
+        return "?:??"
+    tenths = math.floor(seconds * 10 + 0.5)
+    minutes, rest = divmod(tenths, 600)
+    whole, fraction = divmod(rest, 10)
+    text = f"{minutes}:{whole:02d}"
+    return f"{text}.{fraction}" if fraction else text
 
 
 def clean_text(name: str, value: str | None, limit: int) -> str | None:
@@ -270,9 +278,15 @@ def _validate_parent_task(
 
 
 def _continue_at(at: str | None, duration: float | None) -> float:
+    """The continue point: the typed `at`, or the song's end; either way within `MAX_CONTINUE_AT_SECONDS`."""
     if not (at or "").strip():
-        if duration:
+        if duration and math.isfinite(duration) and 0 < duration <= MAX_CONTINUE_AT_SECONDS:
             return duration
+        if duration:
+            raise InputError(
+                "Encore can't continue from this song's end (its length is unknown or over an hour): "
+                "add `at:` with where to continue, e.g. `1:05`."
+            )
         raise InputError("Encore doesn't know this song's length: add `at:` with where to continue, e.g. `1:05`.")
     seconds = parse_timestamp(at or "")
     if duration and seconds > duration + 0.05:

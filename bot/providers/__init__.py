@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, ApiframeProvider
 from bot.providers.base import (
     Provider,
+    ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
@@ -23,6 +24,7 @@ __all__ = [
     "PROVIDERS",
     "ApiframeProvider",
     "Provider",
+    "ProviderAnswerMalformed",
     "ProviderAuthError",
     "ProviderError",
     "ProviderRateLimited",

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import mimetypes
-import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
+from bot.providers import answers
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
+    ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderRejected,
-    ProviderUnavailable,
     optional_fields,
 )
 
 # Where Encore's receiver takes apiframe's webhook calls, below PUBLIC_WEBHOOK_URL.
 APIFRAME_WEBHOOK_PATH = "/webhooks/apiframe"
-# An upload carries up to 10 MB, so it gets longer than the JSON calls' 30 s.
+# apiframe fetches up to 10 MB for an upload, so it gets longer than the JSON calls' 30 s.
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=180, connect=10)
 STATES: dict[str, ProviderState] = {
     "pending": ProviderState.QUEUED,
@@ -60,9 +58,12 @@ class ApiframeProvider(Provider):
         return {"Authorization": self._key}
 
     async def submit_extend(self, request: ExtendRequest) -> str:
+        """A generated song is named by its task and song; an upload by the upload's song and `from_upload`."""
+        upload = request.upload_song_id is not None
         body = optional_fields(
-            parent_task_id=request.parent_task_id,
-            song_id=request.clip_id,
+            parent_task_id=None if upload else request.parent_task_id,
+            song_id=request.upload_song_id if upload else request.clip_id,
+            from_upload=True if upload else None,
             continue_at=request.continue_at,
             prompt=request.prompt,
             lyrics=request.lyrics,
@@ -71,7 +72,7 @@ class ApiframeProvider(Provider):
             tags=request.style,
         )
         data = await self._call("/suno-extend", {**body, **self._webhook})
-        return self._accepted_task_id(data, "extend")
+        return answers.accepted_task_id(data, self.name, "extend")
 
     async def submit_generate(self, request: GenerateRequest) -> str:
         body = optional_fields(
@@ -83,41 +84,48 @@ class ApiframeProvider(Provider):
             tags=request.style,
         )
         data = await self._call("/suno-imagine", {**body, **self._webhook})
-        return self._accepted_task_id(data, "new song")
+        return answers.accepted_task_id(data, self.name, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
+        """`/fetch` for one task, `/fetch-many` for more; an unreadable task is reported alone (`malformed`)."""
         if len(task_ids) == 1:
             try:
-                found = [await self._call("/fetch", {"task_id": task_ids[0]})]
+                return [_read_task(task_ids[0], await self._call("/fetch", {"task_id": task_ids[0]}))]
             except ProviderRejected:
-                found = []
-        else:
-            answer = await self._call("/fetch-many", {"task_ids": list(task_ids)})
-            found = [task for task in answer.get("tasks") or [] if isinstance(task, dict)]
-        by_id = {str(task.get("task_id")): parse_task(task) for task in found}
+                return [ProviderTask(task_ids[0], ProviderState.UNKNOWN, raw_status="missing")]
+        answer = await self._call("/fetch-many", {"task_ids": list(task_ids)})
+        found = answer.get("tasks")
+        if not isinstance(found, list):
+            raise ProviderAnswerMalformed("apiframe's fetch-many answer has no list of tasks")
+        by_id: dict[str, ProviderTask] = {}
+        for entry in found:
+            task_id = entry.get("task_id") if isinstance(entry, dict) else None
+            if isinstance(task_id, str) and task_id in task_ids and task_id not in by_id:
+                by_id[task_id] = _read_task(task_id, entry)
         return [
             by_id.get(task_id) or ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="missing")
             for task_id in task_ids
         ]
 
     async def credits(self) -> int | None:
-        """`GET /account` → `credits`; None when the answer has no number there."""
+        """`GET /account` → `credits`; None when the answer has no whole, non-negative number there."""
         data = self._checked(*await self._request("GET", "/account"))
         credits = data.get("credits")
-        return credits if isinstance(credits, int) and not isinstance(credits, bool) else None
+        valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
+        return credits if valid else None
 
-    async def upload_audio(self, path: Path, filename: str) -> tuple[str, str]:
-        """`POST /suno-upload` with the file as multipart field `audio`, streamed from disk (free, but slow)."""
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        with path.open("rb") as audio:
-            form = aiohttp.FormData()
-            form.add_field("audio", audio, filename=filename, content_type=content_type)
-            answer = await self._request("POST", "/suno-upload", form=form, client_timeout=UPLOAD_TIMEOUT)
-        data = self._checked(*answer)
-        task_id, audio_url = data.get("task_id"), data.get("audio_url")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable("apiframe accepted the upload but sent no task_id")
-        return task_id, audio_url if isinstance(audio_url, str) else ""
+    async def upload_audio(self, audio_url: str) -> Upload:
+        """`POST /suno-upload` with the track's public URL (free): apiframe fetches it and makes a song of it.
+
+        A member's Discord attachment already has such a URL, so Encore never needs apiframe's media upload
+        (`/upload-audio`, for files with no public URL).
+        """
+        data = self._checked(*await self._post("/suno-upload", {"audio_url": audio_url}, client_timeout=UPLOAD_TIMEOUT))
+        task_id = answers.accepted_task_id(data, self.name, "upload")
+        song_id = answers.identifier(data, "song_id")
+        if song_id is None:
+            raise ProviderAnswerMalformed("apiframe accepted the upload but sent no song_id")
+        return Upload(task_id=task_id, song_id=song_id, audio_url=answers.url(data, "audio_url") or audio_url)
 
     async def _call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._checked(*await self._post(path, body))
@@ -132,52 +140,53 @@ class ApiframeProvider(Provider):
         return data
 
 
-def parse_task(data: Mapping[str, Any]) -> ProviderTask:
-    """Map a fetch answer (also the body of a webhook call)."""
-    raw_status = str(data.get("status") or "").lower()
+def parse_task(data: Any) -> ProviderTask:
+    """Map a fetch answer (also the body of a webhook call).
+
+    Raises `ProviderAnswerMalformed` for an answer that breaks the rules in `bot.providers.answers`.
+    """
+    data = answers.mapping(data, "task")
+    task_id = answers.identifier(data, "task_id")
+    if task_id is None:
+        raise ProviderAnswerMalformed("the task has no task_id")
+    raw_status = answers.status(data)
     state = STATES.get(raw_status, ProviderState.UNKNOWN)
-    clips = tuple(
-        Clip(
-            id=str(song.get("song_id") or ""),
-            audio_url=song.get("audio_url") or None,
-            image_url=song.get("image_url") or None,
-        )
-        for song in data.get("songs") or []
-        if isinstance(song, dict)
-    )
+    clips = answers.unique(parse_song(song) for song in answers.objects(data, "songs"))
+    progress = answers.percentage(data.get("percentage"))
     if state is ProviderState.SUCCEEDED and not any(clip.audio_url for clip in clips):
         state = ProviderState.FAILED
     error = (_error_message(data) or "Suno reported a failure") if state is ProviderState.FAILED else None
     return ProviderTask(
-        task_id=str(data.get("task_id") or ""),
+        task_id=task_id,
         state=state,
         raw_status=raw_status or "unknown",
-        progress=parse_percentage(data.get("percentage")),
+        progress=progress,
         clips=tuple(clip for clip in clips if clip.audio_url) if state is ProviderState.SUCCEEDED else clips,
         error=error,
     )
 
 
-def parse_percentage(value: Any) -> int | None:
-    """`56`, `56.0` or `"56%"` → 56; anything else → None."""
-    if isinstance(value, bool):
+def _read_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
+    """The answer about `task_id`; an unreadable one (or one about another task) is reported for that task alone."""
+    try:
+        task = parse_task(data)
+        if task.task_id != task_id:
+            raise ProviderAnswerMalformed("the answer is about another task")
+    except ProviderAnswerMalformed as error:
+        return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
+    return task
+
+
+def parse_song(data: Mapping[str, Any]) -> Clip | None:
+    """One song, or None when it has no `song_id` (it cannot be stored or linked). apiframe sends no title or length."""
+    song_id = answers.identifier(data, "song_id")
+    if song_id is None:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str) and (match := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", value)):
-        number = float(match.group(1))
-    else:
-        return None
-    return max(0, min(100, int(number)))
+    return Clip(id=song_id, audio_url=answers.url(data, "audio_url"), image_url=answers.url(data, "image_url"))
 
 
 def _error_message(data: Any) -> str | None:
-    if not isinstance(data, dict):
-        return None
-    errors = data.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("msg"):
-        return str(errors[0]["msg"])
-    for key in ("message", "error"):
-        if data.get(key):
-            return str(data[key])
-    return None
+    """The reason in a refusal or a failure: `errors[0].msg`, else `message` or `error` (its SDK reads those)."""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return answers.reason(first, "msg") or answers.reason(data, "message", "error")

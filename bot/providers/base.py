@@ -8,15 +8,16 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
 
 from bot.domain.capabilities import ProviderCapabilities, capabilities
-from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask, Upload
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+# The largest answer Encore reads: a task answer is a few kB, so anything near this is broken or hostile.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class ProviderError(Exception):
@@ -48,6 +49,13 @@ class ProviderUnavailable(ProviderError):
     """A 5xx, a timeout, a reset connection or an unreadable answer: worth another try."""
 
     retryable = True
+
+
+class ProviderAnswerMalformed(ProviderUnavailable):
+    """An answer Encore cannot read (wrong types, values out of range): retried, and charged to the task it was about.
+
+    Polling reads it per task (`ProviderTask.malformed`), so one unreadable task never holds up the others.
+    """
 
 
 class RateLimiter:
@@ -154,24 +162,24 @@ class Provider(ABC):
         """Credits left on the account; None when the provider documents no way to ask (sunoapi.co)."""
         return None
 
-    async def upload_audio(self, path: Path, filename: str) -> tuple[str, str]:
-        """Upload a member's own track to extend it; return (upload task id, audio url). See `supports_uploads`."""
+    async def upload_audio(self, audio_url: str) -> Upload:
+        """Hand the provider a member's track at a public URL, to extend it. See `supports_uploads`."""
         raise ProviderRejected(f"{self.name} cannot extend uploaded audio")
 
     @abstractmethod
     def _headers(self) -> Mapping[str, str]:
         """The auth headers; the key appears nowhere else."""
 
-    def _accepted_task_id(self, data: Mapping[str, Any], what: str) -> str:
-        """The task id of an accepted submission; an answer without one counts as a transient fault."""
-        task_id = data.get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            raise ProviderUnavailable(f"{self.name} accepted the {what} but sent no task_id")
-        return task_id
-
-    async def _post(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None = None) -> tuple[int, Any]:
+    async def _post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        limiter: RateLimiter | None = None,
+        *,
+        client_timeout: aiohttp.ClientTimeout | None = None,
+    ) -> tuple[int, Any]:
         """POST JSON and return (HTTP status, parsed JSON); transport faults and bad JSON raise ProviderUnavailable."""
-        return await self._request("POST", path, json_body=body, limiter=limiter)
+        return await self._request("POST", path, json_body=body, limiter=limiter, client_timeout=client_timeout)
 
     async def _request(
         self,
@@ -198,7 +206,7 @@ class Provider(ABC):
                 headers=self._headers(),
                 timeout=client_timeout or self._timeout,
             ) as response:
-                text = await response.text()
+                raw = await _read_at_most(response.content, MAX_ANSWER_BYTES + 1)
                 status = response.status
                 retry_after = _retry_after(response.headers)
         except TimeoutError:
@@ -211,11 +219,23 @@ class Provider(ABC):
             raise ProviderRateLimited(f"{self.name} rate limit on {path}", retry_after=retry_after)
         if status >= 500:
             raise ProviderUnavailable(f"{self.name} server error {status} on {path}")
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise ProviderAnswerMalformed(f"{self.name} sent an answer over {MAX_ANSWER_BYTES // 1024} kB on {path}")
         try:
-            data = json.loads(text) if text.strip() else {}
-        except ValueError:
+            data = json.loads(raw) if raw.strip() else {}
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderUnavailable(f"{self.name} sent an unreadable answer (HTTP {status}) on {path}") from None
         return status, data
+
+
+async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to `limit` bytes: a provider cannot make Encore hold more than that in memory."""
+    body = bytearray()
+    async for chunk in content.iter_chunked(64 * 1024):
+        body += chunk[: limit - len(body)]
+        if len(body) >= limit:
+            break
+    return bytes(body)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -8,9 +8,11 @@ from typing import Any
 import aiohttp
 
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.providers import answers
 from bot.providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
+    ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderRateLimited,
     ProviderRejected,
@@ -64,13 +66,13 @@ class SunoApiProvider(Provider):
             continue_at=request.continue_at,
         )
         data = await self._call("/suno/music/extend-music", body, self.submit_limiter)
-        return self._accepted_task_id(data, "extend")
+        return answers.accepted_task_id(data, self.name, "extend")
 
     async def submit_generate(self, request: GenerateRequest) -> str:
         """`generate-music` shares the extend's submit window (one per 4 s), so it takes the same limiter."""
         body = optional_fields(prompt=request.lyrics or request.prompt, tags=request.style, title=request.title)
         data = await self._call("/suno/music/generate-music", body, self.submit_limiter)
-        return self._accepted_task_id(data, "new song")
+        return answers.accepted_task_id(data, self.name, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         results = []
@@ -79,8 +81,11 @@ class SunoApiProvider(Provider):
                 data = await self._call("/suno/music/get-task", {"task_id": task_id}, self.poll_limiter)
             except ProviderRejected as error:
                 results.append(ProviderTask(task_id, ProviderState.UNKNOWN, raw_status=error.message))
-            else:
+                continue
+            try:
                 results.append(parse_task(task_id, data))
+            except ProviderAnswerMalformed as error:
+                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
         return results
 
     async def _call(self, path: str, body: Mapping[str, Any], limiter: RateLimiter | None) -> dict[str, Any]:
@@ -91,7 +96,7 @@ class SunoApiProvider(Provider):
         code = _as_int(data.get("code"))
         if code == 200:
             return data
-        message = str(data.get("message") or f"code {code}")
+        message = answers.reason(data, "message") or f"code {code}"
         if code in (401, 403) or "key verification" in message.lower():
             raise ProviderAuthError(f"sunoapi refused the API key: {message}")
         if code == 429:
@@ -104,48 +109,45 @@ class SunoApiProvider(Provider):
 
 
 def parse_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
-    """Map a get-task answer: the task is done when it says `complete` and every clip has its final audio."""
-    raw_status = str(data.get("status") or "").lower()
-    clips_data = [clip for clip in data.get("clips") or [] if isinstance(clip, dict)]
+    """Map a get-task answer: the task is done when it says `complete` and every clip has its final audio.
+
+    Raises `ProviderAnswerMalformed` for an answer that breaks the rules in `bot.providers.answers`.
+    """
+    raw_status = answers.status(data)
+    clips_data = [(answers.status(clip) or raw_status, clip) for clip in answers.objects(data, "clips")]
     state = STATES.get(raw_status, ProviderState.UNKNOWN)
-    finished = [
-        clip
-        for clip in clips_data
-        if str(clip.get("status") or raw_status).lower() == "complete" and clip.get("audio_url")
-    ]
-    failed = [clip for clip in clips_data if str(clip.get("status") or raw_status).lower() == "error"]
+    finished = [clip for status, clip in clips_data if status == "complete" and answers.url(clip, "audio_url")]
+    failed = [clip for status, clip in clips_data if status == "error"]
     if state is ProviderState.SUCCEEDED and len(finished) + len(failed) < len(clips_data):
         state = ProviderState.RUNNING
-    if state is ProviderState.SUCCEEDED and not finished:
+    chosen = finished if state is ProviderState.SUCCEEDED else [clip for _, clip in clips_data]
+    clips = answers.unique(parse_clip(clip) for clip in chosen)
+    if state is ProviderState.SUCCEEDED and not clips:
         state = ProviderState.FAILED
-    clips = tuple(parse_clip(clip) for clip in (finished if state is ProviderState.SUCCEEDED else clips_data))
     error = None
     if state is ProviderState.FAILED:
-        messages = [str(clip["error_message"]) for clip in failed if clip.get("error_message")]
-        error = str(data.get("error_message") or "; ".join(messages) or "Suno reported an error")
+        messages = [message for clip in failed if (message := answers.reason(clip, "error_message"))]
+        error = answers.reason(data, "error_message") or answers.bounded("; ".join(messages), answers.REASON_MAX)
+        error = error or "Suno reported an error"
     return ProviderTask(task_id=task_id, state=state, raw_status=raw_status or "unknown", clips=clips, error=error)
 
 
-def parse_clip(data: Mapping[str, Any]) -> Clip:
+def parse_clip(data: Mapping[str, Any]) -> Clip | None:
+    """One clip, or None when it has no id (it cannot be stored or linked)."""
+    clip_id = answers.identifier(data, "continue_clip_id", "id")
+    if clip_id is None:
+        return None
     return Clip(
-        id=str(data.get("continue_clip_id") or data.get("id") or ""),
-        audio_url=data.get("audio_url") or None,
-        image_url=data.get("image_large_url") or data.get("image_url") or None,
-        title=data.get("title") or None,
-        duration=_as_float(data.get("duration")),
+        id=clip_id,
+        audio_url=answers.url(data, "audio_url"),
+        image_url=answers.url(data, "image_large_url") or answers.url(data, "image_url"),
+        title=answers.text(data, "title", answers.TITLE_MAX),
+        duration=answers.duration(data.get("duration")),
     )
 
 
 def _as_int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-
-
-def _as_float(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 and number != float("inf") else None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import TaskRecord
-from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
 from bot.service.ports import DeliveryError
 from bot.service.wholesong import WholeSongs
 
@@ -38,7 +39,7 @@ class Deliverer:
 
     async def _deliver(self, task_id: int) -> None:
         """Post a succeeded task's songs, retrying transient faults; the store says when it is done."""
-        store, events = self._life.store, self._life.events
+        store, events, metrics = self._life.store, self._life.events, self._life.metrics
         attempt = 0
         if (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
             try:
@@ -47,6 +48,7 @@ class Deliverer:
                 log.exception("task %s: preparing its result failed; posting tries again", task_id)
         async with self._slots:
             while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+                started = time.monotonic()
                 try:
                     delivered = await events.deliver(task, await store.songs_of_task(task_id))
                 except Exception as error:
@@ -55,15 +57,24 @@ class Deliverer:
                         log.exception("task %s: delivery failed unexpectedly", task_id)
                         error = DeliveryError(f"an internal error ({type(error).__name__})", permanent=True)
                     if error.permanent or attempt + 1 >= MAX_TRANSIENT_ATTEMPTS:
+                        metrics.delivered("undeliverable", time.monotonic() - started)
                         await self._give_up(task_id, error)
                         return
+                    metrics.delivered("retrying", time.monotonic() - started)
                     delay = backoff(attempt, self._life.poll_interval)
                     log.warning("task %s: delivery failed (%s); retrying in %.1f s", task_id, error, delay)
                     attempt += 1
                     await asyncio.sleep(delay)
                 else:
+                    metrics.delivered("delivered", time.monotonic() - started)
                     await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
-                    log.info("task %s delivered as message %s", task_id, delivered.message_id)
+                    log.info(
+                        "task %s delivered as message %s (member %s)",
+                        task_id,
+                        delivered.message_id,
+                        task.requester_id,
+                        extra=task_context(task),
+                    )
                     if done := await store.get_task(task_id):
                         await self._after(events.task_delivered(done), task_id)
                         await self._after(self._whole_songs_after(done), task_id)
@@ -73,8 +84,8 @@ class Deliverer:
         """Keep the songs, tell the requester another way; the task never stays half-delivered."""
         store = self._life.store
         await store.mark_undeliverable(task_id, f"Encore could not post the result: {error}")
-        log.warning("task %s is undeliverable: %s", task_id, error)
         if undeliverable := await store.get_task(task_id):
+            log.warning("task %s is undeliverable: %s", task_id, error, extra=task_context(undeliverable))
             songs = await store.songs_of_task(task_id)
             await self._after(self._life.events.task_undeliverable(undeliverable, songs), task_id)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from bot.domain.errors import DuplicateRequest, NotAccepting, QuotaRefused, RerollRefused, UploadFailed
 from bot.domain.models import Requester, TaskRequest, TaskStatus
@@ -29,7 +28,7 @@ from bot.domain.validation import (
 )
 from bot.domain.wholesong import WholeSongTimeline, WholeSongUnavailable, chain_parts, locate, timeline
 from bot.providers import ProviderAuthError, ProviderError
-from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle
+from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle, task_context
 from bot.service.ports import Accepted
 
 log = logging.getLogger("bot.service")
@@ -98,9 +97,9 @@ class Intake:
         check_audio_upload(filename, content_type, size)
 
     async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
     ) -> Accepted:
-        """Validate an `/extend audio:`, upload the track (free, but slow), and queue the extend of the upload.
+        """Validate an `/extend audio:`, hand the track's public URL to the provider (free), queue the extend of it.
 
         A `Refusal` says what to fix, or that the upload failed; nothing is spent either way.
         """
@@ -108,7 +107,7 @@ class Intake:
         provider = self._life.provider
         request = validate_upload_extend(provider.name, options, duration)
         try:
-            upload_task_id, audio_url = await provider.upload_audio(audio, filename)
+            upload = await provider.upload_audio(audio_url)
         except ProviderAuthError:
             log.error("PROVIDER KEY REFUSED by %s on an upload: fix the API key in .env.", provider.name)
             raise UploadFailed(BAD_KEY_MESSAGE) from None
@@ -118,7 +117,13 @@ class Intake:
                 f"Encore could not upload your track to {provider.name} ({error.message}). "
                 "Nothing was spent: try again in a minute, or with another file."
             ) from None
-        request = replace(request, parent_task_id=upload_task_id, upload_name=filename, upload_url=audio_url or None)
+        request = replace(
+            request,
+            parent_task_id=upload.task_id,
+            upload_song_id=upload.song_id,
+            upload_name=filename,
+            upload_url=upload.audio_url,
+        )
         return await self._accepted(await self._create(requester, request))
 
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
@@ -183,5 +188,11 @@ class Intake:
 
     async def _accepted(self, task: TaskRecord) -> Accepted:
         self._queued()
-        log.info("task %s queued for user %s in channel %s", task.id, task.requester_id, task.channel_id)
+        log.info(
+            "task %s queued for member %s in channel %s",
+            task.id,
+            task.requester_id,
+            task.channel_id,
+            extra=task_context(task),
+        )
         return Accepted(task=task, position=await self._life.store.queue_position(task.id))

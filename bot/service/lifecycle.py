@@ -6,8 +6,15 @@ import logging
 import random
 
 from bot.domain.records import TaskRecord
-from bot.providers import Provider
-from bot.service.ports import TaskEvents
+from bot.providers import (
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from bot.service.ports import Metrics, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.store import Store
 
@@ -30,15 +37,41 @@ def backoff(attempt: int, base: float) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+def outcome(error: ProviderError | None) -> str:
+    """A provider call's outcome as a metrics label: "ok", or the kind of error."""
+    kinds: tuple[tuple[type[ProviderError], str], ...] = (
+        (ProviderAuthError, "bad_key"),
+        (ProviderRateLimited, "rate_limited"),
+        (ProviderUnavailable, "unavailable"),
+        (ProviderRejected, "rejected"),
+    )
+    if error is None:
+        return "ok"
+    return next((label for kind, label in kinds if isinstance(error, kind)), "error")
+
+
+def task_context(task: TaskRecord) -> dict[str, int]:
+    """`extra=` for a log line about a task: JSON logs carry its id and the member's."""
+    return {"task_id": task.id, "user_id": task.requester_id}
+
+
 class Lifecycle:
     """The task's shared context; each stage (intake, submit, poll, deliver) holds one."""
 
     def __init__(
-        self, store: Store, provider: Provider, events: TaskEvents, *, poll_interval: float, poll_policy: PollPolicy
+        self,
+        store: Store,
+        provider: Provider,
+        events: TaskEvents,
+        *,
+        poll_interval: float,
+        poll_policy: PollPolicy,
+        metrics: Metrics,
     ) -> None:
         self.store = store
         self.provider = provider
         self.events = events
+        self.metrics = metrics
         self.poll_interval = poll_interval
         # Learns how long tasks take; with webhooks (`webhook_interval` set) polling is only a safety net.
         self.poll_policy = poll_policy
@@ -47,7 +80,7 @@ class Lifecycle:
         """End the task without a result and tell the requester, unless it ended some other way meanwhile."""
         if not await self.store.mark_failed(task.id, reason):
             return
-        log.warning("task %s failed: %s", task.id, reason)
+        log.warning("task %s failed (member %s): %s", task.id, task.requester_id, reason, extra=task_context(task))
         if failed := await self.store.get_task(task.id):
             await self.events.task_failed(failed)
 

@@ -10,10 +10,17 @@ from collections.abc import Callable
 from bot.domain.models import ProviderState, ProviderTask, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.media import is_safe_embed_url
-from bot.providers import ProviderAuthError, ProviderError
-from bot.service.lifecycle import Lifecycle, backoff
+from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError
+from bot.service.lifecycle import Lifecycle, backoff, outcome
 
 log = logging.getLogger("bot.service")
+
+# A finished answer whose every clip id Encore already stores for another song: posting it would repost (or
+# overwrite) that song, so the task ends instead. Within one answer a repeated id is already dropped by the parser.
+REUSED_CLIPS_MESSAGE = (
+    "The provider answered with songs Encore already has from an earlier request, not new ones, so nothing was "
+    "posted. Try again; if it keeps happening, the bot's operator should check the provider."
+)
 
 
 def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
@@ -55,6 +62,7 @@ class Poller:
         try:
             results = await provider.fetch([task.provider_task_id or "" for task in due])
         except ProviderError as error:
+            self._life.metrics.polled(provider.name, outcome(error), len(due))
             if isinstance(error, ProviderAuthError):
                 log.error("PROVIDER KEY REFUSED by %s while polling: fix the API key in .env.", provider.name)
             attempts = max(task.attempts for task in due)
@@ -65,6 +73,7 @@ class Poller:
                     await store.defer_poll(task.id, time.time() + delay)
                     await self._life.events.task_progressed(task, retrying=error.message)
             return 0
+        self._life.metrics.polled(provider.name, outcome(None), len(due))
         async with self._apply_lock:
             # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.
             current = await store.active_tasks_by_provider_id(
@@ -102,9 +111,20 @@ class Poller:
         life = self._life
         now = time.time()
         age = now - (task.submitted_at or task.created_at)
+        if result.malformed is not None:
+            await self._unreadable(task, ProviderAnswerMalformed(result.malformed))
+            return
         if result.state is ProviderState.SUCCEEDED:
-            if await life.store.mark_succeeded(task, result.clips):
-                log.info("task %s succeeded with %d clip(s)", task.id, len(result.clips))
+            clips = [clip for clip in result.clips if await life.store.get_song(clip.id) is None]
+            if not clips:
+                await life.fail(task, REUSED_CLIPS_MESSAGE)
+                return
+            if len(clips) < len(result.clips):
+                log.warning(
+                    "task %s: skipped %d clip id(s) Encore already had", task.id, len(result.clips) - len(clips)
+                )
+            if await life.store.mark_succeeded(task, clips):
+                log.info("task %s succeeded with %d clip(s)", task.id, len(clips))
                 life.poll_policy = life.poll_policy.learned(age)
                 self._succeeded(task.id)
             return
@@ -140,6 +160,19 @@ class Poller:
         else:
             await self._check_stalled(task)
 
+    async def _unreadable(self, task: TaskRecord, error: ProviderAnswerMalformed) -> None:
+        """An answer about this task could not be read: back off this task alone; give up at the stall timeout.
+
+        The store keeps the task's last change time, so repeated unreadable answers end it after `stall_timeout`,
+        while every other task keeps its own schedule.
+        """
+        if await self._check_stalled(task, error):
+            return
+        delay = backoff(task.attempts, self._life.poll_interval)
+        log.warning("task %s: unreadable answer from the provider (%s); retrying in %.1f s", task.id, error, delay)
+        await self._life.store.defer_poll(task.id, time.time() + delay)
+        await self._life.events.task_progressed(task, retrying="the provider's answer could not be read")
+
     async def _check_stalled(self, task: TaskRecord, poll_error: ProviderError | None = None) -> bool:
         """Fail a task that has not moved for `stall_timeout`; return whether it did.
 
@@ -152,6 +185,11 @@ class Poller:
             reason = (
                 f"For {minutes} minute(s) the provider refused Encore's API key while Encore checked on this song. "
                 "This is for the bot's operator to fix; the song may still exist at the provider."
+            )
+        elif isinstance(poll_error, ProviderAnswerMalformed):
+            reason = (
+                f"For {minutes} minute(s) the provider kept sending answers Encore could not read "
+                f"({poll_error.message}), so Encore gave up on this song."
             )
         elif poll_error:
             reason = f"Encore could not reach the provider for {minutes} minute(s) ({poll_error.message}) and gave up."

@@ -35,6 +35,38 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class Metrics(Protocol):
+    """What the service measures; the composition root plugs in an exporter, so the service imports none."""
+
+    def submitted(self, provider: str, outcome: str) -> None:
+        """One submission: `outcome` is "ok" or the kind of error (see `lifecycle.outcome`)."""
+
+    def polled(self, provider: str, outcome: str, tasks: int) -> None:
+        """One poll request covering `tasks` tasks."""
+
+    def delivered(self, outcome: str, seconds: float) -> None:
+        """One attempt to post a result ("delivered", "retrying", "undeliverable") and how long it took."""
+
+    def rate_limit_wait(self, provider: str, seconds: float) -> None:
+        """The submit loop waits `seconds` for the provider's documented pace before the next submission."""
+
+
+class NoMetrics:
+    """Measures nothing: the default for a service built without an exporter (tests, tools)."""
+
+    def submitted(self, provider: str, outcome: str) -> None:
+        pass
+
+    def polled(self, provider: str, outcome: str, tasks: int) -> None:
+        pass
+
+    def delivered(self, outcome: str, seconds: float) -> None:
+        pass
+
+    def rate_limit_wait(self, provider: str, seconds: float) -> None:
+        pass
+
+
 class TaskEvents(Protocol):
     """What the Discord side does when a task moves; the service calls these, never Discord itself."""
 

@@ -12,13 +12,25 @@ from collections.abc import Callable
 
 from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
 from bot.domain.records import TaskRecord
-from bot.providers import ProviderAuthError, ProviderError, ProviderRejected
-from bot.service.lifecycle import BAD_KEY_MESSAGE, MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff
+from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError, ProviderRejected
+from bot.service.lifecycle import (
+    BAD_KEY_MESSAGE,
+    MAX_TRANSIENT_ATTEMPTS,
+    Lifecycle,
+    backoff,
+    outcome,
+    task_context,
+)
 
 log = logging.getLogger("bot.service")
 
 IN_DOUBT_MESSAGE = (
     "Encore stopped while submitting this request, so it may or may not have reached the provider. "
+    "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came."
+)
+
+IN_DOUBT_ANSWER_MESSAGE = (
+    "The provider answered this request in a way Encore could not read, so it may or may not have been accepted. "
     "It was not sent again to avoid paying twice: check the channel, and extend again if nothing came."
 )
 
@@ -48,14 +60,17 @@ class Submitter:
             await self._life.fail(task, IN_DOUBT_MESSAGE)
             return 0
         if (wait := provider.submit_delay()) > 0:
+            self._life.metrics.rate_limit_wait(provider.name, wait)
             return wait  # wait here, not inside the provider call: a task still waiting is not in doubt
         if not await store.begin_submit(task.id):
             return 0
         try:
             provider_task_id = await self._submit(task.request)
         except ProviderError as error:
+            self._life.metrics.submitted(provider.name, outcome(error))
             await self._submit_failed(task, error)
             return 0
+        self._life.metrics.submitted(provider.name, outcome(None))
         in_flight = await store.active_count() + 1
         by_webhook = self._life.poll_policy.webhook_interval is not None
         first_poll = self._life.poll_policy.delay(
@@ -66,7 +81,14 @@ class Submitter:
         ):
             log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
             return 0
-        log.info("task %s submitted to %s as %s", task.id, provider.name, provider_task_id)
+        log.info(
+            "task %s submitted to %s as %s (member %s)",
+            task.id,
+            provider.name,
+            provider_task_id,
+            task.requester_id,
+            extra=task_context(task),
+        )
         await self._life.progressed(task.id)
         self._submitted()
         for position, waiting in enumerate(await store.tasks_with_status(TaskStatus.QUEUED), start=1):
@@ -81,7 +103,12 @@ class Submitter:
 
     async def _submit_failed(self, task: TaskRecord, error: ProviderError) -> None:
         name = self._life.provider.name
-        if isinstance(error, ProviderAuthError):
+        if isinstance(error, ProviderAnswerMalformed):
+            # The provider answered the submission, but not readably: it may have accepted (and charged) it, so it
+            # is never sent again, exactly like a submission interrupted by a crash.
+            log.error("task %s: %s; not resubmitted, to avoid paying twice", task.id, error.message)
+            await self._life.fail(task, IN_DOUBT_ANSWER_MESSAGE)
+        elif isinstance(error, ProviderAuthError):
             log.error("PROVIDER KEY REFUSED by %s: fix the API key in .env. Task %s failed.", name, task.id)
             await self._life.fail(task, BAD_KEY_MESSAGE)
         elif error.retryable and task.attempts + 1 < MAX_TRANSIENT_ATTEMPTS:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from bot.domain.models import ProviderTask, Requester
@@ -22,7 +21,7 @@ from bot.service.deliver import Deliverer
 from bot.service.intake import Intake
 from bot.service.lifecycle import Lifecycle
 from bot.service.poll import Poller
-from bot.service.ports import Accepted, TaskEvents
+from bot.service.ports import Accepted, Metrics, NoMetrics, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.service.submit import Submitter
 from bot.service.wholesong import WholeSongs
@@ -47,6 +46,7 @@ class TaskService:
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
         whole_songs: WholeSongs | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -56,7 +56,9 @@ class TaskService:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
-        self.lifecycle = Lifecycle(store, provider, events, poll_interval=poll_interval, poll_policy=policy)
+        self.lifecycle = Lifecycle(
+            store, provider, events, poll_interval=poll_interval, poll_policy=policy, metrics=metrics or NoMetrics()
+        )
         self.intake = Intake(
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
         )
@@ -97,6 +99,12 @@ class TaskService:
         if self.whole_songs:
             await self.whole_songs.stop(max(0.0, grace - (asyncio.get_running_loop().time() - started)))
 
+    def loops_state(self) -> str:
+        """For `/healthz`: "running", "stopped" (after `stop`, or a loop ended: restart the bot) or "not started"."""
+        if not self._loops:
+            return "stopped" if self._stopping else "not started"
+        return "stopped" if any(loop.done() for loop in self._loops) else "running"
+
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)
 
@@ -104,9 +112,9 @@ class TaskService:
         return await self.intake.request_whole_extend(requester, options)
 
     async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio: Path, filename: str, duration: float | None
+        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
     ) -> Accepted:
-        return await self.intake.request_upload_extend(requester, options, audio, filename, duration)
+        return await self.intake.request_upload_extend(requester, options, audio_url, filename, duration)
 
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
         return await self.intake.request_generate(requester, options)

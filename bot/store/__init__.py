@@ -14,6 +14,10 @@ from bot.domain.quota import QuotaPolicy
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage, WholeSongRecord
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be used (missing, locked, read-only, not a database): the message says why, in one line."""
+
+
 class TaskStore(Protocol):
     """The task lifecycle. Every transition is conditional on the status it expects and says whether it happened."""
 
@@ -49,6 +53,9 @@ class TaskStore(Protocol):
 
     async def active_count(self) -> int: ...
 
+    async def task_counts(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (for metrics, read at scrape time); statuses with none are left out."""
+
     async def next_active_due_at(self) -> float | None: ...
 
     async def begin_submit(self, task_id: int) -> bool:
@@ -74,7 +81,11 @@ class TaskStore(Protocol):
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None: ...
 
-    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool: ...
+    async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
+        """Store the clips as the task's songs and mark it succeeded; False when it is no longer at the provider.
+
+        A clip id that is already stored is skipped, never overwritten: the song belongs to the task that made it.
+        """
 
     async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> bool: ...
 

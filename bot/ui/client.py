@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -37,12 +38,13 @@ class EncoreClient(commands.Bot):
     service: TaskService
     events: DiscordTaskEvents
 
-    def __init__(self, settings: Settings, *, intents: discord.Intents) -> None:
+    def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            http_trace=http_trace,
         )
         self.settings = settings
         point_at_discord(settings)

@@ -129,26 +129,13 @@ def queue_embed(tasks: list[TaskRecord], positions: dict[int, int], *, whole_ser
         whose = f" · <@{task.requester_id}>" if whole_server else ""
         lines.append(
             f"**#{task.id}** {render.describe_request(task.request)}{whose}\n"
-            f"{queue_status(task, positions.get(task.id))} · asked {relative(task.created_at)}"
+            f"{render.status_phrase(task, positions.get(task.id))} · asked {relative(task.created_at)}"
         )
     if len(tasks) > MAX_QUEUE_SHOWN:
         lines.append(f"… and {len(tasks) - MAX_QUEUE_SHOWN} more.")
     embed.description = "\n".join(lines)
     embed.set_footer(text="Tasks not yet sent to Suno can be cancelled; their credit is given back.")
     return embed
-
-
-def queue_status(task: TaskRecord, position: int | None) -> str:
-    if task.status is TaskStatus.QUEUED:
-        if task.submit_started_at is not None:
-            return "📨 being submitted"
-        place = "next in line" if (position or 1) <= 1 else f"#{position} in line"
-        return f"⏳ queued, {place}"
-    if task.status is TaskStatus.SUBMITTED:
-        return "📨 submitted, waiting for Suno to start"
-    if task.status is TaskStatus.RUNNING:
-        return f"🎛️ generating {task.progress}%" if task.progress is not None else "🎛️ generating"
-    return "📦 finished, posting the result"
 
 
 def cancellable(task: TaskRecord) -> bool:

@@ -60,22 +60,30 @@ def accepted_text(task: TaskRecord, position: int) -> str:
 
 
 def status_text(task: TaskRecord, position: int | None = None) -> str:
-    """One line for the requester's progress message; `position` is its place in the submission queue."""
-    header = f"Task #{task.id} ({describe_request(task.request)}): "
+    """The requester's progress message; `position` is its place in the submission queue. While the task runs,
+    the audio the provider already streams is linked below (the `/queue` list shows only the phrase)."""
+    links = preview_links(task.previews) if task.status is TaskStatus.RUNNING else ""
+    return f"Task #{task.id} ({describe_request(task.request)}): {status_phrase(task, position)}{links}"
+
+
+def status_phrase(task: TaskRecord, position: int | None = None) -> str:
+    """Where a task stands, in a few words: the progress reply and the `/queue` list both say it this way."""
     if task.status is TaskStatus.QUEUED:
+        if task.submit_started_at is not None:
+            return "📨 being submitted"
         place = f"⏳ queued, {_place(position)}" if position else "⏳ queued"
         retrying = task.provider_status or ""
-        return header + (f"{place}, {retrying}" if retrying.startswith("retrying") else place)
+        return f"{place}, {retrying}" if retrying.startswith("retrying") else place
     if task.status is TaskStatus.SUBMITTED:
-        return header + "📨 submitted, waiting for Suno to start"
+        return "📨 submitted, waiting for Suno to start"
     if task.status is TaskStatus.RUNNING:
         progress = f" {progress_bar(task.progress)}" if task.progress is not None else ""
-        return header + f"🎛️ generating{progress}" + preview_links(task.previews)
+        return f"🎛️ generating{progress}"
     if task.status is TaskStatus.SUCCEEDED:
-        return header + "📦 finished, posting the result"
+        return "📦 finished, posting the result"
     if task.status is TaskStatus.DELIVERED:
-        return header + "✅ posted in the channel"
-    return header + f"❌ {shorten(task.error or 'failed', REASON_LIMIT)}"
+        return "✅ posted in the channel"
+    return f"❌ {shorten(task.error or 'failed', REASON_LIMIT)}"
 
 
 def progress_bar(percent: int, width: int = 10) -> str:

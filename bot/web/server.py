@@ -1,4 +1,7 @@
-"""apiframe's webhook receiver and `/healthz`: a small aiohttp server that runs beside the Discord client.
+"""Encore's web server: `/healthz`, `/metrics` and apiframe's webhook receiver, beside the Discord client.
+
+It runs when `HTTP_PORT` is set (health and metrics for Docker, a service manager or Prometheus) or when
+`PUBLIC_WEBHOOK_URL` is (the receiver; then on `WEBHOOK_PORT` unless `HTTP_PORT` says otherwise).
 
 apiframe POSTs every status change of a task (body = its fetch result) to the URL Encore submitted it with, and
 echoes the install's secret in `x-webhook-secret`. Updates go to the task service, which ignores duplicates and
@@ -8,22 +11,34 @@ Nothing here imports discord: the gateway state comes in as a callable.
 
 from __future__ import annotations
 
+import functools
 import hmac
+import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.providers import ProviderAnswerMalformed
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, parse_task
 from bot.service import TaskService
 from bot.store import MetaStore
+from bot.web.metrics import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
 SECRET_META_KEY = "apiframe_webhook_secret"
 HEALTH_PATH = "/healthz"
+# A webhook body is one task's fetch result, a few kB: anything larger is refused (413) before it is read whole.
+MAX_WEBHOOK_BYTES = 256 * 1024
+SECRET_HEADER = b"x-webhook-secret"
+# Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
+REFUSAL_LOG_SECONDS = 60.0
+METRICS_PATH = "/metrics"
 
 
 async def webhook_secret(store: MetaStore) -> str:
@@ -36,7 +51,7 @@ async def webhook_secret(store: MetaStore) -> str:
 
 
 class WebhookServer:
-    """Serves `POST /webhooks/apiframe` (when a secret is given) and `GET /healthz`."""
+    """Serves `GET /healthz`, `GET /metrics` (when given metrics) and `POST /webhooks/apiframe` (given a secret)."""
 
     def __init__(
         self,
@@ -46,9 +61,16 @@ class WebhookServer:
         gateway_connected: Callable[[], bool],
         host: str,
         port: int,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: PrometheusMetrics | None = None,
     ) -> None:
         self._service = service
+        self._metrics = metrics
         self._secret = secret.encode() if secret else None
+        self._clock = clock
+        self._refused = 0
+        self._refused_from: str | None = None
+        self._refusals_logged_at: float | None = None
         self._gateway_connected = gateway_connected
         self._host = host
         self._port = port
@@ -62,51 +84,101 @@ class WebhookServer:
         return int(self._runner.addresses[0][1])
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
         app.router.add_get(HEALTH_PATH, self._health)
+        if self._metrics is not None:
+            app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
         if self._secret is not None:
             app.router.add_post(APIFRAME_WEBHOOK_PATH, self._apiframe_update)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
-        log.info("webhook and health server listening on %s:%s", self._host, self.port)
+        log.info("web server listening on %s:%s", self._host, self.port)
 
     async def stop(self) -> None:
+        self._log_refusals(stopping=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def _apiframe_update(self, request: web.Request) -> web.Response:
-        """Check the secret in constant time, then hand the update to the task service."""
-        supplied = request.headers.get("x-webhook-secret", "").encode()
-        if self._secret is None or not hmac.compare_digest(supplied, self._secret):
-            log.warning("webhook refused: missing or wrong x-webhook-secret from %s", request.remote)
+        """Authenticate first (raw header bytes, constant time), then read, parse and hand the update on.
+
+        Every answer is a small JSON one: 401 for a wrong secret, 413 for a body over `MAX_WEBHOOK_BYTES`, 400 for
+        a body that is not JSON (or nested too deep) or not a task Encore can read, 200 otherwise.
+        """
+        if not self._authenticated(request):
+            self._refused += 1
+            self._refused_from = request.remote
+            self._log_refusals()
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
-            body: Any = await request.json()
-        except ValueError:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": f"the body is over {MAX_WEBHOOK_BYTES // 1024} kB"}, status=413)
+        try:
+            body: Any = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
             return web.json_response({"error": "the body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not body.get("task_id"):
-            return web.json_response({"error": "no task_id"}, status=400)
-        update = parse_task(body)
+        try:
+            update = parse_task(body)
+        except ProviderAnswerMalformed as error:
+            log.debug("webhook refused: %s", error.message)
+            return web.json_response({"error": f"not a task Encore can read: {error.message}"}, status=400)
         applied = await self._service.apply_update(update.task_id, update)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
 
+    def _authenticated(self, request: web.Request) -> bool:
+        """Exactly one `x-webhook-secret` header whose raw bytes equal the secret, compared in constant time.
+
+        The raw bytes, because a header that is not UTF-8 must be refused like any wrong secret, not crash.
+        """
+        supplied = [value for name, value in request.raw_headers if name.lower() == SECRET_HEADER]
+        return self._secret is not None and len(supplied) == 1 and hmac.compare_digest(supplied[0], self._secret)
+
+    def _log_refusals(self, *, stopping: bool = False) -> None:
+        """Log the refused calls counted so far, at most once per `REFUSAL_LOG_SECONDS`, and what is left at stop."""
+        now = self._clock()
+        due = self._refusals_logged_at is None or now - self._refusals_logged_at >= REFUSAL_LOG_SECONDS
+        if self._refused and (due or stopping):
+            log.warning(
+                "webhook: refused %d call(s) with a missing or wrong x-webhook-secret in the last minute "
+                "(latest from %s)",
+                self._refused,
+                self._refused_from,
+            )
+            self._refused, self._refusals_logged_at = 0, now
+
     async def _health(self, request: web.Request) -> web.Response:
-        """200 when the database answers and the Discord gateway is connected, else 503; JSON either way."""
+        """200 when the database answers, the Discord gateway is connected and the loops run, else 503; JSON.
+
+        The provider is reported but does not make Encore unhealthy: restarting the bot cannot fix it.
+        """
         try:
             in_flight: int | None = await self._service.store.active_count()
         except Exception:  # any backend's failure (a closed connection, a locked file) means unavailable
             in_flight = None
         gateway = self._gateway_connected()
-        healthy = in_flight is not None and gateway
-        return web.json_response(
-            {
-                "status": "ok" if healthy else "unhealthy",
-                "database": "ok" if in_flight is not None else "unavailable",
-                "gateway": "connected" if gateway else "disconnected",
-                "tasks_in_flight": in_flight,
-            },
-            status=200 if healthy else 503,
-        )
+        loops = self._service.loops_state()
+        healthy = in_flight is not None and gateway and loops != "stopped"
+        body: dict[str, Any] = {
+            "status": "ok" if healthy else "unhealthy",
+            "database": "ok" if in_flight is not None else "unavailable",
+            "gateway": "connected" if gateway else "disconnected",
+            "tasks_in_flight": in_flight,
+            "loops": loops,
+            "provider": self._metrics.provider_state if self._metrics else "unknown",
+        }
+        if self._metrics and self._metrics.provider_error:
+            body["provider_error"] = self._metrics.provider_error
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _metrics_page(self, metrics: PrometheusMetrics, request: web.Request) -> web.Response:
+        """Prometheus' text format; the task gauges are read from the store at each scrape."""
+        try:
+            text = await metrics.render(self._service.store)
+        except Exception:  # the database is down: /healthz says so; a scrape error keeps the series' gaps honest
+            log.warning("/metrics: could not read the task counts from the store", exc_info=True)
+            return web.Response(status=503, text="the database is unavailable\n")
+        return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,4 +1,4 @@
-"""`probe_audio` and `looks_like_audio` on real files: MP3 and WAV written with PyAV, and things that are not audio."""
+"""`probe_audio` and `sniff_audio` on real files: MP3 and WAV written with PyAV, and things that are not audio."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import av
 import numpy as np
 import pytest
 
-from bot.audio.probe import looks_like_audio, probe_audio
+from bot.audio.probe import probe_audio
+from bot.media import sniff_audio
 from tests.support.audio import make_tone_mp3
 
 
@@ -45,7 +46,7 @@ def test_wav(tmp_path: Path) -> None:
     assert info is not None
     assert info.duration == pytest.approx(1.5, abs=0.01)
     assert info.container == "wav"
-    assert looks_like_audio(path.read_bytes()[:16])
+    assert sniff_audio(path.read_bytes()[:16])
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_not_audio(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "song.mp3"
     path.write_bytes(content)
     assert probe_audio(path) is None
-    assert not looks_like_audio(content[:16])
+    assert not sniff_audio(content[:16])
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -83,8 +84,8 @@ def test_missing_file(tmp_path: Path) -> None:
     ],
     ids=["id3", "mpeg1-sync", "mpeg2-sync", "adts", "wav", "ogg", "flac", "m4a"],
 )
-def test_looks_like_audio(head: bytes) -> None:
-    assert looks_like_audio(head)
+def test_sniff_audio(head: bytes) -> None:
+    assert sniff_audio(head)
 
 
 @pytest.mark.parametrize(
@@ -93,9 +94,9 @@ def test_looks_like_audio(head: bytes) -> None:
     ids=["all-ones", "reserved-layer", "avi", "png", "truncated"],
 )
 def test_does_not_look_like_audio(head: bytes) -> None:
-    assert not looks_like_audio(head)
+    assert not sniff_audio(head)
 
 
-def test_real_mp3_head_looks_like_audio(tmp_path: Path) -> None:
+def test_real_mp3_head_sniff_audio(tmp_path: Path) -> None:
     path = make_tone_mp3(tmp_path / "tone.mp3", freq_hz=440, seconds=0.5)
-    assert looks_like_audio(path.read_bytes()[:16])
+    assert sniff_audio(path.read_bytes()[:16])

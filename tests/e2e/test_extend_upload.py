@@ -52,9 +52,12 @@ async def test_apiframe_extends_an_uploaded_track(tmp_path: Path) -> None:
                 "extend", {"audio": ("My Demo (final).mp3", track), "prompt": "a big chorus", "title": "Demo+"}
             )
             submit = await apiframe.wait_for_submit()
-            upload = apiframe.tasks[submit.json["parent_task_id"]]
-            assert upload.kind == "upload" and upload.request == {"filename": "my-demo-final.mp3", "size": len(track)}
-            assert "song_id" not in submit.json and abs(submit.json["continue_at"] - length) < 0.01
+            (upload,) = [task for task in apiframe.tasks.values() if submit.json["song_id"] in task.clip_ids]
+            assert upload.kind == "upload" and upload.request["size"] == len(track)
+            assert upload.request["audio_url"].startswith(discord.base_url)  # the attachment's own CDN URL
+            assert apiframe.calls("/upload-audio") == []  # an attachment is already public: no media upload
+            assert submit.json["from_upload"] is True and "parent_task_id" not in submit.json
+            assert abs(submit.json["continue_at"] - length) < 0.01
             assert submit.json["prompt"] == "a big chorus" and submit.json["title"] == "Demo+"
             accepted = await command.wait_original(lambda m: "task #" in m.content)
             assert "the upload [my-demo-final.mp3](" in accepted.content
@@ -67,7 +70,7 @@ async def test_apiframe_extends_an_uploaded_track(tmp_path: Path) -> None:
 
             await discord.invoke_command("extend", {"audio": ("demo.mp3", track), "at": "0:05", "prompt": "again"})
             again = await apiframe.wait_for_submit()
-            assert again.json["continue_at"] == 5.0 and again.json["parent_task_id"] != submit.json["parent_task_id"]
+            assert again.json["continue_at"] == 5.0 and again.json["song_id"] != submit.json["song_id"]
 
 
 async def test_sunoapi_answers_that_it_cannot_extend_uploads(tmp_path: Path) -> None:

@@ -100,6 +100,8 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
                     "database": "ok",
                     "gateway": "connected",
                     "tasks_in_flight": 0,
+                    "loops": "running",
+                    "provider": "reachable",
                 }
 
 

@@ -29,11 +29,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
+from functools import partial
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import av
 import numpy as np
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
 
 Clock = Callable[[], float]
 Percentage = int | float | str
@@ -250,6 +253,7 @@ class FakeProvider:
         self._faults: list[tuple[str, Fault]] = []
         self._next_scripts: deque[list[Step]] = deque()
         self._next_clip_ids: deque[list[str]] = deque()
+        self._raw_answers: dict[str, Any] = {}
         self._audio: dict[str, bytes] = {}
         self.audio_factory: Callable[[str], bytes] | None = None  # real audio per clip, made on first request
         self._media_urls: dict[str, dict[str, str]] = {}
@@ -491,6 +495,20 @@ class FakeProvider:
         """Make the next task created answer with exactly these clip (song) ids, however many or odd they are."""
         self._next_clip_ids.append(list(clip_ids))
 
+    def answer_raw(self, task_id: str, answer: Any) -> None:
+        """From now on answer polls of this task with `answer`, any JSON value (NaN included), verbatim.
+
+        On sunoapi.co it is the whole get-task body; on apiframe the `/fetch` body and the task's entry in a
+        `/fetch-many` answer, so the other tasks of a batch are answered normally. Polls still count and advance.
+        """
+        self._task(task_id)
+        self._raw_answers[task_id] = answer
+
+    def _answer(self, task: FakeTask, normal: Callable[[Step], Any]) -> Any:
+        """A poll's answer: the raw one set with `answer_raw`, else `normal(step)`; the poll is recorded either way."""
+        step = self._poll(task)
+        return self._raw_answers[task.task_id] if task.task_id in self._raw_answers else normal(step)
+
     def hold(self, task_id: str) -> None:
         """Stop polls from advancing the task (`advance`/`finish`/`fail` still act)."""
         self._task(task_id).held = True
@@ -614,13 +632,17 @@ def _fault_response(fault: Fault, status: int) -> web.Response:
 
 
 async def _stream(request: web.Request, data: bytes, content_type: str, *, with_length: bool) -> web.StreamResponse:
+    """Serve in chunks; a client that hangs up mid-download (a stopped bot) ends the answer quietly, as a CDN does."""
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if with_length:
         response.content_length = len(data)
     await response.prepare(request)
-    for start in range(0, len(data), CHUNK_SIZE):
-        await response.write(data[start : start + CHUNK_SIZE])
-    await response.write_eof()
+    try:
+        for start in range(0, len(data), CHUNK_SIZE):
+            await response.write(data[start : start + CHUNK_SIZE])
+        await response.write_eof()
+    except ConnectionError:  # reset by the peer, or "Connection lost" while waiting to write more
+        pass
     return response
 
 
@@ -733,7 +755,9 @@ class FakeSunoApi(FakeProvider):
         task = self.tasks.get(task_id)
         if task is None:
             return web.json_response({"code": 404, "message": "task not found"})
-        step = self._poll(task)
+        return web.json_response(self._answer(task, partial(self._task_answer, task)))
+
+    def _task_answer(self, task: FakeTask, step: Step) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "code": 200,
             "task_id": task.task_id,
@@ -743,7 +767,7 @@ class FakeSunoApi(FakeProvider):
         }
         if task.error is not None:
             answer["error_message"] = task.error
-        return web.json_response(answer)
+        return answer
 
     def _clip(self, task: FakeTask, step: Step, clip_id: str) -> dict[str, Any]:
         complete = step.status == "complete"
@@ -775,6 +799,8 @@ APIFRAME_MODEL_ALIASES = {
     "chirp-crow": "V5",
 }
 APIFRAME_MAX_UPLOAD = 10 * 1024 * 1024
+APIFRAME_MAX_MEDIA_UPLOAD = 2 * 1024 * 1024
+APIFRAME_MAX_MEDIA_SECONDS = 60.0
 
 
 def _errors(message: str) -> web.Response:
@@ -789,7 +815,11 @@ class FakeApiframe(FakeProvider):
     * `/fetch` of an unknown task answers 400 `{"errors": [...]}`; `/fetch-many` omits unknown
       ids from `tasks` (a batch poller must cope with missing entries);
     * `/suno-extend` requires the parent task to be `finished` and `song_id` to be one of
-      its songs; `song_id` may be left out only for an upload parent;
+      its songs; with `from_upload: true` it takes no parent, and `song_id` must be the song
+      of an upload;
+    * `/suno-upload` takes only JSON `{"audio_url"}` (multipart is refused), fetches that URL
+      (at most 10 MB) and answers `{"task_id", "song_id"}`; `/upload-audio` takes only a
+      multipart `audio` of at most 2 MB and 60 s (read as an mp3) and answers `{"audioURL"}`;
     * a submit with fewer credits left than `credits_per_submit` answers 400 "Not enough
       credits"; uploads cost nothing and are not submits (`wait_for_submit` skips them);
     * songs are listed only while `processing` (preview audio url) and when `finished`
@@ -831,6 +861,7 @@ class FakeApiframe(FakeProvider):
         self.email = email
         self.plan = plan
         self._webhooks: _Feed[WebhookDelivery] = _Feed()
+        self.media_uploads: list[str] = []  # ids of files sent to `/upload-audio`, served on the CDN
         self._webhook_queue: asyncio.Queue[WebhookDelivery] = asyncio.Queue()
         self._webhook_worker: asyncio.Task[None] | None = None
 
@@ -900,6 +931,7 @@ class FakeApiframe(FakeProvider):
             web.post("/suno-extend", self._endpoint(self._authed(self._extend))),
             web.post("/suno-imagine", self._endpoint(self._authed(self._imagine))),
             web.post("/suno-upload", self._endpoint(self._authed(self._upload))),
+            web.post("/upload-audio", self._endpoint(self._authed(self._media_upload))),
             web.post("/fetch", self._endpoint(self._authed(self._fetch))),
             web.post("/fetch-many", self._endpoint(self._authed(self._fetch_many))),
             web.get("/account", self._endpoint(self._authed(self._account))),
@@ -965,6 +997,10 @@ class FakeApiframe(FakeProvider):
         return self._submit_answer("extend", request.path, body, self._extend_error(body))
 
     def _extend_error(self, body: dict[str, Any]) -> str | None:
+        if "from_upload" in body:
+            if body["from_upload"] is not True:
+                return "from_upload must be true"
+            return self._upload_extend_error(body)
         parent_id = body.get("parent_task_id")
         if not isinstance(parent_id, str) or not parent_id:
             return "parent_task_id is required"
@@ -974,10 +1010,17 @@ class FakeApiframe(FakeProvider):
         if parent.current.status != "finished":
             return "parent task is not finished"
         song_id = body.get("song_id")
-        if song_id is None and parent.kind != "upload":
+        if song_id is None:
             return "song_id is required"
-        if song_id is not None and song_id not in parent.clip_ids:
+        if song_id not in parent.clip_ids:
             return "song_id is not a song of the parent task"
+        return self._model_error(body, required=False) or self._check_continue_at(body)
+
+    def _upload_extend_error(self, body: dict[str, Any]) -> str | None:
+        """`from_upload: true`: `song_id` must be the song of an upload; no parent task is named."""
+        song_id = body.get("song_id")
+        if not any(task.kind == "upload" and song_id in task.clip_ids for task in self.tasks.values()):
+            return "song_id is not an uploaded audio"
         return self._model_error(body, required=False) or self._check_continue_at(body)
 
     async def _imagine(self, request: web.Request, record: RequestRecord) -> web.Response:
@@ -987,28 +1030,58 @@ class FakeApiframe(FakeProvider):
         return self._submit_answer("generate", request.path, body, error)
 
     async def _upload(self, request: web.Request, record: RequestRecord) -> web.Response:
-        """Read the whole multipart body (so a 400 reaches the client), then judge it."""
-        if not request.content_type.startswith("multipart/"):
-            return _errors("audio file is required")
-        audio: bytes | None = None
-        filename: str | None = None
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.name == "audio":
-                audio, filename = bytes(await part.read()), part.filename
+        """`/suno-upload`: JSON `{"audio_url"}` only; the fake fetches the URL, as apiframe does, and makes a song."""
+        if request.content_type != "application/json":
+            return _errors("send JSON with audio_url")
+        audio_url = _body(record).get("audio_url")
+        if not isinstance(audio_url, str) or not audio_url.startswith(("http://", "https://")):
+            return _errors("audio_url is required")
+        try:
+            async with (
+                ClientSession(timeout=ClientTimeout(total=10)) as session,
+                session.get(audio_url) as response,
+            ):
+                audio = bytearray() if response.status == 200 else None
+                async for chunk in response.content.iter_chunked(CHUNK_SIZE):
+                    if audio is None or len(audio) > APIFRAME_MAX_UPLOAD:
+                        break
+                    audio += chunk
+        except (ClientError, TimeoutError):
+            audio = None
         if audio is None:
-            return _errors("audio file is required")
+            return _errors("audio_url could not be downloaded")
         if len(audio) > APIFRAME_MAX_UPLOAD:
             return _errors("audio file must be at most 10 MB")
         song_id = str(uuid.uuid4())
-        self._audio[song_id] = audio
+        self._audio[song_id] = bytes(audio)
         task = self._create_task(
-            "upload",
-            {"filename": filename, "size": len(audio)},
-            clip_ids=[song_id],
-            steps=[Step("finished")],
+            "upload", {"audio_url": audio_url, "size": len(audio)}, clip_ids=[song_id], steps=[Step("finished")]
         )
-        return web.json_response({"task_id": task.task_id, "audio_url": self.audio_url(song_id)})
+        return web.json_response({"task_id": task.task_id, "song_id": song_id})
+
+    async def _media_upload(self, request: web.Request, record: RequestRecord) -> web.Response:
+        """`/upload-audio`: multipart field `audio`, at most 2 MB and 60 s (measured as an mp3) → `{"audioURL"}`."""
+        if not request.content_type.startswith("multipart/"):
+            return _errors("audio file is required")
+        audio: bytes | None = None
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "audio":
+                audio = bytes(await part.read())
+        if audio is None:
+            return _errors("audio file is required")
+        if len(audio) > APIFRAME_MAX_MEDIA_UPLOAD:
+            return _errors("audio file must be at most 2 MB")
+        try:
+            seconds = MP3(io.BytesIO(audio)).info.length
+        except MutagenError:
+            return _errors("audio file could not be read")
+        if seconds > APIFRAME_MAX_MEDIA_SECONDS:
+            return _errors("audio must be at most 60 seconds")
+        media_id = str(uuid.uuid4())
+        self._audio[media_id] = audio
+        self.media_uploads.append(media_id)
+        return web.json_response({"audioURL": self.audio_url(media_id)})
 
     async def _fetch(self, request: web.Request, record: RequestRecord) -> web.Response:
         task_id = _body(record).get("task_id")
@@ -1017,7 +1090,7 @@ class FakeApiframe(FakeProvider):
         task = self.tasks.get(task_id)
         if task is None:
             return _errors("task not found")
-        return web.json_response(self._render(task, self._poll(task)))
+        return web.json_response(self._answer(task, partial(self._render, task)))
 
     async def _fetch_many(self, request: web.Request, record: RequestRecord) -> web.Response:
         task_ids = _body(record).get("task_ids")
@@ -1028,7 +1101,7 @@ class FakeApiframe(FakeProvider):
         ):
             return _errors("task_ids must be a list of 2 to 20 task ids")
         tasks = [self.tasks[t] for t in task_ids if t in self.tasks]
-        return web.json_response({"tasks": [self._render(t, self._poll(t)) for t in tasks]})
+        return web.json_response({"tasks": [self._answer(t, partial(self._render, t)) for t in tasks]})
 
     async def _account(self, request: web.Request, record: RequestRecord) -> web.Response:
         return web.json_response({"email": self.email, "credits": self.credits, "total_images": 0, "plan": self.plan})

@@ -342,28 +342,40 @@ async def test_apiframe_fetch_many() -> None:
 
 
 @pytest.mark.asyncio
-async def test_apiframe_upload_then_extend() -> None:
+async def test_apiframe_upload_by_url_then_extend_from_upload() -> None:
     async with FakeApiframe(KEY) as fake, aiohttp.ClientSession(headers={"Authorization": KEY}) as s:
-        form = aiohttp.FormData()
-        form.add_field("audio", b"ID3 my song", filename="song.mp3", content_type="audio/mpeg")
-        async with s.post(f"{fake.base_url}/suno-upload", data=form) as response:
-            assert response.status == 200
-            upload = await response.json()
-        async with s.get(upload["audio_url"]) as response:
-            assert await response.read() == b"ID3 my song"
+        public = fake.audio_url("my song")
+        status, upload = await frame(s, fake, "suno-upload", {"audio_url": public})
+        assert status == 200 and set(upload) == {"task_id", "song_id"}
+        assert fake.tasks[upload["task_id"]].request == {"audio_url": public, "size": fake.audio_size}
+        async with s.get(fake.audio_url(upload["song_id"])) as response:
+            assert await response.read() == fake.cdn_bytes("my song")
         fetched = (await frame(s, fake, "fetch", {"task_id": upload["task_id"]}))[1]
-        assert fetched["status"] == "finished" and len(fetched["songs"]) == 1
-        extended = await frame(s, fake, "suno-extend", {"parent_task_id": upload["task_id"]})
-        assert extended[0] == 200  # no song_id needed for an upload
+        assert fetched["status"] == "finished" and [song["song_id"] for song in fetched["songs"]] == [upload["song_id"]]
+        from_upload = {"song_id": upload["song_id"], "from_upload": True, "continue_at": 10}
+        assert (await frame(s, fake, "suno-extend", from_upload))[0] == 200
+        assert (await frame(s, fake, "suno-extend", {**from_upload, "song_id": "foreign"}))[0] == 400
+        assert (await frame(s, fake, "suno-extend", {**from_upload, "from_upload": "yes"}))[0] == 400
+        assert (await frame(s, fake, "suno-extend", {"parent_task_id": upload["task_id"]}))[0] == 400  # song_id
 
+        multipart = aiohttp.FormData()
+        multipart.add_field("audio", b"ID3 my song", filename="song.mp3", content_type="audio/mpeg")
+        async with s.post(f"{fake.base_url}/suno-upload", data=multipart) as response:
+            assert response.status == 400  # JSON only
+        assert (await frame(s, fake, "suno-upload", {}))[0] == 400
+        assert (await frame(s, fake, "suno-upload", {"audio_url": f"{fake.base_url}/missing.mp3"}))[0] == 400
+
+        media = aiohttp.FormData()
+        media.add_field("audio", fake.cdn_bytes("short")[:160_000], filename="short.mp3", content_type="audio/mpeg")
+        async with s.post(f"{fake.base_url}/upload-audio", data=media) as response:
+            assert response.status == 200
+            audio_url = (await response.json())["audioURL"]
+        assert audio_url == fake.audio_url(fake.media_uploads[0])
         too_big = aiohttp.FormData()
-        too_big.add_field("audio", io.BytesIO(bytes(10 * 1024 * 1024 + 1)), filename="big.mp3")
-        async with s.post(f"{fake.base_url}/suno-upload", data=too_big) as response:
-            assert response.status == 400 and "10 MB" in (await response.json())["errors"][0]["msg"]
-        other = aiohttp.FormData()
-        other.add_field("file", b"x", filename="x.mp3")
-        async with s.post(f"{fake.base_url}/suno-upload", data=other) as response:
-            assert response.status == 400
+        too_big.add_field("audio", io.BytesIO(bytes(2 * 1024 * 1024 + 1)), filename="big.mp3")
+        async with s.post(f"{fake.base_url}/upload-audio", data=too_big) as response:
+            assert response.status == 400 and "2 MB" in (await response.json())["errors"][0]["msg"]
+        assert (await frame(s, fake, "upload-audio", {"audio": "x"}))[0] == 400  # multipart only
         assert [sub.path for sub in fake.submits] == ["/suno-extend"]
 
 

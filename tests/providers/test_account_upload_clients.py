@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import uuid
 
 import aiohttp
 import pytest
@@ -32,36 +32,69 @@ async def test_sunoapi_documents_no_credits_and_is_not_asked(http_session: aioht
         assert await provider.credits() is None
         assert not provider.supports_uploads
         with pytest.raises(ProviderRejected, match="cannot extend uploaded audio"):
-            await provider.upload_audio(Path("unused.mp3"), "unused.mp3")
+            await provider.upload_audio("https://cdn.example/unused.mp3")
         assert fake.requests == []
 
 
-async def test_apiframe_upload_then_extend_the_upload(http_session: aiohttp.ClientSession, tmp_path: Path) -> None:
-    track = tmp_path / "demo.mp3"
-    track.write_bytes(b"ID3" + bytes(range(256)) * 400)
+async def test_apiframe_upload_by_url_then_extend_the_upload(http_session: aiohttp.ClientSession) -> None:
     async with FakeApiframe(KEY, credits=100) as fake:
+        track = fake.cdn_bytes("a member's demo")
+        public_url = fake.audio_url("a member's demo")  # stands in for a Discord attachment's CDN URL
         provider = ApiframeProvider(http_session, fake.base_url, KEY)
-        task_id, audio_url = await provider.upload_audio(track, "my-demo.mp3")
-        upload = fake.tasks[task_id]
-        assert upload.kind == "upload" and upload.request == {"filename": "my-demo.mp3", "size": track.stat().st_size}
-        async with http_session.get(audio_url) as response:
-            assert await response.read() == track.read_bytes()
+        upload = await provider.upload_audio(public_url)
+        (call,) = fake.calls("/suno-upload")
+        assert call.json == {"audio_url": public_url} and call.headers["content-type"].startswith("application/json")
+        task = fake.tasks[upload.task_id]
+        assert task.kind == "upload" and task.request == {"audio_url": public_url, "size": len(track)}
+        assert task.clip_ids == [upload.song_id] and upload.audio_url == public_url
         assert fake.credits == 100 and fake.submits == []
 
-        extend_id = await provider.submit_extend(
-            ExtendRequest(clip_id=None, continue_at=12.5, parent_task_id=task_id, prompt="a chorus", model="V4_5")
+        request = ExtendRequest(
+            clip_id=None,
+            continue_at=12.5,
+            parent_task_id=upload.task_id,
+            upload_song_id=upload.song_id,
+            prompt="a chorus",
+            model="V4_5",
         )
+        extend_id = await provider.submit_extend(request)
         submit = await fake.wait_for_submit()
-        assert submit.json == {"parent_task_id": task_id, "continue_at": 12.5, "prompt": "a chorus", "model": "V4_5"}
+        assert submit.json == {
+            "song_id": upload.song_id,
+            "from_upload": True,
+            "continue_at": 12.5,
+            "prompt": "a chorus",
+            "model": "V4_5",
+        }
         fake.finish(extend_id)
-        (task,) = await provider.fetch([extend_id])
-        assert task.state is ProviderState.SUCCEEDED
+        (result,) = await provider.fetch([extend_id])
+        assert result.state is ProviderState.SUCCEEDED
 
 
-async def test_apiframe_upload_refusal_carries_the_reason(http_session: aiohttp.ClientSession, tmp_path: Path) -> None:
-    track = tmp_path / "big.wav"
-    track.write_bytes(b"\0" * (10 * 1024 * 1024 + 1))
+async def test_apiframe_extend_of_an_upload_needs_the_song_of_an_upload(http_session: aiohttp.ClientSession) -> None:
     async with FakeApiframe(KEY) as fake:
         provider = ApiframeProvider(http_session, fake.base_url, KEY)
+        request = ExtendRequest(clip_id=None, continue_at=5.0, upload_song_id=str(uuid.uuid4()))
+        with pytest.raises(ProviderRejected, match="not an uploaded audio"):
+            await provider.submit_extend(request)
+
+
+async def test_apiframe_upload_endpoints_refuse_the_wrong_body(http_session: aiohttp.ClientSession) -> None:
+    async with FakeApiframe(KEY) as fake:
+        form = aiohttp.FormData()
+        form.add_field("audio", b"ID3", filename="a.mp3")
+        headers = {"Authorization": KEY}
+        async with http_session.post(f"{fake.base_url}/suno-upload", data=form, headers=headers) as response:
+            assert response.status == 400 and "JSON" in (await response.json())["errors"][0]["msg"]
+        json_body = {"audio": "x"}
+        async with http_session.post(f"{fake.base_url}/upload-audio", json=json_body, headers=headers) as response:
+            assert response.status == 400
+
+
+async def test_apiframe_upload_refusal_carries_the_reason(http_session: aiohttp.ClientSession) -> None:
+    async with FakeApiframe(KEY, audio_size=10 * 1024 * 1024 + 1) as fake:
+        provider = ApiframeProvider(http_session, fake.base_url, KEY)
         with pytest.raises(ProviderRejected, match="at most 10 MB"):
-            await provider.upload_audio(track, "big.wav")
+            await provider.upload_audio(fake.audio_url("big"))
+        with pytest.raises(ProviderRejected, match="could not be downloaded"):
+            await provider.upload_audio(f"{fake.base_url}/nothing-here.mp3")

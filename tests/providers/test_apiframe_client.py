@@ -11,6 +11,7 @@ import pytest
 from bot.domain.models import ExtendRequest, ProviderState
 from bot.providers import (
     ApiframeProvider,
+    ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderRateLimited,
     ProviderRejected,
@@ -126,6 +127,9 @@ async def test_bad_request_says_why(fake: FakeApiframe, http_session: aiohttp.Cl
         ({"status": 500, "body": {}}, ProviderUnavailable),
         ({"status": 429, "body": {}}, ProviderRateLimited),
         ({"status": 200, "raw": b"<html>"}, ProviderUnavailable),
+        ({"status": 200, "raw": b" " * (1024 * 1024 + 1)}, ProviderAnswerMalformed),
+        ({"status": 200, "raw": b"[" * 50_000 + b"]" * 50_000}, ProviderUnavailable),
+        ({"status": 200, "body": {"task_id": 5}}, ProviderAnswerMalformed),
         ({"reset_connection": True}, ProviderUnavailable),
     ],
 )

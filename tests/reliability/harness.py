@@ -67,13 +67,17 @@ class BotProcess:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _reader: asyncio.Task[None] | None = None
 
+    ended: bool = False  # the output is closed: the process has exited
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
     @classmethod
-    async def start(cls, env: Mapping[str, str], cwd: Path) -> BotProcess:
-        """Start the bot and wait until it says it takes commands (its commands are synced by then)."""
+    async def spawn(cls, env: Mapping[str, str], cwd: Path, *args: str) -> BotProcess:
+        """Start `python -m bot [args]` without waiting for anything."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot",
+            *args,
             cwd=cwd,
             env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
             stdout=asyncio.subprocess.PIPE,
@@ -81,25 +85,48 @@ class BotProcess:
         )
         bot = cls(process)
         bot._reader = asyncio.create_task(bot._read())
+        return bot
+
+    @classmethod
+    async def start(cls, env: Mapping[str, str], cwd: Path) -> BotProcess:
+        """Start the bot and wait until it says it takes commands (its commands are synced by then)."""
+        bot = await cls.spawn(env, cwd)
         try:
-            async with asyncio.timeout(15):
-                await asyncio.wait(
-                    {bot._reader, asyncio.ensure_future(bot.ready.wait())}, return_when="FIRST_COMPLETED"
-                )
-        except TimeoutError:
+            await bot.wait_for_line(READY_LINE)
+        except AssertionError:
             await bot.kill()
             raise
-        if not bot.ready.is_set():
-            raise AssertionError(f"the bot exited before it was ready:\n{bot.output}")
         return bot
+
+    async def wait_for_line(self, text: str, within: float = 15) -> str:
+        """The first output line containing `text` (waiting for it); AssertionError if the bot exits or is late."""
+
+        def found() -> str | None:
+            return next((line for line in self.lines if text in line), None)
+
+        try:
+            async with asyncio.timeout(within), self._changed:
+                await self._changed.wait_for(lambda: found() is not None or self.ended)
+        except TimeoutError:
+            raise AssertionError(f"no line with {text!r} within {within:g}s:\n{self.output}") from None
+        if (line := found()) is None:
+            raise AssertionError(f"the bot exited without a line with {text!r}:\n{self.output}")
+        return line
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
-        async for raw in self.process.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            self.lines.append(line)
-            if READY_LINE in line:
-                self.ready.set()
+        try:
+            async for raw in self.process.stdout:
+                line = raw.decode(errors="replace").rstrip("\n")
+                self.lines.append(line)
+                if READY_LINE in line:
+                    self.ready.set()
+                async with self._changed:
+                    self._changed.notify_all()
+        finally:
+            self.ended = True
+            async with self._changed:
+                self._changed.notify_all()
 
     @property
     def output(self) -> str:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.domain.models import TaskStatus
 from tests.e2e.harness import eventually, running_bot
-from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 from tests.reliability.harness import PROVIDER_KEY, apiframe_settings, seeded_apiframe_options, tasks
 
@@ -111,13 +111,13 @@ async def test_more_clips_than_one_message_holds_are_split_over_several(tmp_path
 
 
 async def test_clip_ids_that_are_not_suno_ids_are_posted_without_extend_buttons(tmp_path: Path) -> None:
-    upper, spaced = str(uuid.uuid4()).upper(), "not a uuid at all"
+    upper, odd = str(uuid.uuid4()).upper(), "not_a_suno_clip_id"
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        await deliver_with(discord, apiframe, tmp_path, [upper, spaced])
+        await deliver_with(discord, apiframe, tmp_path, [upper, odd])
         [result] = result_messages(discord)
         custom_ids = [c["custom_id"] for row in result.components for c in row["components"]]
         assert f"encore:extend:{upper.lower()}" in custom_ids
-        assert not [c for c in custom_ids if "not a uuid" in c]
+        assert not [c for c in custom_ids if odd in c]
         assert len(result.embeds) == 2
 
 
@@ -159,3 +159,20 @@ async def test_a_trickling_cdn_does_not_hold_up_other_results(tmp_path: Path) ->
             if healthy not in str(message.embeds):
                 assert not [a for a in message.attachments if a.filename.endswith(".mp3")]
                 assert "slower than" in audio_fields(message)[0]
+
+
+async def test_an_unexpected_failure_while_posting_ends_undeliverable_with_a_reason(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
+        # Discord "accepts" the post with a body discord.py cannot read: a KeyError deep in the client.
+        discord.inject("POST", MESSAGES, 200, {}, times=10)
+        async with running_bot(discord, apiframe_settings(discord, apiframe, database)):
+            await discord.invoke_command("extend", seeded_apiframe_options(apiframe))
+            await eventually(
+                lambda: (rows := tasks(database)) and rows[-1]["status"] == "undeliverable",
+                within=30,
+                what="the task to end undeliverable",
+            )
+            dm = await discord.wait_for_dm(USER_ID, lambda m: "could not post" in m.content)
+        assert "internal error" in tasks(database)[-1]["error"]
+        assert "task #1" in dm.content

@@ -14,6 +14,7 @@ from tests.e2e.harness import eventually, running_bot
 from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
+    PROVIDER_KEY,
     apiframe_settings,
     extend_options,
     fast_sunoapi,
@@ -163,3 +164,20 @@ async def test_a_bad_key_is_reported_once_logged_loudly_and_not_retried(
         assert len(discord.messages(CHANNEL_ID)) == 1
         assert len(calls(path)) == 1
         assert [record.levelno for record in caplog.records if "KEY REFUSED" in record.getMessage()] == [logging.ERROR]
+
+
+@pytest.mark.parametrize("answer", [{}, {"task_id": 42}, {"task_id": "not a usable id!"}])
+async def test_an_accepted_submission_without_a_readable_task_id_is_never_sent_again(
+    tmp_path: Path, answer: dict[str, object]
+) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
+        apiframe.inject("/suno-extend", status=200, body=answer)
+        async with running_bot(discord, apiframe_settings(discord, apiframe, database)):
+            command = await discord.invoke_command("extend", seeded_apiframe_options(apiframe))
+            await eventually(
+                lambda: (rows := tasks(database)) and rows[-1]["status"] == "failed", what="the task to fail"
+            )
+            await command.wait_original(lambda message: "❌" in message.content)
+        assert len(apiframe.calls("/suno-extend")) == 1  # it may have been charged: never resent
+        assert "not sent again to avoid paying twice" in tasks(database)[-1]["error"]

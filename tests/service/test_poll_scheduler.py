@@ -100,6 +100,8 @@ async def test_healthz_reports_the_gateway_and_the_database(
                 "database": "ok",
                 "gateway": "disconnected",
                 "tasks_in_flight": 0,
+                "loops": "not started",
+                "provider": "unknown",  # no metrics given, so nothing is known of the provider
             }
         gateway["up"] = True
         await store.close()

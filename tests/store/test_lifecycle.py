@@ -71,6 +71,14 @@ async def test_task_lifecycle_is_persisted_at_every_step(store: Store) -> None:
     assert [song.duration for song in await store.songs_of_task(task.id)] == [120.0, 99.5]
 
 
+async def test_task_counts_by_status(store: Store) -> None:
+    assert await store.task_counts() == {}
+    first = await store.create_task(ALICE, "sunoapi", REQUEST)
+    await store.create_task(ALICE, "sunoapi", ExtendRequest(clip_id=CLIP, continue_at=5.0, prompt="two"))
+    assert first is not None and await store.mark_failed(first.id, "no")
+    assert await store.task_counts() == {TaskStatus.QUEUED: 1, TaskStatus.FAILED: 1}
+
+
 async def test_the_same_request_twice_in_a_moment_makes_one_task(store: Store) -> None:
     first = await store.create_task(ALICE, "sunoapi", REQUEST)
     assert first is not None
@@ -131,3 +139,28 @@ async def test_active_and_cooldown_limits(store: Store) -> None:
         await store.create_task(ALICE, "sunoapi", REQUEST, quota=cooldown, dedupe_seconds=0)
     assert caught.value.limit == "cooldown"
     assert caught.value.retry_at == pytest.approx(task.created_at + 60)
+
+
+async def test_a_clip_id_already_stored_is_never_overwritten_by_another_task(store: Store) -> None:
+    tasks = []
+    for prompt in ("first", "second"):
+        task = await store.create_task(ALICE, "sunoapi", ExtendRequest(clip_id=CLIP, continue_at=5.0, prompt=prompt))
+        assert task is not None
+        await store.begin_submit(task.id)
+        await store.mark_submitted(task.id, f"provider-{prompt}", next_poll_at=0)
+        submitted = await store.get_task(task.id)
+        assert submitted is not None
+        tasks.append(submitted)
+    first, second = tasks
+    assert await store.mark_succeeded(first, [Clip("same", "https://a/first.mp3", None, "First", 60.0)])
+    assert await store.mark_succeeded(
+        second, [Clip("same", "https://a/second.mp3", None, "Second", 90.0), Clip("new", "https://a/new.mp3", None)]
+    )
+    kept = await store.get_song("same")
+    assert kept is not None and (kept.task_id, kept.audio_url, kept.title, kept.duration) == (
+        first.id,
+        "https://a/first.mp3",
+        "First",
+        60.0,
+    )
+    assert [song.clip_id for song in await store.songs_of_task(second.id)] == ["new"]

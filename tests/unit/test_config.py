@@ -53,6 +53,8 @@ def test_provider_is_the_one_with_a_key_unless_named() -> None:
         ({**BASE, "SUNOAPI_BASE_URL": "ftp://x"}, "SUNOAPI_BASE_URL"),
         ({**BASE, "SUNO_CDN_BASE_URL": "cdn1.suno.ai"}, "SUNO_CDN_BASE_URL"),
         ({**BASE, "DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
+        ({**BASE, "HTTP_PORT": "80808"}, "HTTP_PORT"),
+        ({**BASE, "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -60,6 +62,14 @@ def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> N
         Settings.from_env(env)
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable)
+
+
+def test_the_web_server_runs_on_http_port_or_with_webhooks_on_webhook_port() -> None:
+    assert Settings.from_env(BASE).web_server_port is None
+    assert Settings.from_env({**BASE, "HTTP_PORT": "9100"}).web_server_port == 9100
+    webhooks = {**BASE, "PUBLIC_WEBHOOK_URL": "https://encore.example", "WEBHOOK_PORT": "8081"}
+    assert Settings.from_env(webhooks).web_server_port == 8081
+    assert Settings.from_env({**webhooks, "HTTP_PORT": "9100"}).web_server_port == 9100
 
 
 def test_poll_interval_may_be_below_one_second() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.models import ProviderState
-from bot.providers import apiframe, sunoapi
+from bot.providers import ProviderAnswerMalformed, answers, apiframe, sunoapi
 
 
 def suno_clip(clip_id: str, status: str, **extra: object) -> dict[str, object]:
@@ -69,9 +69,10 @@ def test_sunoapi_waits_for_every_clip_and_drops_failed_ones() -> None:
     assert (failed.state, failed.error) == (ProviderState.FAILED, "lyrics flagged")
 
 
-def test_sunoapi_bad_duration_is_unknown() -> None:
-    clip = sunoapi.parse_clip({"continue_clip_id": "a", "duration": "n/a"})
-    assert clip.duration is None
+@pytest.mark.parametrize("duration", ["n/a", "1e308", 1e308, -3, 0, "nan", "inf", 3600.5])
+def test_sunoapi_bad_duration_is_unknown(duration: object) -> None:
+    clip = sunoapi.parse_clip({"continue_clip_id": "a", "duration": duration})
+    assert clip is not None and clip.duration is None
 
 
 @pytest.mark.parametrize(
@@ -94,10 +95,16 @@ def test_apiframe_statuses(status: str, state: ProviderState) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(56, 56), (56.9, 56), ("56%", 56), (" 7 % ", 7), ("lots", None), (None, None), (True, None), (250, 100)],
+    [(56, 56), (56.9, 56), ("56%", 56), (" 7 % ", 7), ("lots", None), (None, None), (250, 100)],
 )
 def test_apiframe_percentage(value: object, expected: int | None) -> None:
-    assert apiframe.parse_percentage(value) == expected
+    assert answers.percentage(value) == expected
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), [56], {"value": 56}])
+def test_apiframe_percentage_that_is_no_number_is_malformed(value: object) -> None:
+    with pytest.raises(ProviderAnswerMalformed, match="percentage"):
+        answers.percentage(value)
 
 
 def test_apiframe_failure_message() -> None:
@@ -105,3 +112,58 @@ def test_apiframe_failure_message() -> None:
     assert (task.state, task.error) == (ProviderState.FAILED, "content policy")
     finished_without_audio = apiframe.parse_task({"task_id": "t", "status": "finished", "songs": [{"song_id": "x"}]})
     assert finished_without_audio.state is ProviderState.FAILED
+
+
+def test_provider_text_is_cut_at_parse_time_so_no_message_can_outgrow_discord() -> None:
+    long = "x" * 3000
+    suno = sunoapi.parse_task(
+        "t", {"status": "error", "error_message": long, "clips": [suno_clip("a", "error", title=long)]}
+    )
+    assert suno.error is not None and len(suno.error) == answers.REASON_MAX and suno.error.endswith("…")
+    assert suno.clips[0].title is not None and len(suno.clips[0].title) == answers.TITLE_MAX
+    frame = apiframe.parse_task({"task_id": "t", "status": "failed", "message": long})
+    assert frame.error is not None and len(frame.error) == answers.REASON_MAX
+
+
+def test_a_repeated_clip_id_in_one_answer_is_one_song_and_a_clip_without_id_is_skipped() -> None:
+    first = suno_clip("a", "complete")
+    twin = suno_clip("a", "complete", audio_url="https://cdn/other.mp3")
+    nameless = suno_clip("", "complete")
+    task = sunoapi.parse_task("t", {"status": "complete", "clips": [first, twin, nameless]})
+    assert [(clip.id, clip.audio_url) for clip in task.clips] == [("a", "https://cdn/a.mp3")]
+    song = {"song_id": "s1", "audio_url": "https://cdn/s1.mp3"}
+    twice = apiframe.parse_task({"task_id": "t", "status": "finished", "songs": [song, song, {"audio_url": "x"}]})
+    assert [clip.id for clip in twice.clips] == ["s1"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "complete", "clips": 5},
+        {"status": "complete", "clips": [suno_clip("a", "complete", title={"text": "x"})]},
+        {"status": {"x": 1}},
+        {"status": "complete", "clips": ["a"]},
+        {"status": "complete", "clips": [suno_clip("a", "complete", audio_url="javascript:alert(1)")]},
+        {"status": "complete", "clips": [suno_clip("../../etc", "complete")]},
+        {"status": "complete", "clips": [suno_clip("a", "complete", duration=[1])]},
+    ],
+)
+def test_sunoapi_answers_of_the_wrong_shape_are_malformed(answer: dict[str, object]) -> None:
+    with pytest.raises(ProviderAnswerMalformed):
+        sunoapi.parse_task("t", answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"task_id": "t", "status": "processing", "songs": 5},
+        {"task_id": "t", "status": "processing", "percentage": float("nan")},
+        {"task_id": 7, "status": "processing"},
+        {"status": "processing"},
+        [],
+        {"task_id": "t", "status": "finished", "songs": [{"song_id": 5, "audio_url": "https://cdn/5.mp3"}]},
+    ],
+)
+def test_apiframe_answers_of_the_wrong_shape_are_malformed(answer: object) -> None:
+    with pytest.raises(ProviderAnswerMalformed):
+        apiframe.parse_task(answer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.models import ExtendRequest, request_from_json
 from bot.domain.validation import (
     MAX_UPLOAD_BYTES,
     ExtendOptions,
@@ -47,3 +48,15 @@ def test_an_upload_extend_refuses_what_cannot_work() -> None:
         validate_upload_extend("apiframe", ExtendOptions(song=None, at="10", task="abc"), None)
     with pytest.raises(InputError, match="or `audio`"):
         validate_extend("apiframe", ExtendOptions(song=None), None)
+
+
+def test_stored_requests_load_whatever_version_wrote_them() -> None:
+    before_upload_song_ids = (
+        '{"clip_id": null, "continue_at": 5.0, "parent_task_id": "t1", "upload_name": "a.mp3", "upload_url": null}'
+    )
+    old = request_from_json("extend", before_upload_song_ids)
+    assert isinstance(old, ExtendRequest) and (old.parent_task_id, old.upload_song_id) == ("t1", None)
+    current = ExtendRequest(clip_id=None, continue_at=5.0, parent_task_id="t1", upload_song_id="s1")
+    assert request_from_json("extend", current.to_json()) == current
+    newer = request_from_json("extend", current.to_json().replace("{", '{"a_later_field": [1], ', 1))
+    assert newer == current

@@ -13,6 +13,7 @@ from bot.domain.validation import (
     parse_timestamp,
     text_limits,
     validate_extend,
+    validate_upload_extend,
 )
 
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
@@ -85,9 +86,38 @@ def test_bad_timestamps_are_refused(text: str) -> None:
         parse_timestamp(text)
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(65.0, "1:05"), (65.5, "1:05.5"), (7.0, "0:07"), (3723.0, "62:03")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (65.0, "1:05"),
+        (65.5, "1:05.5"),
+        (7.0, "0:07"),
+        (3723.0, "62:03"),
+        (59.95, "1:00"),
+        (119.95, "2:00"),
+        (3599.95, "60:00"),
+        (59.94, "0:59.9"),
+        (0.04, "0:00"),
+    ],
+)
 def test_format_seconds(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize("seconds", [1e308, float("inf"), float("nan"), -1.0])
+def test_format_seconds_of_a_length_no_song_has_is_short(seconds: float) -> None:
+    assert format_seconds(seconds) == "?:??"
+
+
+@pytest.mark.parametrize("duration", [1e308, 3600.5, float("inf"), float("nan")])
+def test_a_derived_continue_point_is_capped_at_an_hour_too(duration: float) -> None:
+    known = song("sunoapi", duration)
+    with pytest.raises(InputError, match="add `at:`"):
+        validate_extend("sunoapi", ExtendOptions(song=CLIP, lyrics="la"), known)
+    with pytest.raises(InputError, match="add `at:`"):
+        validate_upload_extend("apiframe", ExtendOptions(song=None), duration)
+    typed = validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05", lyrics="la"), known)
+    assert typed.continue_at == 65.0
 
 
 def test_sunoapi_extend_takes_lyrics_or_prompt() -> None:

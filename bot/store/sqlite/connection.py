@@ -14,6 +14,7 @@ import aiosqlite
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, WholeSongRecord, WholeSongState
+from bot.store.sqlite.files import DatabaseLock
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -64,13 +65,24 @@ def whole_song_from_row(row: aiosqlite.Row) -> WholeSongRecord:
 class SqliteConnection:
     """Owns the connection; every write is one `BEGIN IMMEDIATE` transaction under a lock."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, lock: DatabaseLock | None = None) -> None:
         self._db = connection
         self._db.row_factory = aiosqlite.Row
         self._write_lock = asyncio.Lock()
+        self._file_lock = lock
 
     async def close(self) -> None:
-        await self._db.close()
+        """Close the connection (its thread ends with it), then let another process have the file."""
+        try:
+            await self._db.close()
+        finally:
+            if self._file_lock is not None:
+                self._file_lock.release()
+
+    async def probe_write(self) -> None:
+        """Take the write lock and give it back: a read-only or locked file is found at start, not at a /extend."""
+        async with self._transaction():
+            pass
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -168,6 +168,10 @@ class SqliteTasks(SqliteConnection):
         row = await self._one(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
         return int(row[0]) if row else 0
 
+    async def task_counts(self) -> dict[TaskStatus, int]:
+        rows = await self._all("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+        return {TaskStatus(row[0]): int(row[1]) for row in rows}
+
     async def next_active_due_at(self) -> float | None:
         row = await self._one(f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}")
         return float(row[0]) if row and row[0] is not None else None
@@ -260,7 +264,8 @@ class SqliteTasks(SqliteConnection):
     async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
         """Record the finished clips as songs and the task as ready to deliver, in one transaction.
 
-        False (and nothing written) when the task is no longer at the provider.
+        False (and nothing written) when the task is no longer at the provider. A clip whose id is already stored
+        is not written: a stored song (another task's, already posted) is never overwritten.
         """
         now = time.time()
         request = task.request
@@ -280,9 +285,7 @@ class SqliteTasks(SqliteConnection):
                 INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
                                    duration, audio_url, image_url, parent_clip_id, continue_at, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(clip_id) DO UPDATE SET
-                    title = excluded.title, duration = excluded.duration,
-                    audio_url = excluded.audio_url, image_url = excluded.image_url
+                ON CONFLICT(clip_id) DO NOTHING
                 """,
                 [
                     (

@@ -60,6 +60,7 @@ class RestMixin:
         webhook = f"/webhooks/{app}/{{token}}"
         routes: list[tuple[str, str, Any]] = [
             ("GET", "/users/@me", self._get_me),
+            ("GET", "/users/@me/guilds", self._get_my_guilds),
             ("GET", f"/users/{user}", self._get_user),
             ("POST", "/users/@me/channels", self._create_dm),
             ("GET", "/oauth2/applications/@me", self._get_application),
@@ -185,6 +186,19 @@ class RestMixin:
                 "email": None,
             }
         )
+
+    async def _get_my_guilds(self, request: web.Request) -> web.Response:
+        """The bot's servers as partial guilds, with its permissions there (as Discord lists them)."""
+        guild = {
+            "id": str(self.guild_id),
+            "name": self.guild_name,
+            "icon": None,
+            "banner": None,
+            "owner": False,
+            "permissions": str(self.permissions_for(self.bot_user.id)),
+            "features": [],
+        }
+        return _json_response([guild])
 
     async def _get_user(self, request: web.Request) -> web.Response:
         member = self.members.get(self._int(request, "user"))

@@ -68,8 +68,10 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         nonce_window: float = 5 * 60.0,
         heartbeat_interval_ms: int = 41_250,
         token: str | None = None,
+        port: int = 0,
     ) -> None:
-        """Build the model; ``token`` (if given) is required in Authorization headers and IDENTIFY."""
+        """Build the model; ``token`` (if given) is required in Authorization headers and IDENTIFY; ``port`` 0 is
+        any free port (a fixed one lets a test start the fake where a bot is already trying to connect)."""
         self.bot_user = FakeUser(bot_id, bot_name, bot=True)
         self.application_id = application_id or bot_id
         self.guild_id, self.guild_name, self.owner_id = guild_id, guild_name, owner_id
@@ -81,6 +83,7 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         self.nonce_window = nonce_window
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.token = token
+        self.port = port
 
         self.snowflakes = SnowflakeGenerator()
         bot_role = FakeRole(self.snowflakes.next(), bot_name, bot_permissions, position=1, bot_id=bot_id)
@@ -112,15 +115,15 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         self.ready = asyncio.Event()  # set while an identified gateway session is connected
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
-        self.base_url = ""
+        self.base_url = f"http://127.0.0.1:{port}" if port else ""  # known before start with a fixed port
 
     async def start(self) -> None:
-        """Serve on 127.0.0.1 at a random port."""
+        """Serve on 127.0.0.1 at ``port`` (0: a random one)."""
         app = web.Application(middlewares=[self._middleware], client_max_size=1024**3)
         self._add_routes(app.router)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
 

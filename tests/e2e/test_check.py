@@ -1,0 +1,194 @@
+"""`python -m bot check` as an operator runs it: the real process against the fakes, one case per thing it checks,
+each failure with its own ❌ line and a non-zero exit."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+import discord as discord_py
+
+from bot.domain.models import ExtendRequest, Requester
+from bot.ops.permissions import INVITE_PERMISSIONS
+from bot.store.sqlite import SqliteStore
+from tests.e2e.harness import PROVIDER_KEY
+from tests.e2e.test_extend_flow import CLIP
+from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.providers import FakeApiframe
+from tests.reliability.harness import BotProcess, fast_sunoapi, sunoapi_env
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.check-token-not-to-print"
+
+
+async def check(env: Mapping[str, str], cwd: Path, command: str = "check") -> tuple[int, list[str]]:
+    """Run `python -m bot check`; its exit code and report lines."""
+    process = await BotProcess.spawn({**env, "LOG_LEVEL": "INFO"}, cwd, command)
+    code = await process.wait(30)
+    assert TOKEN not in process.output and PROVIDER_KEY not in process.output
+    assert "Traceback" not in process.output, process.output
+    return code, process.lines
+
+
+def line(lines: list[str], text: str) -> str:
+    found = [candidate for candidate in lines if text in candidate]
+    assert len(found) == 1, "\n".join(lines)
+    return found[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_invite_asks_for_what_encore_does() -> None:
+    assert (
+        discord_py.Permissions(
+            view_channel=True,
+            send_messages=True,
+            embed_links=True,
+            attach_files=True,
+            add_reactions=True,
+            read_message_history=True,
+        ).value
+        == INVITE_PERMISSIONS
+    )
+
+
+async def test_everything_works(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    store = await SqliteStore.open(database)
+    await store.create_task(
+        Requester(user_id=1, channel_id=CHANNEL_ID, guild_id=GUILD_ID), "sunoapi", ExtendRequest(CLIP, 30.0)
+    )
+    await store.close()
+    async with FakeDiscord(token=TOKEN) as discord, fast_sunoapi() as suno:
+        code, lines = await check({**sunoapi_env(discord, suno, database), "DISCORD_TOKEN": TOKEN}, tmp_path)
+    assert code == 0, "\n".join(lines)
+    assert line(lines, "DISCORD_TOKEN").startswith(f"✅ DISCORD_TOKEN: logged in as Encore (id {BOT_ID})")
+    invite = line(lines, "invite URL")
+    assert f"client_id={BOT_ID}&scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}" in invite
+    assert line(lines, "server(s)") == "✅ the bot is in 1 server(s)"
+    assert line(lines, "server 'Encore Test Guild'").startswith("✅")
+    assert "results go to each command's channel" in line(lines, "server 'Encore Test Guild'")
+    assert line(lines, "SUNOAPI_KEY") == "✅ SUNOAPI_KEY: accepted by sunoapi.co (it does not report credits)"
+    assert "1 task(s) waiting, 0 at the provider; no Encore running on it" in line(lines, "DATABASE_PATH")
+    assert lines[-1] == "Everything Encore needs works."
+
+
+async def test_a_refused_token(tmp_path: Path) -> None:
+    async with FakeDiscord(token="the-real-token") as discord, fast_sunoapi() as suno:
+        env = {**sunoapi_env(discord, suno, tmp_path / "encore.db"), "DISCORD_TOKEN": TOKEN}
+        code, lines = await check(env, tmp_path, "--check")  # as `scripts/start --check` passes it
+    assert code == 1
+    assert line(lines, "DISCORD_TOKEN") == (
+        "❌ DISCORD_TOKEN: Discord refused the token; copy it again from the Developer Portal"
+    )
+    assert line(lines, "SUNOAPI_KEY").startswith("✅")  # the other checks still run
+
+
+async def test_discord_unreachable(tmp_path: Path) -> None:
+    port = closed_port()
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
+    env["DISCORD_API_BASE"] = f"http://127.0.0.1:{port}/api/v10"
+    code, lines = await check(env, tmp_path)
+    assert code == 1
+    assert f"❌ Discord unreachable at http://127.0.0.1:{port}/api/v10: cannot connect to 127.0.0.1:{port}" in lines[0]
+
+
+async def test_a_permission_missing_in_the_results_channel(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        results = await discord.add_channel("songs")
+        store = await SqliteStore.open(database)
+        await store.update_guild_settings(GUILD_ID, {"results_channel_id": results})
+        await store.close()
+        await discord.deny_permission(results, "attach_files", "add_reactions")
+        code, lines = await check(sunoapi_env(discord, suno, database), tmp_path)
+        assert code == 1
+        assert line(lines, "server 'Encore Test Guild'") == (
+            "❌ server 'Encore Test Guild': the bot cannot attach files, add reactions in its results channel "
+            "#songs; grant that to its role, or in the channel's permissions"
+        )
+        await discord.deny_permission(results, "view_channel")
+        code, lines = await check(sunoapi_env(discord, suno, database), tmp_path)
+        assert code == 1
+        assert f"the bot cannot view its results channel {results}" in line(lines, f"server {GUILD_ID}")
+        await discord.delete_channel(results)
+        code, lines = await check(sunoapi_env(discord, suno, database), tmp_path)
+        assert f"its results channel {results} is gone" in line(lines, f"server {GUILD_ID}")
+
+
+async def test_a_permission_missing_in_the_server(tmp_path: Path) -> None:
+    no_embeds = discord_py.Permissions(view_channel=True, send_messages=True, attach_files=True).value
+    async with (
+        FakeDiscord(everyone_permissions=no_embeds, bot_permissions=no_embeds) as discord,
+        fast_sunoapi() as suno,
+    ):
+        code, lines = await check(sunoapi_env(discord, suno, tmp_path / "encore.db"), tmp_path)
+    assert code == 1
+    text = line(lines, "server 'Encore Test Guild'")
+    assert text.startswith("❌") and "cannot embed links, add reactions, read message history in the server" in text
+
+
+async def test_a_refused_or_unreachable_provider(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        env = sunoapi_env(discord, suno, database)
+        code, lines = await check({**env, "SUNOAPI_KEY": "a-key-sunoapi-does-not-know"}, tmp_path)
+        assert code == 1
+        assert line(lines, "SUNOAPI_KEY") == (
+            "❌ SUNOAPI_KEY: sunoapi.co refused the key; copy it again from your sunoapi.co account"
+        )
+        port = closed_port()
+        code, lines = await check({**env, "SUNOAPI_BASE_URL": f"http://127.0.0.1:{port}"}, tmp_path)
+        assert code == 1
+        assert line(lines, "sunoapi.co unreachable").startswith(f"❌ sunoapi.co unreachable at http://127.0.0.1:{port}")
+
+
+async def test_apiframe_credits_and_a_refused_key(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframe(PROVIDER_KEY) as apiframe:
+        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
+        del env["SUNOAPI_KEY"]
+        env |= {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
+        code, lines = await check(env, tmp_path)
+        assert code == 0
+        assert line(lines, "APIFRAME_KEY") == f"✅ APIFRAME_KEY: accepted by apiframe, {apiframe.credits} credits left"
+        apiframe.api_key = "revoked"
+        code, lines = await check(env, tmp_path)
+        assert code == 1 and line(lines, "APIFRAME_KEY").startswith("❌ APIFRAME_KEY: apiframe refused the key")
+
+
+async def test_a_database_that_cannot_be_used(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    database.write_bytes(b"\x00not sqlite\x00" * 512)
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        code, lines = await check(sunoapi_env(discord, suno, database), tmp_path)
+    assert code == 1
+    assert line(lines, "DATABASE_PATH").startswith(f"❌ DATABASE_PATH={database}: is not an SQLite database")
+
+
+async def test_beside_a_running_bot_with_webhooks(tmp_path: Path) -> None:
+    database, port = tmp_path / "encore.db", closed_port()
+    async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframe(PROVIDER_KEY) as apiframe:
+        env = sunoapi_env(discord, suno, database)
+        del env["SUNOAPI_KEY"]
+        env |= {
+            "APIFRAME_KEY": PROVIDER_KEY,
+            "APIFRAME_BASE_URL": apiframe.base_url,
+            "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+            "WEBHOOK_HOST": "127.0.0.1",
+            "WEBHOOK_PORT": str(port),
+        }
+        code, lines = await check(env, tmp_path)
+        assert code == 0  # before the first start: nothing to reach yet, and not a failure
+        assert line(lines, "PUBLIC_WEBHOOK_URL").startswith("ℹ️ PUBLIC_WEBHOOK_URL: not checked, Encore is not running")
+        bot = await BotProcess.start(env, tmp_path)
+        code, lines = await check(env, tmp_path)
+        assert await bot.terminate() == 0
+    assert code == 0, "\n".join(lines)
+    assert "in use by a running Encore" in line(lines, "DATABASE_PATH")
+    receiver = f"✅ PUBLIC_WEBHOOK_URL: Encore's receiver answers at http://127.0.0.1:{port}/healthz ("
+    assert line(lines, "PUBLIC_WEBHOOK_URL").startswith(receiver)
