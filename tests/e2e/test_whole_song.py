@@ -324,3 +324,26 @@ async def test_with_the_auto_setting_every_extensions_whole_song_follows_its_res
             press = await discord.click_button(chain.results[-1].id, f"encore:whole:{chain.clips[-1]}")
             assert "already posted" in await reply_text(press)
             assert len(whole_songs(discord)) == 4
+
+
+async def test_an_automatic_whole_song_that_cannot_be_made_says_so_under_its_result(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            changed = await discord.invoke_command(
+                "encore", {"whole_song_auto": True}, subcommand="settings", user_id=OWNER_ID
+            )
+            await changed.wait_original()
+            await discord.invoke_command("extend", {"song": ROOT, "at": str(CUTS[0]), "lyrics": "la"})
+            result = await discord.wait_for_message(CHANNEL_ID, new_result([]))
+            notices = await discord.wait_until(
+                lambda: (
+                    len(found := [m for m in discord.messages(CHANNEL_ID) if m.reply_to == result.id]) == 2 and found
+                ),
+                what="two notices under the result",
+            )
+            for notice in notices:
+                assert notice.content.startswith("⚠️ Encore could not make the whole song:")
+                assert "could not get the audio of part 1" in notice.content  # the original: no CDN here
+                assert notice.allowed_mentions == {"parse": []}
+            assert not whole_songs(discord)
