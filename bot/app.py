@@ -9,13 +9,16 @@ import discord
 
 from bot.config import Settings
 from bot.media import MediaFetcher
+from bot.media.cache import AudioCache
 from bot.providers import create_provider
 from bot.service import TaskService
+from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient
 from bot.ui.events import DiscordTaskEvents
-from bot.ui.views import PERSISTENT_ITEMS, result_view
+from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.wholesong import DiscordWholeSongs
 from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
 
@@ -30,6 +33,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.showcase",
 )
+AUDIO_CACHE_BYTES = 512 * 1024 * 1024
+"""Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
 
 
 async def open_store(settings: Settings) -> Store:
@@ -62,10 +67,22 @@ class EncoreBot(EncoreClient):
         self.store = self._given_store or await open_store(self.settings)
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.media = MediaFetcher(self.settings.media_origins)
+        audio_cache = AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES)
         self.events = DiscordTaskEvents(
-            self, self.media, progress_interval=self.progress_interval, result_view=result_view
+            self,
+            self.media,
+            progress_interval=self.progress_interval,
+            result_view=result_view,
+            audio_cache=audio_cache,
         )
         provider = create_provider(self.settings, self._session)
+        whole_songs = WholeSongs(
+            self.store,
+            DiscordWholeSongs(self, view=whole_song_view),
+            self.media,
+            cdn_base_url=self.settings.suno_cdn_base_url,
+            cache=audio_cache,
+        )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
         if secret:
@@ -79,6 +96,7 @@ class EncoreBot(EncoreClient):
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            whole_songs=whole_songs,
             metrics=self.metrics,
         )
         self.tree.error(self.on_app_command_error)

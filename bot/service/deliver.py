@@ -7,8 +7,10 @@ import logging
 import time
 
 from bot.domain.models import TaskStatus
+from bot.domain.records import TaskRecord
 from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
 from bot.service.ports import DeliveryError
+from bot.service.wholesong import WholeSongs
 
 log = logging.getLogger("bot.service")
 
@@ -16,8 +18,9 @@ log = logging.getLogger("bot.service")
 class Deliverer:
     """One asyncio task per succeeded task being posted; the store says when it is done."""
 
-    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int) -> None:
+    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int, whole_songs: WholeSongs | None = None) -> None:
         self._life = lifecycle
+        self._whole_songs = whole_songs
         self._slots = asyncio.Semaphore(max_deliveries)
         self.running: dict[int, asyncio.Task[None]] = {}
         self.stopping = False  # set by the service's stop(): no new delivery starts while it waits for the others
@@ -81,6 +84,7 @@ class Deliverer:
                     )
                     if done := await store.get_task(task_id):
                         await self._life.notify(events.task_delivered(done), task_id)
+                        await self._life.notify(self._whole_songs_after(done), task_id)
                     return
 
     async def _give_up(self, task_id: int, error: DeliveryError) -> None:
@@ -91,3 +95,14 @@ class Deliverer:
             log.warning("task %s is undeliverable: %s", task_id, error, extra=task_context(undeliverable))
             songs = await store.songs_of_task(task_id)
             await self._life.notify(self._life.events.task_undeliverable(undeliverable, songs), task_id)
+
+    async def _whole_songs_after(self, task: TaskRecord) -> None:
+        """On a server that wants them, every extension's whole song follows its result on its own."""
+        if self._whole_songs is None or task.kind != "extend" or task.guild_id is None:
+            return
+        if not (await self._life.store.guild_settings(task.guild_id)).whole_song_auto:
+            return
+        for song in await self._life.store.songs_of_task(task.id):
+            self._whole_songs.start_auto(
+                song, channel_id=task.channel_id, reply_to=task.result_message_id, upload_limit=task.upload_limit
+            )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from bot.domain.models import ProviderState, ProviderTask, TaskStatus
 from bot.domain.records import TaskRecord
+from bot.media import is_safe_embed_url
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError
 from bot.service.lifecycle import Lifecycle, backoff, outcome
 
@@ -31,6 +32,14 @@ def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
     if answered != held:
         return held
     return result.progress is not None and task.progress is not None and result.progress < task.progress
+
+
+def previews_of(result: ProviderTask) -> dict[str, str] | None:
+    """The audio a running task already streams, by clip id (only http(s) links); None when it carries none."""
+    if result.state is not ProviderState.RUNNING:
+        return None
+    found = {clip.id: clip.audio_url for clip in result.clips if clip.id and is_safe_embed_url(clip.audio_url)}
+    return {clip_id: url for clip_id, url in found.items() if url} or None
 
 
 class Poller:
@@ -96,7 +105,10 @@ class Poller:
             if not found or result.state is ProviderState.UNKNOWN or is_stale(found[0], result):
                 return False
             task = found[0]
-            if (result.raw_status, result.progress) == (task.provider_status, task.progress):
+            previews = previews_of(result)
+            if (result.raw_status, result.progress) == (task.provider_status, task.progress) and (
+                previews is None or previews == task.previews
+            ):
                 return False
             await self._apply(task, result, await store.active_count())
             return True
@@ -148,6 +160,7 @@ class Poller:
                 provider_status=result.raw_status,
                 progress=result.progress,
                 next_poll_at=now + delay,
+                previews=previews_of(result),
             )
         if moved:
             await life.progressed(task.id)

@@ -24,6 +24,7 @@ from bot.service.poll import Poller
 from bot.service.ports import Accepted, Metrics, NoMetrics, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.service.submit import Submitter
+from bot.service.wholesong import WholeSongs
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
@@ -44,6 +45,7 @@ class TaskService:
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
+        whole_songs: WholeSongs | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.store = store
@@ -61,7 +63,8 @@ class TaskService:
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
         )
         self.submitter = Submitter(self.lifecycle, submitted=self._poll_wakeup.set)
-        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries)
+        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries, whole_songs=whole_songs)
+        self.whole_songs = whole_songs
         self.poller = Poller(self.lifecycle, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
         self.community = Community(store)
 
@@ -85,7 +88,8 @@ class TaskService:
         self.intake.stopping = True
         self._submit_wakeup.set()
         self._poll_wakeup.set()
-        deadline = asyncio.get_running_loop().time() + grace
+        started = asyncio.get_running_loop().time()
+        deadline = started + grace
         # The loops first: a poll step still finishing may start a delivery, which must be waited for too.
         for running in (self._loops, list(self.deliverer.running.values())):
             if running:
@@ -95,6 +99,8 @@ class TaskService:
                 await asyncio.gather(*late, return_exceptions=True)
             self.deliverer.stopping = True
         self._loops = []
+        if self.whole_songs:
+            await self.whole_songs.stop(max(0.0, grace - (asyncio.get_running_loop().time() - started)))
 
     def loops_state(self) -> str:
         """For `/healthz`: "running", "stopped" (after `stop`, or a loop ended: restart the bot) or "not started"."""
@@ -104,6 +110,9 @@ class TaskService:
 
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)
+
+    async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        return await self.intake.request_whole_extend(requester, options)
 
     async def request_upload_extend(
         self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None

@@ -19,9 +19,12 @@ class ProgressReplies:
         self.min_interval = min_interval
         self._replies: dict[int, _Reply] = {}
 
-    def track(self, task_id: int, interaction: discord.Interaction) -> None:
-        """Follow a task in this reply, which has just been written: the next edit waits out the interval."""
-        self._replies[task_id] = _Reply(interaction, last_edit=time.monotonic())
+    def track(self, task_id: int, interaction: discord.Interaction, note: str | None = None) -> None:
+        """Follow a task in this reply, which has just been written: the next edit waits out the interval.
+
+        `note` (what Encore made of the request) stays above every later status line.
+        """
+        self._replies[task_id] = _Reply(interaction, last_edit=time.monotonic(), note=note)
 
     def tracks(self, task_id: int) -> bool:
         return task_id in self._replies
@@ -55,7 +58,7 @@ class ProgressReplies:
             return
         reply.last_edit = time.monotonic()
         try:
-            await reply.interaction.edit_original_response(content=text)
+            await reply.interaction.edit_original_response(content=f"{reply.note}\n{text}" if reply.note else text)
         except discord.HTTPException as error:
             log.debug("could not edit a progress reply: %s", error)
 
@@ -71,4 +74,5 @@ class _Reply:
     interaction: discord.Interaction
     last_edit: float = 0.0
     pending: str | None = None
+    note: str | None = None
     timer: asyncio.Task[None] | None = field(default=None)

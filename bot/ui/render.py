@@ -60,8 +60,10 @@ def accepted_text(task: TaskRecord, position: int) -> str:
 
 
 def status_text(task: TaskRecord, position: int | None = None) -> str:
-    """One line for the requester's progress message; `position` is its place in the submission queue."""
-    return f"Task #{task.id} ({describe_request(task.request)}): {status_phrase(task, position)}"
+    """The requester's progress message; `position` is its place in the submission queue. While the task runs,
+    the audio the provider already streams is linked below (the `/queue` list shows only the phrase)."""
+    links = preview_links(task.previews) if task.status is TaskStatus.RUNNING else ""
+    return f"Task #{task.id} ({describe_request(task.request)}): {status_phrase(task, position)}{links}"
 
 
 def status_phrase(task: TaskRecord, position: int | None = None) -> str:
@@ -75,13 +77,33 @@ def status_phrase(task: TaskRecord, position: int | None = None) -> str:
     if task.status is TaskStatus.SUBMITTED:
         return "📨 submitted, waiting for Suno to start"
     if task.status is TaskStatus.RUNNING:
-        progress = f" {task.progress}%" if task.progress is not None else ""
+        progress = f" {progress_bar(task.progress)}" if task.progress is not None else ""
         return f"🎛️ generating{progress}"
     if task.status is TaskStatus.SUCCEEDED:
         return "📦 finished, posting the result"
     if task.status is TaskStatus.DELIVERED:
         return "✅ posted in the channel"
     return f"❌ {shorten(task.error or 'failed', REASON_LIMIT)}"
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    """`▰▰▰▱▱▱▱▱▱▱ 30%`: a cell fills only once its whole tenth is done, so a full bar means finished."""
+    filled = max(0, min(width, percent * width // 100))
+    return f"{'▰' * filled}{'▱' * (width - filled)} {percent}%"
+
+
+def preview_links(previews: dict[str, str]) -> str:
+    """A line of links to the audio the provider streams while it makes the clips, or nothing before any appears.
+
+    Only http(s) links reach the store; a `)` or `<` is escaped so a URL cannot break out of its markdown link.
+    """
+    if not previews:
+        return ""
+    links = [
+        f"[clip {index}]({url.replace('(', '%28').replace(')', '%29').replace('<', '%3C').replace('>', '%3E')})"
+        for index, url in enumerate(previews.values(), start=1)
+    ]
+    return "\n🎧 Listen while it is made: " + " · ".join(links)
 
 
 def posted_text(task: TaskRecord, jump_url: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain.models import TaskStatus
-from bot.domain.records import GuildSettings, SongRecord, TaskRecord
+from bot.domain.records import GuildSettings, SongRecord, TaskRecord, WholeSongRecord, WholeSongState
 from bot.store.sqlite.files import DatabaseLock
 
 
@@ -52,7 +52,14 @@ def song_from_row(row: aiosqlite.Row) -> SongRecord:
 def settings_from_row(row: aiosqlite.Row) -> GuildSettings:
     data = {key: row[key] for key in row.keys() if key != "updated_at"}  # noqa: SIM118 - a Row iterates values
     data["reroll_anyone"] = bool(data["reroll_anyone"])
+    data["whole_song_auto"] = bool(data["whole_song_auto"])
     return GuildSettings(**data)
+
+
+def whole_song_from_row(row: aiosqlite.Row) -> WholeSongRecord:
+    data = {key: row[key] for key in row.keys()}  # noqa: SIM118 - a Row iterates values
+    data["state"] = WholeSongState(data["state"])
+    return WholeSongRecord(**data)
 
 
 class SqliteConnection:
