@@ -8,6 +8,7 @@ import aiohttp
 import discord
 
 from bot.config import Settings
+from bot.logs import redact_also
 from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
 from bot.providers import create_provider
@@ -85,6 +86,8 @@ class EncoreBot(EncoreClient):
         )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
+        if secret:
+            redact_also(secret)
         if secret:
             provider = create_provider(self.settings, self._session, webhook_secret=secret)
         self.service = TaskService(

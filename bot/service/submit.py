@@ -50,10 +50,10 @@ class Submitter:
     async def submit_next(self) -> float | None:
         """Submit the oldest queued task; return how long to wait before looking again (None: until woken)."""
         store, provider = self._life.store, self._life.provider
-        task = await store.next_queued()
+        now = time.time()
+        task = await store.next_queued(now)
         if task is None:
             return None
-        now = time.time()
         if task.next_attempt_at > now:
             return task.next_attempt_at - now
         if task.submit_started_at is not None:

@@ -41,7 +41,8 @@ class TaskStore(Protocol):
 
     async def last_submit_at(self) -> float | None: ...
 
-    async def next_queued(self) -> TaskRecord | None: ...
+    async def next_queued(self, now: float) -> TaskRecord | None:
+        """The oldest queued task that may go now (its retry is due), else the one whose retry comes first."""
 
     async def queue_position(self, task_id: int) -> int: ...
 

@@ -223,7 +223,9 @@ class DiscordTaskEvents:
     ) -> discord.Message:
         """Post the result in as many messages as Discord's limits need; return the first (the result's id)."""
         first: discord.Message | None = None
-        groups = pack_messages(task, songs, media, attach_audio=attach_audio)
+        # Grouped as if every file were attached, also for the links-only fallback: each message keeps its nonce
+        # and its clips, so a fallback after a partly posted result cannot shuffle clips between messages.
+        groups = pack_messages(task, songs, media, attach_audio=True)
         for number, group in enumerate(groups):
             files, embeds = self._message_parts(task, group, media, attach_audio=attach_audio)
             content = render.result_content(task) if number == 0 else render.continued_content(task, number + 1)

@@ -14,6 +14,7 @@ import aiosqlite
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, WholeSongRecord, WholeSongState
+from bot.store import StoreUnavailable
 from bot.store.sqlite.files import DatabaseLock
 
 
@@ -90,10 +91,13 @@ class SqliteConnection:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                # A failed COMMIT (disk full, I/O error) can leave the transaction open, and a failed statement may
+                # already have rolled it back: end it either way, so the next write can begin.
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
 
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cursor:
@@ -104,6 +108,11 @@ class SqliteConnection:
         """Apply every migration newer than the database's `user_version`; return the resulting version."""
         current = await self.schema_version()
         scripts = migrations()
+        if current > len(scripts):
+            raise StoreUnavailable(
+                f"the database is at schema version {current}, written by a newer Encore than this one "
+                f"(which knows {len(scripts)}): run that version, or restore a backup made by this one"
+            )
         for version, _, script in scripts[current:]:
             async with self._transaction() as db:
                 for statement in _statements(script):

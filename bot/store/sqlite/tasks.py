@@ -128,9 +128,18 @@ class SqliteTasks(SqliteConnection):
         row = await self._one("SELECT MAX(submit_started_at) FROM tasks")
         return float(row[0]) if row and row[0] is not None else None
 
-    async def next_queued(self) -> TaskRecord | None:
-        """The oldest queued task: submissions go out in the order they were accepted."""
-        row = await self._one("SELECT * FROM tasks WHERE status = 'queued' ORDER BY id LIMIT 1")
+    async def next_queued(self, now: float) -> TaskRecord | None:
+        """The oldest queued task that may go now, else the one whose retry comes first.
+
+        A task backing off after a transient fault must not hold up the members queued behind it.
+        """
+        row = await self._one(
+            """
+            SELECT * FROM tasks WHERE status = 'queued'
+            ORDER BY CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE 0 END, id LIMIT 1
+            """,
+            (now,),
+        )
         return task_from_row(row) if row else None
 
     async def queue_position(self, task_id: int) -> int:
