@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import aiohttp
 import discord
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ class ProgressReplies:
         return task_id in self._replies
 
     async def update(self, task_id: int, text: str, *, final: bool = False) -> None:
-        """Show `text`; the latest text wins, and a final one is shown at once and ends the tracking."""
+        """Show `text` (in the background, within the interval); the latest text wins. A final text is shown at
+        once and ends the tracking."""
         reply = self._replies.get(task_id)
         if reply is None:
             return
@@ -41,10 +43,9 @@ class ProgressReplies:
             self._replies.pop(task_id, None)
             await self._flush(reply)
             return
-        wait = reply.last_edit + self.min_interval - time.monotonic()
-        if wait <= 0:
-            await self._flush(reply)
-        elif reply.timer is None:
+        if reply.timer is None:
+            # Never edited inline: the submit loop and the poll lock must not wait on Discord.
+            wait = max(0.0, reply.last_edit + self.min_interval - time.monotonic())
             reply.timer = asyncio.create_task(self._flush_later(reply, wait))
 
     async def _flush_later(self, reply: _Reply, wait: float) -> None:
@@ -59,7 +60,7 @@ class ProgressReplies:
         reply.last_edit = time.monotonic()
         try:
             await reply.interaction.edit_original_response(content=f"{reply.note}\n{text}" if reply.note else text)
-        except discord.HTTPException as error:
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.debug("could not edit a progress reply: %s", error)
 
     def close(self) -> None:

@@ -30,6 +30,21 @@ class AudioNote:
     problem: str | None = None
 
 
+def link_text(text: str) -> str:
+    """Text for inside `[…]`: markdown escaped, and brackets too, so a title cannot become a link of its own."""
+    escaped = discord.utils.escape_markdown(text)
+    return escaped.replace("[", "\\[").replace("]", "\\]").replace("(", "\\(").replace(")", "\\)")
+
+
+def link_url(url: str) -> str:
+    """A URL for inside `(…)`: the characters that could end the link or start another are percent-encoded."""
+    return quote(url, safe=":/?#@!$&'*+,;=%~-._")
+
+
+def markdown_link(text: str, url: str) -> str:
+    return f"[{link_text(text)}]({link_url(url)})"
+
+
 def suno_link(clip_id: str) -> str:
     return f"https://suno.com/song/{quote(clip_id, safe='-')}"
 
@@ -37,11 +52,11 @@ def suno_link(clip_id: str) -> str:
 def describe_request(request: TaskRequest) -> str:
     """`[3f2a1c9b](link) from 1:05`, `the upload [name](url) from 1:05` or `a new song “Title”`, in one phrase."""
     if isinstance(request, GenerateRequest):
-        title = discord.utils.escape_markdown(shorten(request.title, 60)) if request.title else None
+        title = link_text(shorten(request.title, 60)) if request.title else None
         return f"a new song “{title}”" if title else "a new song"
     if request.clip_id is None:
-        name = discord.utils.escape_markdown(shorten(request.upload_name or "a track", 60))
-        upload = f"[{name}]({request.upload_url})" if request.upload_url else name
+        name = shorten(request.upload_name or "a track", 60)
+        upload = markdown_link(name, request.upload_url) if request.upload_url else link_text(name)
         return f"the upload {upload} from {format_seconds(request.continue_at)}"
     return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
 
@@ -95,14 +110,11 @@ def progress_bar(percent: int, width: int = 10) -> str:
 def preview_links(previews: dict[str, str]) -> str:
     """A line of links to the audio the provider streams while it makes the clips, or nothing before any appears.
 
-    Only http(s) links reach the store; a `)` or `<` is escaped so a URL cannot break out of its markdown link.
+    Only http(s) links reach the store, and each is encoded so it cannot break out of its markdown link.
     """
     if not previews:
         return ""
-    links = [
-        f"[clip {index}]({url.replace('(', '%28').replace(')', '%29').replace('<', '%3C').replace('>', '%3E')})"
-        for index, url in enumerate(previews.values(), start=1)
-    ]
+    links = [markdown_link(f"clip {index}", url) for index, url in enumerate(previews.values(), start=1)]
     return "\n🎧 Listen while it is made: " + " · ".join(links)
 
 
@@ -156,7 +168,9 @@ def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio
     if not isinstance(request, GenerateRequest):
         embed.add_field(name="Extends", value=describe_request(request))
     if audio and audio.link:
-        embed.add_field(name="Audio", value=f"[Listen]({audio.link}) (too large to upload here)", inline=False)
+        embed.add_field(
+            name="Audio", value=f"{markdown_link('Listen', audio.link)} (too large to upload here)", inline=False
+        )
     elif audio:
         embed.add_field(name="Audio", value=shorten(f"Not attached: {audio.problem}", 1024), inline=False)
     if cover:

@@ -135,7 +135,7 @@ class DiscordWholeSongs:
             discord.File(post.audio, filename=f"{stem}-whole-song.mp3"),
             discord.File(io.BytesIO(post.waveform_png), filename=WAVEFORM_NAME),
         ]
-        title = discord.utils.escape_markdown(render.shorten(post.song.title or "Untitled", 80))
+        title = discord.utils.escape_markdown(render.shorten(post.song.title or "Untitled", 80))  # bold, not a link
         content = (
             f"🎼 The whole song of **{title}**: {len(post.parts)} parts joined, {format_clock(post.timeline.duration)}"
         )
