@@ -35,6 +35,6 @@ def test_a_link_cannot_break_out_of_its_markdown() -> None:
     assert preview_links({}) == ""
     text = preview_links({"a": "https://x.example/a)](https://evil.example", "b": "https://x.example/b"})
     assert text == (
-        "\n🎧 Listen while it is made: [clip 1](https://x.example/a%29]%28https://evil.example)"
+        "\n🎧 Listen while it is made: [clip 1](https://x.example/a%29%5D%28https://evil.example)"
         " · [clip 2](https://x.example/b)"
     )
