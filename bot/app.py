@@ -11,15 +11,19 @@ import asyncpg
 
 from bot.config import Settings
 from bot.domain.pacing import Pacer, PacerFactory
+from bot.logs import redact_also
 from bot.media import MediaFetcher
+from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.events import DiscordTaskEvents
-from bot.ui.views import PERSISTENT_ITEMS, result_view
+from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.wholesong import DiscordWholeSongs
 from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
 
@@ -34,6 +38,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.showcase",
 )
+AUDIO_CACHE_BYTES = 512 * 1024 * 1024
+"""Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
 
 
 async def open_store(settings: Settings) -> Store:
@@ -42,6 +48,8 @@ async def open_store(settings: Settings) -> Store:
     if settings.database_url:
         try:
             return await PostgresStore.open(settings.database_url)
+        except StoreUnavailable as error:
+            raise StoreUnavailable(f"DATABASE_URL: {error}") from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"DATABASE_URL: PostgreSQL cannot be used ({error})") from None
     try:
@@ -94,13 +102,27 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=[trace])
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
+        audio_cache = AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES)
         self.events = DiscordTaskEvents(
-            self, self.media, progress_interval=self.progress_interval, result_view=result_view
+            self,
+            self.media,
+            progress_interval=self.progress_interval,
+            result_view=result_view,
+            audio_cache=audio_cache,
         )
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
+        whole_songs = WholeSongs(
+            self.store,
+            DiscordWholeSongs(self, view=whole_song_view),
+            self.media,
+            cdn_base_url=self.settings.suno_cdn_base_url,
+            cache=audio_cache,
+        )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
+        if secret:
+            redact_also(secret)
         if secret:
             provider = create_provider(self.settings, self._session, webhook_secret=secret, pacers=pacers)
         shared = isinstance(self.store, PostgresStore)
@@ -113,6 +135,7 @@ class EncoreBot(EncoreClient):
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            whole_songs=whole_songs,
             metrics=self.metrics,
             lease_seconds=self.settings.lease_seconds,
             # Other processes may leave work behind: look for it a few times per lease.

@@ -22,6 +22,7 @@ DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_SUNOAPI_BASE_URL = "https://api.sunoapi.co"
 DEFAULT_APIFRAME_BASE_URL = "https://api.apiframe.pro"
+DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
 
 
 class ConfigError(Exception):
@@ -44,6 +45,7 @@ class Settings:
     discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
     sunoapi_base_url: str = DEFAULT_SUNOAPI_BASE_URL
     apiframe_base_url: str = DEFAULT_APIFRAME_BASE_URL
+    suno_cdn_base_url: str = DEFAULT_SUNO_CDN_BASE_URL
     sunoapi_submit_interval: float = 4.0
     sunoapi_polls_per_second: float = 2.0
     database_path: Path = Path("data/encore.db")
@@ -71,6 +73,7 @@ class Settings:
         return self.trusted_media_origins | {
             origin_of(self.discord_api_base),
             origin_of(self.provider_base_url),
+            origin_of(self.suno_cdn_base_url),
         }
 
     @property
@@ -120,6 +123,7 @@ class Settings:
             discord_gateway_url=reader.url("DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, ("ws", "wss")),
             sunoapi_base_url=reader.url("SUNOAPI_BASE_URL", DEFAULT_SUNOAPI_BASE_URL, ("http", "https")),
             apiframe_base_url=reader.url("APIFRAME_BASE_URL", DEFAULT_APIFRAME_BASE_URL, ("http", "https")),
+            suno_cdn_base_url=reader.url("SUNO_CDN_BASE_URL", DEFAULT_SUNO_CDN_BASE_URL, ("http", "https")),
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=Path(reader.text("DATABASE_PATH") or "data/encore.db"),

@@ -22,6 +22,10 @@ class RedactingFormatter(logging.Formatter):
         super().__init__(fmt)
         self._secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
 
+    def add_secret(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self._secrets)
 
@@ -72,3 +76,12 @@ def configure_logging(level: str, secrets: Iterable[str], log_format: str = "tex
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # aiosqlite's DEBUG lines carry every SQL parameter, the webhook secret among them.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def redact_also(secret: str) -> None:
+    """A secret known only after start-up (the webhook secret, read from the database): redact it from now on."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, RedactingFormatter):
+            handler.formatter.add_secret(secret)

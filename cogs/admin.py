@@ -37,6 +37,8 @@ def settings_embed(settings: GuildSettings, default_daily: int) -> discord.Embed
     limit = settings.daily_limit if settings.daily_limit is not None else default_daily
     source = "set here" if settings.daily_limit is not None else "the bot's default"
     embed.add_field(name="Daily songs for the server", value=f"{limit or 'no limit'} ({source})", inline=False)
+    whole = "posted after every extension, unasked" if settings.whole_song_auto else "when someone presses Whole song"
+    embed.add_field(name="Whole songs", value=whole, inline=False)
     embed.set_footer(text="Change any of them with /encore settings and its options.")
     return embed
 
@@ -64,6 +66,7 @@ class AdminCog(commands.Cog):
         star_threshold="How many ⭐ a result needs for the showcase",
         daily_limit="Songs this server may request per day (0: no limit)",
         daily_default="True: use the bot's default daily limit again",
+        whole_song_auto="True: post the whole song of every extension after its result; False: only when pressed",
     )
     @app_commands.choices(
         reroll=[
@@ -82,6 +85,7 @@ class AdminCog(commands.Cog):
         star_threshold: app_commands.Range[int, 1, 1000] | None = None,
         daily_limit: app_commands.Range[int, 0, 100_000] | None = None,
         daily_default: bool = False,
+        whole_song_auto: bool | None = None,
     ) -> None:
         if not manages_server(interaction) or interaction.guild_id is None:
             await interaction.response.send_message(NOT_A_MANAGER, ephemeral=True)
@@ -108,6 +112,8 @@ class AdminCog(commands.Cog):
             changes["star_threshold"] = star_threshold
         if daily_limit is not None or daily_default:
             changes["daily_limit"] = daily_limit
+        if whole_song_auto is not None:
+            changes["whole_song_auto"] = whole_song_auto
         current = await self.bot.store.update_guild_settings(interaction.guild_id, changes)
         default_daily = self.bot.settings.quota.daily_per_guild
         content = "✅ Saved." if changes else None

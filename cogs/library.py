@@ -6,6 +6,8 @@ keep working after a restart and nothing is held in memory per message.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from typing import Any
 
@@ -13,11 +15,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.audio.waveform import render_waveform
+from bot.domain.records import WholeSongState
 from bot.domain.validation import InputError, parse_song_ref
+from bot.domain.wholesong import WholeSongTimeline
 from bot.store import Store
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
 from bot.ui.views import result_view
+from bot.ui.wholesong import WAVEFORM_NAME
 
 Button = discord.ui.Button[discord.ui.View]
 
@@ -158,7 +164,18 @@ class LibraryCog(commands.Cog):
         chain = await self.bot.store.song_chain(clip_id)
         task = await self.bot.store.get_task(record.task_id) if record.task_id else None
         view = result_view(task, [record]) if task else discord.utils.MISSING
-        await interaction.response.send_message(embed=listing.song_embed(record, chain, task), view=view)
+        embed = listing.song_embed(record, chain, task)
+        files = []
+        whole = await self.bot.store.get_whole_song(clip_id)
+        if whole and whole.state is WholeSongState.POSTED and whole.timeline_json and whole.message_id:
+            built = WholeSongTimeline.from_json(whole.timeline_json)
+            spans = [(span.start, span.end or built.duration) for span in built.spans]
+            png = await asyncio.to_thread(render_waveform, built.peaks, built.duration, spans, built.seams)
+            files.append(discord.File(io.BytesIO(png), filename=WAVEFORM_NAME))
+            embed.set_image(url=f"attachment://{WAVEFORM_NAME}")
+            link = listing.message_link(whole.guild_id, whole.channel_id or 0, whole.message_id)
+            embed.add_field(name="Whole song", value=f"[Jump to it]({link})")
+        await interaction.response.send_message(embed=embed, view=view, files=files)
 
     @app_commands.command(name="songs", description="List a member's songs, newest first, with their ids")
     @app_commands.guild_only()

@@ -20,11 +20,6 @@ class TaskStatus(StrEnum):
     UNDELIVERABLE = "undeliverable"
     CANCELLED = "cancelled"
 
-    @property
-    def is_final(self) -> bool:
-        """Nothing more will happen: posted, failed, made but impossible to post (the songs are kept), cancelled."""
-        return self in FINAL
-
 
 # Status groups every store and rule shares, so no query spells them out on its own.
 AT_PROVIDER: tuple[TaskStatus, ...] = (TaskStatus.SUBMITTED, TaskStatus.RUNNING)
@@ -33,13 +28,6 @@ IN_PROGRESS: tuple[TaskStatus, ...] = (TaskStatus.QUEUED, *AT_PROVIDER)
 """Queued or at the provider: what the per-member limit of tasks at once counts."""
 UNFINISHED: tuple[TaskStatus, ...] = (*IN_PROGRESS, TaskStatus.SUCCEEDED)
 """Everything a restart must resume: queued, at the provider, or made and not yet posted."""
-FINAL: tuple[TaskStatus, ...] = (
-    TaskStatus.DELIVERED,
-    TaskStatus.FAILED,
-    TaskStatus.UNDELIVERABLE,
-    TaskStatus.CANCELLED,
-)
-"""Nothing more will happen: posted, failed, made but impossible to post (the songs are kept), cancelled."""
 
 
 class ProviderState(StrEnum):

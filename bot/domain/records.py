@@ -5,7 +5,9 @@ Plain records, built by whichever store backend read them; nothing here knows ho
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
+from enum import StrEnum
 
 from bot.domain.models import TaskRequest, TaskStatus, request_from_json
 
@@ -40,10 +42,16 @@ class TaskRecord:
     showcased_at: float | None = None  # when the showcase repost was claimed (exactly once)
     showcase_message_id: int | None = None
     reports_by_webhook: bool = False  # submitted with a webhook URL: polling is only its safety net
+    previews_json: str | None = None  # {clip id: audio URL} the provider handed out while generating
 
     @property
     def request(self) -> TaskRequest:
         return request_from_json(self.kind, self.request_json)
+
+    @property
+    def previews(self) -> dict[str, str]:
+        """Audio the provider streams while it still makes the clips, by clip id (empty before any appears)."""
+        return dict(json.loads(self.previews_json)) if self.previews_json else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +83,38 @@ class GuildSettings:
     showcase_channel_id: int | None = None
     star_threshold: int = 3
     daily_limit: int | None = None
+    whole_song_auto: bool = False  # post the whole song of every clip after its result, unasked
 
 
 GUILD_SETTING_NAMES = frozenset(field.name for field in fields(GuildSettings)) - {"guild_id"}
+
+
+class WholeSongState(StrEnum):
+    """A whole song's post: being built under a claim, posted, or failed (a later press may try again)."""
+
+    BUILDING = "building"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class WholeSongRecord:
+    """The one whole-song post of a clip (the last of its chain), or the claim to make it.
+
+    `timeline_json` (a `WholeSongTimeline`) is kept once it is posted, for `/song`'s picture and the Extend button.
+    """
+
+    clip_id: str
+    state: WholeSongState
+    guild_id: int | None
+    channel_id: int | None
+    message_id: int | None
+    requested_by: int | None
+    claimed_at: float
+    posted_at: float | None
+    error: str | None
+    timeline_json: str | None
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)

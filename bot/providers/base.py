@@ -158,11 +158,6 @@ class Provider(ABC):
         return capabilities(self.name)
 
     @property
-    def supports_uploads(self) -> bool:
-        """Whether `upload_audio` works: members can extend their own tracks."""
-        return self.capabilities.uploads
-
-    @property
     def poll_budget(self) -> float | None:
         """Tasks per second the provider lets Encore poll, or None when it documents no limit."""
         return None
@@ -185,7 +180,7 @@ class Provider(ABC):
         return None
 
     async def upload_audio(self, audio_url: str) -> Upload:
-        """Hand the provider a member's track at a public URL, to extend it. See `supports_uploads`."""
+        """Hand the provider a member's track at a public URL, to extend it (see `capabilities.uploads`)."""
         raise ProviderRejected(f"{self.name} cannot extend uploaded audio")
 
     @abstractmethod

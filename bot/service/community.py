@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.quota import DAY_SECONDS
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord
 from bot.store import Store
 
-DAY_SECONDS = 86_400.0
 # /top periods: (label, seconds back; None for all time).
 PERIODS: dict[str, tuple[str, float | None]] = {
     "day": ("today", DAY_SECONDS),

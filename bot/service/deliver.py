@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
 
 from bot.domain.models import TaskStatus
+from bot.domain.records import TaskRecord
 from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
 from bot.service.ports import DeliveryError
+from bot.service.wholesong import WholeSongs
 
 log = logging.getLogger("bot.service")
 
@@ -18,10 +18,12 @@ log = logging.getLogger("bot.service")
 class Deliverer:
     """One asyncio task per succeeded task being posted; the store says when it is done."""
 
-    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int) -> None:
+    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int, whole_songs: WholeSongs | None = None) -> None:
         self._life = lifecycle
+        self._whole_songs = whole_songs
         self._slots = asyncio.Semaphore(max_deliveries)
         self.running: dict[int, asyncio.Task[None]] = {}
+        self.stopping = False  # set by the service's stop(): no new delivery starts while it waits for the others
 
     async def resume(self) -> None:
         """Start the deliveries nobody is making: left by a previous run, or by a process that died."""
@@ -29,10 +31,18 @@ class Deliverer:
             self.start(task.id)
 
     def start(self, task_id: int) -> None:
-        if task_id not in self.running:
-            delivery = asyncio.create_task(self._deliver(task_id), name=f"encore-deliver-{task_id}")
+        """Deliver a succeeded task in the background; after a stop, the next start resumes it instead."""
+        if task_id not in self.running and not self.stopping:
+            delivery = asyncio.create_task(self._guarded(task_id), name=f"encore-deliver-{task_id}")
             self.running[task_id] = delivery
             delivery.add_done_callback(lambda _: self.running.pop(task_id, None))
+
+    async def _guarded(self, task_id: int) -> None:
+        """A store fault around a delivery is logged; the task stays succeeded and the next start resumes it."""
+        try:
+            await self._deliver(task_id)
+        except Exception:
+            log.exception("task %s: delivery stopped on an unexpected error; it resumes at the next start", task_id)
 
     async def _deliver(self, task_id: int) -> None:
         """Lease a succeeded task and post its songs, retrying transient faults; the store says when it is done.
@@ -85,7 +95,8 @@ class Deliverer:
                         extra=task_context(task),
                     )
                     if done := await store.get_task(task_id):
-                        await self._after(events.task_delivered(done), task_id)
+                        await self._life.notify(events.task_delivered(done), task_id)
+                        await self._life.notify(self._whole_songs_after(done), task_id)
                     return
 
     async def _give_up(self, task_id: int, error: DeliveryError) -> None:
@@ -95,12 +106,15 @@ class Deliverer:
         if undeliverable := await store.get_task(task_id):
             log.warning("task %s is undeliverable: %s", task_id, error, extra=task_context(undeliverable))
             songs = await store.songs_of_task(task_id)
-            await self._after(self._life.events.task_undeliverable(undeliverable, songs), task_id)
+            await self._life.notify(self._life.events.task_undeliverable(undeliverable, songs), task_id)
 
-    @staticmethod
-    async def _after(step: Coroutine[Any, Any, None], task_id: int) -> None:
-        """Run what follows a recorded outcome (a reaction, a DM); its failure must not undo the outcome."""
-        try:
-            await step
-        except Exception:
-            log.exception("task %s: the follow-up of its outcome failed", task_id)
+    async def _whole_songs_after(self, task: TaskRecord) -> None:
+        """On a server that wants them, every extension's whole song follows its result on its own."""
+        if self._whole_songs is None or task.kind != "extend" or task.guild_id is None:
+            return
+        if not (await self._life.store.guild_settings(task.guild_id)).whole_song_auto:
+            return
+        for song in await self._life.store.songs_of_task(task.id):
+            self._whole_songs.start_auto(
+                song, channel_id=task.channel_id, reply_to=task.result_message_id, upload_limit=task.upload_limit
+            )

@@ -19,11 +19,14 @@ from bot.domain.validation import (
     GenerateOptions,
     InputError,
     check_audio_upload,
+    format_seconds,
     parse_song_ref,
+    parse_timestamp,
     validate_extend,
     validate_generate,
     validate_upload_extend,
 )
+from bot.domain.wholesong import WholeSongTimeline, WholeSongUnavailable, chain_parts, locate, timeline
 from bot.providers import ProviderAuthError, ProviderError
 from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle, task_context
 from bot.service.ports import Accepted
@@ -55,6 +58,36 @@ class Intake:
         known = await store.get_song(parse_song_ref(options.song)) if options.song else None
         request = validate_extend(self._life.provider.name, options, known)
         return await self._accepted(await self._create(requester, request))
+
+    async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        """An extend from the Extend button of a whole song: `options.at` is on the whole song's timeline.
+
+        Encore finds the clip that plays at that point and the point within it (in the first part it is the
+        original, a new branch) and extends that clip, saying so; a point past the song's end is refused.
+        """
+        leaf = parse_song_ref(options.song or "")
+        if not (options.at or "").strip():
+            return await self.request_extend(requester, replace(options, song=leaf))
+        at = parse_timestamp(options.at or "")
+        store = self._life.store
+        whole = await store.get_whole_song(leaf)
+        if whole is not None and whole.timeline_json:
+            spans = WholeSongTimeline.from_json(whole.timeline_json).spans
+        else:
+            chain = await store.song_chain(leaf)
+            try:
+                spans = timeline(chain_parts(chain), chain[-1].duration if chain else None)
+            except WholeSongUnavailable as error:
+                raise InputError(str(error)) from None
+        clip_id, into = locate(spans, at)
+        accepted = await self.request_extend(requester, replace(options, song=clip_id, at=f"{into:.3f}"))
+        branch = " (a new branch from that clip)" if clip_id != leaf else ""
+        note = (
+            f"{format_seconds(at)} on the whole song is {format_seconds(into)} into part "
+            f"{[span.clip_id for span in spans].index(clip_id) + 1}, clip {clip_id[:8]}: Encore extends that "
+            f"clip from there{branch}."
+        )
+        return replace(accepted, note=note)
 
     def check_upload(self, filename: str, content_type: str | None, size: int) -> None:
         """Refuse at once an attachment that cannot be extended here, before it is downloaded."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
+from typing import Any
 
 from bot.domain.records import TaskRecord
 from bot.providers import (
@@ -103,8 +104,16 @@ class Lifecycle:
             return
         log.warning("task %s failed (member %s): %s", task.id, task.requester_id, reason, extra=task_context(task))
         if failed := await self.store.get_task(task.id):
-            await self.events.task_failed(failed)
+            await self.notify(self.events.task_failed(failed), task.id)
 
     async def progressed(self, task_id: int) -> None:
         if task := await self.store.get_task(task_id):
-            await self.events.task_progressed(task)
+            await self.notify(self.events.task_progressed(task), task_id)
+
+    @staticmethod
+    async def notify(call: Coroutine[Any, Any, None], task_id: int) -> None:
+        """Tell the Discord side about a recorded step; its failure must neither undo the step nor stop a loop."""
+        try:
+            await call
+        except Exception:
+            log.exception("task %s: telling Discord about it failed", task_id)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from bot.domain.models import ProviderState, ProviderTask, TaskStatus
 from bot.domain.records import TaskRecord
+from bot.media import is_safe_embed_url
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError
 from bot.service.lifecycle import Lifecycle, backoff, outcome
 
@@ -31,6 +32,14 @@ def is_stale(task: TaskRecord, result: ProviderTask) -> bool:
     if answered != held:
         return held
     return result.progress is not None and task.progress is not None and result.progress < task.progress
+
+
+def previews_of(result: ProviderTask) -> dict[str, str] | None:
+    """The audio a running task already streams, by clip id (only http(s) links); None when it carries none."""
+    if result.state is not ProviderState.RUNNING:
+        return None
+    found = {clip.id: clip.audio_url for clip in result.clips if clip.id and is_safe_embed_url(clip.audio_url)}
+    return {clip_id: url for clip_id, url in found.items() if url} or None
 
 
 class Poller:
@@ -69,7 +78,7 @@ class Poller:
             for task in due:
                 if not await self._check_stalled(task, error):
                     await store.defer_poll(task.id, time.time() + delay)
-                    await self._life.events.task_progressed(task, retrying=error.message)
+                    await self._life.notify(self._life.events.task_progressed(task, retrying=error.message), task.id)
             return
         self._life.metrics.polled(provider.name, outcome(None), len(due))
         async with self._apply_lock:
@@ -81,7 +90,14 @@ class Poller:
             in_flight = await store.active_count()
             for polled, result in zip(due, results, strict=True):
                 if fresh_task := by_provider_id.get(polled.provider_task_id):
-                    await self._apply(fresh_task, result, in_flight)
+                    try:
+                        await self._apply(fresh_task, result, in_flight)
+                    except Exception:
+                        # One task Encore cannot move (a stored request it cannot read, a store fault) is backed
+                        # off alone; it must not stay the most overdue and starve every other task.
+                        delay = backoff(fresh_task.attempts, self._life.poll_interval)
+                        log.exception("task %s: applying a poll answer failed; next try in %.1f s", polled.id, delay)
+                        await store.defer_poll(fresh_task.id, time.time() + delay)
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
         """Apply an update the provider pushed (a webhook call); return False when it was ignored.
@@ -95,7 +111,10 @@ class Poller:
             if not found or result.state is ProviderState.UNKNOWN or is_stale(found[0], result):
                 return False
             task = found[0]
-            if (result.raw_status, result.progress) == (task.provider_status, task.progress):
+            previews = previews_of(result)
+            if (result.raw_status, result.progress) == (task.provider_status, task.progress) and (
+                previews is None or previews == task.previews
+            ):
                 return False
             await self._apply(task, result, await store.active_count())
             return True
@@ -147,6 +166,7 @@ class Poller:
                 provider_status=result.raw_status,
                 progress=result.progress,
                 next_poll_at=now + delay,
+                previews=previews_of(result),
             )
         if moved:
             await life.progressed(task.id)

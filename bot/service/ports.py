@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from bot.domain.records import SongRecord, TaskRecord
+from bot.domain.wholesong import ChainPart, WholeSongTimeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +20,11 @@ class Delivered:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A request that became a task, and its place in the submission queue."""
+    """A request that became a task, and its place in the submission queue; `note` is what Encore made of it."""
 
     task: TaskRecord
     position: int
+    note: str | None = None
 
 
 class DeliveryError(Exception):
@@ -86,3 +89,39 @@ class TaskEvents(Protocol):
 
     async def task_undeliverable(self, task: TaskRecord, songs: list[SongRecord]) -> None:
         """The songs exist but cannot be posted where they were asked for; tell the requester another way."""
+
+
+@dataclass(frozen=True, slots=True)
+class WholeSongPost:
+    """A built whole song to post as a reply: the files on disk, the chain it joins and who made it."""
+
+    song: SongRecord
+    chain: list[SongRecord]
+    parts: tuple[ChainPart, ...]
+    audio: Path
+    waveform_png: bytes
+    timeline: WholeSongTimeline
+    bitrate: int
+    makers: list[int]
+    channel_id: int
+    guild_id: int | None
+    reply_to: int | None
+
+
+class WholeSongEvents(Protocol):
+    """What building and posting a whole song needs from the Discord side."""
+
+    async def result_audio_url(self, task: TaskRecord, clip_id: str) -> str | None:
+        """A fresh URL of the clip's mp3 on Encore's own result message (Discord's URLs expire); None if it is gone."""
+
+    async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
+        """Display names of the chain's makers, for the file's tags."""
+
+    def upload_limit(self, guild_id: int | None) -> int:
+        """The server's upload limit per file, when the interaction did not report one."""
+
+    async def post_whole_song(self, post: WholeSongPost) -> int:
+        """Post it in the channel as a reply; return the message id. Raise `DeliveryError` when it cannot."""
+
+    async def whole_song_failed(self, channel_id: int, guild_id: int | None, reply_to: int | None, reason: str) -> None:
+        """An automatic whole song could not be made: say so under the result, since nobody pressed for it."""

@@ -65,6 +65,11 @@ class Submitter:
         if task.submit_started_at is not None:
             await self._life.fail(task, IN_DOUBT_MESSAGE)
             return 0
+        in_flight = await store.active_count() + 1
+        by_webhook = self._life.poll_policy.webhook_interval is not None
+        first_poll = self._life.poll_policy.delay(
+            age=0.0, state=ProviderState.QUEUED, progress=None, in_flight=in_flight, by_webhook=by_webhook
+        )
         # Wait for the slot before `begin_submit`: a task still waiting for its turn is not in doubt.
         asked = time.monotonic()
         async with provider.submit_slot():
@@ -78,20 +83,11 @@ class Submitter:
                 failure: ProviderError | None = error
             else:
                 failure = None
-        self._life.metrics.submitted(provider.name, outcome(failure))
         if failure is not None:
+            self._life.metrics.submitted(provider.name, outcome(failure))
             await self._submit_failed(task, failure)
             return 0
-        in_flight = await store.active_count() + 1
-        by_webhook = self._life.poll_policy.webhook_interval is not None
-        first_poll = self._life.poll_policy.delay(
-            age=0.0, state=ProviderState.QUEUED, progress=None, in_flight=in_flight, by_webhook=by_webhook
-        )
-        if not await store.mark_submitted(
-            task.id, provider_task_id, next_poll_at=time.time() + first_poll, by_webhook=by_webhook
-        ):
-            log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
-            return 0
+        # Logged before anything else can fail: if recording it does, the operator can still find the paid task.
         log.info(
             "task %s submitted to %s as %s (member %s)",
             task.id,
@@ -100,10 +96,16 @@ class Submitter:
             task.requester_id,
             extra=task_context(task),
         )
+        self._life.metrics.submitted(provider.name, outcome(None))
+        if not await store.mark_submitted(
+            task.id, provider_task_id, next_poll_at=time.time() + first_poll, by_webhook=by_webhook
+        ):
+            log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
+            return 0
         await self._life.progressed(task.id)
         self._submitted()
         for position, waiting in enumerate(await store.tasks_with_status(TaskStatus.QUEUED), start=1):
-            await self._life.events.task_progressed(waiting, position)
+            await self._life.notify(self._life.events.task_progressed(waiting, position), waiting.id)
         return 0
 
     async def _submit(self, request: TaskRequest) -> str:

@@ -28,6 +28,7 @@ from bot.service.poll import Poller
 from bot.service.ports import Accepted, Metrics, NoMetrics, TaskEvents
 from bot.service.scheduling import PollPolicy
 from bot.service.submit import Submitter
+from bot.service.wholesong import WholeSongs
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
@@ -48,6 +49,7 @@ class TaskService:
         allowed_guild_ids: frozenset[int] = frozenset(),
         max_deliveries: int = 4,
         webhook_poll_interval: float | None = None,
+        whole_songs: WholeSongs | None = None,
         metrics: Metrics | None = None,
         owner: str | None = None,
         lease_seconds: float = 30.0,
@@ -78,7 +80,8 @@ class TaskService:
             self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
         )
         self.submitter = Submitter(self.lifecycle, submitted=self._poll_wakeup.set)
-        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries)
+        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries, whole_songs=whole_songs)
+        self.whole_songs = whole_songs
         self.poller = Poller(self.lifecycle, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
         self.community = Community(store)
 
@@ -104,13 +107,19 @@ class TaskService:
         self.intake.stopping = True
         for wakeup in (self._submit_wakeup, self._poll_wakeup, self._stop_wakeup):
             wakeup.set()
-        running = [*self._loops, *self.deliverer.running.values()]
-        if running:
-            _, late = await asyncio.wait(running, timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        started = asyncio.get_running_loop().time()
+        deadline = started + grace
+        # The loops first: a poll step still finishing may start a delivery, which must be waited for too.
+        for running in (self._loops, list(self.deliverer.running.values())):
+            if running:
+                _, late = await asyncio.wait(running, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            self.deliverer.stopping = True
         self._loops = []
+        if self.whole_songs:
+            await self.whole_songs.stop(max(0.0, grace - (asyncio.get_running_loop().time() - started)))
         await self.store.release_leases(self.lifecycle.owner)
 
     def loops_state(self) -> str:
@@ -121,6 +130,9 @@ class TaskService:
 
     async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
         return await self.intake.request_extend(requester, options)
+
+    async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
+        return await self.intake.request_whole_extend(requester, options)
 
     async def request_upload_extend(
         self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
 from bot.domain.quota import QuotaPolicy
-from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage
+from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage, WholeSongRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,9 @@ class TaskStore(Protocol):
         provider_status: str,
         progress: int | None,
         next_poll_at: float,
-    ) -> bool: ...
+        previews: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Store a poll answer (and the preview audio it carries, if any); whether it moved the task."""
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None: ...
 
@@ -187,6 +189,23 @@ class CommunityStore(Protocol):
     async def usage(self, guild_id: int, since: float) -> Usage: ...
 
 
+class WholeSongStore(Protocol):
+    """The one whole-song post of a clip: claimed exactly once (or again once stale or failed), then recorded."""
+
+    async def claim_whole_song(
+        self, clip_id: str, *, guild_id: int | None, channel_id: int, requested_by: int | None, stale_after: float
+    ) -> bool:
+        """Take the right to build and post it; False while it is posted or a claim younger than `stale_after` runs."""
+
+    async def get_whole_song(self, clip_id: str) -> WholeSongRecord | None: ...
+
+    async def record_whole_song(self, clip_id: str, *, channel_id: int, message_id: int, timeline_json: str) -> bool:
+        """The post is made; False when the claim was no longer held."""
+
+    async def release_whole_song(self, clip_id: str, error: str) -> None:
+        """The build or post failed: record why and let a later press claim it again."""
+
+
 class MetaStore(Protocol):
     """Small facts of the install: the commands hash, the webhook secret."""
 
@@ -195,7 +214,7 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(TaskStore, SongStore, CommunityStore, MetaStore, Protocol):
+class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, MetaStore, Protocol):
     """Everything Encore keeps, on whichever backend the operator chose."""
 
     async def close(self) -> None: ...

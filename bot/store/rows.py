@@ -12,11 +12,15 @@ from importlib import resources
 from typing import Any, Protocol
 
 from bot.domain.models import TaskStatus
-from bot.domain.records import GuildSettings, SongRecord, TaskRecord
+from bot.domain.records import GuildSettings, SongRecord, TaskRecord, WholeSongRecord, WholeSongState
+from bot.store import StoreUnavailable
 
 TASK_COLUMNS = tuple(field.name for field in fields(TaskRecord))
 SONG_COLUMNS = tuple(field.name for field in fields(SongRecord))
 SETTINGS_COLUMNS = tuple(field.name for field in fields(GuildSettings))
+WHOLE_SONG_COLUMNS = tuple(field.name for field in fields(WholeSongRecord))
+# Settings kept as 0/1 by SQLite and as BOOLEAN by PostgreSQL.
+BOOLEAN_SETTINGS = frozenset({"reroll_anyone", "whole_song_auto"})
 
 # A task counts against quotas unless it failed or was cancelled before producing a song: those are given back.
 CHARGED = "(status NOT IN ('failed', 'cancelled') OR EXISTS (SELECT 1 FROM songs WHERE songs.task_id = tasks.id))"
@@ -54,9 +58,22 @@ def song_from_row(row: Row) -> SongRecord:
 
 
 def settings_from_row(row: Row) -> GuildSettings:
-    data = {name: row[name] for name in SETTINGS_COLUMNS}
-    data["reroll_anyone"] = bool(data["reroll_anyone"])
+    data = {name: bool(row[name]) if name in BOOLEAN_SETTINGS else row[name] for name in SETTINGS_COLUMNS}
     return GuildSettings(**data)
+
+
+def whole_song_from_row(row: Row) -> WholeSongRecord:
+    data = {name: row[name] for name in WHOLE_SONG_COLUMNS}
+    data["state"] = WholeSongState(data["state"])
+    return WholeSongRecord(**data)
+
+
+def newer_schema(current: int, known: int) -> StoreUnavailable:
+    """The refusal to open a database that a newer Encore migrated past the migrations this one has."""
+    return StoreUnavailable(
+        f"the database is at schema version {current}, written by a newer Encore than this one "
+        f"(which knows {known}): run that version, or restore a backup made by this one"
+    )
 
 
 def numbered_scripts(package: str, backend: str) -> list[tuple[int, str, str]]:

@@ -21,6 +21,7 @@ import discord
 from bot.audio.probe import probe_audio
 from bot.domain.records import SongRecord, TaskRecord
 from bot.media import MediaFetcher, MediaRefused, MediaTooLarge, is_safe_embed_url, sniff_image
+from bot.media.cache import AudioCache
 from bot.service import Delivered, DeliveryError
 from bot.ui import render
 from bot.ui.progress import ProgressReplies
@@ -69,9 +70,11 @@ class DiscordTaskEvents:
         *,
         progress_interval: float,
         result_view: ResultView,
+        audio_cache: AudioCache | None = None,
     ) -> None:
         self._client = client
         self._media = media
+        self._audio_cache = audio_cache  # every clip posted is kept: its whole song later needs no download
         self._result_view = result_view
         self._prepared: dict[int, PreparedResult] = {}
         self._downloads = asyncio.Semaphore(MAX_DOWNLOADS)
@@ -194,6 +197,8 @@ class DiscordTaskEvents:
         if duration is None:
             log.warning("clip %s: the audio file is not audio any decoder can read", song.clip_id)
             return Media(None, None, None, audio_problem="the file is not audio that can be played")
+        if self._audio_cache:
+            await asyncio.to_thread(self._audio_cache.put, song.clip_id, path)
         return Media(path, None, duration)
 
     async def _fetch_cover(self, song: SongRecord, stem: Path) -> Path | None:
@@ -218,7 +223,9 @@ class DiscordTaskEvents:
     ) -> discord.Message:
         """Post the result in as many messages as Discord's limits need; return the first (the result's id)."""
         first: discord.Message | None = None
-        groups = pack_messages(task, songs, media, attach_audio=attach_audio)
+        # Grouped as if every file were attached, also for the links-only fallback: each message keeps its nonce
+        # and its clips, so a fallback after a partly posted result cannot shuffle clips between messages.
+        groups = pack_messages(task, songs, media, attach_audio=True)
         for number, group in enumerate(groups):
             files, embeds = self._message_parts(task, group, media, attach_audio=attach_audio)
             content = render.result_content(task) if number == 0 else render.continued_content(task, number + 1)

@@ -14,6 +14,7 @@ import discord
 from bot.domain.models import TaskStatus
 from bot.domain.records import SongRecord, TaskRecord, Usage, UsageCounts
 from bot.domain.validation import format_seconds
+from bot.media import is_safe_embed_url
 from bot.ui import render
 
 SONGS_PER_PAGE = 8
@@ -42,7 +43,7 @@ def song_label(song: SongRecord) -> str:
 
 def linked_title(title: str | None, url: str) -> str:
     """`[Title](url)`, shortened, with markdown in the title escaped so it cannot break the link."""
-    return f"[{discord.utils.escape_markdown(render.shorten(title or 'Untitled', 80))}]({url})"
+    return render.markdown_link(render.shorten(title or "Untitled", 80), url)
 
 
 def song_embed(song: SongRecord, chain: list[SongRecord], task: TaskRecord | None) -> discord.Embed:
@@ -61,7 +62,7 @@ def song_embed(song: SongRecord, chain: list[SongRecord], task: TaskRecord | Non
     if task and task.result_message_id:
         link = message_link(task.guild_id, task.channel_id, task.result_message_id)
         embed.add_field(name="Posted", value=f"[Jump to the result]({link})")
-    if song.image_url:
+    if is_safe_embed_url(song.image_url):
         embed.set_thumbnail(url=song.image_url)
     embed.set_footer(text=f"Extend it with /extend song:{song.clip_id}")
     return embed
@@ -173,7 +174,7 @@ def showcase_embed(task: TaskRecord, song: SongRecord, chain: list[SongRecord], 
     if task.result_message_id:
         link = message_link(task.guild_id, task.channel_id, task.result_message_id)
         embed.add_field(name="Original post", value=f"[Jump to it]({link})")
-    if song.image_url:
+    if is_safe_embed_url(song.image_url):
         embed.set_image(url=song.image_url)
     embed.set_footer(text=f"Extend it with /extend song:{song.clip_id}")
     return embed

@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import aiohttp
 import discord
 
 log = logging.getLogger(__name__)
@@ -19,15 +20,19 @@ class ProgressReplies:
         self.min_interval = min_interval
         self._replies: dict[int, _Reply] = {}
 
-    def track(self, task_id: int, interaction: discord.Interaction) -> None:
-        """Follow a task in this reply, which has just been written: the next edit waits out the interval."""
-        self._replies[task_id] = _Reply(interaction, last_edit=time.monotonic())
+    def track(self, task_id: int, interaction: discord.Interaction, note: str | None = None) -> None:
+        """Follow a task in this reply, which has just been written: the next edit waits out the interval.
+
+        `note` (what Encore made of the request) stays above every later status line.
+        """
+        self._replies[task_id] = _Reply(interaction, last_edit=time.monotonic(), note=note)
 
     def tracks(self, task_id: int) -> bool:
         return task_id in self._replies
 
     async def update(self, task_id: int, text: str, *, final: bool = False) -> None:
-        """Show `text`; the latest text wins, and a final one is shown at once and ends the tracking."""
+        """Show `text` (in the background, within the interval); the latest text wins. A final text is shown at
+        once and ends the tracking."""
         reply = self._replies.get(task_id)
         if reply is None:
             return
@@ -38,10 +43,9 @@ class ProgressReplies:
             self._replies.pop(task_id, None)
             await self._flush(reply)
             return
-        wait = reply.last_edit + self.min_interval - time.monotonic()
-        if wait <= 0:
-            await self._flush(reply)
-        elif reply.timer is None:
+        if reply.timer is None:
+            # Never edited inline: the submit loop and the poll lock must not wait on Discord.
+            wait = max(0.0, reply.last_edit + self.min_interval - time.monotonic())
             reply.timer = asyncio.create_task(self._flush_later(reply, wait))
 
     async def _flush_later(self, reply: _Reply, wait: float) -> None:
@@ -55,8 +59,8 @@ class ProgressReplies:
             return
         reply.last_edit = time.monotonic()
         try:
-            await reply.interaction.edit_original_response(content=text)
-        except discord.HTTPException as error:
+            await reply.interaction.edit_original_response(content=f"{reply.note}\n{text}" if reply.note else text)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.debug("could not edit a progress reply: %s", error)
 
     def close(self) -> None:
@@ -71,4 +75,5 @@ class _Reply:
     interaction: discord.Interaction
     last_edit: float = 0.0
     pending: str | None = None
+    note: str | None = None
     timer: asyncio.Task[None] | None = field(default=None)

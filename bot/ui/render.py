@@ -30,6 +30,21 @@ class AudioNote:
     problem: str | None = None
 
 
+def link_text(text: str) -> str:
+    """Text for inside `[…]`: markdown escaped, and brackets too, so a title cannot become a link of its own."""
+    escaped = discord.utils.escape_markdown(text)
+    return escaped.replace("[", "\\[").replace("]", "\\]").replace("(", "\\(").replace(")", "\\)")
+
+
+def link_url(url: str) -> str:
+    """A URL for inside `(…)`: the characters that could end the link or start another are percent-encoded."""
+    return quote(url, safe=":/?#@!$&'*+,;=%~-._")
+
+
+def markdown_link(text: str, url: str) -> str:
+    return f"[{link_text(text)}]({link_url(url)})"
+
+
 def suno_link(clip_id: str) -> str:
     return f"https://suno.com/song/{quote(clip_id, safe='-')}"
 
@@ -37,11 +52,11 @@ def suno_link(clip_id: str) -> str:
 def describe_request(request: TaskRequest) -> str:
     """`[3f2a1c9b](link) from 1:05`, `the upload [name](url) from 1:05` or `a new song “Title”`, in one phrase."""
     if isinstance(request, GenerateRequest):
-        title = discord.utils.escape_markdown(shorten(request.title, 60)) if request.title else None
+        title = link_text(shorten(request.title, 60)) if request.title else None
         return f"a new song “{title}”" if title else "a new song"
     if request.clip_id is None:
-        name = discord.utils.escape_markdown(shorten(request.upload_name or "a track", 60))
-        upload = f"[{name}]({request.upload_url})" if request.upload_url else name
+        name = shorten(request.upload_name or "a track", 60)
+        upload = markdown_link(name, request.upload_url) if request.upload_url else link_text(name)
         return f"the upload {upload} from {format_seconds(request.continue_at)}"
     return f"[{request.clip_id[:8]}]({suno_link(request.clip_id)}) from {format_seconds(request.continue_at)}"
 
@@ -60,8 +75,10 @@ def accepted_text(task: TaskRecord, position: int) -> str:
 
 
 def status_text(task: TaskRecord, position: int | None = None) -> str:
-    """One line for the requester's progress message; `position` is its place in the submission queue."""
-    return f"Task #{task.id} ({describe_request(task.request)}): {status_phrase(task, position)}"
+    """The requester's progress message; `position` is its place in the submission queue. While the task runs,
+    the audio the provider already streams is linked below (the `/queue` list shows only the phrase)."""
+    links = preview_links(task.previews) if task.status is TaskStatus.RUNNING else ""
+    return f"Task #{task.id} ({describe_request(task.request)}): {status_phrase(task, position)}{links}"
 
 
 def status_phrase(task: TaskRecord, position: int | None = None) -> str:
@@ -75,13 +92,30 @@ def status_phrase(task: TaskRecord, position: int | None = None) -> str:
     if task.status is TaskStatus.SUBMITTED:
         return "📨 submitted, waiting for Suno to start"
     if task.status is TaskStatus.RUNNING:
-        progress = f" {task.progress}%" if task.progress is not None else ""
+        progress = f" {progress_bar(task.progress)}" if task.progress is not None else ""
         return f"🎛️ generating{progress}"
     if task.status is TaskStatus.SUCCEEDED:
         return "📦 finished, posting the result"
     if task.status is TaskStatus.DELIVERED:
         return "✅ posted in the channel"
     return f"❌ {shorten(task.error or 'failed', REASON_LIMIT)}"
+
+
+def progress_bar(percent: int, width: int = 10) -> str:
+    """`▰▰▰▱▱▱▱▱▱▱ 30%`: a cell fills only once its whole tenth is done, so a full bar means finished."""
+    filled = max(0, min(width, percent * width // 100))
+    return f"{'▰' * filled}{'▱' * (width - filled)} {percent}%"
+
+
+def preview_links(previews: dict[str, str]) -> str:
+    """A line of links to the audio the provider streams while it makes the clips, or nothing before any appears.
+
+    Only http(s) links reach the store, and each is encoded so it cannot break out of its markdown link.
+    """
+    if not previews:
+        return ""
+    links = [markdown_link(f"clip {index}", url) for index, url in enumerate(previews.values(), start=1)]
+    return "\n🎧 Listen while it is made: " + " · ".join(links)
 
 
 def posted_text(task: TaskRecord, jump_url: str) -> str:
@@ -134,7 +168,9 @@ def result_embed(task: TaskRecord, song: SongRecord, *, cover: str | None, audio
     if not isinstance(request, GenerateRequest):
         embed.add_field(name="Extends", value=describe_request(request))
     if audio and audio.link:
-        embed.add_field(name="Audio", value=f"[Listen]({audio.link}) (too large to upload here)", inline=False)
+        embed.add_field(
+            name="Audio", value=f"{markdown_link('Listen', audio.link)} (too large to upload here)", inline=False
+        )
     elif audio:
         embed.add_field(name="Audio", value=shorten(f"Not attached: {audio.problem}", 1024), inline=False)
     if cover:

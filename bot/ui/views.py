@@ -13,9 +13,11 @@ import discord
 
 from bot.domain.records import SongRecord, TaskRecord
 from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions, as_clip_id
+from bot.service.wholesong import WholeSongFailed
 from bot.ui import render
 from bot.ui.client import EncoreClient
 from bot.ui.replies import report_queued, requester_of
+from bot.ui.wholesong import outcome_text
 
 MODAL_TEXT_LIMIT = 4000
 
@@ -71,6 +73,66 @@ class ExtendButton(
 
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.send_modal(ExtendModal(self.clip_id))
+
+
+class WholeSongButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"encore:whole:(?P<clip>[0-9a-f-]{36})"
+):
+    """Post the whole song ending with this clip (every part of its chain joined) as a reply, once for everyone."""
+
+    def __init__(self, clip_id: str, label: str = "Whole song") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji="🎼", style=discord.ButtonStyle.secondary, custom_id=f"encore:whole:{clip_id}"
+            )
+        )
+        self.clip_id = clip_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> WholeSongButton:
+        return cls(match["clip"])
+
+    async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        whole_songs = interaction.client.service.whole_songs
+        outcome = (
+            await whole_songs.request(
+                self.clip_id,
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id or 0,
+                reply_to=interaction.message.id if interaction.message else None,
+                upload_limit=interaction.filesize_limit,
+            )
+            if whole_songs
+            else WholeSongFailed("Whole songs are not available on this bot.")
+        )
+        await interaction.edit_original_response(content=outcome_text(outcome))
+
+
+class WholeExtendButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"encore:wextend:(?P<clip>[0-9a-f-]{36})"
+):
+    """Extend a whole song from a point on its own timeline; Encore finds the clip that plays there."""
+
+    def __init__(self, clip_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Extend", emoji="➕", style=discord.ButtonStyle.secondary, custom_id=f"encore:wextend:{clip_id}"
+            )
+        )
+        self.clip_id = clip_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> WholeExtendButton:
+        return cls(match["clip"])
+
+    async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
+        await interaction.response.send_modal(ExtendModal(self.clip_id, whole_song=True))
 
 
 class DeleteButton(
@@ -143,9 +205,15 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         custom_id="title", label="Title", required=False, max_length=COMMAND_MAX_LENGTHS.title
     )
 
-    def __init__(self, clip_id: str) -> None:
-        super().__init__(custom_id=f"encore:extend-form:{clip_id}")
+    def __init__(self, clip_id: str, *, whole_song: bool = False) -> None:
+        super().__init__(
+            title="Extend the whole song" if whole_song else "Extend this song",
+            custom_id=f"encore:{'whole-' if whole_song else ''}extend-form:{clip_id}",
+        )
         self.clip_id = clip_id
+        self.whole_song = whole_song
+        if whole_song:
+            self.at.placeholder = "on the whole song, e.g. 3:20 (blank: from its end)"
 
     async def on_submit(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -157,9 +225,13 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
             style=self.style.value,
             title=self.song_title.value,
         )
+        service = interaction.client.service
+        requester = requester_of(interaction)
         await report_queued(
             interaction,
-            interaction.client.service.request_extend(requester_of(interaction), options),
+            service.request_whole_extend(requester, options)
+            if self.whole_song
+            else service.request_extend(requester, options),
         )
 
 
@@ -170,6 +242,22 @@ def add_extend_buttons(view: discord.ui.View, songs: list[SongRecord]) -> None:
             view.add_item(ExtendButton(clip_id, label=f"Extend {index}" if len(songs) > 1 else "Extend"))
 
 
+def add_whole_song_buttons(view: discord.ui.View, songs: list[SongRecord]) -> None:
+    """One Whole song button per extension (a new song is already whole), numbered when there are several."""
+    extensions = [
+        clip_id for song in songs if song.parent_clip_id is not None and (clip_id := as_clip_id(song.clip_id))
+    ]
+    for index, clip_id in enumerate(extensions, start=1):
+        view.add_item(WholeSongButton(clip_id, label=f"Whole song {index}" if len(extensions) > 1 else "Whole song"))
+
+
+def whole_song_view(clip_id: str) -> discord.ui.View:
+    """The whole song's post: Extend, with `at` on the whole song's timeline."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(WholeExtendButton(clip_id))
+    return view
+
+
 def extend_view(songs: list[SongRecord]) -> discord.ui.View:
     """Only the Extend buttons (the showcase repost): persistent, never held in memory."""
     view = discord.ui.View(timeout=None)
@@ -178,11 +266,13 @@ def extend_view(songs: list[SongRecord]) -> discord.ui.View:
 
 
 def result_view(task: TaskRecord, songs: list[SongRecord], first: bool = True) -> discord.ui.View:
-    """Reroll, one Extend per clip, Delete (Reroll and Delete on a result's first message only): all persistent."""
+    """Reroll, one Extend and one Whole song per clip, Delete (Reroll and Delete on a result's first message only):
+    all persistent."""
     view = discord.ui.View(timeout=None)
     if first:
         view.add_item(RerollButton(task.id))
     add_extend_buttons(view, songs)
+    add_whole_song_buttons(view, songs)
     if first:
         view.add_item(DeleteButton(task.id))
     return view
@@ -191,5 +281,7 @@ def result_view(task: TaskRecord, songs: list[SongRecord], first: bool = True) -
 PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]], ...] = (
     RerollButton,
     ExtendButton,
+    WholeSongButton,
+    WholeExtendButton,
     DeleteButton,
 )

@@ -18,6 +18,8 @@ from tests.fakes.providers import FakeApiframe, FakeSunoApi
 DISCORD_TOKEN = "fake-discord-token-0123456789"
 PROVIDER_KEY = "fake-provider-key-0123456789"
 T = TypeVar("T")
+NO_CDN = "http://127.0.0.1:9"
+"""Suno's CDN for tests that do not serve one: a local port that refuses at once, so no test reaches the internet."""
 
 
 def provider_env(provider: FakeSunoApi | FakeApiframe) -> dict[str, str]:
@@ -44,6 +46,7 @@ def settings_for(discord: FakeDiscord, database: Path, env: Mapping[str, str]) -
             "DATABASE_PATH": str(database),
             "POLL_INTERVAL_SECONDS": "0.05",
             "USER_COOLDOWN_SECONDS": "0",
+            "SUNO_CDN_BASE_URL": NO_CDN,
             **env,
         }
     )

@@ -106,7 +106,7 @@ async def test_apiframe_extend_of_an_unseen_song_then_reroll(tmp_path: Path) -> 
             result = await discord.wait_for_message(CHANNEL_ID, is_result)
             await assert_result_message(discord, apiframe, result)
             statuses = [version.content for version in (command.original.edits if command.original else [])]
-            assert any("generating 56%" in status for status in statuses)
+            assert any("generating ▰▰▰▰▰▱▱▱▱▱ 56%" in status for status in statuses)
 
             await discord.add_reaction(CHANNEL_ID, result.id, USER_ID, "🔁")
             reroll = await apiframe.wait_for_submit()

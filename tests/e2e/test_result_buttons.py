@@ -37,6 +37,8 @@ async def test_buttons_reroll_extend_and_delete_after_a_restart(tmp_path: Path) 
             f"encore:reroll:{task_id}",
             f"encore:extend:{clip_ids[0]}",
             f"encore:extend:{clip_ids[1]}",
+            f"encore:whole:{clip_ids[0]}",
+            f"encore:whole:{clip_ids[1]}",
             f"encore:delete:{task_id}",
         ]
 

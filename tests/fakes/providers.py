@@ -255,6 +255,7 @@ class FakeProvider:
         self._next_clip_ids: deque[list[str]] = deque()
         self._raw_answers: dict[str, Any] = {}
         self._audio: dict[str, bytes] = {}
+        self.audio_factory: Callable[[str], bytes] | None = None  # real audio per clip, made on first request
         self._media_urls: dict[str, dict[str, str]] = {}
         self._trickles: dict[str, float] = {}
         self._redirects: list[str] = []
@@ -437,10 +438,15 @@ class FakeProvider:
         return self._media_urls.get(clip_id, {}).get("image_url", self.image_url(clip_id))
 
     def cdn_bytes(self, clip_id: str) -> bytes:
-        """The exact bytes served at `audio_url(clip_id)` (deterministic per clip id)."""
+        """The exact bytes served at `audio_url(clip_id)`: `set_audio`'s, else `audio_factory`'s, else seeded noise."""
         if clip_id not in self._audio:
-            self._audio[clip_id] = _fake_mp3(clip_id, self.audio_size)
+            make = self.audio_factory or (lambda clip: _fake_mp3(clip, self.audio_size))
+            self._audio[clip_id] = make(clip_id)
         return self._audio[clip_id]
+
+    def set_audio(self, clip_id: str, data: bytes) -> None:
+        """Serve `data` (e.g. a real MP3 made in the test) as the clip's final audio."""
+        self._audio[clip_id] = data
 
     async def _cdn_audio(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
         clip_id = request.match_info["clip_id"]

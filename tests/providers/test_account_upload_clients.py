@@ -30,7 +30,7 @@ async def test_sunoapi_documents_no_credits_and_is_not_asked(http_session: aioht
             http_session, fake.base_url, KEY, submit_limiter=None, poll_limiter=RateLimiter.per_second(20)
         )
         assert await provider.credits() is None
-        assert not provider.supports_uploads
+        assert not provider.capabilities.uploads
         with pytest.raises(ProviderRejected, match="cannot extend uploaded audio"):
             await provider.upload_audio("https://cdn.example/unused.mp3")
         assert fake.requests == []

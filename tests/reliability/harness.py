@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from tests.e2e.harness import PROVIDER_KEY, settings_for
+from tests.e2e.harness import NO_CDN, PROVIDER_KEY, settings_for
 from tests.fakes.discord import GUILD_ID, FakeDiscord, InteractionRecord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
@@ -44,6 +44,7 @@ def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra
         "USER_COOLDOWN_SECONDS": "0",
         "MAX_ACTIVE_TASKS_PER_USER": "0",
         "LOG_LEVEL": "DEBUG",
+        "SUNO_CDN_BASE_URL": NO_CDN,
         **extra,
     }
 

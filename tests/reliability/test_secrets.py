@@ -4,13 +4,21 @@ REST request body, and every table of its database."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
 from tests.e2e.harness import eventually
-from tests.fakes.discord import CHANNEL_ID, FakeDiscord
-from tests.fakes.providers import FakeSunoApi
-from tests.reliability.harness import BotProcess, extend_options, is_result, sunoapi_env, tasks
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.providers import FakeApiframe, FakeSunoApi
+from tests.reliability.harness import (
+    BotProcess,
+    extend_options,
+    is_result,
+    seeded_apiframe_options,
+    sunoapi_env,
+    tasks,
+)
 
 DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.discord-token-that-must-never-leak"
 PROVIDER_KEY = "sk-suno-4b1d-key-that-must-never-leak"
@@ -56,3 +64,37 @@ async def test_no_secret_in_logs_messages_or_database(tmp_path: Path) -> None:
         assert not [text for text in messages if secret in text]
         assert secret not in repr(sent)
         assert secret not in database_dump(database)
+
+
+async def test_the_webhook_secret_never_reaches_the_log(tmp_path: Path) -> None:
+    database = tmp_path / "encore.db"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
+        env = {
+            "DISCORD_TOKEN": "fake-discord-token-0123456789",
+            "DISCORD_API_BASE": discord.api_base,
+            "DISCORD_GATEWAY_URL": discord.gateway_url,
+            "DEV_GUILD_ID": str(GUILD_ID),
+            "DATABASE_PATH": str(database),
+            "POLL_INTERVAL_SECONDS": "0.05",
+            "USER_COOLDOWN_SECONDS": "0",
+            "LOG_LEVEL": "DEBUG",
+            "APIFRAME_KEY": PROVIDER_KEY,
+            "APIFRAME_BASE_URL": apiframe.base_url,
+            "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+            "WEBHOOK_HOST": "127.0.0.1",
+            "WEBHOOK_PORT": str(port),
+        }
+        bot = await BotProcess.start(env, tmp_path)
+        await discord.invoke_command("extend", seeded_apiframe_options(apiframe))
+        submit = await apiframe.wait_for_submit()
+        apiframe.finish(submit.task_id)  # apiframe reports it by webhook
+        await discord.wait_for_message(CHANNEL_ID, is_result)
+        delivered = await apiframe.wait_for_webhook()
+        assert await bot.terminate() == 0
+    secret = sqlite3.connect(database).execute("SELECT value FROM meta WHERE key = 'apiframe_webhook_secret'")
+    (value,) = secret.fetchone()
+    assert delivered.secret == value and "DEBUG" in bot.output
+    assert value not in bot.output

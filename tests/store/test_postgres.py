@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from bot.domain.models import Clip, GenerateRequest, Requester, TaskStatus
+from bot.store import StoreUnavailable
 from bot.store.postgres import PostgresStore, migrations
 from bot.store.sqlite import SqliteStore
 from tests.support.postgres import fresh_database
@@ -127,3 +128,15 @@ async def test_other_processes_hear_of_queued_and_succeeded_tasks() -> None:
         finally:
             await worker.close()
             await gateway.close()
+
+
+async def test_a_database_migrated_by_a_newer_encore_is_refused() -> None:
+    async with fresh_database() as url:
+        await (await PostgresStore.open(url)).close()
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
+        finally:
+            await connection.close()
+        with pytest.raises(StoreUnavailable, match="schema version 99, written by a newer Encore"):
+            await PostgresStore.open(url)

@@ -51,6 +51,10 @@ async def test_a_database_at_every_earlier_version_upgrades_to_a_fresh_install(t
             assert (await upgraded.guild_settings(222)).daily_limit == 10
         if version >= 5:
             assert await upgraded.star_count(1) == 1
+        if version >= 7:
+            whole = await upgraded.get_whole_song("aaaaaaaa-1111-4222-8333-444455556666")
+            assert whole is not None and whole.message_id == 555 and whole.timeline_json
+            assert (await upgraded.guild_settings(222)).whole_song_auto
     finally:
         await upgraded.close()
 

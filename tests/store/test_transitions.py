@@ -72,3 +72,16 @@ async def test_a_cancel_and_a_submission_claim_never_both_win(store: Store) -> N
     first, second = await queued(store, "a"), await queued(store, "b")
     assert await store.begin_submit(first.id) and not await store.cancel_task(first.id)
     assert await store.cancel_task(second.id) and not await store.begin_submit(second.id)
+
+
+async def test_a_task_backing_off_does_not_hold_up_the_queue_behind_it(store: Store) -> None:
+    first, second = await queued(store, "a"), await queued(store, "b")
+    assert await store.defer_submit(first.id, retry_at=2_000.0, note="retrying: provider error 502")
+    ahead = await store.claim_next_queued("apiframe", "me", 1_000.0, 30.0)
+    assert ahead is not None and ahead.id == second.id
+    assert await store.begin_submit(second.id)
+    assert await store.mark_submitted(second.id, "p2", next_poll_at=0)
+    assert await store.claim_next_queued("apiframe", "me", 1_000.0, 30.0) is None
+    assert await store.next_queued_due_at("apiframe") == 2_000.0  # when to look again
+    due = await store.claim_next_queued("apiframe", "me", 2_000.0, 30.0)
+    assert due is not None and due.id == first.id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -90,3 +92,35 @@ def dominant_frequency(samples: npt.NDArray[np.floating], sample_rate: int) -> f
 def rms(samples: npt.NDArray[np.floating]) -> float:
     """Root mean square level of `samples` (0 for none)."""
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+
+
+class ToneBank:
+    """Real MP3s on demand, one distinct tone per clip id (in the order they are asked for), for provider fakes.
+
+    `freq[clip_id]` says which tone a clip got, so a test can tell the parts of a whole song apart.
+    """
+
+    FREQUENCIES = (440.0, 660.0, 880.0, 550.0, 770.0, 990.0, 495.0, 715.0, 935.0, 605.0)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.freq: dict[str, float] = {}
+        self._next = itertools.cycle(self.FREQUENCIES)
+
+    def __call__(self, clip_id: str) -> bytes:
+        self.freq[clip_id] = next(self._next)
+        return tone_bytes(self.freq[clip_id], self.seconds)
+
+
+def tone_bytes(freq_hz: float, seconds: float) -> bytes:
+    """The bytes of a real tone MP3 (`make_tone_mp3` through a temporary file)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return make_tone_mp3(Path(folder) / "tone.mp3", freq_hz=freq_hz, seconds=seconds).read_bytes()
+
+
+def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz: float) -> float:
+    """The amplitude of the `freq_hz` component of `samples` (a quadrature projection; 0.5 for a pure test tone)."""
+    t = np.arange(len(samples)) / sample_rate
+    phase = 2 * np.pi * freq_hz * t
+    cos, sin = np.mean(samples * np.cos(phase)), np.mean(samples * np.sin(phase))
+    return float(2 * np.hypot(cos, sin))

@@ -56,3 +56,12 @@ def test_the_showcase_repost_folds_the_same_way() -> None:
     )  # fmt: skip
     embed = listing.showcase_embed(task, chain[-1], chain, stars=5)
     assert len(embed.description or "") <= 4096 and len(embed) <= 6000
+
+
+def test_a_title_or_url_cannot_make_a_link_of_its_own() -> None:
+    hostile = listing.linked_title("x](https://evil.example) [y", "https://cdn.example/a.mp3)[Free](https://evil")
+    # One link, whose text is the whole title and whose target is the whole (encoded) URL.
+    assert hostile.count("](") == 1
+    text, url = hostile.split("](")
+    assert "https://evil.example" in text and url.startswith("https://cdn.example/a.mp3%29%5BFree%5D%28")
+    assert ")" not in url[:-1] and url.endswith(")")

@@ -18,6 +18,7 @@ def test_defaults() -> None:
     assert settings.provider == "sunoapi"
     assert settings.sunoapi_base_url == "https://api.sunoapi.co"
     assert settings.apiframe_base_url == "https://api.apiframe.pro"
+    assert settings.suno_cdn_base_url == "https://cdn1.suno.ai"
     assert settings.discord_api_base == "https://discord.com/api/v10"
     assert settings.database_path == Path("data/encore.db")
     assert settings.poll_interval == 5.0
@@ -50,6 +51,7 @@ def test_provider_is_the_one_with_a_key_unless_named() -> None:
         ({**BASE, "POLL_INTERVAL_SECONDS": "nan"}, "POLL_INTERVAL_SECONDS"),
         ({**BASE, "DEV_GUILD_ID": "my-guild"}, "DEV_GUILD_ID"),
         ({**BASE, "SUNOAPI_BASE_URL": "ftp://x"}, "SUNOAPI_BASE_URL"),
+        ({**BASE, "SUNO_CDN_BASE_URL": "cdn1.suno.ai"}, "SUNO_CDN_BASE_URL"),
         ({**BASE, "DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
         ({**BASE, "HTTP_PORT": "80808"}, "HTTP_PORT"),
         ({**BASE, "LOG_FORMAT": "xml"}, "LOG_FORMAT"),

@@ -12,11 +12,12 @@ from bot.store.postgres.pacer import PostgresPacer
 from bot.store.postgres.signals import PostgresSignals
 from bot.store.postgres.songs import PostgresSongs
 from bot.store.postgres.tasks import PostgresTasks
+from bot.store.postgres.wholesongs import PostgresWholeSongs
 
 __all__ = ["PostgresPacer", "PostgresStore", "inspect_database", "migrations"]
 
 
-class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresMeta, PostgresSignals):
+class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresWholeSongs, PostgresMeta, PostgresSignals):
     """The `Store` protocol on a PostgreSQL database; each concern's queries live in their own module."""
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.domain.records import GUILD_SETTING_NAMES, GuildSettings, TaskRecord, Usage, UsageCounts
 from bot.store.postgres.connection import PostgresConnection
-from bot.store.rows import settings_from_row, task_from_row
+from bot.store.rows import BOOLEAN_SETTINGS, settings_from_row, task_from_row
 
 
 class PostgresCommunity(PostgresConnection):
@@ -23,7 +23,7 @@ class PostgresCommunity(PostgresConnection):
             raise ValueError(f"unknown guild settings: {sorted(unknown)}")
         if changes:
             names = list(changes)
-            values = [bool(value) if name == "reroll_anyone" else value for name, value in changes.items()]
+            values = [bool(value) if name in BOOLEAN_SETTINGS else value for name, value in changes.items()]
             assignments = ", ".join(f"{name} = excluded.{name}" for name in names)
             marks = ", ".join(f"${index}" for index in range(3, len(names) + 3))
             await self._write(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 
 from bot.domain.models import TaskStatus
-from bot.store.rows import in_list, numbered_scripts
+from bot.store.rows import in_list, newer_schema, numbered_scripts
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -76,6 +76,8 @@ class PostgresConnection:
                 """
             )
             current = int(await db.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+            if current > len(scripts):
+                raise newer_schema(current, len(scripts))
             for version, name, script in scripts[current:]:
                 await db.execute(script)
                 await db.execute(

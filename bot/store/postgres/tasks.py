@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -278,10 +279,21 @@ class PostgresTasks(PostgresConnection):
         provider_status: str,
         progress: int | None,
         next_poll_at: float,
+        previews: Mapping[str, str] | None = None,
     ) -> bool:
-        """Store a poll answer; return whether it moved the task. Applied only while the task is at the provider."""
-        moved = (status, provider_status, progress) != (task.status, task.provider_status, task.progress)
+        """Store a poll answer; return whether it moved the task (status, progress or preview audio changed).
+
+        `previews` (clip id → streaming audio URL) replaces the known ones when given; None keeps them.
+        Applied only while the task is at the provider: an answer cannot revive a finished task.
+        """
+        new_previews = previews is not None and dict(previews) != task.previews
+        moved = new_previews or (status, provider_status, progress) != (
+            task.status,
+            task.provider_status,
+            task.progress,
+        )
         now = time.time()
+        extra = {"previews_json": json.dumps(dict(previews or {}), sort_keys=True)} if new_previews else {}
         applied = await self._update_task(
             task.id,
             AT_PROVIDER,
@@ -291,6 +303,7 @@ class PostgresTasks(PostgresConnection):
             attempts=0,
             next_attempt_at=float(next_poll_at),
             last_change_at=now if moved else task.last_change_at,
+            **extra,
         )
         return moved and applied
 

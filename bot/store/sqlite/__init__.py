@@ -14,11 +14,12 @@ from bot.store.sqlite.files import DatabaseLock, backup_database, check_path, de
 from bot.store.sqlite.meta import SqliteMeta
 from bot.store.sqlite.songs import SqliteSongs
 from bot.store.sqlite.tasks import SqliteTasks
+from bot.store.sqlite.wholesongs import SqliteWholeSongs
 
 __all__ = ["DatabaseInfo", "SqliteStore", "backup_database", "inspect_database", "migrations"]
 
 
-class SqliteStore(SqliteTasks, SqliteSongs, SqliteCommunity, SqliteMeta):
+class SqliteStore(SqliteTasks, SqliteSongs, SqliteCommunity, SqliteWholeSongs, SqliteMeta):
     """The `Store` protocol on one SQLite file; each concern's queries live in their own module."""
 
     @classmethod

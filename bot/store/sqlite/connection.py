@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain.models import TaskStatus
-from bot.store.rows import in_list, numbered_scripts
+from bot.store.rows import in_list, newer_schema, numbered_scripts
 from bot.store.sqlite.files import DatabaseLock
 from bot.store.sqlite.leases import Leases
 
@@ -50,10 +50,13 @@ class SqliteConnection:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                # A failed COMMIT (disk full, I/O error) can leave the transaction open, and a failed statement may
+                # already have rolled it back: end it either way, so the next write can begin.
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
 
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cursor:
@@ -64,6 +67,8 @@ class SqliteConnection:
         """Apply every migration newer than the database's `user_version`; return the resulting version."""
         current = await self.schema_version()
         scripts = migrations()
+        if current > len(scripts):
+            raise newer_schema(current, len(scripts))
         for version, _, script in scripts[current:]:
             async with self._transaction() as db:
                 for statement in _statements(script):

@@ -6,6 +6,7 @@ submission, two processes) can overwrite one outcome with another.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -279,13 +280,18 @@ class SqliteTasks(SqliteConnection):
         provider_status: str,
         progress: int | None,
         next_poll_at: float,
+        previews: Mapping[str, str] | None = None,
     ) -> bool:
-        """Store a poll answer; return whether it moved the task (status or progress changed).
+        """Store a poll answer; return whether it moved the task (status, progress or preview audio changed).
 
+        `previews` (clip id → streaming audio URL) replaces the known ones when given; None keeps them.
         Applied only while the task is still at the provider: an answer cannot revive a finished task.
         """
-        moved = (status, provider_status, progress) != (task.status, task.provider_status, task.progress)
+        new_previews = previews is not None and dict(previews) != task.previews
+        answer = (status, provider_status, progress)
+        moved = new_previews or answer != (task.status, task.provider_status, task.progress)
         now = time.time()
+        extra = {"previews_json": json.dumps(dict(previews or {}), sort_keys=True)} if new_previews else {}
         applied = await self._update_task(
             task.id,
             AT_PROVIDER,
@@ -295,6 +301,7 @@ class SqliteTasks(SqliteConnection):
             attempts=0,
             next_attempt_at=next_poll_at,
             last_change_at=now if moved else task.last_change_at,
+            **extra,
         )
         return moved and applied
 

@@ -519,6 +519,7 @@ class RestMixin:
             id=self.snowflakes.next(),
             channel_id=channel.id,
             author=self.bot_user,
+            reply_to=self._replied_message(channel, payload.get("message_reference")),
             content=payload.get("content") or "",
             embeds=list(payload.get("embeds") or []),
             attachments=self._attachments_for(channel, payload.get("attachments"), files, []),
@@ -530,6 +531,17 @@ class RestMixin:
             interaction=interaction,
         )
         return await self._store_message(message)
+
+    def _replied_message(self, channel: FakeChannel, reference: JSON | None) -> int | None:
+        """The id a reply points at; a reply to a missing message fails unless ``fail_if_not_exists`` is false."""
+        if not reference or reference.get("message_id") is None:
+            return None
+        target = self._messages.get(int(reference["message_id"]))
+        if target is not None and not target.deleted and target.channel_id == channel.id:
+            return target.id
+        if reference.get("fail_if_not_exists", True):
+            raise _form_error("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+        return None
 
     async def _store_message(self, message: StoredMessage) -> StoredMessage:
         self._messages[message.id] = message
@@ -610,6 +622,9 @@ class RestMixin:
         }
         if message.nonce is not None:
             data["nonce"] = message.nonce
+        if message.reply_to is not None:
+            data["type"] = 19
+            data["message_reference"] = {"message_id": str(message.reply_to), "channel_id": str(message.channel_id)}
         if message.reactions:
             data["reactions"] = [
                 {

@@ -451,6 +451,7 @@ class StoredMessage:
     deleted: bool = False
     reactions: dict[str, list[int]] = field(default_factory=dict)  # emoji key -> user ids, in reaction order
     interaction: InteractionRecord | None = field(default=None, repr=False)
+    reply_to: int | None = None  # the message this one replies to (``message_reference``)
 
     @property
     def ephemeral(self) -> bool:

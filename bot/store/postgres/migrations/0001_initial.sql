@@ -42,6 +42,9 @@ CREATE INDEX tasks_by_guild ON tasks(guild_id, created_at);
 CREATE INDEX tasks_by_provider_task ON tasks(provider, provider_task_id) WHERE provider_task_id IS NOT NULL;
 CREATE INDEX tasks_by_guild_finished ON tasks(guild_id, finished_at) WHERE result_message_id IS NOT NULL;
 CREATE INDEX tasks_by_lease_owner ON tasks(lease_owner) WHERE lease_owner IS NOT NULL;
+-- PostgreSQL only: the claims read these in order and stop at their LIMIT.
+CREATE INDEX tasks_due_polls ON tasks(provider, next_attempt_at) WHERE status IN ('submitted', 'running');
+CREATE INDEX tasks_queued ON tasks(provider, id) WHERE status = 'queued';
 
 CREATE TABLE songs (
     clip_id TEXT PRIMARY KEY,
