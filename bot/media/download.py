@@ -23,7 +23,7 @@ from typing import Literal
 import aiohttp
 from aiohappyeyeballs import AddrInfoType
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from bot.media.addresses import DEFAULT_PORTS, Origin, is_public_address, origin_of
@@ -103,7 +103,9 @@ class GuardedResolver(AbstractResolver):
     """Delegates DNS to `inner` and refuses a name with any non-public address unless its origin is trusted."""
 
     def __init__(self, inner: AbstractResolver | None = None) -> None:
-        self._inner = inner if inner is not None else DefaultResolver()
+        # The system's resolver, not aiohttp's default: with aiodns installed (discord.py's speed extra) that is
+        # c-ares, which fails on spellings such as 0x7f.0.0.1 instead of resolving them for the check to refuse.
+        self._inner = inner if inner is not None else ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -159,7 +161,7 @@ class MediaFetcher:
 
     `trusted_origins` may be private (the provider, the Discord API, test fakes); every other address must be
     public. `grace` seconds after the headers the rate is first checked, averaged over the last `window` seconds.
-    `resolver` is the DNS resolver to delegate to (aiohttp's default when None).
+    `resolver` is the DNS resolver to delegate to (the system's, through a thread, when None).
     """
 
     def __init__(
