@@ -90,7 +90,9 @@ async def test_the_webhook_secret_never_reaches_the_log(tmp_path: Path) -> None:
         bot = await BotProcess.start(env, tmp_path)
         await discord.invoke_command("extend", seeded_apiframe_options(apiframe))
         submit = await apiframe.wait_for_submit()
-        apiframe.finish(submit.task_id)  # apiframe reports it by webhook
+        # Once Encore has recorded the submission, apiframe reports the result by webhook.
+        await eventually(lambda: (rows := tasks(database)) and rows[0]["status"] == "submitted", what="the submission")
+        apiframe.finish(submit.task_id)
         await discord.wait_for_message(CHANNEL_ID, is_result)
         delivered = await apiframe.wait_for_webhook()
         assert await bot.terminate() == 0
