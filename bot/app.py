@@ -102,7 +102,7 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=[trace])
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = AudioCache(self.settings.database_path.parent / "audio-cache", AUDIO_CACHE_BYTES)
+        audio_cache = AudioCache(self.settings.audio_cache_dir, AUDIO_CACHE_BYTES)
         self.events = DiscordTaskEvents(
             self,
             self.media,

@@ -50,6 +50,7 @@ class Settings:
     sunoapi_polls_per_second: float = 2.0
     database_path: Path = Path("data/encore.db")
     database_url: str = field(default="", repr=False)  # PostgreSQL, shared by processes; may carry a password
+    audio_cache_dir: Path = Path("data/audio-cache")
     lease_seconds: float = 30.0
     shard_count: int = 1
     shard_ids: tuple[int, ...] | None = None  # None: every shard of `shard_count`; () with SHARD_IDS=none
@@ -109,6 +110,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping, raising `ConfigError` for the first bad variable."""
         reader = _EnvReader(env)
+        database_path = Path(reader.text("DATABASE_PATH") or "data/encore.db")
         sunoapi_key = reader.text("SUNOAPI_KEY")
         apiframe_key = reader.text("APIFRAME_KEY")
         shard_count = reader.count("SHARD_COUNT", 1)
@@ -126,8 +128,12 @@ class Settings:
             suno_cdn_base_url=reader.url("SUNO_CDN_BASE_URL", DEFAULT_SUNO_CDN_BASE_URL, ("http", "https")),
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
-            database_path=Path(reader.text("DATABASE_PATH") or "data/encore.db"),
+            database_path=database_path,
             database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
+            audio_cache_dir=Path(
+                reader.text("AUDIO_CACHE_DIR")
+                or Path(reader.text("DATABASE_PATH") or "data/encore.db").parent / "audio-cache"
+            ),
             lease_seconds=reader.number("LEASE_SECONDS", 30.0, minimum=1.0),
             shard_count=shard_count,
             shard_ids=reader.shard_ids("SHARD_IDS", shard_count),

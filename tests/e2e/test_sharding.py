@@ -38,10 +38,10 @@ async def test_two_shards_in_one_process_each_get_their_servers(tmp_path: Path) 
                 await discord.wait_for_message(channel, is_result)
 
 
-async def test_a_worker_runs_no_gateway_and_still_delivers() -> None:
+async def test_a_worker_runs_no_gateway_and_still_delivers(tmp_path: Path) -> None:
     async with fresh_database() as url, FakeDiscord() as discord, fast_suno() as suno:
         env = {**provider_env(suno), "DATABASE_URL": url, "SHARD_IDS": "none", "LEASE_SECONDS": "2"}
-        settings = settings_for(discord, Path("unused.db"), env)
+        settings = settings_for(discord, tmp_path / "unused.db", env)
         queued_by_a_shard = await PostgresStore.open(url)  # as a process with the gateway would queue it
         task = await queued_by_a_shard.create_task(
             Requester(USER_ID, discord.channel_id, discord.guild_id), "sunoapi", GenerateRequest(prompt="a waltz")
