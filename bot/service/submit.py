@@ -8,6 +8,7 @@ fails it with an explanation and never resends it, because neither provider offe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -43,6 +44,9 @@ class Submitter:
     def __init__(self, lifecycle: Lifecycle, *, submitted: Callable[[], None]) -> None:
         self._life = lifecycle
         self._submitted = submitted
+        # Held from the provider call until its answer is recorded: the provider may report on the new task (a
+        # webhook) before Encore has written its id down, and such a report waits for that (`TaskService`).
+        self.recording = asyncio.Lock()
 
     async def remember_last_submit(self) -> None:
         """Count the previous run's last submission against the provider's pace, so a restart cannot send early."""
@@ -75,18 +79,32 @@ class Submitter:
         async with provider.submit_slot():
             if (waited := time.monotonic() - asked) > 0.001:
                 self._life.metrics.rate_limit_wait(provider.name, waited)
-            if not await store.begin_submit(task.id):
-                return 0
-            try:
-                provider_task_id = await self._submit(task.request)
-            except ProviderError as error:
-                failure: ProviderError | None = error
-            else:
-                failure = None
+            async with self.recording:
+                if not await store.begin_submit(task.id):
+                    return 0
+                failure: ProviderError | None = None
+                recorded = False
+                try:
+                    provider_task_id = await self._submit(task.request)
+                except ProviderError as error:
+                    failure = error
+                else:
+                    recorded = await self._record(task, provider_task_id, time.time() + first_poll, by_webhook)
         if failure is not None:
             self._life.metrics.submitted(provider.name, outcome(failure))
             await self._submit_failed(task, failure)
             return 0
+        if not recorded:
+            return 0
+        await self._life.progressed(task.id)
+        self._submitted()
+        for position, waiting in enumerate(await store.tasks_with_status(TaskStatus.QUEUED), start=1):
+            await self._life.notify(self._life.events.task_progressed(waiting, position), waiting.id)
+        return 0
+
+    async def _record(self, task: TaskRecord, provider_task_id: str, next_poll_at: float, by_webhook: bool) -> bool:
+        """Write the accepted submission down; False when the task is no longer claimed (it is then not tracked)."""
+        provider = self._life.provider
         # Logged before anything else can fail: if recording it does, the operator can still find the paid task.
         log.info(
             "task %s submitted to %s as %s (member %s)",
@@ -97,16 +115,12 @@ class Submitter:
             extra=task_context(task),
         )
         self._life.metrics.submitted(provider.name, outcome(None))
-        if not await store.mark_submitted(
-            task.id, provider_task_id, next_poll_at=time.time() + first_poll, by_webhook=by_webhook
+        if not await self._life.store.mark_submitted(
+            task.id, provider_task_id, next_poll_at=next_poll_at, by_webhook=by_webhook
         ):
             log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
-            return 0
-        await self._life.progressed(task.id)
-        self._submitted()
-        for position, waiting in enumerate(await store.tasks_with_status(TaskStatus.QUEUED), start=1):
-            await self._life.notify(self._life.events.task_progressed(waiting, position), waiting.id)
-        return 0
+            return False
+        return True
 
     async def _submit(self, request: TaskRequest) -> str:
         """Send a request to the provider's endpoint for its kind; return the provider's task id."""

@@ -146,6 +146,14 @@ class TaskService:
         return await self.intake.reroll(task_id, user_id)
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
+        """Apply a pushed update; one for a task whose submission is being recorded right now waits for the record
+        (the provider can report on a task before Encore has written down its answer) and is applied then."""
+        if await self.poller.apply_update(provider_task_id, result):
+            return True
+        if not self.submitter.recording.locked():
+            return False
+        async with self.submitter.recording:
+            pass
         return await self.poller.apply_update(provider_task_id, result)
 
     def _heard(self, status: TaskStatus, task_id: int) -> None:
