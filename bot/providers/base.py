@@ -92,18 +92,29 @@ class RateLimiter:
             wait = max(wait, self._starts[0] + self.period - now)
         return max(0.0, wait)
 
-    async def acquire(self) -> None:
-        """Wait for a free slot and take it."""
+    async def acquire(self) -> float:
+        """Wait for a free slot and take it; return the moment it was taken."""
         async with self._lock:
             while (wait := self.delay(time.monotonic())) > 0:  # noqa: ASYNC110 - a time window, not an event
                 await asyncio.sleep(wait)
-            self._starts.append(time.monotonic())
+            taken = time.monotonic()
+            self._starts.append(taken)
+            return taken
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Take a slot, then run the call: one process alone needs nothing held meanwhile."""
-        await self.acquire()
-        yield
+        """Take a slot, run the call, and count the call from its end.
+
+        However long the request took to reach the provider, the next one leaves a whole window after this one
+        was answered, so the two can never arrive closer together than the limit (a loaded machine delays sends).
+        """
+        taken = await self.acquire()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):  # already out of the window
+                self._starts.remove(taken)
+            self._starts.append(time.monotonic())
 
     def remember(self, seconds_ago: float) -> None:
         """Count a call made `seconds_ago` (by an earlier run of the bot), so a restart cannot send early."""
