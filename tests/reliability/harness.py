@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.config import Settings
 from tests.e2e.harness import NO_CDN, PROVIDER_KEY, settings_for
@@ -69,6 +69,8 @@ class BotProcess:
 
     ended: bool = False  # the output is closed: the process has exited
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # Every process a test started, so that none outlives its test when an assertion fails first (tests/conftest.py).
+    spawned: ClassVar[list[asyncio.subprocess.Process]] = []
 
     @classmethod
     async def spawn(cls, env: Mapping[str, str], cwd: Path, *args: str) -> BotProcess:
@@ -83,6 +85,7 @@ class BotProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
+        cls.spawned.append(process)
         bot = cls(process)
         bot._reader = asyncio.create_task(bot._read())
         return bot
