@@ -63,10 +63,10 @@ def requester(number: int) -> Requester:
     return Requester(user_id=USER_ID + number % 100, channel_id=CHANNEL_ID, guild_id=GUILD_ID)
 
 
-def worker_env(discord: FakeDiscord, url: str, provider: dict[str, str], **extra: str) -> dict[str, str]:
-    """A worker process (no gateway) on the shared database."""
+def worker_env(discord: FakeDiscord, url: str, workdir: Path, provider: dict[str, str], **extra: str) -> dict[str, str]:
+    """A worker process (no gateway) on the shared database; its files (the audio cache) go to `workdir`."""
     return {
-        **bot_env(discord, Path("unused.db"), provider),
+        **bot_env(discord, workdir / "unused.db", provider),
         "DATABASE_URL": url,
         "SHARD_IDS": "none",
         "MAX_ACTIVE_TASKS_PER_USER": "0",
@@ -78,7 +78,7 @@ def worker_env(discord: FakeDiscord, url: str, provider: dict[str, str], **extra
 # ---------------------------------------------------------------- part 1: one provider budget, many processes
 
 
-async def provider_budget(sizes: Sizes, processes: int) -> dict[str, Any]:
+async def provider_budget(sizes: Sizes, processes: int, workdir: Path) -> dict[str, Any]:
     """`in_flight` sunoapi tasks due at once, polled for `window` seconds by `processes` workers sharing the key."""
     async with (
         fresh_database() as url,
@@ -99,7 +99,7 @@ async def provider_budget(sizes: Sizes, processes: int) -> dict[str, Any]:
             "POLL_INTERVAL_SECONDS": "5",
         }
         started = await asyncio.gather(
-            *(start_bot_process(worker_env(discord, url, provider)) for _ in range(processes))
+            *(start_bot_process(worker_env(discord, url, workdir, provider)) for _ in range(processes))
         )
         window_start = time.perf_counter()
         await asyncio.sleep(sizes.window)
@@ -122,7 +122,7 @@ async def provider_budget(sizes: Sizes, processes: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- part 2: takeover after SIGKILL
 
 
-async def takeover(sizes: Sizes) -> dict[str, Any]:
+async def takeover(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """Two workers; the one posting results is killed while Discord holds its answers; when are they posted again
     (by the other, once the leases ran out)?"""
     lease = str(sizes.lease_seconds)
@@ -146,7 +146,7 @@ async def takeover(sizes: Sizes) -> dict[str, Any]:
             "APIFRAME_BASE_URL": apiframe.base_url,
             "POLL_INTERVAL_SECONDS": "0.2",
         }
-        env = worker_env(discord, url, provider, LEASE_SECONDS=lease)
+        env = worker_env(discord, url, workdir, provider, LEASE_SECONDS=lease)
         workers = {process.pid: process for process, _ in [await start_bot_process(env) for _ in range(2)]}
         posters = await _posters(url, ids, workers)
         await _sent(discord, ids, after=0.0, within=60)  # each result is on the wire: the poster dies mid-post
@@ -407,9 +407,9 @@ async def store_hot_paths(sizes: Sizes, workdir: Path) -> dict[str, Any]:
 async def run_all(sizes: Sizes, workdir: Path, progress: Callable[[str], None]) -> dict[str, Any]:
     started = time.perf_counter()
     results: dict[str, Any] = {"sizes": asdict(sizes)}
-    results["provider_budget"] = [await provider_budget(sizes, count) for count in sizes.processes]
+    results["provider_budget"] = [await provider_budget(sizes, count, workdir) for count in sizes.processes]
     progress(f"part 1 done at {time.perf_counter() - started:.1f} s")
-    results["takeover"] = await takeover(sizes)
+    results["takeover"] = await takeover(sizes, workdir)
     progress(f"part 2 done at {time.perf_counter() - started:.1f} s")
     results["gateway_load"] = await gateway_load(sizes, workdir)
     progress(f"part 3 done at {time.perf_counter() - started:.1f} s")

@@ -22,8 +22,12 @@ class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresWho
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10) -> PostgresStore:
-        """Connect a pool to `url` (`postgresql://user:password@host:port/database`) and migrate the database."""
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+        """Connect a pool to `url` (`postgresql://user:password@host:port/database`) and migrate the database.
+
+        Every connection is opened here: opening one later would stall the event loop (asyncpg builds its TLS
+        context synchronously) in the middle of a burst of work.
+        """
+        pool = await asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size)
         store = cls(pool, url)
         try:
             await store.migrate()
