@@ -526,6 +526,11 @@ def table(results: dict[str, Any]) -> str:
             "< 20 ms",
         ),
     ]
+    return markdown_table(rows)
+
+
+def markdown_table(rows: Sequence[tuple[str, str, str]]) -> str:
+    """The printed figures: one row per measurement, with its result and its goal."""
     lines = ["| measurement | result | goal |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {goal} |" for name, value, goal in rows]
     return "\n".join(lines)

@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.run import RESULTS, bot_env, peak_in_window, start_bot_process, stop_bot_process, summary_ms
+from bench.run import RESULTS, bot_env, markdown_table, peak_in_window, start_bot_process, stop_bot_process, summary_ms
 from bot.domain.models import ExtendRequest, GenerateRequest, Requester, TaskStatus
 from bot.store import Store
 from bot.store.postgres import PostgresStore
@@ -462,9 +462,7 @@ def table(results: dict[str, Any]) -> str:
                 "< 20 ms",
             )
         )
-    lines = ["| measurement | result | goal |", "|---|---|---|"]
-    lines += [f"| {name} | {value} | {goal} |" for name, value, goal in rows]
-    return "\n".join(lines)
+    return markdown_table(rows)
 
 
 def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bot.config import Settings
-from tests.e2e.harness import NO_CDN, PROVIDER_KEY, settings_for
+from tests.e2e.harness import NO_CDN, PROVIDER_KEY, provider_env, settings_for
 from tests.fakes.discord import GUILD_ID, FakeDiscord, InteractionRecord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
@@ -28,7 +28,9 @@ CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
 READY_LINE = "Encore ready to"  # take commands, or work as a worker
 
 
-def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra: str) -> dict[str, str]:
+def bot_process_env(
+    discord: FakeDiscord, provider: FakeSunoApi | FakeApiframe, database: Path, **extra: str
+) -> dict[str, str]:
     """`.env` values aiming the bot at the fakes, with test-speed polling and no credit limits in the way."""
     return {
         "DISCORD_TOKEN": discord.token or "fake-discord-token-0123456789",
@@ -36,10 +38,7 @@ def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra
         "DISCORD_GATEWAY_URL": discord.gateway_url,
         "DEV_GUILD_ID": str(GUILD_ID),
         "DATABASE_PATH": str(database),
-        "SUNOAPI_KEY": suno.api_key,
-        "SUNOAPI_BASE_URL": suno.base_url,
-        "SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.2",
-        "SUNOAPI_POLLS_PER_SECOND": "20",
+        **provider_env(provider),
         "POLL_INTERVAL_SECONDS": "0.05",
         "USER_COOLDOWN_SECONDS": "0",
         "MAX_ACTIVE_TASKS_PER_USER": "0",
@@ -47,6 +46,12 @@ def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra
         "SUNO_CDN_BASE_URL": NO_CDN,
         **extra,
     }
+
+
+def sunoapi_env(discord: FakeDiscord, suno: FakeSunoApi, database: Path, **extra: str) -> dict[str, str]:
+    """The same for sunoapi.co, paced at one submit per 0.2 s and 20 polls per second."""
+    pacing = {"SUNOAPI_SUBMIT_INTERVAL_SECONDS": "0.2", "SUNOAPI_POLLS_PER_SECOND": "20"}
+    return bot_process_env(discord, suno, database, **{**pacing, **extra})
 
 
 def extend_options(lyrics: str, **extra: str) -> dict[str, str]:

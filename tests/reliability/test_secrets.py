@@ -9,10 +9,11 @@ import sqlite3
 from pathlib import Path
 
 from tests.e2e.harness import eventually
-from tests.fakes.discord import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
     BotProcess,
+    bot_process_env,
     extend_options,
     is_result,
     seeded_apiframe_options,
@@ -72,21 +73,8 @@ async def test_the_webhook_secret_never_reaches_the_log(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
-        env = {
-            "DISCORD_TOKEN": "fake-discord-token-0123456789",
-            "DISCORD_API_BASE": discord.api_base,
-            "DISCORD_GATEWAY_URL": discord.gateway_url,
-            "DEV_GUILD_ID": str(GUILD_ID),
-            "DATABASE_PATH": str(database),
-            "POLL_INTERVAL_SECONDS": "0.05",
-            "USER_COOLDOWN_SECONDS": "0",
-            "LOG_LEVEL": "DEBUG",
-            "APIFRAME_KEY": PROVIDER_KEY,
-            "APIFRAME_BASE_URL": apiframe.base_url,
-            "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-            "WEBHOOK_HOST": "127.0.0.1",
-            "WEBHOOK_PORT": str(port),
-        }
+        webhooks = {"PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}", "WEBHOOK_HOST": "127.0.0.1"}
+        env = bot_process_env(discord, apiframe, database, WEBHOOK_PORT=str(port), **webhooks)
         bot = await BotProcess.start(env, tmp_path)
         await discord.invoke_command("extend", seeded_apiframe_options(apiframe))
         submit = await apiframe.wait_for_submit()
