@@ -16,10 +16,10 @@ from collections.abc import Callable
 from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError, ProviderRejected
-from bot.service.lifecycle import (
+from bot.service._context import (
     BAD_KEY_MESSAGE,
     MAX_TRANSIENT_ATTEMPTS,
-    Lifecycle,
+    StageContext,
     backoff,
     outcome,
     task_context,
@@ -41,8 +41,8 @@ IN_DOUBT_ANSWER_MESSAGE = (
 class Submitter:
     """The submit loop's step: the oldest queued task, when the provider's limits allow."""
 
-    def __init__(self, lifecycle: Lifecycle, *, submitted: Callable[[], None]) -> None:
-        self._life = lifecycle
+    def __init__(self, context: StageContext, *, submitted: Callable[[], None]) -> None:
+        self._life = context
         self._submitted = submitted
         # Held from the provider call until its answer is recorded: the provider may report on the new task (a
         # webhook) before Encore has written its id down, and such a report waits for that (`TaskService`).

@@ -1,4 +1,5 @@
-"""What every stage of a task shares: the store, the provider, the events, and the moves that end or report a task."""
+"""What every stage of a task (intake, submit, poll, deliver) shares: the store, the provider, the events, the
+lease owner, and the moves that end or report a task. Internal to the service."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def task_context(task: TaskRecord) -> dict[str, int]:
     return {"task_id": task.id, "user_id": task.requester_id}
 
 
-class Lifecycle:
-    """The task's shared context; each stage (intake, submit, poll, deliver) holds one.
+class StageContext:
+    """What the stages share; each stage (intake, submit, poll, deliver) holds the same one.
 
     `owner` names this process in the leases it takes for `lease` seconds; `working` is the set of tasks whose
     lease it is using right now, the ones it renews.
