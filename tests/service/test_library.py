@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester, TaskRequest, TaskStatus
+from bot.domain.models import ExtendRequest, GenerateRequest, Requester, TaskStatus
 from bot.domain.wholesong import Span, WholeSongTimeline
 from bot.providers import ApiframeProvider
 from bot.service.admin import ServerAdmin
@@ -20,6 +20,7 @@ from bot.service.library import Library
 from bot.store import Store
 from bot.store.sqlite import SqliteStore
 from tests.fakes.providers import FakeApiframe
+from tests.support.songs import make_songs
 
 GUILD = 31
 ALICE = Requester(user_id=11, channel_id=21, guild_id=GUILD)
@@ -33,17 +34,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await SqliteStore.open(tmp_path / "encore.db")
     yield opened
     await opened.close()
-
-
-async def make_songs(store: Store, requester: Requester, request: TaskRequest, *clips: str) -> int:
-    """A task that went through the provider and made `clips`, as the service records one."""
-    task = await store.create_task(requester, "apiframe", request, dedupe_seconds=0)
-    assert task is not None
-    assert await store.mark_submitted(task.id, f"provider-{task.id}", next_poll_at=0)
-    submitted = await store.get_task(task.id)
-    assert submitted is not None
-    assert await store.mark_succeeded(submitted, [Clip(clip, f"https://cdn/{clip}.mp3", None) for clip in clips])
-    return task.id
 
 
 async def test_a_song_card_has_its_chain_and_task_and_is_shown_only_on_its_own_server(store: Store) -> None:
