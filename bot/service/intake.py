@@ -110,8 +110,8 @@ class Intake:
         """
         self._check_open(requester.guild_id)
         provider = self._life.provider
-        if self._media is None:
-            raise InputError(UPLOADS_NOT_SUPPORTED.format(label=provider.capabilities.label))
+        if self._media is None:  # a service built without media (tools, tests) reads no tracks
+            raise UploadFailed("Encore cannot read uploaded tracks here; nothing was spent.")
         duration = await self._media.measure_track(audio_url, filename, MAX_UPLOAD_BYTES)
         request = validate_upload_extend(provider.name, options, duration)
         try:

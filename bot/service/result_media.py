@@ -82,10 +82,10 @@ class ResultMedia:
                 await self._fetcher.fetch(url, track, max_bytes=max_bytes, kind="audio")
             except MediaRefused as refused:
                 log.warning("could not download an attachment: %s", refused.reason)
-                raise TrackUnusable(unusable_track_text(refused.reason)) from None
+                raise TrackUnusable(_unusable_track_text(refused.reason)) from None
             duration = await asyncio.to_thread(playable_duration, track)
         if duration is None:
-            raise TrackUnusable(unusable_track_text("no audio decoder can read it"))
+            raise TrackUnusable(_unusable_track_text("no audio decoder can read it"))
         return duration
 
     async def _download(self, song: SongRecord, folder: Path, index: int, limit: int) -> ClipMedia:
@@ -126,7 +126,8 @@ class ResultMedia:
         return await asyncio.to_thread(named_by_content, download, stem)
 
 
-def unusable_track_text(why: str) -> str:
+def _unusable_track_text(why: str) -> str:
+    """What the member is told, whatever went wrong: why, and what to do."""
     return f"Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
 
 
