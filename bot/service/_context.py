@@ -18,8 +18,8 @@ from bot.providers import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from bot.service._scheduling import PollPolicy
 from bot.service.ports import Metrics, TaskEvents
-from bot.service.scheduling import PollPolicy
 from bot.store import Store
 
 log = logging.getLogger("bot.service")

@@ -24,16 +24,16 @@ from bot.domain.models import ProviderTask, TaskStatus
 from bot.domain.quota import QuotaPolicy
 from bot.providers import Provider
 from bot.service._context import StageContext
+from bot.service._deliver import Deliverer
+from bot.service._poll import Poller
+from bot.service._scheduling import PollPolicy
+from bot.service._submit import Submitter
 from bot.service.admin import ServerAdmin
 from bot.service.community import Community
-from bot.service.deliver import Deliverer
 from bot.service.intake import Intake
 from bot.service.library import Library
-from bot.service.poll import Poller
 from bot.service.ports import Metrics, NoMetrics, TaskEvents
 from bot.service.result_media import ResultMedia
-from bot.service.scheduling import PollPolicy
-from bot.service.submit import Submitter
 from bot.service.wholesong import WholeSongs
 from bot.store import Store
 

@@ -18,7 +18,7 @@ from bot.media import is_safe_embed_url
 from bot.service import ClipMedia, DeliveryError
 from bot.service.ports import NO_MEDIA
 from bot.ui import render
-from bot.ui.progress import ProgressReplies
+from bot.ui._progress import ProgressReplies
 
 log = logging.getLogger(__name__)
 
