@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import TaskRecord
 from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
-from bot.service.ports import DeliveryError
+from bot.service.ports import DeliveryError, PostedParts
 from bot.service.wholesong import WholeSongs
 
 log = logging.getLogger("bot.service")
@@ -48,8 +49,8 @@ class Deliverer:
         """Lease a succeeded task and post its songs, retrying transient faults; the store says when it is done.
 
         The lease (taken before the downloads, held through the posting) keeps other processes from posting it
-        meanwhile; were this one to die half-way, the next to claim it posts again with the same nonce, and
-        Discord drops the duplicate.
+        meanwhile; were this one to die half-way, the next to claim it posts only the parts not recorded as
+        posted, with the same nonces, so Discord drops a part posted just before its record was lost.
         """
         life = self._life
         if not await life.store.claim_delivery(task_id, life.owner, life.lease):
@@ -66,10 +67,11 @@ class Deliverer:
             except Exception:
                 log.exception("task %s: preparing its result failed; posting tries again", task_id)
         async with self._slots:
+            parts = PostedParts(await store.result_parts(task_id), functools.partial(store.record_result_part, task_id))
             while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
                 started = time.monotonic()
                 try:
-                    delivered = await events.deliver(task, await store.songs_of_task(task_id))
+                    delivered = await events.deliver(task, await store.songs_of_task(task_id), parts)
                 except Exception as error:
                     if not isinstance(error, DeliveryError):
                         # A result Encore cannot render is a bug to fix, not a reason to leave the task hanging.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +34,32 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class PostedParts:
+    """The messages of one result already posted (part number → message id), and the record of each new one.
+
+    A result can take several messages. Each is recorded as soon as it is posted, so a delivery retried after a
+    failed record or a restart posts only the missing ones, however long after: Discord's nonce only dedupes a
+    send for a few minutes.
+    """
+
+    def __init__(self, posted: dict[int, int], record: Callable[[int, int], Awaitable[None]]) -> None:
+        self._posted = dict(posted)
+        self._record = record
+
+    def get(self, part: int) -> int | None:
+        return self._posted.get(part)
+
+    async def add(self, part: int, message_id: int) -> None:
+        """Remember a posted part; a failed record is a transient delivery fault (the part stays skipped here)."""
+        self._posted[part] = message_id
+        try:
+            await self._record(part, message_id)
+        except Exception as error:
+            raise DeliveryError(
+                f"could not record a posted message ({type(error).__name__})", permanent=False
+            ) from error
 
 
 class Metrics(Protocol):
@@ -78,11 +105,17 @@ class TaskEvents(Protocol):
     async def task_failed(self, task: TaskRecord) -> None:
         """The task ended without a result; `task.error` says why."""
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        """A task failed as in doubt was accepted by the provider after all: correct what the requester was told."""
+
     async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
         """Fetch what posting needs (audio, covers); slow sources may take long, so this runs outside the slots."""
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        """Post the finished songs. Raise `DeliveryError` when it cannot."""
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord], parts: PostedParts) -> Delivered:
+        """Post the finished songs, skipping the `parts` already posted and adding each new one to them.
+
+        Raise `DeliveryError` when it cannot.
+        """
 
     async def task_delivered(self, task: TaskRecord) -> None:
         """The result message is recorded; add what follows it (reactions, the requester's reply)."""

@@ -35,7 +35,7 @@ from bot.providers import (
     apiframe,
     sunoapi,
 )
-from bot.service import Delivered, TaskService
+from bot.service import Delivered, PostedParts, TaskService
 from bot.store.sqlite import SqliteStore
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 from tests.reliability.shapes import apiframe_answers, suno_answers
@@ -64,11 +64,14 @@ class Outcomes:
     ) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        raise AssertionError(f"task {task.id} resumed")
+
     async def task_failed(self, task: TaskRecord) -> None:
         self.failed[task.id] = (task.error or "", time.time())
         self._check()
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord], parts: PostedParts) -> Delivered:
         return Delivered(message_id=task.id, durations={})
 
     async def task_delivered(self, task: TaskRecord) -> None:

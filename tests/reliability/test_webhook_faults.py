@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bot.domain.models import GenerateRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import ApiframeProvider
-from bot.service import Delivered, TaskService
+from bot.service import Delivered, PostedParts, TaskService
 from bot.store.sqlite import SqliteStore
 from bot.web.server import MAX_WEBHOOK_BYTES, REFUSAL_LOG_SECONDS, WebhookServer
 from tests.reliability.shapes import apiframe_answers
@@ -42,10 +42,13 @@ class Quiet:
     ) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        pass
+
     async def task_failed(self, task: TaskRecord) -> None:
         pass
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord], parts: PostedParts) -> Delivered:
         return Delivered(message_id=task.id, durations={})
 
     async def task_delivered(self, task: TaskRecord) -> None:

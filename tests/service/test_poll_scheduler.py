@@ -11,7 +11,7 @@ import aiohttp
 from bot.domain.models import ExtendRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import RateLimiter, SunoApiProvider
-from bot.service import Delivered, TaskService
+from bot.service import Delivered, PostedParts, TaskService
 from bot.store.sqlite import SqliteStore
 from bot.web.server import WebhookServer
 from tests.fakes.providers import FakeSunoApi
@@ -30,13 +30,16 @@ class RecordingEvents:
     async def task_progressed(self, task: TaskRecord) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        raise AssertionError(f"task {task.id} resumed")
+
     async def task_failed(self, task: TaskRecord) -> None:
         raise AssertionError(f"task {task.id} failed: {task.error}")
 
     async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
         pass
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord], parts: PostedParts) -> Delivered:
         return Delivered(message_id=task.id, durations={})
 
     async def task_delivered(self, task: TaskRecord) -> None:
