@@ -1,7 +1,8 @@
 """What Encore keeps, as a protocol: the service and the Discord side depend on it, never on a backend.
 
-A backend (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements every sub-protocol; one contract suite
-(`tests/store/`) holds each backend to the same behaviour, including the claims that must succeed exactly once.
+Its SQL and row mapping are written once (`sql/`), over a small connector and a few hooks that each backend
+fills in (SQLite in `sqlite/`, PostgreSQL in `postgres/`); one contract suite (`tests/store/`) holds each backend
+to the same behaviour, including the claims that must succeed exactly once.
 
 Work is shared by LEASES: a process claims a task (to submit, poll or deliver it) under its owner id for some
 seconds, the claim is committed before any HTTP call, and no other claimer gets the task until the owner moves
