@@ -99,9 +99,12 @@ class StageContext:
         finally:
             self.working -= ids
 
-    async def fail(self, task: TaskRecord, reason: str) -> None:
-        """End the task without a result and tell the requester, unless it ended some other way meanwhile."""
-        if not await self.store.mark_failed(task.id, reason):
+    async def fail(self, task: TaskRecord, reason: str, *, in_doubt: bool = False) -> None:
+        """End the task without a result and tell the requester, unless it ended some other way meanwhile.
+
+        `in_doubt`: only because its submission may have reached the provider; a late answer resumes it.
+        """
+        if not await self.store.mark_failed(task.id, reason, in_doubt=in_doubt):
             return
         log.warning("task %s failed (member %s): %s", task.id, task.requester_id, reason, extra=task_context(task))
         if failed := await self.store.get_task(task.id):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from dataclasses import replace
 from bot.domain.models import TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.service._context import MAX_TRANSIENT_ATTEMPTS, StageContext, backoff, task_context
-from bot.service.ports import ClipMedia, DeliveryError
+from bot.service.ports import ClipMedia, DeliveryError, PostedParts
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 
@@ -59,8 +60,8 @@ class Deliverer:
         """Lease a succeeded task and post its songs, retrying transient faults; the store says when it is done.
 
         The lease (taken before the downloads, held through the posting) keeps other processes from posting it
-        meanwhile; were this one to die half-way, the next to claim it posts again with the same nonce, and
-        Discord drops the duplicate.
+        meanwhile; were this one to die half-way, the next to claim it posts only the parts not recorded as
+        posted, with the same nonces, so Discord drops a part posted just before its record was lost.
         """
         life = self._life
         if not await life.store.claim_delivery(task_id, life.owner, life.lease):
@@ -89,6 +90,7 @@ class Deliverer:
             except Exception:
                 log.exception("task %s: preparing its result failed; posting tries again", task_id)
         async with self._slots:
+            parts = PostedParts(await store.result_parts(task_id), functools.partial(store.record_result_part, task_id))
             while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
                 started = time.monotonic()
                 try:
@@ -96,7 +98,7 @@ class Deliverer:
                     media = await self._prepare(task, songs)
                     durations = measured_durations(songs, media)
                     songs = [replace(song, duration=durations.get(song.clip_id, song.duration)) for song in songs]
-                    message_id = await events.deliver(task, songs, media)
+                    message_id = await events.deliver(task, songs, media, parts)
                 except Exception as error:
                     if not isinstance(error, DeliveryError):
                         # A result Encore cannot render is a bug to fix, not a reason to leave the task hanging.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -42,6 +42,32 @@ class DeliveryError(Exception):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class PostedParts:
+    """The messages of one result already posted (part number → message id), and the record of each new one.
+
+    A result can take several messages. Each is recorded as soon as it is posted, so a delivery retried after a
+    failed record or a restart posts only the missing ones, however long after: Discord's nonce only dedupes a
+    send for a few minutes.
+    """
+
+    def __init__(self, posted: dict[int, int], record: Callable[[int, int], Awaitable[None]]) -> None:
+        self._posted = dict(posted)
+        self._record = record
+
+    def get(self, part: int) -> int | None:
+        return self._posted.get(part)
+
+    async def add(self, part: int, message_id: int) -> None:
+        """Remember a posted part; a failed record is a transient delivery fault (the part stays skipped here)."""
+        self._posted[part] = message_id
+        try:
+            await self._record(part, message_id)
+        except Exception as error:
+            raise DeliveryError(
+                f"could not record a posted message ({type(error).__name__})", permanent=False
+            ) from error
 
 
 class Metrics(Protocol):
@@ -90,9 +116,17 @@ class TaskEvents(Protocol):
     def upload_limit(self, guild_id: int | None) -> int:
         """The server's upload limit per file, for a task whose interaction did not report one."""
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia]) -> int:
-        """Post the finished songs with their prepared files (by clip id; a clip missing has none) and return the
-        first message's id. Raise `DeliveryError` when it cannot."""
+    async def task_resumed(self, task: TaskRecord) -> None:
+        """A task failed as in doubt was accepted by the provider after all: correct what the requester was told."""
+
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
+        """Post the finished songs with their prepared files (by clip id; a clip missing has none), skipping the
+        `parts` already posted and adding each new one to them, and return the first message's id.
+
+        Raise `DeliveryError` when it cannot.
+        """
 
     async def task_delivered(self, task: TaskRecord) -> None:
         """The result message is recorded; add what follows it (reactions, the requester's reply)."""

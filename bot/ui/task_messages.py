@@ -15,7 +15,7 @@ import discord
 
 from bot.domain.records import SongRecord, TaskRecord
 from bot.media import is_safe_embed_url
-from bot.service import ClipMedia, DeliveryError
+from bot.service import ClipMedia, DeliveryError, PostedParts
 from bot.service.ports import NO_MEDIA
 from bot.ui import render
 from bot.ui._progress import ProgressReplies
@@ -65,16 +65,24 @@ class TaskMessages:
     def upload_limit(self, guild_id: int | None) -> int:
         return upload_limit(self._client, guild_id)
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia]) -> int:
+    async def task_resumed(self, task: TaskRecord) -> None:
+        """Correct the failure notice in the channel: the song is coming after all, so asking again would pay twice."""
+        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        mention_requester = discord.AllowedMentions(users=[discord.Object(task.requester_id)])
+        await channel.send(render.resumed_notice(task), allowed_mentions=mention_requester)
+
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         try:
             try:
-                first = await self._post_all(channel, task, songs, media, attach_audio=True)
+                first = await self._post_all(channel, task, songs, media, parts, attach_audio=True)
             except discord.HTTPException as error:
                 if error.status != 413 and error.code != TOO_LARGE_CODE:
                     raise
                 log.info("task %s: upload too large for the channel; posting audio links instead", task.id)
-                first = await self._post_all(channel, task, songs, media, attach_audio=False)
+                first = await self._post_all(channel, task, songs, media, parts, attach_audio=False)
         except (discord.Forbidden, discord.NotFound) as error:
             raise DeliveryError(f"the channel is gone or closed to Encore ({error.text})", permanent=True) from None
         except discord.HTTPException as error:
@@ -82,7 +90,7 @@ class TaskMessages:
             raise DeliveryError(f"Discord answered {error.status} ({error.text[:200]})", permanent=permanent) from None
         except (TimeoutError, aiohttp.ClientError) as error:
             raise DeliveryError(f"connection to Discord failed: {type(error).__name__}", permanent=False) from None
-        return first.id
+        return first
 
     async def task_delivered(self, task: TaskRecord) -> None:
         """The result is recorded: add 🔁 for rerolls and point the requester's reply at it."""
@@ -106,15 +114,20 @@ class TaskMessages:
         task: TaskRecord,
         songs: list[SongRecord],
         media: Mapping[str, ClipMedia],
+        parts: PostedParts,
         *,
         attach_audio: bool,
-    ) -> discord.Message:
-        """Post the result in as many messages as Discord's limits need; return the first (the result's id)."""
-        first: discord.Message | None = None
+    ) -> int:
+        """Post the result in as many messages as Discord's limits need, but the `parts` already posted; return the
+        first message's id (the result's)."""
+        first: int | None = None
         # Grouped as if every file were attached, also for the links-only fallback: each message keeps its nonce
         # and its clips, so a fallback after a partly posted result cannot shuffle clips between messages.
         groups = pack_messages(task, songs, media, attach_audio=True)
         for number, group in enumerate(groups):
+            if (posted := parts.get(number)) is not None:
+                first = first or posted
+                continue
             files, embeds = self._message_parts(task, group, media, attach_audio=attach_audio)
             content = render.result_content(task) if number == 0 else render.continued_content(task, number + 1)
             message = await channel.send(
@@ -125,7 +138,8 @@ class TaskMessages:
                 nonce=f"encore-{task.id}" if number == 0 else f"encore-{task.id}-{number + 1}",
                 allowed_mentions=discord.AllowedMentions.none(),
             )
-            first = first or message
+            await parts.add(number, message.id)
+            first = first or message.id
         assert first is not None  # a succeeded task has at least one song
         return first
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bot.domain.models import GenerateRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import ApiframeProvider
-from bot.service import ClipMedia, TaskService
+from bot.service import ClipMedia, PostedParts, TaskService
 from bot.store.sqlite import SqliteStore
 from bot.web.server import MAX_WEBHOOK_BYTES, REFUSAL_LOG_SECONDS, WebServer
 from tests.reliability.shapes import apiframe_answers
@@ -42,13 +42,18 @@ class Quiet:
     ) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        pass
+
     async def task_failed(self, task: TaskRecord) -> None:
         pass
 
     def upload_limit(self, guild_id: int | None) -> int:
         return 10 * 1024 * 1024
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia]) -> int:
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
         return task.id
 
     async def task_delivered(self, task: TaskRecord) -> None:

@@ -12,7 +12,7 @@ import aiohttp
 from bot.domain.models import ExtendRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import RateLimiter, SunoApiProvider
-from bot.service import ClipMedia, TaskService
+from bot.service import ClipMedia, PostedParts, TaskService
 from bot.store.sqlite import SqliteStore
 from bot.web.server import WebServer
 from tests.fakes.providers import FakeSunoApi
@@ -31,13 +31,18 @@ class RecordingEvents:
     async def task_progressed(self, task: TaskRecord) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        raise AssertionError(f"task {task.id} resumed")
+
     async def task_failed(self, task: TaskRecord) -> None:
         raise AssertionError(f"task {task.id} failed: {task.error}")
 
     def upload_limit(self, guild_id: int | None) -> int:
         return 10 * 1024 * 1024
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia]) -> int:
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
         return task.id
 
     async def task_delivered(self, task: TaskRecord) -> None:
