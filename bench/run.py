@@ -257,8 +257,8 @@ async def completion_to_post(sizes: Sizes, workdir: Path, *, webhooks: bool) -> 
             )
             uploads = upload_times(discord)
             delays = []
-            for task_id, upload_at in uploads.items():
-                task = await running.bot.store.get_task(task_id)
+            for encore_id, upload_at in uploads.items():
+                task = await running.bot.store.get_task(encore_id)
                 if task and task.provider_task_id in finished_at:
                     delays.append(upload_at - finished_at[task.provider_task_id])
             fetches = len(apiframe.calls("/fetch")) + len(apiframe.calls("/fetch-many"))

@@ -46,7 +46,9 @@ async def restart_until_done(env: dict[str, str], tmp_path: Path, count: int) ->
     try:
         done = await eventually(
             lambda: (
-                (rows := tasks(database)) and len(rows) == count and all(r["status"] in FINAL for r in rows) and rows
+                rows
+                if (rows := tasks(database)) and len(rows) == count and all(r["status"] in FINAL for r in rows)
+                else None
             ),
             what=f"{count} final tasks",
         )

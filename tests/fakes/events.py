@@ -1,0 +1,86 @@
+"""The Discord side of the service, reduced to a record of what the service told it.
+
+`RecordingEvents` subclasses the `TaskEvents` port, so a method whose signature drifts from the port fails mypy,
+and one the port gains and the fake lacks fails at instantiation. Its `deliver` answers from a script: a result
+message id, or a `DeliveryError` to raise, one per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.domain.records import SongRecord, TaskRecord
+from bot.service import Delivered, DeliveryError, TaskEvents
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Progressed:
+    """One `task_progressed` call: the task as the service saw it, its queue place and the retry reason."""
+
+    task: TaskRecord
+    position: int | None
+    retrying: str | None
+
+
+class RecordingEvents(TaskEvents):
+    """Records every event by task id; `changed` wakes a test waiting for the service to tell something."""
+
+    def __init__(self, deliveries: Iterable[DeliveryError | int] = ()) -> None:
+        self.progressed: list[Progressed] = []
+        self.failed: list[TaskRecord] = []
+        self.prepared: list[int] = []
+        self.delivery_attempts: list[int] = []
+        self.delivered: list[TaskRecord] = []
+        self.undeliverable: list[tuple[TaskRecord, list[SongRecord]]] = []
+        self._deliveries = deque(deliveries)
+        self._changed = asyncio.Condition()
+
+    async def task_progressed(
+        self, task: TaskRecord, position: int | None = None, *, retrying: str | None = None
+    ) -> None:
+        await self._record(self.progressed, Progressed(task, position, retrying))
+
+    async def task_failed(self, task: TaskRecord) -> None:
+        await self._record(self.failed, task)
+
+    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        await self._record(self.prepared, task.id)
+
+    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
+        """Post as scripted: the next scripted answer (a message id, or a `DeliveryError`), else message `task.id`."""
+        await self._record(self.delivery_attempts, task.id)
+        answer = self._deliveries.popleft() if self._deliveries else 10_000 + task.id
+        if isinstance(answer, DeliveryError):
+            raise answer
+        return Delivered(message_id=answer, durations={})
+
+    async def task_delivered(self, task: TaskRecord) -> None:
+        await self._record(self.delivered, task)
+
+    async def task_undeliverable(self, task: TaskRecord, songs: list[SongRecord]) -> None:
+        await self._record(self.undeliverable, (task, songs))
+
+    def ended(self) -> set[int]:
+        """The tasks the service has told an end of: posted, failed or undeliverable."""
+        return {
+            *(task.id for task in self.delivered),
+            *(task.id for task in self.failed),
+            *(task.id for task, _ in self.undeliverable),
+        }
+
+    async def wait_ended(self, task_ids: Iterable[int], timeout: float = 5.0) -> None:
+        """Wait until every one of `task_ids` has ended (without a sleep: each event wakes the wait)."""
+        wanted = set(task_ids)
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: wanted <= self.ended())
+
+    async def _record(self, into: list[T], item: T) -> None:
+        async with self._changed:
+            into.append(item)
+            self._changed.notify_all()
