@@ -1,8 +1,8 @@
 """The Discord side of the service, reduced to a record of what the service told it.
 
 `RecordingEvents` subclasses the `TaskEvents` port, so a method whose signature drifts from the port fails mypy,
-and one the port gains and the fake lacks fails at instantiation. Its `deliver` answers from a script: a result
-message id, or a `DeliveryError` to raise, one per call.
+and one the port gains and the fake lacks fails at instantiation. Its `deliver` answers from `posts`, a script: a
+result message id, or an error to raise (a `DeliveryError`, or any other for a bug), one per call.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.domain.records import SongRecord, TaskRecord
-from bot.service import Delivered, DeliveryError, TaskEvents
+from bot.service import Delivered, TaskEvents
 
 T = TypeVar("T")
 
@@ -31,14 +31,14 @@ class Progressed:
 class RecordingEvents(TaskEvents):
     """Records every event by task id; `changed` wakes a test waiting for the service to tell something."""
 
-    def __init__(self, deliveries: Iterable[DeliveryError | int] = ()) -> None:
+    def __init__(self) -> None:
         self.progressed: list[Progressed] = []
         self.failed: list[TaskRecord] = []
         self.prepared: list[int] = []
         self.delivery_attempts: list[int] = []
         self.delivered: list[TaskRecord] = []
         self.undeliverable: list[tuple[TaskRecord, list[SongRecord]]] = []
-        self._deliveries = deque(deliveries)
+        self.posts: deque[Exception | int] = deque()
         self._changed = asyncio.Condition()
 
     async def task_progressed(
@@ -53,10 +53,10 @@ class RecordingEvents(TaskEvents):
         await self._record(self.prepared, task.id)
 
     async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        """Post as scripted: the next scripted answer (a message id, or a `DeliveryError`), else message `task.id`."""
+        """Post as scripted: the next of `posts` (a message id, or an error), else message 10,000 + `task.id`."""
         await self._record(self.delivery_attempts, task.id)
-        answer = self._deliveries.popleft() if self._deliveries else 10_000 + task.id
-        if isinstance(answer, DeliveryError):
+        answer = self.posts.popleft() if self.posts else 10_000 + task.id
+        if isinstance(answer, Exception):
             raise answer
         return Delivered(message_id=answer, durations={})
 
