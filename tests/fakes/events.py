@@ -1,5 +1,7 @@
 """The Discord side of the service, reduced to a record of what the service told it.
 
+`RecordingWholeSongEvents` does the same for the whole song's port (`WholeSongEvents`).
+
 `RecordingEvents` subclasses the `TaskEvents` port, so a method whose signature drifts from the port fails mypy,
 and one the port gains and the fake lacks fails at instantiation. Its `deliver` answers from `posts`, a script: a
 result message id, or an error to raise (a `DeliveryError`, or any other for a bug), one per call.
@@ -15,6 +17,7 @@ from typing import TypeVar
 
 from bot.domain.records import SongRecord, TaskRecord
 from bot.service import Delivered, TaskEvents
+from bot.service.ports import WholeSongEvents, WholeSongPost
 
 T = TypeVar("T")
 
@@ -84,3 +87,41 @@ class RecordingEvents(TaskEvents):
         async with self._changed:
             into.append(item)
             self._changed.notify_all()
+
+
+@dataclass(frozen=True, slots=True)
+class PostedWholeSong:
+    """A whole song handed over for posting, and the size of its audio file at that moment (it is then removed)."""
+
+    post: WholeSongPost
+    audio_bytes: int
+
+
+class RecordingWholeSongEvents(WholeSongEvents):
+    """Posts as message `next_message_id` (counting up), or raises the errors in `refusals` first."""
+
+    def __init__(self, upload_limit: int = 10 * 1024 * 1024) -> None:
+        self.posted: list[PostedWholeSong] = []
+        self.refusals: deque[Exception] = deque()
+        self.failures: list[tuple[int, int | None, str]] = []  # (channel, reply_to, reason) said in the channel
+        self.next_message_id = 5_000
+        self._upload_limit = upload_limit
+
+    async def result_audio_url(self, task: TaskRecord, clip_id: str) -> str | None:
+        return None  # no result message to read an attachment from
+
+    async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
+        return [f"member {user_id}" for user_id in user_ids]
+
+    def upload_limit(self, guild_id: int | None) -> int:
+        return self._upload_limit
+
+    async def post_whole_song(self, post: WholeSongPost) -> int:
+        if self.refusals:
+            raise self.refusals.popleft()
+        self.posted.append(PostedWholeSong(post, post.audio.stat().st_size))
+        self.next_message_id += 1
+        return self.next_message_id
+
+    async def whole_song_failed(self, channel_id: int, guild_id: int | None, reply_to: int | None, reason: str) -> None:
+        self.failures.append((channel_id, reply_to, reason))
