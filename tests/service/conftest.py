@@ -7,8 +7,9 @@ The provider is `ScriptedSunoApi` (sunoapi.co's answers, read by the real parser
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,23 @@ NO_QUOTA = QuotaPolicy(max_active_per_user=0, daily_per_user=0)
 
 def requester(user_id: int = MEMBER, guild_id: int | None = GUILD) -> Requester:
     return Requester(user_id=user_id, channel_id=CHANNEL, guild_id=guild_id)
+
+
+@pytest.fixture(autouse=True)
+def no_drifted_fake(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The service logs and swallows what the Discord side raises, so that a failed notice never undoes a step.
+
+    A fake that drifted from its port raises TypeError (a signature) or AttributeError (a method) there: that
+    fails the test instead of vanishing into the log.
+    """
+    caplog.set_level(logging.INFO)
+    yield
+    drifted = [
+        record.getMessage()
+        for record in caplog.records
+        if record.exc_info and isinstance(record.exc_info[1], TypeError | AttributeError)
+    ]
+    assert drifted == [], f"a fake does not fit the port it stands in for: {drifted}"
 
 
 @pytest.fixture
