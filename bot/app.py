@@ -146,7 +146,7 @@ class EncoreBot(EncoreClient):
         if (port := self.settings.web_server_port) is not None:
             self.webhooks = WebhookServer(
                 self.service,
-                secret=secret,
+                routes=provider.webhook_routes(),
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
                 port=port,

@@ -17,17 +17,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import Refusal
-from bot.domain.validation import (
-    APIFRAME_MODELS,
-    COMMAND_MAX_LENGTHS,
-    MAX_UPLOAD_BYTES,
-    ExtendOptions,
-    format_seconds,
-)
+from bot.domain.validation import ExtendOptions, format_seconds
+from bot.providers import COMMAND_MAX_LENGTHS, MAX_UPLOAD_BYTES
 from bot.ui import render
 from bot.ui.client import EncoreClient
 from bot.ui.events import playable_duration
-from bot.ui.replies import report_queued, requester_of
+from bot.ui.replies import model_choices, report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -48,10 +43,9 @@ class ExtendCog(commands.Cog):
         style="Style tags, e.g. 'dream pop, female vocals'",
         title="Title of the new song",
         task="apiframe only: the apiframe task id that made the song, for songs Encore has not posted",
-        model="apiframe only: the Suno model",
+        model="The Suno model (this server's provider's, newest first); leave out for the song's own",
         audio="apiframe only: your own track to extend instead of a song (audio file, at most 10 MB)",
     )
-    @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def extend(
         self,
         interaction: discord.Interaction[EncoreClient],
@@ -62,7 +56,7 @@ class ExtendCog(commands.Cog):
         style: app_commands.Range[str, 1, Limits.style] | None = None,
         title: app_commands.Range[str, 1, Limits.title] | None = None,
         task: app_commands.Range[str, 1, 64] | None = None,
-        model: app_commands.Choice[str] | None = None,
+        model: app_commands.Range[str, 1, 32] | None = None,
         audio: discord.Attachment | None = None,
     ) -> None:
         if (song is None) == (audio is None):
@@ -78,7 +72,7 @@ class ExtendCog(commands.Cog):
             prompt=prompt,
             style=style,
             title=title,
-            model=model.value if model else None,
+            model=model,
         )
         if audio is not None:
             await self._extend_upload(interaction, audio, options)
@@ -116,6 +110,12 @@ class ExtendCog(commands.Cog):
             interaction,
             self.bot.service.request_upload_extend(requester_of(interaction), options, audio.url, filename, duration),
         )
+
+    @extend.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[EncoreClient], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot.service.provider.capabilities, current)
 
     @extend.autocomplete("song")
     async def song_autocomplete(

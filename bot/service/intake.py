@@ -14,7 +14,6 @@ from bot.domain.models import Requester, TaskRequest, TaskStatus
 from bot.domain.quota import QuotaExceeded, QuotaPolicy
 from bot.domain.records import TaskRecord
 from bot.domain.validation import (
-    UPLOADS_NOT_SUPPORTED,
     ExtendOptions,
     GenerateOptions,
     InputError,
@@ -55,8 +54,12 @@ class Intake:
         """Validate an `/extend` and queue it; a `Refusal` says what to fix, and nothing is spent."""
         self._check_open(requester.guild_id)
         store = self._life.store
+        caps = self._life.provider.capabilities
         known = await store.get_song(parse_song_ref(options.song)) if options.song else None
-        request = validate_extend(self._life.provider.name, options, known)
+        made_by = (
+            await store.get_task(known.task_id) if known and known.task_id and known.provider == caps.name else None
+        )
+        request = validate_extend(caps, options, known, made_by.request.model if made_by else None)
         return await self._accepted(await self._create(requester, request))
 
     async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
@@ -91,10 +94,7 @@ class Intake:
 
     def check_upload(self, filename: str, content_type: str | None, size: int) -> None:
         """Refuse at once an attachment that cannot be extended here, before it is downloaded."""
-        caps = self._life.provider.capabilities
-        if not caps.uploads:
-            raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
-        check_audio_upload(filename, content_type, size)
+        check_audio_upload(self._life.provider.capabilities, filename, content_type, size)
 
     async def request_upload_extend(
         self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
@@ -105,7 +105,7 @@ class Intake:
         """
         self._check_open(requester.guild_id)
         provider = self._life.provider
-        request = validate_upload_extend(provider.name, options, duration)
+        request = validate_upload_extend(provider.capabilities, options, duration)
         try:
             upload = await provider.upload_audio(audio_url)
         except ProviderAuthError:
@@ -129,7 +129,7 @@ class Intake:
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
         """Validate a `/generate` and queue it; a `Refusal` says what to fix, and nothing is spent."""
         self._check_open(requester.guild_id)
-        request = validate_generate(self._life.provider.name, options)
+        request = validate_generate(self._life.provider.capabilities, options)
         return await self._accepted(await self._create(requester, request))
 
     async def reroll(self, task_id: int, user_id: int) -> Accepted:

@@ -86,7 +86,7 @@ async def test_healthz_reports_the_gateway_and_the_database(
     )
     service = TaskService(store, provider, RecordingEvents(), poll_interval=5.0, stall_timeout=900)
     gateway = {"up": True}
-    server = WebhookServer(service, secret=None, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
+    server = WebhookServer(service, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
     await server.start()
     url = f"http://127.0.0.1:{server.port}/healthz"
     try:
