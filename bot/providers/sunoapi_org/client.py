@@ -60,12 +60,14 @@ class SunoApiOrgProvider(Provider):
         poll_limiter: Pacer,
         public_url: str = "",
         callback_secret: str | None = None,
+        codes: AnswerCodes | None = None,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ) -> None:
+        """`codes` is the vendor's code table; by default the one its base URL's host says (`codes_for`)."""
         super().__init__(session, base_url, key, timeout=timeout)
         self.submit_limiter = submit_limiter
         self.poll_limiter = poll_limiter
-        self._codes = codes_for(base_url)
+        self._codes = codes or codes_for(base_url)
         self._public_url = public_url.rstrip("/")
         self._callback_secret = callback_secret if public_url else None
 
