@@ -219,7 +219,8 @@ def validate_generate(caps: ProviderCapabilities, options: GenerateOptions) -> G
     prompt = clean_text("prompt", options.prompt, limits.prompt)
     style = clean_text("style", options.style, limits.style)
     title = clean_text("title", options.title, limits.title)
-    if not lyrics and not prompt:
+    styled_instrumental = caps.needs_style_and_title and options.instrumental and style is not None
+    if not lyrics and not prompt and not styled_instrumental:
         raise InputError("Give a `prompt` (what the song is about) or `lyrics` (what is sung).")
     if options.instrumental and lyrics:
         raise InputError("An instrumental has no singing: leave `lyrics` out, or set `instrumental` to False.")
@@ -228,7 +229,7 @@ def validate_generate(caps: ProviderCapabilities, options: GenerateOptions) -> G
     if options.instrumental and not caps.instrumental:
         raise InputError(f"`instrumental` is not offered by this server's provider ({caps.label}).")
     if caps.needs_style_and_title:
-        _check_song_mode(caps, lyrics, style, title, instrumental=options.instrumental)
+        _check_song_mode(caps, lyrics, prompt, style, title, instrumental=options.instrumental)
     return GenerateRequest(
         prompt=prompt, lyrics=lyrics, style=style, title=title, instrumental=options.instrumental, model=model
     )
@@ -261,13 +262,24 @@ def _extend_model(caps: ProviderCapabilities, chosen: str | None, known_model: s
 
 
 def _check_song_mode(
-    caps: ProviderCapabilities, lyrics: str | None, style: str | None, title: str | None, *, instrumental: bool
+    caps: ProviderCapabilities,
+    lyrics: str | None,
+    prompt: str | None,
+    style: str | None,
+    title: str | None,
+    *,
+    instrumental: bool,
 ) -> None:
     """A provider with a custom mode: lyrics (or an instrumental with a style) need a style and a title; a prompt
     alone is a description, with which the provider picks its own style and title."""
     if lyrics or (instrumental and style):
         if not (style and title):
             raise InputError(f"With {caps.label}, a song from lyrics needs a `style` and a `title`: add both.")
+        if prompt:
+            raise InputError(
+                f"With a `style`, {caps.label}'s instrumental takes no `prompt`: leave `prompt` out, or leave `style` "
+                "and `title` out for an instrumental the prompt describes."
+            )
     elif style or title:
         raise InputError(
             f"With only a `prompt`, {caps.label} picks the style and title itself: leave `style` and `title` out, "

@@ -117,6 +117,10 @@ async def test_an_extend_of_a_suno_song_is_polled_when_no_receiver_is_public(tmp
         suno.seed_clip(song, model="V5", duration=200.0)
         settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
         async with running_bot(discord, settings):
+            choices = await discord.autocomplete("generate", {}, focused="model")
+            assert [choice["value"] for choice in choices] == ["V5_5", "V5", "V4_5ALL", "V4_5PLUS", "V4_5", "V4"]
+            narrowed = await discord.autocomplete("extend", {"song": song, "model": "v4_5"}, focused="model")
+            assert [choice["value"] for choice in narrowed] == ["V4_5ALL", "V4_5PLUS", "V4_5"]
             missing = await discord.invoke_command("extend", {"song": song, "at": "1:05", "lyrics": "la"})
             assert "needs a `style` and a `title`" in (await missing.wait_original(lambda m: not m.loading)).content
             await discord.invoke_command(
