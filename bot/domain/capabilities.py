@@ -44,6 +44,7 @@ class ProviderCapabilities:
     default_generate_model: str | None = None
     one_text: bool = False  # takes lyrics or a prompt, not both (a single `prompt` field)
     needs_parent_task: bool = False  # an extend names the provider task that made the song
+    continue_before_end: bool = False  # a continue point must be strictly inside the song, never at its end
     extend_keeps_model: bool = False  # an extend runs the model of the song it continues, and no other
     needs_style_and_title: bool = False  # an extend, and a song from lyrics, must have a style and a title
     uploads: bool = False  # members can extend their own tracks

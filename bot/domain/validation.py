@@ -165,7 +165,7 @@ def validate_upload_extend(caps: ProviderCapabilities, options: ExtendOptions, d
     limits = caps.limits(model)
     return ExtendRequest(
         clip_id=None,
-        continue_at=_continue_at(options.at, duration),
+        continue_at=_continue_at(options.at, duration, before_end=caps.continue_before_end),
         lyrics=clean_text("lyrics", options.lyrics, limits.lyrics),
         prompt=clean_text("prompt", options.prompt, limits.prompt),
         style=clean_text("style", options.style, limits.style),
@@ -201,7 +201,7 @@ def validate_extend(
         raise InputError(f"{caps.label} needs a `style` and a `title` for every extend: add both and try again.")
     return ExtendRequest(
         clip_id=clip_id,
-        continue_at=_continue_at(options.at, known.duration if known else None),
+        continue_at=_continue_at(options.at, known.duration if known else None, before_end=caps.continue_before_end),
         parent_task_id=parent_task_id,
         lyrics=lyrics,
         prompt=prompt,
@@ -309,11 +309,15 @@ def _validate_parent_task(caps: ProviderCapabilities, task: str | None, known: S
     )
 
 
-def _continue_at(at: str | None, duration: float | None) -> float:
-    """The continue point: the typed `at`, or the song's end; either way within `MAX_CONTINUE_AT_SECONDS`."""
+def _continue_at(at: str | None, duration: float | None, *, before_end: bool = False) -> float:
+    """The continue point: the typed `at`, or the song's end; either way within `MAX_CONTINUE_AT_SECONDS`.
+
+    A provider that takes only points `before_end` (strictly inside the song) continues "from the end" at the
+    last tenth of a second before it, and refuses a typed point at the very end.
+    """
     if not (at or "").strip():
         if duration and math.isfinite(duration) and 0 < duration <= MAX_CONTINUE_AT_SECONDS:
-            return duration
+            return _last_tenth_before(duration) if before_end else duration
         if duration:
             raise InputError(
                 "Encore can't continue from this song's end (its length is unknown or over an hour): "
@@ -326,7 +330,18 @@ def _continue_at(at: str | None, duration: float | None) -> float:
             f"`at` {format_seconds(seconds)} is past the end of the song ({format_seconds(duration)}): "
             "choose an earlier point, or leave `at` out to continue from the end."
         )
+    if before_end and duration and seconds >= duration:
+        raise InputError(
+            f"`at` {format_seconds(seconds)} is the very end of the song, where this server's provider cannot "
+            "continue: choose an earlier point, or leave `at` out to continue from the end."
+        )
     return seconds
+
+
+def _last_tenth_before(duration: float) -> float:
+    """The last tenth of a second at least 0.05 s before `duration` (so float error cannot reach it), after 0."""
+    point = math.floor(round((duration - 0.05) * 10, 6)) / 10
+    return point if point > 0 else duration / 2
 
 
 def as_clip_id(text: str) -> str | None:

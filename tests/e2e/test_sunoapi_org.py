@@ -12,12 +12,21 @@ import aiohttp
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import TaskRecord
-from tests.e2e.harness import PROVIDER_KEY, RunningBot, is_result, provider_env, running_bot, settings_for
+from tests.e2e.harness import (
+    PROVIDER_KEY,
+    RunningBot,
+    eventually,
+    is_result,
+    provider_env,
+    running_bot,
+    settings_for,
+)
 from tests.e2e.test_extend_flow import assert_result_message
 from tests.e2e.test_generate import clip_ids, ever_said
 from tests.e2e.test_webhooks import free_port
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
+from tests.reliability.harness import BotProcess, bot_process_env, tasks
 
 
 async def post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -131,3 +140,39 @@ async def test_an_extend_of_a_suno_song_is_polled_when_no_receiver_is_public(tmp
             result = await discord.wait_for_message(CHANNEL_ID, is_result)
             await assert_result_message(discord, suno, result)
             assert len(suno.calls("/record-info")) >= 4 and suno.rate_limit_violations == []
+
+
+async def test_the_real_process_generates_and_extends_by_callbacks_and_ignores_another_task_s_url(
+    tmp_path: Path,
+) -> None:
+    """`python -m bot` itself, as an operator runs it: callbacks at each task's own URL, a forgery refused."""
+    database, port = tmp_path / "encore.db", free_port()
+    async with FakeDiscord() as discord, FakeSunoApiOrg(PROVIDER_KEY, submit_window=1.0) as suno:
+        webhooks = {"PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}", "WEBHOOK_HOST": "127.0.0.1"}
+        env = bot_process_env(
+            discord, suno, database, WEBHOOK_PORT=str(port), WEBHOOK_POLL_INTERVAL_SECONDS="600", **webhooks
+        )
+        bot = await BotProcess.start(env, tmp_path)
+        await discord.invoke_command("generate", {"prompt": "a sea shanty about servers"})
+        generate = await suno.wait_for_submit()
+        assert generate.json["customMode"] is False and generate.json["model"] == "V5_5"
+        await eventually(lambda: (rows := tasks(database)) and rows[0]["status"] == "submitted", what="the submit")
+        suno.finish(generate.task_id)
+        first = await discord.wait_for_message(CHANNEL_ID, is_result)
+
+        clip = clip_ids(first)[1]
+        await discord.invoke_command("extend", {"song": clip, "lyrics": "one more", "style": "sea", "title": "Ahoy"})
+        extend = await suno.wait_for_submit()
+        # From the end: the last tenth of a second before it, as the contract takes only points inside the song.
+        assert extend.json["model"] == "V5_5" and 0 < suno.clips[clip][1] - extend.json["continueAt"] <= 0.1
+        await eventually(lambda: len(rows := tasks(database)) == 2 and rows[1]["status"] == "submitted")
+        forged = suno.callback_body(suno.tasks[extend.task_id])
+        forged["data"]["callbackType"], forged["data"]["data"] = "complete", [{"id": "forged", "duration": 9}]
+        assert (await post(generate.json["callBackUrl"], forged))[0] == 404
+        assert tasks(database)[1]["status"] == "submitted"
+        suno.finish(extend.task_id)
+        second = await discord.wait_for_message(CHANNEL_ID, lambda m: is_result(m) and m.id != first.id)
+        await assert_result_message(discord, suno, second)
+        assert await bot.terminate() == 0
+    assert suno.calls("/record-info") == [] and suno.rate_limit_violations == []
+    assert [row["status"] for row in tasks(database)] == ["delivered", "delivered"]

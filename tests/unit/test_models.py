@@ -80,3 +80,16 @@ def test_sunoapi_org_needs_a_style_and_a_title_where_its_contract_does() -> None
     assert instrumental.instrumental and instrumental.lyrics is None
     with pytest.raises(InputError, match="instrumental takes no `prompt`"):
         validate_generate(SUNOAPI_ORG, GenerateOptions(prompt="rain", style="ambient", title="D", instrumental=True))
+
+
+@pytest.mark.parametrize(("duration", "expected"), [(168.9, 168.8), (168.95, 168.9), (187.5, 187.4), (0.1, 0.05)])
+def test_from_the_end_is_just_inside_the_song_where_the_provider_takes_only_points_inside(
+    duration: float, expected: float
+) -> None:
+    known = made_by("sunoapi_org")
+    known = SongRecord(**{**{field: getattr(known, field) for field in known.__slots__}, "duration": duration})
+    request = validate_extend(SUNOAPI_ORG, extend(at=""), known, "V5")
+    assert request.continue_at == pytest.approx(expected) and 0 < request.continue_at < duration
+    with pytest.raises(InputError, match="very end of the song"):
+        validate_extend(SUNOAPI_ORG, extend(at=str(duration)), known, "V5")
+    assert validate_extend(APIFRAME, extend(at="", task=CLIP), made_by("apiframe"), None).continue_at == 187.5

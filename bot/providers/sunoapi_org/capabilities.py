@@ -27,6 +27,7 @@ CAPABILITIES = ProviderCapabilities(
     models={None: MODEL_LIMITS[DEFAULT_MODEL], **MODEL_LIMITS},
     default_generate_model=DEFAULT_MODEL,
     one_text=True,  # an extend sings its `prompt`: lyrics or a prompt, not both
+    continue_before_end=True,  # `continueAt` "> 0 and < the source's duration"
     extend_keeps_model=True,  # "Model version must be consistent with the source music"
     needs_style_and_title=True,  # `defaultParamFlag: true` and custom mode require both
     instrumental=True,
