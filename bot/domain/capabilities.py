@@ -51,6 +51,7 @@ class ProviderCapabilities:
     instrumental: bool = False
     webhooks: bool = False
     upload_max_bytes: int = 0
+    upload_max_seconds: float | None = None  # the longest track it extends, when it says
 
     @property
     def choosable_models(self) -> tuple[str, ...]:

@@ -158,18 +158,23 @@ def validate_upload_extend(caps: ProviderCapabilities, options: ExtendOptions, d
     if not caps.uploads:
         raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
     if (options.task or "").strip():
-        raise InputError("`task` is for songs made on apiframe; leave it out when you upload `audio`.")
+        raise InputError("`task` names the task that made a song; leave it out when you upload `audio`.")
     if not (options.at or "").strip() and not duration:
         raise InputError("Encore can't measure this track's length: add `at:` with where to continue, e.g. `1:05`.")
+    if caps.upload_max_seconds and duration and duration > caps.upload_max_seconds:
+        raise InputError(
+            f"Your track is {format_seconds(duration)} long; {caps.label} extends tracks of at most "
+            f"{format_seconds(caps.upload_max_seconds)}. Trim it and try again."
+        )
     model = _validate_model(caps, options.model)
-    limits = caps.limits(model)
+    lyrics, prompt, style, title = _extend_texts(caps, options, model)
     return ExtendRequest(
         clip_id=None,
         continue_at=_continue_at(options.at, duration, before_end=caps.continue_before_end),
-        lyrics=clean_text("lyrics", options.lyrics, limits.lyrics),
-        prompt=clean_text("prompt", options.prompt, limits.prompt),
-        style=clean_text("style", options.style, limits.style),
-        title=clean_text("title", options.title, limits.title),
+        lyrics=lyrics,
+        prompt=prompt,
+        style=style,
+        title=title,
         model=model,
     )
 
@@ -186,19 +191,8 @@ def validate_extend(
         raise InputError("Give `song` (a Suno song link or id) or `audio` (your own track) to extend.")
     clip_id = parse_song_ref(options.song)
     model = _extend_model(caps, _validate_model(caps, options.model), known_model)
-    limits = caps.limits(model)
-    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
-    prompt = clean_text("prompt", options.prompt, limits.prompt)
-    style = clean_text("style", options.style, limits.style)
-    title = clean_text("title", options.title, limits.title)
+    lyrics, prompt, style, title = _extend_texts(caps, options, model)
     parent_task_id = _validate_parent_task(caps, options.task, known)
-    if caps.one_text:
-        if lyrics and prompt:
-            raise InputError(f"{caps.label} takes one text per extend: give `lyrics` or `prompt`, not both.")
-        if not lyrics and not prompt:
-            raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
-    if caps.needs_style_and_title and not (style and title):
-        raise InputError(f"{caps.label} needs a `style` and a `title` for every extend: add both and try again.")
     return ExtendRequest(
         clip_id=clip_id,
         continue_at=_continue_at(options.at, known.duration if known else None, before_end=caps.continue_before_end),
@@ -209,6 +203,25 @@ def validate_extend(
         title=title,
         model=model,
     )
+
+
+def _extend_texts(
+    caps: ProviderCapabilities, options: ExtendOptions, model: str | None
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """An extend's lyrics, prompt, style and title, within the model's limits and the provider's rules."""
+    limits = caps.limits(model)
+    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
+    prompt = clean_text("prompt", options.prompt, limits.prompt)
+    style = clean_text("style", options.style, limits.style)
+    title = clean_text("title", options.title, limits.title)
+    if caps.one_text:
+        if lyrics and prompt:
+            raise InputError(f"{caps.label} takes one text per extend: give `lyrics` or `prompt`, not both.")
+        if not lyrics and not prompt:
+            raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
+    if caps.needs_style_and_title and not (style and title):
+        raise InputError(f"{caps.label} needs a `style` and a `title` for every extend: add both and try again.")
+    return lyrics, prompt, style, title
 
 
 def validate_generate(caps: ProviderCapabilities, options: GenerateOptions) -> GenerateRequest:

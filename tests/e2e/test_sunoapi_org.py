@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from mutagen.mp3 import MP3
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import TaskRecord
@@ -176,3 +177,27 @@ async def test_the_real_process_generates_and_extends_by_callbacks_and_ignores_a
         assert await bot.terminate() == 0
     assert suno.calls("/record-info") == [] and suno.rate_limit_violations == []
     assert [row["status"] for row in tasks(database)] == ["delivered", "delivered"]
+
+
+async def test_a_member_s_own_track_goes_to_upload_extend_by_its_discord_url(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApiOrg(PROVIDER_KEY, submit_window=1.0) as suno:
+        settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
+        track = suno.cdn_bytes("a member's demo")
+        (tmp_path / "demo.mp3").write_bytes(track)
+        length = MP3(tmp_path / "demo.mp3").info.length  # type: ignore[no-untyped-call, attr-defined]
+        async with running_bot(discord, settings):
+            await discord.invoke_command(
+                "extend", {"audio": ("demo.mp3", track), "lyrics": "a big chorus", "style": "rock", "title": "Demo+"}
+            )
+            submit = await suno.wait_for_submit()
+            assert submit.path == "/api/v1/generate/upload-extend"
+            assert submit.json["uploadUrl"].startswith(discord.base_url)  # the attachment's own CDN URL
+            assert suno.uploads == [submit.json["uploadUrl"]]
+            assert 0 < length - submit.json["continueAt"] <= 0.1 and submit.json["model"] == "V5_5"
+            assert (submit.json["prompt"], submit.json["style"], submit.json["instrumental"]) == (
+                "a big chorus",
+                "rock",
+                False,
+            )
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            assert "the upload" in result.content

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import math
 import time
@@ -32,6 +33,8 @@ from functools import partial
 from typing import Any, ClassVar, Literal, Self
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from mutagen import MutagenError
+from mutagen.mp3 import MP3
 
 from tests.fakes.providers import (
     Clock,
@@ -93,6 +96,9 @@ GENERATE_FIELDS = frozenset(
         "personaId",
     }
 )
+UPLOAD_EXTEND_FIELDS = (EXTEND_FIELDS - {"audioId"}) | {"uploadUrl", "instrumental"}
+MAX_UPLOAD_SECONDS = 8 * 60
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 CALLBACK_TYPES = {"TEXT_SUCCESS": "text", "FIRST_SUCCESS": "first", "SUCCESS": "complete"}
 
 
@@ -138,7 +144,9 @@ class FakeSunoApiOrg(FakeProvider):
         self.credits = credits
         self.callback_timeout = callback_timeout
         self.rate_limit_violations: list[tuple[str, float]] = []
-        self.clips: dict[str, tuple[str, float]] = {}  # clip id -> (model, duration) of every clip the account has
+        # clip id -> (model, duration) of every clip the account has
+        self.clips: dict[str, tuple[str, float]] = {}
+        self.uploads: list[str] = []  # every uploadUrl fetched for an upload-extend
         self._recent_submits: deque[float] = deque()
         self._recent_polls: dict[str, deque[float]] = {}
         self._callbacks: _Feed[WebhookDelivery] = _Feed()
@@ -209,6 +217,9 @@ class FakeSunoApiOrg(FakeProvider):
         return [
             web.post("/api/v1/generate", self._endpoint(partial(self._api, self._generate, submit=True))),
             web.post("/api/v1/generate/extend", self._endpoint(partial(self._api, self._extend, submit=True))),
+            web.post(
+                "/api/v1/generate/upload-extend", self._endpoint(partial(self._api, self._upload_extend, submit=True))
+            ),
             web.get("/api/v1/generate/record-info", self._endpoint(partial(self._api, self._record, submit=False))),
             web.get("/api/v1/generate/credit", self._endpoint(partial(self._api, self._credit, submit=None))),
         ]
@@ -222,7 +233,7 @@ class FakeSunoApiOrg(FakeProvider):
                 raise Refused(401, "You do not have access permissions")
             if submit is not None:
                 self._pace(request, record, submit=submit)
-            data = handler(request, record)
+            data = await handler(request, record)
         except Refused as refused:
             return web.json_response({"code": refused.code, "msg": refused.msg, "data": None})
         return web.json_response({"code": 200, "msg": "success", "data": data})
@@ -247,7 +258,7 @@ class FakeSunoApiOrg(FakeProvider):
             raise Refused(self.credits_code, "Insufficient credits")
         self.credits -= self.CREDITS_PER_SUBMIT
 
-    def _generate(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
+    async def _generate(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
         body = _json_object(record)
         _only(body, GENERATE_FIELDS)
         custom, instrumental = _boolean(body, "customMode"), _boolean(body, "instrumental")
@@ -269,7 +280,7 @@ class FakeSunoApiOrg(FakeProvider):
         self._charge()
         return {"taskId": self._make(record, "generate", body, model).task_id}
 
-    def _extend(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
+    async def _extend(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
         body = _json_object(record)
         _only(body, EXTEND_FIELDS)
         defaults = _boolean(body, "defaultParamFlag")
@@ -299,13 +310,36 @@ class FakeSunoApiOrg(FakeProvider):
         self._charge()
         return {"taskId": self._make(record, "extend", body, model).task_id}
 
+    async def _upload_extend(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
+        """The track is fetched from `uploadUrl` (at most 8 minutes, read as an mp3) and extended like a clip."""
+        body = _json_object(record)
+        _only(body, UPLOAD_EXTEND_FIELDS)
+        defaults, instrumental = _boolean(body, "defaultParamFlag"), _boolean(body, "instrumental")
+        model = _model(body)
+        _callback_url(body)
+        url = body.get("uploadUrl")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise Refused(400, "uploadUrl is required and must be a URL")
+        seconds = await _track_length(url)
+        if seconds > MAX_UPLOAD_SECONDS:
+            raise Refused(400, "the audio must be at most 8 minutes")
+        if defaults:
+            prompt_limit, style_limit, title_limit = LIMITS[model]
+            _text(body, "prompt", prompt_limit, required=not instrumental)
+            _text(body, "style", style_limit)
+            _text(body, "title", title_limit)
+            _continue_at(self, body, seconds)
+        self._charge()
+        self.uploads.append(url)
+        return {"taskId": self._make(record, "upload-extend", body, model).task_id}
+
     def _make(self, record: RequestRecord, kind: str, body: dict[str, Any], model: str) -> FakeTask:
         task = self._submit(kind, record.path, body)
         for clip_id in task.clip_ids:
             self.clips[clip_id] = (model, float(_duration(clip_id)))
         return task
 
-    def _record(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
+    async def _record(self, request: web.Request, record: RequestRecord) -> dict[str, Any]:
         task_id = request.query.get("taskId", "")
         task = self.tasks.get(task_id)
         if task is None:
@@ -326,7 +360,7 @@ class FakeSunoApiOrg(FakeProvider):
             "errorMessage": task.error,
         }
 
-    def _credit(self, request: web.Request, record: RequestRecord) -> int:
+    async def _credit(self, request: web.Request, record: RequestRecord) -> int:
         return self.credits
 
     # tracks
@@ -425,3 +459,30 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = True)
         raise Refused(400, f"{name} is required")
     if len(value) > limit:
         raise Refused(413, f"{name} is longer than {limit} characters")
+
+
+def _continue_at(fake: FakeSunoApiOrg, body: dict[str, Any], duration: float) -> None:
+    """`continueAt`: a JSON number of seconds, above 0 and below the source's length."""
+    at = body.get("continueAt")
+    fake.continue_at_types.append(type(at).__name__)
+    if not isinstance(at, int | float) or isinstance(at, bool) or not (math.isfinite(at) and 0 < at < duration):
+        raise Refused(400, f"continueAt must be a number of seconds above 0 and below {duration:g}")
+
+
+async def _track_length(url: str) -> float:
+    """Fetch an uploaded track, as the provider does, and measure it; a refusal when it cannot be had or read."""
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=10)) as session, session.get(url) as response:
+            if response.status != 200:
+                raise Refused(400, "uploadUrl could not be downloaded")
+            audio = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                audio += chunk
+                if len(audio) > MAX_UPLOAD_BYTES:
+                    raise Refused(400, "the audio file is too large")
+    except (ClientError, TimeoutError):
+        raise Refused(400, "uploadUrl could not be downloaded") from None
+    try:
+        return float(MP3(io.BytesIO(bytes(audio))).info.length)  # type: ignore[no-untyped-call, attr-defined]
+    except MutagenError:
+        raise Refused(400, "the audio could not be read") from None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.records import SongRecord
-from bot.domain.validation import ExtendOptions, GenerateOptions, InputError, validate_extend, validate_generate
+from bot.domain.validation import (
+    ExtendOptions,
+    GenerateOptions,
+    InputError,
+    validate_extend,
+    validate_generate,
+    validate_upload_extend,
+)
 from bot.providers import CAPABILITIES, COMMAND_MAX_LENGTHS
 
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
@@ -93,3 +100,12 @@ def test_from_the_end_is_just_inside_the_song_where_the_provider_takes_only_poin
     with pytest.raises(InputError, match="very end of the song"):
         validate_extend(SUNOAPI_ORG, extend(at=str(duration)), known, "V5")
     assert validate_extend(APIFRAME, extend(at="", task=CLIP), made_by("apiframe"), None).continue_at == 187.5
+
+
+def test_an_upload_on_sunoapi_org_is_checked_like_an_extend_and_against_its_length_limit() -> None:
+    own = ExtendOptions(song=None, lyrics="la", style="pop", title="Up")
+    assert validate_upload_extend(SUNOAPI_ORG, own, 479.0).continue_at == pytest.approx(478.9)
+    with pytest.raises(InputError, match="at most 8:00"):
+        validate_upload_extend(SUNOAPI_ORG, own, 481.0)
+    with pytest.raises(InputError, match="needs a `style` and a `title`"):
+        validate_upload_extend(SUNOAPI_ORG, ExtendOptions(song=None, lyrics="la"), 100.0)

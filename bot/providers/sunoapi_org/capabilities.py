@@ -32,4 +32,9 @@ CAPABILITIES = ProviderCapabilities(
     needs_style_and_title=True,  # `defaultParamFlag: true` and custom mode require both
     instrumental=True,
     webhooks=True,
+    # upload-extend fetches the track from its URL: at most 8 minutes (the current page); Encore measures it first
+    # from a download of at most this size.
+    uploads=True,
+    upload_max_bytes=10 * 1024 * 1024,
+    upload_max_seconds=8 * 60,
 )

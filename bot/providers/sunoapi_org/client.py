@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
 from bot.domain.pacing import Pacer
 from bot.providers import answers
 from bot.providers.base import DEFAULT_TIMEOUT, Provider, optional_fields
@@ -88,10 +88,12 @@ class SunoApiOrgProvider(Provider):
         return f"{self._public_url}{callback_path(self._callback_secret, reference)}"
 
     async def submit_extend(self, request: ExtendRequest, *, reference: int | None = None) -> str:
-        """`defaultParamFlag: true` with Encore's fields: the source's model, the words sung next, style, title."""
-        body = optional_fields(
+        """`defaultParamFlag: true` with Encore's fields: the source's model, the words sung next, style, title.
+
+        A member's own track (no clip id) goes to `upload-extend` with its public URL, fetched by the provider.
+        """
+        fields = optional_fields(
             defaultParamFlag=True,
-            audioId=request.clip_id,
             model=request.model or DEFAULT_MODEL,
             callBackUrl=self.callback_url(reference),
             prompt=request.lyrics or request.prompt,
@@ -99,7 +101,16 @@ class SunoApiOrgProvider(Provider):
             title=request.title,
             continueAt=request.continue_at,
         )
-        return await self._submitted("/api/v1/generate/extend", body)
+        if request.clip_id is None:
+            if not request.upload_url:
+                raise ProviderRejected("an extend of an upload needs the track's URL")
+            body = {"uploadUrl": request.upload_url, "instrumental": False, **fields}
+            return await self._submitted("/api/v1/generate/upload-extend", body)
+        return await self._submitted("/api/v1/generate/extend", {"audioId": request.clip_id, **fields})
+
+    async def upload_audio(self, audio_url: str) -> Upload:
+        """Nothing to send yet: `upload-extend` takes the track's public URL with the extend itself."""
+        return Upload(task_id=None, song_id=None, audio_url=audio_url)
 
     async def submit_generate(self, request: GenerateRequest, *, reference: int | None = None) -> str:
         """Custom mode for lyrics or a styled instrumental (`prompt` = the exact lyrics); a description otherwise."""
