@@ -1,7 +1,7 @@
 """`/extend`: parse the options, hand them to the task service, show where the task stands.
 
-With `audio:` (apiframe only) the member's own track is checked, and after the reply is deferred its public
-Discord URL is handed to the provider, which fetches it (free, but slow). An mp3 is also downloaded (bounded) to
+With `audio:` (where the provider takes uploads) the member's own track is checked, and after the reply is deferred
+its public Discord URL is handed to the provider, which fetches it. An mp3 is also downloaded (bounded) to
 measure its length, which is where the extend continues when `at` is left out.
 """
 
@@ -44,7 +44,7 @@ class ExtendCog(commands.Cog):
         title="Title of the new song",
         task="apiframe only: the apiframe task id that made the song, for songs Encore has not posted",
         model="The Suno model (this server's provider's, newest first); leave out for the song's own",
-        audio="apiframe only: your own track to extend instead of a song (audio file, at most 10 MB)",
+        audio="Your own track to extend instead of a song (audio file, at most 10 MB), where the provider takes one",
     )
     async def extend(
         self,
@@ -94,8 +94,8 @@ class ExtendCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         filename = upload_filename(audio.filename)
-        # apiframe fetches the attachment itself from Discord's CDN; Encore reads it only to check it is audio and
-        # to measure where to continue when `at` is left out.
+        # The provider fetches the attachment itself from Discord's CDN; Encore reads it only to check it is audio
+        # and to measure where to continue when `at` is left out.
         with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
             track = Path(folder) / filename
             problem = await self.bot.events.fetch_file(audio.url, track, MAX_UPLOAD_BYTES)
