@@ -236,6 +236,29 @@ class Provider(ABC):
         return status, data
 
 
+class PacedProvider(Provider):
+    """A provider with documented limits: each submission waits for `submit_limiter`, each poll for
+    `poll_limiter`, and the poll scheduler spreads its polls over the poll budget."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        key: str,
+        *,
+        submit_limiter: Pacer | None,
+        poll_limiter: Pacer,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(session, base_url, key, timeout=timeout)
+        self.submit_limiter = submit_limiter
+        self.poll_limiter = poll_limiter
+
+    @property
+    def poll_budget(self) -> float:
+        return self.poll_limiter.rate * self.batch_size
+
+
 async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
     """The body up to `limit` bytes: a provider cannot make Encore hold more than that in memory."""
     body = bytearray()

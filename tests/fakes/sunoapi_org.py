@@ -99,6 +99,32 @@ GENERATE_FIELDS = frozenset(
 UPLOAD_EXTEND_FIELDS = (EXTEND_FIELDS - {"audioId"}) | {"uploadUrl", "instrumental"}
 MAX_UPLOAD_SECONDS = 8 * 60
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+# How record-info (camelCase) and callbacks (snake_case) spell a track's fields.
+RECORD_KEYS = {
+    "id": "id",
+    "audio": "audioUrl",
+    "source_audio": "sourceAudioUrl",
+    "stream": "streamAudioUrl",
+    "source_stream": "sourceStreamAudioUrl",
+    "image": "imageUrl",
+    "source_image": "sourceImageUrl",
+    "prompt": "prompt",
+    "model": "modelName",
+    "title": "title",
+    "tags": "tags",
+    "created": "createTime",
+    "duration": "duration",
+}
+CALLBACK_KEYS = {
+    **RECORD_KEYS,
+    "audio": "audio_url",
+    "source_audio": "source_audio_url",
+    "stream": "stream_audio_url",
+    "source_stream": "source_stream_audio_url",
+    "image": "image_url",
+    "source_image": "source_image_url",
+    "model": "model_name",
+}
 CALLBACK_TYPES = {"TEXT_SUCCESS": "text", "FIRST_SUCCESS": "first", "SUCCESS": "complete"}
 
 
@@ -365,15 +391,20 @@ class FakeSunoApiOrg(FakeProvider):
 
     # tracks
 
-    def _track(self, task: FakeTask, step: Step, index: int, clip_id: str) -> dict[str, Any]:
-        """A track at `step`: a stream from TEXT_SUCCESS, the first track final at FIRST_SUCCESS, all at SUCCESS."""
+    def _track(self, task: FakeTask, step: Step, index: int, clip_id: str, keys: dict[str, str]) -> dict[str, Any]:
+        """A track at `step`, spelled with `keys`: a stream from TEXT_SUCCESS, the first track final at
+        FIRST_SUCCESS, all at SUCCESS."""
         final = step.status == "SUCCESS" or (step.status == "FIRST_SUCCESS" and index == 0)
         model, duration = self.clips.get(clip_id, (str(task.request.get("model")), 0.0))
-        return {
+        audio = self._final_audio_url(clip_id) if final else ""
+        values = {
             "id": clip_id,
-            "audio": self._final_audio_url(clip_id) if final else "",
+            "audio": audio,
+            "source_audio": audio,
             "stream": self.preview_url(clip_id),
+            "source_stream": self.preview_url(clip_id),
             "image": self._cover_url(clip_id),
+            "source_image": self._cover_url(clip_id),
             "prompt": task.request.get("prompt") or "",
             "model": model,
             "title": task.request.get("title") or "Untitled",
@@ -381,42 +412,13 @@ class FakeSunoApiOrg(FakeProvider):
             "created": task.created_at,
             "duration": duration if final else None,
         }
+        return {keys[name]: value for name, value in values.items()}
 
     def _record_track(self, task: FakeTask, step: Step, index: int, clip_id: str) -> dict[str, Any]:
-        track = self._track(task, step, index, clip_id)
-        return {
-            "id": track["id"],
-            "audioUrl": track["audio"],
-            "sourceAudioUrl": track["audio"],
-            "streamAudioUrl": track["stream"],
-            "sourceStreamAudioUrl": track["stream"],
-            "imageUrl": track["image"],
-            "sourceImageUrl": track["image"],
-            "prompt": track["prompt"],
-            "modelName": track["model"],
-            "title": track["title"],
-            "tags": track["tags"],
-            "createTime": track["created"],
-            "duration": track["duration"],
-        }
+        return self._track(task, step, index, clip_id, RECORD_KEYS)
 
     def _callback_track(self, task: FakeTask, step: Step, index: int, clip_id: str) -> dict[str, Any]:
-        track = self._track(task, step, index, clip_id)
-        return {
-            "id": track["id"],
-            "audio_url": track["audio"],
-            "source_audio_url": track["audio"],
-            "stream_audio_url": track["stream"],
-            "source_stream_audio_url": track["stream"],
-            "image_url": track["image"],
-            "source_image_url": track["image"],
-            "prompt": track["prompt"],
-            "model_name": track["model"],
-            "title": track["title"],
-            "tags": track["tags"],
-            "createTime": track["created"],
-            "duration": track["duration"],
-        }
+        return self._track(task, step, index, clip_id, CALLBACK_KEYS)
 
 
 def _json_object(record: RequestRecord) -> dict[str, Any]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiohttp
-
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import DEFAULT_TIMEOUT, Provider, optional_fields
+from bot.providers.base import PacedProvider, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
     ProviderAnswerMalformed,
@@ -33,30 +31,12 @@ STATES: dict[str, ProviderState] = {
 }
 
 
-class SunoApiProvider(Provider):
+class SunoApiProvider(PacedProvider):
     """Client of sunoapi.co (and its successor api.sunosay.com, same paths)."""
 
     name = "sunoapi"
     capabilities = CAPABILITIES
     batch_size = 1
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        base_url: str,
-        key: str,
-        *,
-        submit_limiter: Pacer | None,
-        poll_limiter: Pacer,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-    ) -> None:
-        super().__init__(session, base_url, key, timeout=timeout)
-        self.submit_limiter = submit_limiter
-        self.poll_limiter = poll_limiter
-
-    @property
-    def poll_budget(self) -> float:
-        return self.poll_limiter.rate * self.batch_size
 
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}

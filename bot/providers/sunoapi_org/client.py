@@ -13,7 +13,7 @@ import aiohttp
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import DEFAULT_TIMEOUT, Provider, optional_fields
+from bot.providers.base import DEFAULT_TIMEOUT, PacedProvider, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
     ProviderAnswerMalformed,
@@ -43,7 +43,7 @@ def codes_for(base_url: str) -> AnswerCodes:
     return KIE_CODES if kie else SUNOAPI_ORG_CODES
 
 
-class SunoApiOrgProvider(Provider):
+class SunoApiOrgProvider(PacedProvider):
     """Client of the sunoapi.org contract at a configurable base URL."""
 
     name = "sunoapi_org"
@@ -64,16 +64,12 @@ class SunoApiOrgProvider(Provider):
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ) -> None:
         """`codes` is the vendor's code table; by default the one its base URL's host says (`codes_for`)."""
-        super().__init__(session, base_url, key, timeout=timeout)
-        self.submit_limiter = submit_limiter
-        self.poll_limiter = poll_limiter
+        super().__init__(
+            session, base_url, key, submit_limiter=submit_limiter, poll_limiter=poll_limiter, timeout=timeout
+        )
         self._codes = codes or codes_for(base_url)
         self._public_url = public_url.rstrip("/")
         self._callback_secret = callback_secret if public_url else None
-
-    @property
-    def poll_budget(self) -> float:
-        return self.poll_limiter.rate * self.batch_size
 
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
