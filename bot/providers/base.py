@@ -111,6 +111,8 @@ class Provider(ABC):
     # registry also hands to validation.
     capabilities: ClassVar[ProviderCapabilities]
     batch_size: ClassVar[int] = 1
+    # What an HTTP status says before the body is read (the rest is the provider's own judging of the answer).
+    http_codes: ClassVar[AnswerCodes] = HTTP_CODES
     submit_limiter: Pacer | None = None
 
     def __init__(
@@ -227,9 +229,9 @@ class Provider(ABC):
                 raw = await _read_at_most(response.content, MAX_ANSWER_BYTES + 1)
                 status = response.status
                 retry_after = _retry_after(response.headers)
-        if status == 429 or status >= 500:
+        if status in self.http_codes.rate_limited or status >= 500:
             await self._refused(
-                answer_error(self.name, status, f"HTTP {status} on {path}", HTTP_CODES, retry_after=retry_after),
+                answer_error(self.name, status, f"HTTP {status} on {path}", self.http_codes, retry_after=retry_after),
                 limiter,
             )
         data = json_answer(self.name, raw, status, path)

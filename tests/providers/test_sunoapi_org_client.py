@@ -210,6 +210,23 @@ async def test_the_vendor_s_rate_limit_code_is_a_429_and_backs_the_pacer_off(
         assert len(fake.rate_limit_violations) == 1
 
 
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"code": 430, "msg": "Call frequency too high"}, ProviderRateLimited),
+        ({"code": 429, "msg": "Insufficient credits"}, ProviderRejected),  # the body's code decides, not HTTP 429
+        ({}, ProviderRateLimited),  # no code: the HTTP status says it
+    ],
+)
+async def test_under_an_http_429_the_body_s_code_decides(
+    fake: FakeSunoApiOrg, http_session: aiohttp.ClientSession, body: dict[str, Any], error: type[Exception]
+) -> None:
+    fake.inject("/generate/extend", status=429, body=body)
+    with pytest.raises(error):
+        await client(http_session, fake).submit_extend(extend())
+    assert fake.submits == []
+
+
 def test_the_vendor_is_read_from_the_base_url() -> None:
     assert codes_for("https://api.sunoapi.org") is SUNOAPI_ORG_CODES
     assert codes_for("https://api.api.box") is SUNOAPI_ORG_CODES

@@ -13,7 +13,7 @@ import aiohttp
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import DEFAULT_TIMEOUT, PacedProvider, optional_fields
+from bot.providers.base import DEFAULT_TIMEOUT, HTTP_CODES, PacedProvider, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
     ProviderAnswerMalformed,
@@ -49,6 +49,9 @@ class SunoApiOrgProvider(PacedProvider):
     name = "sunoapi_org"
     capabilities = CAPABILITIES
     batch_size = 1
+    # The `code` in the body decides, by the vendor's table, even under an HTTP 429: on sunoapi.org a 429 code
+    # means out of credits, not slow down. Only 5xx is judged before the body.
+    http_codes = AnswerCodes(auth=frozenset(), rate_limited=frozenset())
 
     def __init__(
         self,
@@ -159,11 +162,14 @@ class SunoApiOrgProvider(PacedProvider):
         self, method: str, path: str, body: Mapping[str, Any] | None, limiter: Pacer | None, *, paced: bool = True
     ) -> dict[str, Any]:
         """Send and check `code`: 200 is success; anything else is mapped by the vendor's code table."""
-        _, answer = await self._request(method, path, json_body=body, limiter=limiter, paced=paced)
-        if not isinstance(answer, dict):
-            raise ProviderUnavailable(f"{self.name} sent an unexpected answer on {path.split('?')[0]}")
-        code = as_code(answer.get("code"))
-        if code == 200:
+        status, answer = await self._request(method, path, json_body=body, limiter=limiter, paced=paced)
+        code = as_code(answer.get("code")) if isinstance(answer, dict) else None
+        if code == 200 and isinstance(answer, dict):
             return answer
+        endpoint = path.split("?")[0]
+        if code is None and status != 200:  # nothing in the body to judge by: the HTTP status says what happened
+            await self._refused(answer_error(self.name, status, f"HTTP {status} on {endpoint}", HTTP_CODES), limiter)
+        if not isinstance(answer, dict):
+            raise ProviderUnavailable(f"{self.name} sent an unexpected answer on {endpoint}")
         detail = answers.reason(answer, "msg") or f"code {code}"
         await self._refused(answer_error(self.name, code, detail, self._codes), limiter)
