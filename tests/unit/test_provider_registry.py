@@ -17,7 +17,7 @@ from bot.providers import CAPABILITIES, PLUGINS, create_provider
 from bot.providers.plugin import ProviderPlugin
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS: dict[str, str] = dict(PROVIDER_KEY_VARIABLES)
+KEYS: dict[str, str] = {name: variable for name, variable in PROVIDER_KEY_VARIABLES.items()}
 
 
 def settings_for(name: str, **env: str) -> Settings:
