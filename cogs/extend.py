@@ -44,7 +44,7 @@ class ExtendCog(commands.Cog):
         title="Title of the new song",
         task="apiframe only: the apiframe task id that made the song, for songs Encore has not posted",
         model="The Suno model (this server's provider's, newest first); leave out for the song's own",
-        audio="Your own track to extend instead of a song (audio file, at most 10 MB), where the provider takes one",
+        audio="Your own track to extend instead of a song (audio file, at most 10 MB), if the provider takes one",
     )
     async def extend(
         self,
