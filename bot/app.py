@@ -142,7 +142,7 @@ class EncoreBot(EncoreClient):
         if (port := self.settings.web_server_port) is not None:
             self.web_server = WebServer(
                 self.service,
-                secret=secret,
+                routes=provider.webhook_routes(),
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
                 port=port,

@@ -1,7 +1,7 @@
 """`/extend`: parse the options, hand them to the task service, show where the task stands.
 
-With `audio:` (apiframe only) the member's own track is checked at once, and after the reply is deferred the
-service measures it and hands its public Discord URL to the provider, which fetches it (free, but slow).
+With `audio:` (where the provider takes uploads) the member's own track is checked at once, and after the reply is
+deferred the service measures it and hands its public Discord URL to the provider, which fetches it.
 """
 
 from __future__ import annotations
@@ -14,15 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import Refusal
-from bot.domain.validation import (
-    APIFRAME_MODELS,
-    COMMAND_MAX_LENGTHS,
-    ExtendOptions,
-    format_seconds,
-)
+from bot.domain.validation import ExtendOptions, format_seconds
+from bot.service import COMMAND_MAX_LENGTHS
 from bot.ui import render
 from bot.ui.client import EncoreClient
-from bot.ui.replies import report_queued, requester_of
+from bot.ui.replies import model_choices, report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -43,10 +39,9 @@ class ExtendCog(commands.Cog):
         style="Style tags, e.g. 'dream pop, female vocals'",
         title="Title of the new song",
         task="apiframe only: the apiframe task id that made the song, for songs Encore has not posted",
-        model="apiframe only: the Suno model",
-        audio="apiframe only: your own track to extend instead of a song (audio file, at most 10 MB)",
+        model="The Suno model (this server's provider's, newest first); leave out for the song's own",
+        audio="Your own track to extend instead of a song (audio file, at most 10 MB), if the provider takes one",
     )
-    @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def extend(
         self,
         interaction: discord.Interaction[EncoreClient],
@@ -57,7 +52,7 @@ class ExtendCog(commands.Cog):
         style: app_commands.Range[str, 1, Limits.style] | None = None,
         title: app_commands.Range[str, 1, Limits.title] | None = None,
         task: app_commands.Range[str, 1, 64] | None = None,
-        model: app_commands.Choice[str] | None = None,
+        model: app_commands.Range[str, 1, 32] | None = None,
         audio: discord.Attachment | None = None,
     ) -> None:
         if (song is None) == (audio is None):
@@ -73,7 +68,7 @@ class ExtendCog(commands.Cog):
             prompt=prompt,
             style=style,
             title=title,
-            model=model.value if model else None,
+            model=model,
         )
         if audio is not None:
             await self._extend_upload(interaction, audio, options)
@@ -99,6 +94,12 @@ class ExtendCog(commands.Cog):
             interaction,
             self.bot.service.intake.request_upload_extend(requester_of(interaction), options, audio.url, filename),
         )
+
+    @extend.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[EncoreClient], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot.service.intake.capabilities, current)
 
     @extend.autocomplete("song")
     async def song_autocomplete(

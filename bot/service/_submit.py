@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
+from bot.domain.models import GenerateRequest, ProviderState, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError, ProviderRejected
 from bot.service._context import (
@@ -88,7 +88,7 @@ class Submitter:
                 failure: ProviderError | None = None
                 recorded = False
                 try:
-                    provider_task_id = await self._submit(task.request)
+                    provider_task_id = await self._submit(task)
                 except ProviderError as error:
                     failure = error
                 else:
@@ -130,11 +130,11 @@ class Submitter:
         log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
         return False
 
-    async def _submit(self, request: TaskRequest) -> str:
-        """Send a request to the provider's endpoint for its kind; return the provider's task id."""
-        if isinstance(request, GenerateRequest):
-            return await self._life.provider.submit_generate(request)
-        return await self._life.provider.submit_extend(request)
+    async def _submit(self, task: TaskRecord) -> str:
+        """Send a task's request to the provider's endpoint for its kind; return the provider's task id."""
+        if isinstance(task.request, GenerateRequest):
+            return await self._life.provider.submit_generate(task.request, reference=task.id)
+        return await self._life.provider.submit_extend(task.request, reference=task.id)
 
     async def _submit_failed(self, task: TaskRecord, error: ProviderError) -> None:
         name = self._life.provider.name

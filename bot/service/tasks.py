@@ -155,6 +155,19 @@ class TaskService:
             pass
         return await self.poller.apply_update(provider_task_id, result)
 
+    async def is_provider_task(self, task_id: int, provider_task_id: str) -> bool:
+        """Whether Encore's task `task_id` is the provider's `provider_task_id`: a per-task callback URL reports on
+        its own task only. A submission being recorded right now is waited for, as in `apply_update`."""
+        for last_try in (False, True):
+            task = await self.store.get_task(task_id)
+            if task is not None and task.provider == self.provider.name and task.provider_task_id == provider_task_id:
+                return True
+            if last_try or not self.submitter.recording.locked():
+                return False
+            async with self.submitter.recording:
+                pass
+        return False
+
     def _heard(self, status: TaskStatus, task_id: int) -> None:
         """Another process (or this one) queued a task, or one succeeded: act now rather than at the next scan."""
         if status is TaskStatus.QUEUED:

@@ -12,7 +12,8 @@ from typing import Any
 import discord
 
 from bot.domain.records import SongRecord, TaskRecord
-from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions, as_clip_id
+from bot.domain.validation import ExtendOptions, as_clip_id
+from bot.providers import COMMAND_MAX_LENGTHS
 from bot.service.wholesong import WholeSongFailed
 from bot.ui import render
 from bot.ui.client import EncoreClient

@@ -31,10 +31,10 @@ class ScriptedSunoApi(Provider):
         self.polled: list[str] = []
         self._ids = (f"suno-task-{number}" for number in itertools.count(1))
 
-    async def submit_extend(self, request: ExtendRequest) -> str:
+    async def submit_extend(self, request: ExtendRequest, *, reference: int | None = None) -> str:
         return self._submit(request)
 
-    async def submit_generate(self, request: GenerateRequest) -> str:
+    async def submit_generate(self, request: GenerateRequest, *, reference: int | None = None) -> str:
         return self._submit(request)
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from bot.config import ProviderName
 from bot.domain.models import ExtendRequest, Requester
 from bot.domain.quota import QuotaPolicy
-from bot.domain.validation import APIFRAME_MODELS, ExtendOptions, InputError, validate_extend
-from bot.providers import RateLimiter, SunoApiProvider
+from bot.domain.validation import ExtendOptions, InputError, validate_extend
+from bot.providers import CAPABILITIES, RateLimiter, SunoApiProvider
 from bot.service import TaskService
 from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import PROVIDER_KEY, running_bot
@@ -38,7 +38,7 @@ songs = st.one_of(
     st.builds(lambda s: f"{s}suno.com/s/{s}", st.text(max_size=5)),
 )
 timestamps = st.one_of(anything, st.from_regex(r"\A\d{1,3}(:\d{1,2}){0,2}(\.\d{1,3})?\Z"))
-models = st.one_of(anything, st.sampled_from(APIFRAME_MODELS))
+models = st.one_of(anything, st.sampled_from(CAPABILITIES["apiframe"].choosable_models))
 options = st.builds(
     ExtendOptions,
     song=songs,
@@ -52,13 +52,13 @@ options = st.builds(
 )
 
 
-@pytest.mark.parametrize("provider", ["sunoapi", "apiframe"])
+@pytest.mark.parametrize("provider", ["sunoapi", "apiframe", "sunoapi_org"])
 @EXAMPLES
 @given(extend=options)
 @example(extend=ExtendOptions(song="["))  # urlsplit raised ValueError("Invalid IPv6 URL") past InputError
 def test_validation_gives_a_request_or_a_message(provider: ProviderName, extend: ExtendOptions) -> None:
     try:
-        request = validate_extend(provider, extend, None)
+        request = validate_extend(CAPABILITIES[provider], extend, None)
     except InputError as error:
         assert str(error).strip()
     else:

@@ -38,8 +38,8 @@ class PausedAfterSubmit(SunoApiProvider):
         self.answered = asyncio.Event()
         self.thawed = asyncio.Event()
 
-    async def submit_generate(self, request: GenerateRequest) -> str:
-        provider_task_id = await super().submit_generate(request)
+    async def submit_generate(self, request: GenerateRequest, *, reference: int | None = None) -> str:
+        provider_task_id = await super().submit_generate(request, reference=reference)
         self.answered.set()
         await self.thawed.wait()
         return provider_task_id

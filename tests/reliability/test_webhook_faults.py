@@ -96,11 +96,16 @@ def finished(provider_id: str) -> bytes:
 async def open_receiver(database: Path) -> tuple[Receiver, TaskService]:
     store = await SqliteStore.open(database)
     session = aiohttp.ClientSession()
-    provider = ApiframeProvider(session, "http://127.0.0.1:9", "unused-key")
+    provider = ApiframeProvider(session, "http://127.0.0.1:9", "unused-key", webhook_secret=SECRET)
     service = TaskService(store, provider, Quiet(), poll_interval=60, stall_timeout=900)
     clock = [1000.0]
     server = WebServer(
-        service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=0, clock=lambda: clock[0]
+        service,
+        routes=provider.webhook_routes(),
+        gateway_connected=lambda: True,
+        host="127.0.0.1",
+        port=0,
+        clock=lambda: clock[0],
     )
     await server.start()
     return Receiver(server, store, session, clock), service

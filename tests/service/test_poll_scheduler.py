@@ -60,7 +60,7 @@ async def test_healthz_reports_the_gateway_and_the_database(
     )
     service = TaskService(store, provider, RecordingEvents(), poll_interval=5.0, stall_timeout=900)
     gateway = {"up": True}
-    server = WebServer(service, secret=None, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
+    server = WebServer(service, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
     await server.start()
     url = f"http://127.0.0.1:{server.port}/healthz"
     try:

@@ -7,37 +7,26 @@ from typing import Any
 
 import aiohttp
 
-from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
 from bot.providers import answers
-from bot.providers.base import (
-    DEFAULT_TIMEOUT,
-    Provider,
-    ProviderAnswerMalformed,
-    ProviderAuthError,
-    ProviderRejected,
-    optional_fields,
-)
+from bot.providers.apiframe.capabilities import CAPABILITIES
+from bot.providers.apiframe.tasks import error_message, read_task
+from bot.providers.apiframe.webhook import ApiframeWebhook
+from bot.providers.base import DEFAULT_TIMEOUT, Provider, optional_fields
+from bot.providers.errors import AnswerCodes, ProviderAnswerMalformed, ProviderRejected, answer_error
+from bot.providers.webhooks import WebhookRoute
 
-# Where Encore's receiver takes apiframe's webhook calls, below PUBLIC_WEBHOOK_URL.
-APIFRAME_WEBHOOK_PATH = "/webhooks/apiframe"
+# apiframe judges by HTTP status: 401 is the key (429 and 5xx are judged before the body is read).
+CODES = AnswerCodes(auth=frozenset({401}))
 # apiframe fetches up to 10 MB for an upload, so it gets longer than the JSON calls' 30 s.
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=180, connect=10)
-STATES: dict[str, ProviderState] = {
-    "pending": ProviderState.QUEUED,
-    "staged": ProviderState.QUEUED,
-    "retry": ProviderState.QUEUED,
-    "retrying": ProviderState.QUEUED,
-    "starting": ProviderState.RUNNING,
-    "processing": ProviderState.RUNNING,
-    "finished": ProviderState.SUCCEEDED,
-    "failed": ProviderState.FAILED,
-}
 
 
 class ApiframeProvider(Provider):
     """Client of apiframe's Suno API."""
 
     name = "apiframe"
+    capabilities = CAPABILITIES
     batch_size = 20
 
     def __init__(
@@ -53,11 +42,15 @@ class ApiframeProvider(Provider):
         super().__init__(session, base_url, key, timeout=timeout)
         # Sent with every submission, so apiframe POSTs each task's updates to Encore's webhook receiver.
         self._webhook = optional_fields(webhook_url=webhook_url, webhook_secret=webhook_secret)
+        self._webhook_secret = webhook_secret
+
+    def webhook_routes(self) -> tuple[WebhookRoute, ...]:
+        return (ApiframeWebhook(self._webhook_secret),) if self._webhook_secret else ()
 
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": self._key}
 
-    async def submit_extend(self, request: ExtendRequest) -> str:
+    async def submit_extend(self, request: ExtendRequest, *, reference: int | None = None) -> str:
         """A generated song is named by its task and song; an upload by the upload's song and `from_upload`."""
         upload = request.upload_song_id is not None
         body = optional_fields(
@@ -74,7 +67,7 @@ class ApiframeProvider(Provider):
         data = await self._call("/suno-extend", {**body, **self._webhook})
         return answers.accepted_task_id(data, self.name, "extend")
 
-    async def submit_generate(self, request: GenerateRequest) -> str:
+    async def submit_generate(self, request: GenerateRequest, *, reference: int | None = None) -> str:
         body = optional_fields(
             prompt=request.prompt,
             lyrics=request.lyrics,
@@ -90,7 +83,7 @@ class ApiframeProvider(Provider):
         """`/fetch` for one task, `/fetch-many` for more; an unreadable task is reported alone (`malformed`)."""
         if len(task_ids) == 1:
             try:
-                return [_read_task(task_ids[0], await self._call("/fetch", {"task_id": task_ids[0]}))]
+                return [read_task(task_ids[0], await self._call("/fetch", {"task_id": task_ids[0]}))]
             except ProviderRejected:
                 return [ProviderTask(task_ids[0], ProviderState.UNKNOWN, raw_status="missing")]
         answer = await self._call("/fetch-many", {"task_ids": list(task_ids)})
@@ -101,7 +94,7 @@ class ApiframeProvider(Provider):
         for entry in found:
             task_id = entry.get("task_id") if isinstance(entry, dict) else None
             if isinstance(task_id, str) and task_id in task_ids and task_id not in by_id:
-                by_id[task_id] = _read_task(task_id, entry)
+                by_id[task_id] = read_task(task_id, entry)
         return [
             by_id.get(task_id) or ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="missing")
             for task_id in task_ids
@@ -133,60 +126,7 @@ class ApiframeProvider(Provider):
     @staticmethod
     def _checked(status: int, data: Any) -> dict[str, Any]:
         """apiframe's answer judged by HTTP status: 401 is the key, other 4xx say why in the body."""
-        if status == 401:
-            raise ProviderAuthError("apiframe refused the API key (HTTP 401)")
         if status >= 400 or not isinstance(data, dict):
-            raise ProviderRejected(_error_message(data) or f"apiframe refused the request (HTTP {status})")
+            detail = error_message(data) or f"apiframe refused the request (HTTP {status})"
+            raise answer_error("apiframe", status, detail, CODES)
         return data
-
-
-def parse_task(data: Any) -> ProviderTask:
-    """Map a fetch answer (also the body of a webhook call).
-
-    Raises `ProviderAnswerMalformed` for an answer that breaks the rules in `bot.providers.answers`.
-    """
-    data = answers.mapping(data, "task")
-    task_id = answers.identifier(data, "task_id")
-    if task_id is None:
-        raise ProviderAnswerMalformed("the task has no task_id")
-    raw_status = answers.status(data)
-    state = STATES.get(raw_status, ProviderState.UNKNOWN)
-    clips = answers.unique(parse_song(song) for song in answers.objects(data, "songs"))
-    progress = answers.percentage(data.get("percentage"))
-    if state is ProviderState.SUCCEEDED and not any(clip.audio_url for clip in clips):
-        state = ProviderState.FAILED
-    error = (_error_message(data) or "Suno reported a failure") if state is ProviderState.FAILED else None
-    return ProviderTask(
-        task_id=task_id,
-        state=state,
-        raw_status=raw_status or "unknown",
-        progress=progress,
-        clips=tuple(clip for clip in clips if clip.audio_url) if state is ProviderState.SUCCEEDED else clips,
-        error=error,
-    )
-
-
-def _read_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
-    """The answer about `task_id`; an unreadable one (or one about another task) is reported for that task alone."""
-    try:
-        task = parse_task(data)
-        if task.task_id != task_id:
-            raise ProviderAnswerMalformed("the answer is about another task")
-    except ProviderAnswerMalformed as error:
-        return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
-    return task
-
-
-def parse_song(data: Mapping[str, Any]) -> Clip | None:
-    """One song, or None when it has no `song_id` (it cannot be stored or linked). apiframe sends no title or length."""
-    song_id = answers.identifier(data, "song_id")
-    if song_id is None:
-        return None
-    return Clip(id=song_id, audio_url=answers.url(data, "audio_url"), image_url=answers.url(data, "image_url"))
-
-
-def _error_message(data: Any) -> str | None:
-    """The reason in a refusal or a failure: `errors[0].msg`, else `message` or `error` (its SDK reads those)."""
-    errors = data.get("errors") if isinstance(data, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    return answers.reason(first, "msg") or answers.reason(data, "message", "error")

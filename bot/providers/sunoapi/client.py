@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiohttp
-
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import (
-    DEFAULT_TIMEOUT,
-    Provider,
+from bot.providers.base import PacedProvider, optional_fields
+from bot.providers.errors import (
+    AnswerCodes,
     ProviderAnswerMalformed,
-    ProviderAuthError,
-    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
-    optional_fields,
+    answer_error,
+    as_code,
 )
+from bot.providers.sunoapi.capabilities import CAPABILITIES
+
+# sunoapi.co judges by the `code` in the body; a rate-limit violation is undocumented (assumed 429).
+CODES = AnswerCodes()
 
 STATES: dict[str, ProviderState] = {
     "submitted": ProviderState.QUEUED,
@@ -30,34 +31,17 @@ STATES: dict[str, ProviderState] = {
 }
 
 
-class SunoApiProvider(Provider):
+class SunoApiProvider(PacedProvider):
     """Client of sunoapi.co (and its successor api.sunosay.com, same paths)."""
 
     name = "sunoapi"
+    capabilities = CAPABILITIES
     batch_size = 1
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        base_url: str,
-        key: str,
-        *,
-        submit_limiter: Pacer | None,
-        poll_limiter: Pacer,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-    ) -> None:
-        super().__init__(session, base_url, key, timeout=timeout)
-        self.submit_limiter = submit_limiter
-        self.poll_limiter = poll_limiter
-
-    @property
-    def poll_budget(self) -> float:
-        return self.poll_limiter.rate * self.batch_size
 
     def _headers(self) -> Mapping[str, str]:
         return {"Authorization": f"Bearer {self._key}"}
 
-    async def submit_extend(self, request: ExtendRequest) -> str:
+    async def submit_extend(self, request: ExtendRequest, *, reference: int | None = None) -> str:
         body = optional_fields(
             prompt=request.lyrics or request.prompt,
             tags=request.style,
@@ -68,7 +52,7 @@ class SunoApiProvider(Provider):
         data = await self._call("/suno/music/extend-music", body, self.submit_limiter, paced=False)
         return answers.accepted_task_id(data, self.name, "extend")
 
-    async def submit_generate(self, request: GenerateRequest) -> str:
+    async def submit_generate(self, request: GenerateRequest, *, reference: int | None = None) -> str:
         """`generate-music` shares the extend's submit window (one per 4 s), so it takes the same limiter."""
         body = optional_fields(prompt=request.lyrics or request.prompt, tags=request.style, title=request.title)
         data = await self._call("/suno/music/generate-music", body, self.submit_limiter, paced=False)
@@ -98,19 +82,13 @@ class SunoApiProvider(Provider):
         _, data = await self._post(path, body, limiter, paced=paced)
         if not isinstance(data, dict):
             raise ProviderUnavailable(f"sunoapi sent an unexpected answer on {path}")
-        code = _as_int(data.get("code"))
+        code = as_code(data.get("code"))
         if code == 200:
             return data
         message = answers.reason(data, "message") or f"code {code}"
-        if code in (401, 403) or "key verification" in message.lower():
-            raise ProviderAuthError(f"sunoapi refused the API key: {message}")
-        if code == 429:
-            if limiter:
-                await limiter.back_off()
-            raise ProviderRateLimited(f"sunoapi rate limit: {message}")
-        if code is None or code >= 500:
-            raise ProviderUnavailable(f"sunoapi error: {message}")
-        raise ProviderRejected(message)
+        if "key verification" in message.lower():  # the documented bad-key answer names no code
+            code = 401
+        await self._refused(answer_error("sunoapi", code, message, CODES), limiter)
 
 
 def parse_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
@@ -149,10 +127,3 @@ def parse_clip(data: Mapping[str, Any]) -> Clip | None:
         title=answers.text(data, "title", answers.TITLE_MAX),
         duration=answers.duration(data.get("duration")),
     )
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
