@@ -100,7 +100,8 @@ class WebServer:
             self._runner = None
 
     async def _receive(self, route: WebhookRoute, request: web.Request) -> web.Response:
-        """Authenticate first (before the body is read), then read, parse and hand the update on.
+        """Authenticate first (before the body is read), then read, verify a body signature before parsing, parse
+        and hand the update on.
 
         Every answer is a small JSON one: 401 for a call that proves nothing, 413 for a body over
         `MAX_WEBHOOK_BYTES`, 400 for a body that is not JSON (or nested too deep) or not a task Encore can read,
@@ -109,14 +110,15 @@ class WebServer:
         try:
             bound = route.authenticate(request.match_info, request.raw_headers)
         except WebhookUnauthorized:
-            self._refused += 1
-            self._refused_from = request.remote
-            self._log_refusals()
-            return web.json_response({"error": "unauthorized"}, status=401)
+            return self._unauthorized(request)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": f"the body is over {MAX_WEBHOOK_BYTES // 1024} kB"}, status=413)
+        try:
+            route.verify(raw, request.raw_headers)
+        except WebhookUnauthorized:
+            return self._unauthorized(request)
         try:
             body: Any = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
@@ -131,6 +133,13 @@ class WebServer:
         applied = await self._service.apply_update(update.task_id, update)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
+
+    def _unauthorized(self, request: web.Request) -> web.Response:
+        """401 for a call that proves nothing (counted and logged in summary)."""
+        self._refused += 1
+        self._refused_from = request.remote
+        self._log_refusals()
+        return web.json_response({"error": "unauthorized"}, status=401)
 
     def _log_refusals(self, *, stopping: bool = False) -> None:
         """Log the refused calls counted so far, at most once per `REFUSAL_LOG_SECONDS`, and what is left at stop."""
