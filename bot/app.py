@@ -120,6 +120,8 @@ class EncoreBot(EncoreClient):
             redact_also(secret)
         if secret:
             provider = create_provider(self.settings, self._session, webhook_secret=secret, pacers=pacers)
+            # A provider may still poll (apiframe v2 pushes only to an https URL): then polling stays at full pace.
+            webhooks_on = bool(provider.webhook_routes())
         shared = isinstance(self.store, PostgresStore)
         self.service = TaskService(
             self.store,

@@ -149,8 +149,8 @@ async def check_guild(rest: DiscordRest, bot_id: int, guild_id: int, channel_id:
 async def check_provider(settings: Settings, session: aiohttp.ClientSession) -> list[Line]:
     """The key, with a harmless authenticated request: the credits (apiframe), or a look-up of a task nobody has."""
     provider = create_provider(settings, session)
-    key = settings.provider_key_variable
     label = provider.capabilities.label
+    key = settings.provider_key_variable if settings.provider_key else f"{label} (no key)"  # a key may be optional
     try:
         credits = await provider.credits()
         if credits is None:
