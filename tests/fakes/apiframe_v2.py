@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from tests.fakes.fields import Refused, boolean, json_object, only, text
 from tests.fakes.providers import (
     Clock,
     FakeProvider,
@@ -83,15 +84,6 @@ ACTION_FIELDS = frozenset(
     }
 )
 STATUS_PROGRESS = {"QUEUED": 0, "PROCESSING": 50, "COMPLETED": 100, "FAILED": 0}
-
-
-class Refused(Exception):
-    """A request the API refuses: the HTTP status and `error`."""
-
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
 
 
 def signature(api_key: str, body: bytes) -> str:
@@ -241,21 +233,21 @@ class FakeApiframeV2(FakeProvider):
         self.credits -= self.CREDITS_PER_JOB
 
     async def _generate(self, request: web.Request, record: RequestRecord) -> tuple[int, Any]:
-        body = _object(record.json, "body")
-        _only(body, GENERATE_FIELDS)
+        body = json_object(record.json)
+        only(body, GENERATE_FIELDS)
         if body.get("model") != "suno":
             raise Refused(400, "model must be suno")
-        params = _object(body.get("sunoParams", {}), "sunoParams")
-        _only(params, SUNO_PARAMS)
-        custom = _boolean(params, "custom_mode", required=False)
-        _boolean(params, "instrumental", required=False)
+        params = json_object(body.get("sunoParams", {}), "sunoParams")
+        only(params, SUNO_PARAMS)
+        custom = boolean(params, "custom_mode")
+        boolean(params, "instrumental")
         version = params.get("model_version", DEFAULT_MODEL)
         if version not in MODELS:
             raise Refused(400, f"model_version must be one of {', '.join(MODELS)}")
-        _text(body, "prompt", PROMPT_LIMIT if custom else DESCRIPTION_LIMIT, required=True)
-        _text(params, "title", TITLE_LIMIT)
-        _text(params, "style", STYLE_LIMIT)
-        _text(params, "negative_tags", NEGATIVE_LIMIT)
+        text(body, "prompt", PROMPT_LIMIT if custom else DESCRIPTION_LIMIT, required=True)
+        text(params, "title", TITLE_LIMIT)
+        text(params, "style", STYLE_LIMIT)
+        text(params, "negative_tags", NEGATIVE_LIMIT)
         if params.get("vocal_gender") not in (None, "m", "f"):
             raise Refused(400, "vocal_gender must be m or f")
         _webhook(body)
@@ -266,8 +258,8 @@ class FakeApiframeV2(FakeProvider):
         return 202, {"jobId": task.task_id, "status": "QUEUED"}
 
     async def _action(self, request: web.Request, record: RequestRecord) -> tuple[int, Any]:
-        body = _object(record.json, "body")
-        _only(body, ACTION_FIELDS)
+        body = json_object(record.json)
+        only(body, ACTION_FIELDS)
         if body.get("action") != "extend":
             raise Refused(400, "action must be one of extend, cover, add_vocals, stems")
         parent_id = body.get("parentJobId")
@@ -289,10 +281,10 @@ class FakeApiframeV2(FakeProvider):
             track_id = body["trackId"]
             if not isinstance(track_id, str) or track_id not in parent.clip_ids:
                 raise Refused(400, "trackId is not a track of the parent job")
-        _text(body, "prompt", PROMPT_LIMIT)
-        _text(body, "title", TITLE_LIMIT)
-        _text(body, "style", STYLE_LIMIT)
-        _text(body, "negative_tags", NEGATIVE_LIMIT)
+        text(body, "prompt", PROMPT_LIMIT)
+        text(body, "title", TITLE_LIMIT)
+        text(body, "style", STYLE_LIMIT)
+        text(body, "negative_tags", NEGATIVE_LIMIT)
         _webhook(body)
         _, model, duration = self.tracks[track_id]
         if "continueAt" in body:
@@ -354,37 +346,6 @@ class FakeApiframeV2(FakeProvider):
             "tags": "",
             "duration": duration,
         }
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Refused(400, f"{what} must be a JSON object")
-    return value
-
-
-def _only(body: dict[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise Refused(400, f"Unknown field: {unknown[0]}")
-
-
-def _boolean(body: dict[str, Any], name: str, *, required: bool) -> bool:
-    value = body.get(name)
-    if value is None and not required:
-        return False
-    if not isinstance(value, bool):
-        raise Refused(400, f"{name} must be a boolean")
-    return value
-
-
-def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> None:
-    value = body.get(name)
-    if value is None and not required:
-        return
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise Refused(400, f"{name} must be a non-empty string" if required else f"{name} must be a string")
-    if len(value) > limit:
-        raise Refused(400, f"{name} must be at most {limit} characters")
 
 
 def _webhook(body: dict[str, Any]) -> None:

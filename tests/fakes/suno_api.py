@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from tests.fakes.fields import Refused, boolean, json_object, only, text
 from tests.fakes.providers import Clock, FakeProvider, FakeTask, RequestRecord, Step, StepLike, _duration
 
 MODELS = ("chirp-fenix", "chirp-crow", "chirp-bluejay", "chirp-auk", "chirp-v4", "chirp-v3-5")
@@ -45,13 +46,6 @@ OLDER = (3000, 200, 80)
 NEWER = (5000, 1000, 100)
 LIMITS = {model: OLDER if model in ("chirp-v4", "chirp-v3-5") else NEWER for model in MODELS}
 DESCRIPTION_LIMIT = 500
-
-
-class Refused(Exception):
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
 
 
 class FakeSunoApiSelfHosted(FakeProvider):
@@ -126,8 +120,8 @@ class FakeSunoApiSelfHosted(FakeProvider):
         return web.json_response(data)
 
     async def _extend(self, request: web.Request, record: RequestRecord) -> Any:
-        body = _object(record.json)
-        _only(body, EXTEND_FIELDS)
+        body = json_object(record.json)
+        only(body, EXTEND_FIELDS)
         audio_id = body.get("audio_id")
         if not isinstance(audio_id, str) or not audio_id:
             raise Refused(400, "Audio ID is required")
@@ -136,11 +130,11 @@ class FakeSunoApiSelfHosted(FakeProvider):
         if source is None or self._task(audio_id).current.status != "complete":
             raise Refused(400, "The clip to extend is not a finished clip of this account")
         lyrics, tags, title = LIMITS[model]
-        _text(body, "prompt", lyrics)
-        _text(body, "tags", tags)
-        _text(body, "negative_tags", tags)
-        _text(body, "title", title)
-        _flag(body, "wait_audio")
+        text(body, "prompt", lyrics)
+        text(body, "tags", tags)
+        text(body, "negative_tags", tags)
+        text(body, "title", title)
+        boolean(body, "wait_audio")
         at = body.get("continue_at")
         self.continue_at_types.append(type(at).__name__)
         if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at) or not 0 < at < source[1]:
@@ -148,25 +142,25 @@ class FakeSunoApiSelfHosted(FakeProvider):
         return self._make(record, "extend", body, model, (audio_id, float(at)))
 
     async def _custom(self, request: web.Request, record: RequestRecord) -> Any:
-        body = _object(record.json)
-        _only(body, CUSTOM_FIELDS)
+        body = json_object(record.json)
+        only(body, CUSTOM_FIELDS)
         model = _model(body)
         lyrics, tags, title = LIMITS[model]
-        instrumental = _flag(body, "make_instrumental")
-        _text(body, "prompt", lyrics, required=not instrumental)
-        _text(body, "tags", tags)
-        _text(body, "negative_tags", tags)
-        _text(body, "title", title)
-        _flag(body, "wait_audio")
+        instrumental = boolean(body, "make_instrumental")
+        text(body, "prompt", lyrics, required=not instrumental)
+        text(body, "tags", tags)
+        text(body, "negative_tags", tags)
+        text(body, "title", title)
+        boolean(body, "wait_audio")
         return self._make(record, "generate", body, model, None)
 
     async def _describe(self, request: web.Request, record: RequestRecord) -> Any:
-        body = _object(record.json)
-        _only(body, DESCRIBE_FIELDS)
+        body = json_object(record.json)
+        only(body, DESCRIBE_FIELDS)
         model = _model(body)
-        _text(body, "prompt", DESCRIPTION_LIMIT, required=True)
-        _flag(body, "make_instrumental")
-        _flag(body, "wait_audio")
+        text(body, "prompt", DESCRIPTION_LIMIT, required=True)
+        boolean(body, "make_instrumental")
+        boolean(body, "wait_audio")
         return self._make(record, "generate", body, model, None)
 
     def _make(
@@ -204,7 +198,7 @@ class FakeSunoApiSelfHosted(FakeProvider):
     async def _concat(self, request: web.Request, record: RequestRecord) -> Any:
         if not self.concat_supported:
             raise Refused(404, "Not found")
-        body = _object(record.json)
+        body = json_object(record.json)
         clip_id = body.get("clip_id")
         if not isinstance(clip_id, str) or not clip_id:
             raise Refused(400, "Clip id is required")
@@ -255,37 +249,8 @@ class FakeSunoApiSelfHosted(FakeProvider):
         }
 
 
-def _object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Refused(400, "The body must be a JSON object")
-    return value
-
-
-def _only(body: dict[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise Refused(400, f"Unknown field: {unknown[0]}")
-
-
 def _model(body: dict[str, Any]) -> str:
     model = body.get("model", DEFAULT_MODEL)
     if model not in MODELS:
         raise Refused(400, f"Unknown model {model!r}")
     return str(model)
-
-
-def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise Refused(400, f"{name} must be a boolean")
-    return value
-
-
-def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False) -> None:
-    value = body.get(name)
-    if value is None and not required:
-        return
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise Refused(400, f"{name} is required" if required else f"{name} must be a string")
-    if len(value) > limit:
-        raise Refused(400, f"{name} is longer than {limit} characters")

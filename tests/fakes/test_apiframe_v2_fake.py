@@ -56,7 +56,7 @@ async def test_the_key_is_checked_first(fake: FakeApiframeV2) -> None:
     ("change", "fragment"),
     [
         ({"model": "V5"}, "model must be suno"),
-        ({"prompt": ""}, "prompt must be a non-empty string"),
+        ({"prompt": ""}, "prompt is required"),
         ({"prompt": "p" * 501}, "at most 500"),
         ({"sunoParams": {"custom_mode": True, "model_version": "V3_5"}}, "model_version must be one of"),
         ({"sunoParams": {"custom_mode": "true"}}, "custom_mode must be a boolean"),

@@ -42,7 +42,7 @@ async def call(
         ({"continue_at": "0:30"}, "continue_at"),
         ({"continue_at": 120}, "below 120"),
         ({"model": "V5"}, "Unknown model"),
-        ({"tags": "t" * 1001}, "tags is longer than 1000"),
+        ({"tags": "t" * 1001}, "tags must be at most 1000"),
         ({"continueAt": 30}, "Unknown field: continueAt"),
         ({"wait_audio": "false"}, "wait_audio must be a boolean"),
     ],

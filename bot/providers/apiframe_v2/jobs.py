@@ -6,10 +6,9 @@ Both carry a job's `status`, `progress` (0–100) and, once completed, `result.t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from bot.domain.models import Clip, ProviderState, ProviderTask
+from bot.domain.models import ProviderState, ProviderTask
 from bot.providers import answers
 from bot.providers.errors import ProviderAnswerMalformed
 
@@ -31,7 +30,7 @@ def parse_job(data: Any, *, id_key: str = "id") -> ProviderTask:
     state = STATES.get(raw_status, ProviderState.UNKNOWN)
     result = data.get("result")
     tracks = answers.objects(answers.mapping(result, "result"), "tracks") if result is not None else []
-    clips = answers.unique(_clip(track) for track in tracks)
+    clips = answers.unique(answers.track(track, audio="audioUrl", image="imageUrl") for track in tracks)
     progress = answers.percentage(data.get("progress"))
     if state is ProviderState.SUCCEEDED:
         delivered = tuple(clip for clip in clips if clip.audio_url)
@@ -58,16 +57,3 @@ def error_message(data: Any) -> str | None:
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         return answers.reason(data["error"], "message")
     return answers.reason(data, "error", "message")
-
-
-def _clip(track: Mapping[str, Any]) -> Clip | None:
-    clip_id = answers.identifier(track, "id")
-    if clip_id is None:
-        return None
-    return Clip(
-        id=clip_id,
-        audio_url=answers.url(track, "audioUrl"),
-        image_url=answers.url(track, "imageUrl"),
-        title=answers.text(track, "title", answers.TITLE_MAX),
-        duration=answers.duration(track.get("duration")),
-    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.domain.models import Clip, ProviderState, ProviderTask
+from bot.domain.models import ProviderState, ProviderTask
 from bot.providers import answers
 from bot.providers.errors import ProviderAnswerMalformed
 
@@ -64,7 +64,9 @@ def fold(task_id: str, found: Mapping[str, Mapping[str, Any]]) -> ProviderTask:
             return ProviderTask(task_id, ProviderState.FAILED, raw_status, error=reason or "Suno reported an error")
         elif all(state in (ProviderState.SUCCEEDED, ProviderState.FAILED) for state in states):
             finished = answers.unique(
-                _clip(clip) for (_, clip), state in zip(clips, states, strict=True) if state is ProviderState.SUCCEEDED
+                answers.track(clip, audio="audio_url", image="image_url")
+                for (_, clip), state in zip(clips, states, strict=True)
+                if state is ProviderState.SUCCEEDED
             )
             delivered = tuple(clip for clip in finished if clip.audio_url)
             if not delivered:
@@ -74,20 +76,11 @@ def fold(task_id: str, found: Mapping[str, Mapping[str, Any]]) -> ProviderTask:
             state = ProviderState.RUNNING
         else:
             state = ProviderState.QUEUED
-        return ProviderTask(task_id, state, raw_status, clips=answers.unique(_clip(clip) for _, clip in clips))
+        return ProviderTask(
+            task_id,
+            state,
+            raw_status,
+            clips=answers.unique(answers.track(clip, audio="audio_url", image="image_url") for _, clip in clips),
+        )
     except ProviderAnswerMalformed as error:
         return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
-
-
-def _clip(clip: Mapping[str, Any]) -> Clip | None:
-    """One clip; while it streams, `audio_url` is the live preview."""
-    clip_id = answers.identifier(clip, "id")
-    if clip_id is None:
-        return None
-    return Clip(
-        id=clip_id,
-        audio_url=answers.url(clip, "audio_url"),
-        image_url=answers.url(clip, "image_url"),
-        title=answers.text(clip, "title", answers.TITLE_MAX),
-        duration=answers.duration(clip.get("duration")),
-    )
