@@ -70,6 +70,9 @@ async def test_the_real_process_generates_and_extends_by_signed_webhooks_and_ref
         assert await post_raw(receiver, raw, {"X-Webhook-Signature": signature("afk_someone-else", raw)}) == 401
         assert await post_raw(receiver, raw, {"X-Webhook-Signature": signature(KEY, other)}) == 401
         assert await post_raw(receiver, raw, {"X-Webhook-Signature": "0" * 64}) == 401
+        # The signature is checked before the body is parsed: unsigned junk is a 401, signed junk a 400.
+        assert await post_raw(receiver, b"{not json", {"X-Webhook-Signature": "0" * 64}) == 401
+        assert await post_raw(receiver, b"{not json", {"X-Webhook-Signature": signature(KEY, b"{not json")}) == 400
         assert tasks(database)[0]["status"] == "submitted"
 
         apiframe.finish(generate.task_id)
