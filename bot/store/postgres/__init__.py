@@ -9,6 +9,7 @@ from bot.store.postgres.connection import migrations
 from bot.store.postgres.inspect import inspect_database
 from bot.store.postgres.meta import PostgresMeta
 from bot.store.postgres.pacer import PostgresPacer
+from bot.store.postgres.pages import PostgresPages
 from bot.store.postgres.signals import PostgresSignals
 from bot.store.postgres.songs import PostgresSongs
 from bot.store.postgres.tasks import PostgresTasks
@@ -17,7 +18,9 @@ from bot.store.postgres.wholesongs import PostgresWholeSongs
 __all__ = ["PostgresPacer", "PostgresStore", "inspect_database", "migrations"]
 
 
-class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresWholeSongs, PostgresMeta, PostgresSignals):
+class PostgresStore(
+    PostgresTasks, PostgresSongs, PostgresCommunity, PostgresWholeSongs, PostgresPages, PostgresMeta, PostgresSignals
+):
     """The `Store` protocol on a PostgreSQL database; each concern's queries live in their own module."""
 
     @classmethod
