@@ -19,7 +19,7 @@ class SongPage:
     """One published page: a posted song (or its whole song) with exactly the facts the page shows.
 
     `makers` are display names as they were when the song was posted, never user ids. `timeline_json` is the whole
-    song's timeline (parts, seams, peaks), for a whole-song page.
+    song's timeline (parts, seams, peaks), for a whole-song page; `whole_page_id` is a song's whole-song page.
     """
 
     page_id: str
@@ -36,6 +36,7 @@ class SongPage:
     channel_id: int
     message_id: int
     timeline_json: str | None
+    whole_page_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

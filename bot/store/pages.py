@@ -47,7 +47,10 @@ AND EXISTS (SELECT 1 FROM page_settings s WHERE s.guild_id = p.guild_id AND s.pa
 PAGE = f"""
 SELECT p.page_id, p.clip_id, p.whole, p.guild_id, p.makers_json, p.model, p.created_at, p.channel_id, p.message_id,
        songs.title, songs.duration, songs.audio_url, songs.image_url,
-       CASE WHEN p.whole THEN w.timeline_json END AS timeline_json
+       CASE WHEN p.whole THEN w.timeline_json END AS timeline_json,
+       (SELECT o.page_id FROM song_pages o
+        WHERE o.clip_id = p.clip_id AND o.whole AND NOT p.whole AND o.taken_down_at IS NULL
+          AND o.message_id IS NOT NULL) AS whole_page_id
 FROM song_pages p JOIN songs ON songs.clip_id = p.clip_id
 LEFT JOIN whole_songs w ON w.clip_id = p.clip_id
 WHERE p.page_id = ? AND {_VISIBLE}
@@ -129,6 +132,7 @@ def page_from_row(row: Row) -> SongPage:
         channel_id=row["channel_id"],
         message_id=row["message_id"],
         timeline_json=row["timeline_json"],
+        whole_page_id=row["whole_page_id"],
     )
 
 

@@ -28,6 +28,7 @@ from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, parse_task
 from bot.service import TaskService
 from bot.store import MetaStore
 from bot.web.metrics import PrometheusMetrics
+from bot.web.pages import SongPages
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class WebhookServer:
         port: int,
         clock: Callable[[], float] = time.monotonic,
         metrics: PrometheusMetrics | None = None,
+        pages: SongPages | None = None,
     ) -> None:
         self._service = service
+        self._pages = pages
         self._metrics = metrics
         self._secret = secret.encode() if secret else None
         self._clock = clock
@@ -90,6 +93,8 @@ class WebhookServer:
             app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
         if self._secret is not None:
             app.router.add_post(APIFRAME_WEBHOOK_PATH, self._apiframe_update)
+        if self._pages is not None:
+            self._pages.register(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()

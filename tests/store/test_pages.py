@@ -131,6 +131,9 @@ async def test_the_whole_song_page_carries_its_timeline(store: Store) -> None:
     await store.record_page_message("p-w", 21, 600)
     page = await store.song_page("p-w")
     assert page is not None and page.whole and page.timeline_json == '{"duration": 9}'
+    await published(store, ROOT, task_id, "p-song")
+    song = await store.song_page("p-song")
+    assert song is not None and song.whole_page_id == "p-w" and song.timeline_json is None
 
 
 async def test_the_gallery_answers_only_while_on_with_showcase_and_top_songs(store: Store) -> None:
