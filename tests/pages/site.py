@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from aiohttp import web
 from PIL import Image
 
@@ -76,7 +77,11 @@ class PublishedSite:
 
 
 def cover_png() -> bytes:
-    image = Image.new("RGB", (64, 64), (0xE9, 0x54, 0x20))
+    """A 64×64 cover: a diagonal gradient from Encore's orange to lavender, as a provider's PNG."""
+    ramp = np.add.outer(np.arange(64), np.arange(64)) / 126.0
+    start, end = np.array([0xE9, 0x54, 0x20]), np.array([0x6E, 0x4B, 0xD8])
+    pixels = (start + (end - start) * ramp[..., None]).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
@@ -94,8 +99,10 @@ async def _song(store: SqliteStore, request: GenerateRequest | ExtendRequest, cl
 
 
 @contextlib.asynccontextmanager
-async def published_site(folder: Path, *, limiter: AddressLimiter | None = None) -> AsyncIterator[PublishedSite]:
-    """Two songs (a new one and its extension, the latter with a hostile title) and the extension's whole song,
+async def published_site(
+    folder: Path, *, limiter: AddressLimiter | None = None, child_title: str = HOSTILE_TITLE
+) -> AsyncIterator[PublishedSite]:
+    """Two songs (a new one and its extension, by default with a hostile title) and the extension's whole song,
     each with its page, in a server whose pages are on."""
     store = await SqliteStore.open(folder / "encore.db")
     media_host = FakeMediaHost()
@@ -122,7 +129,7 @@ async def published_site(folder: Path, *, limiter: AddressLimiter | None = None)
         child_task = await _song(
             store,
             ExtendRequest(clip_id=ROOT, continue_at=CONTINUE_AT, prompt="more", model="chirp-v4-5"),
-            Clip(CHILD, f"{base}/child.mp3", f"{base}/cover.png", HOSTILE_TITLE, CHILD_SECONDS),
+            Clip(CHILD, f"{base}/child.mp3", f"{base}/cover.png", child_title, CHILD_SECONDS),
         )
         cache = AudioCache(folder / "audio-cache", 100 * 1024 * 1024)
         cache.put(CHILD, audio[CHILD])

@@ -123,14 +123,18 @@ class SongPages:
         self._covers = ByteBoundedCache(COVER_CACHE_BYTES)
         self._pictures = ByteBoundedCache(PICTURE_CACHE_ENTRIES * 512 * 1024, PICTURE_CACHE_ENTRIES)
         self._fetching: dict[str, asyncio.Lock] = {}
-        self._templates = jinja2.Environment(
+        self._rendering: dict[str, asyncio.Future[str | None]] = {}
+        templates = jinja2.Environment(
             loader=jinja2.PackageLoader("bot.web.pages", "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
-        self._templates.filters["clock"] = format_clock
+        templates.filters["clock"] = format_clock
+        self._song_template = templates.get_template("song.html")
+        self._gallery_template = templates.get_template("gallery.html")
         static = resources.files("bot.web.pages").joinpath("static")
         self._static = {name: static.joinpath(name).read_bytes() for name in ("pages.css", "icon.svg")}
 
@@ -174,10 +178,24 @@ class SongPages:
         return await self._store.song_page(page_id) if ID_PATTERN.fullmatch(page_id) else None
 
     async def _song_page(self, request: web.Request) -> web.StreamResponse:
-        page = await self._page(request)
-        if page is None:
+        """The page's HTML; requests for a page that arrive while it is being rendered share that rendering (a
+        link shared in a busy channel is opened by many at once), and nothing is kept after it."""
+        page_id = request.match_info["page_id"]
+        if not ID_PATTERN.fullmatch(page_id):
             return _not_found()
-        lineage = [] if page.whole else await self._store.page_lineage(page.clip_id, page.guild_id)
+        running = self._rendering.get(page_id)
+        if running is None:
+            running = asyncio.ensure_future(self._render_song_page(page_id))
+            self._rendering[page_id] = running
+            running.add_done_callback(lambda _: self._rendering.pop(page_id, None))
+        html = await asyncio.shield(running)
+        return _not_found() if html is None else _html(request, html)
+
+    async def _render_song_page(self, page_id: str) -> str | None:
+        page = await self._store.song_page(page_id)
+        if page is None:
+            return None
+        lineage = await self._store.page_lineage(page.clip_id, page.guild_id)
         parts = _part_count(page.timeline_json)
         title = page.title or "Untitled"
         made = datetime.datetime.fromtimestamp(page.created_at, datetime.UTC)
@@ -193,7 +211,7 @@ class SongPages:
             )
             if text
         )
-        html = self._templates.get_template("song.html").render(
+        return self._song_template.render(
             page=page,
             title=title,
             heading=f"{title} · the whole song" if page.whole else title,
@@ -210,7 +228,6 @@ class SongPages:
             whole_audio=f"/s/{page.whole_page_id}/audio" if page.whole_page_id else None,
             discord_url=f"https://discord.com/channels/{page.guild_id}/{page.channel_id}/{page.message_id}",
         )
-        return _html(request, html)
 
     async def _gallery(self, request: web.Request) -> web.StreamResponse:
         gallery_id = request.match_info["gallery_id"]
@@ -222,7 +239,7 @@ class SongPages:
         if found is None:
             return _not_found()
         _, showcase, top = found
-        html = self._templates.get_template("gallery.html").render(
+        html = self._gallery_template.render(
             showcase=showcase,
             top=top,
             month=f"{month:%B %Y}",
