@@ -7,7 +7,7 @@ can override command permissions.
 
 from __future__ import annotations
 
-import datetime
+import time
 from typing import Any
 
 import discord
@@ -16,10 +16,10 @@ from discord.ext import commands
 
 from bot.domain.pages import PageSettings
 from bot.domain.records import GuildSettings
-from bot.providers import ProviderError
+from bot.service.admin import Credits
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
-from bot.web.pages import PagePublisher, new_page_id
+from bot.web.pages import PagePublisher
 from cogs.library import manages_server
 
 NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."
@@ -137,31 +137,22 @@ class AdminCog(commands.Cog):
             changes["daily_limit"] = daily_limit
         if whole_song_auto is not None:
             changes["whole_song_auto"] = whole_song_auto
-        current = await self.bot.store.update_guild_settings(interaction.guild_id, changes)
-        page_settings = await self._change_pages(interaction.guild_id, pages, gallery)
-        default_daily = self.bot.settings.quota.daily_per_guild
+        admin = self.bot.service.admin
+        current = await admin.update_settings(interaction.guild_id, changes)
+        page_settings = await self.bot.service.pages.change(
+            interaction.guild_id,
+            pages=None if pages is None else pages.value == "on",
+            gallery=None if gallery is None else gallery.value == "on",
+        )
         content = "✅ Saved." if changes or pages or gallery else None
-        embed = settings_embed(current, default_daily)
+        embed = settings_embed(current, admin.default_daily_limit)
         pages_field(embed, page_settings, self.bot.pages)
         await interaction.response.send_message(content, embed=embed, ephemeral=True)
 
-    async def _change_pages(
-        self, guild_id: int, pages: app_commands.Choice[str] | None, gallery: app_commands.Choice[str] | None
-    ) -> PageSettings:
-        """Pages on or off; the gallery off, or on under a new unguessable id (kept while it stays on)."""
-        store = self.bot.store
-        if pages is not None:
-            await store.set_pages_on(guild_id, pages.value == "on")
-        current = await store.page_settings(guild_id)
-        if gallery is not None and (gallery.value == "on") != (current.gallery_id is not None):
-            current = await store.set_gallery(guild_id, new_page_id() if gallery.value == "on" else None)
-        return current
-
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """A server that removed Encore: its pages and gallery stop answering (a manager may turn them on again)."""
-        await self.bot.store.set_pages_on(guild.id, False)
-        await self.bot.store.set_gallery(guild.id, None)
+        """A server that removed Encore: its pages and gallery stop answering."""
+        await self.bot.service.pages.server_left(guild.id)
 
     @encore.command(name="usage", description="Songs asked, sent to Suno and failed, per member and per day")
     async def usage(self, interaction: discord.Interaction[EncoreClient]) -> None:
@@ -169,21 +160,16 @@ class AdminCog(commands.Cog):
             await interaction.response.send_message(NOT_A_MANAGER_USAGE, ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        today = datetime.datetime.now(datetime.UTC).date()
-        days = [(today - datetime.timedelta(days=back)).isoformat() for back in reversed(range(USAGE_DAYS))]
-        start = datetime.datetime.fromisoformat(days[0]).replace(tzinfo=datetime.UTC).timestamp()
-        usage = await self.bot.store.usage(interaction.guild_id, since=start)
-        embed = listing.usage_embed(usage, days, await self._credits_text())
+        report = await self.bot.service.admin.usage(interaction.guild_id, days=USAGE_DAYS, now=time.time())
+        embed = listing.usage_embed(report.usage, report.days, credits_text(report.credits))
         await interaction.edit_original_response(embed=embed)
 
-    async def _credits_text(self) -> str:
-        """What the provider says is left, or why it says nothing."""
-        provider = self.bot.service.provider
-        try:
-            credits = await provider.credits()
-        except ProviderError as error:
-            return f"unknown: {provider.name} did not answer ({error.message})"
-        return f"{credits:,}" if credits is not None else f"{provider.name} does not report credits"
+
+def credits_text(credits: Credits) -> str:
+    """What the provider says is left, or why it says nothing."""
+    if credits.error is not None:
+        return f"unknown: {credits.provider} did not answer ({credits.error})"
+    return f"{credits.left:,}" if credits.left is not None else f"{credits.provider} does not report credits"
 
 
 async def setup(bot: EncoreClient) -> None:

@@ -48,7 +48,7 @@ class RerollButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
             interaction,
-            interaction.client.service.reroll(self.task_id, interaction.user.id),
+            interaction.client.service.intake.reroll(self.task_id, interaction.user.id),
         )
 
 
@@ -155,7 +155,7 @@ class DeleteButton(
         return cls(int(match["task"]))
 
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
-        task = await interaction.client.store.get_task(self.task_id)
+        task = await interaction.client.service.library.task(self.task_id)
         allowed = task is not None and (
             interaction.user.id == task.requester_id or interaction.permissions.manage_messages
         )
@@ -171,7 +171,7 @@ class DeleteButton(
         except discord.HTTPException as error:
             await interaction.edit_original_response(content=f"⚠️ Discord would not delete it ({error.text}).")
             return
-        taken_down = await interaction.client.store.take_down_pages(self.task_id)
+        taken_down = await interaction.client.service.pages.take_down(self.task_id)
         pages = " Its web pages are taken down." if taken_down else ""
         await interaction.edit_original_response(content=f"🗑️ Deleted. The song stays in Encore's history.{pages}")
 
@@ -231,9 +231,9 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         requester = requester_of(interaction)
         await report_queued(
             interaction,
-            service.request_whole_extend(requester, options)
+            service.intake.request_whole_extend(requester, options)
             if self.whole_song
-            else service.request_extend(requester, options),
+            else service.intake.request_extend(requester, options),
         )
 
 

@@ -42,8 +42,8 @@ async def test_pages_off_by_default_then_a_page_per_song_until_deleted(tmp_path:
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
-            assert running.bot.webhooks is not None
-            base = f"http://127.0.0.1:{running.bot.webhooks.port}"
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
             await discord.invoke_command("extend", {"song": CLIP, "at": "95", "lyrics": "before"})
             unpublished = await discord.wait_for_message(CHANNEL_ID, is_result)
             assert page_links(unpublished) == []  # off until a manager turns them on
@@ -111,8 +111,8 @@ async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tm
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
-            assert running.bot.webhooks is not None
-            base = f"http://127.0.0.1:{running.bot.webhooks.port}"
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
             turned_on = await discord.invoke_command("encore", {"pages": "on"}, subcommand="settings", user_id=OWNER_ID)
             await turned_on.wait_response()
             chain = await make_chain(discord)

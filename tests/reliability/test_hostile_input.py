@@ -107,7 +107,9 @@ def test_request_extend_queues_a_task_or_explains(running_service: Service, exte
     requester = Requester(user_id=USER_ID, channel_id=CHANNEL_ID, guild_id=GUILD_ID)
     before = rows(running_service.database, "SELECT COUNT(*) AS n FROM tasks")[0]["n"]
     try:
-        accepted = running_service.loop.run_until_complete(running_service.service.request_extend(requester, extend))
+        accepted = running_service.loop.run_until_complete(
+            running_service.service.intake.request_extend(requester, extend)
+        )
     except InputError as error:
         assert str(error).strip()
         assert rows(running_service.database, "SELECT COUNT(*) AS n FROM tasks")[0]["n"] == before

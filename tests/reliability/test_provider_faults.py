@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.service.lifecycle import BAD_KEY_MESSAGE
+from bot.service._context import BAD_KEY_MESSAGE
 from tests.e2e.harness import eventually, running_bot
 from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi

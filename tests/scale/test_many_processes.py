@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.service.submit import IN_DOUBT_MESSAGE
+from bot.service._submit import IN_DOUBT_MESSAGE
 from tests.e2e.harness import is_result, provider_env
 from tests.fakes.discord import FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi

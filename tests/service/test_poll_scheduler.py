@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -11,9 +12,9 @@ import aiohttp
 from bot.domain.models import ExtendRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import RateLimiter, SunoApiProvider
-from bot.service import Delivered, TaskService
+from bot.service import ClipMedia, PostedParts, TaskService
 from bot.store.sqlite import SqliteStore
-from bot.web.server import WebhookServer
+from bot.web.server import WebServer
 from tests.fakes.providers import FakeSunoApi
 
 KEY = "fake-provider-key"
@@ -30,14 +31,19 @@ class RecordingEvents:
     async def task_progressed(self, task: TaskRecord) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        raise AssertionError(f"task {task.id} resumed")
+
     async def task_failed(self, task: TaskRecord) -> None:
         raise AssertionError(f"task {task.id} failed: {task.error}")
 
-    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
-        pass
+    def upload_limit(self, guild_id: int | None) -> int:
+        return 10 * 1024 * 1024
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        return Delivered(message_id=task.id, durations={})
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
+        return task.id
 
     async def task_delivered(self, task: TaskRecord) -> None:
         self.delivered.append(task.id)
@@ -86,7 +92,7 @@ async def test_healthz_reports_the_gateway_and_the_database(
     )
     service = TaskService(store, provider, RecordingEvents(), poll_interval=5.0, stall_timeout=900)
     gateway = {"up": True}
-    server = WebhookServer(service, secret=None, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
+    server = WebServer(service, secret=None, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
     await server.start()
     url = f"http://127.0.0.1:{server.port}/healthz"
     try:

@@ -4,18 +4,13 @@ records the post once made, which is when the page starts answering."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.media.cache import AudioCache
+from bot.service.pages import new_public_id
 from bot.store import PageStore
 from bot.web.pages.site import whole_audio_key
-
-
-def new_page_id() -> str:
-    """128 random bits, URL-safe: unguessable, and unrelated to the clip id."""
-    return secrets.token_urlsafe(16)
 
 
 class PagePublisher:
@@ -49,7 +44,7 @@ class PagePublisher:
         if guild_id is None:
             return None
         return await self._store.reserve_page(
-            new_page_id(),
+            new_public_id(),
             clip_id=clip_id,
             whole=whole,
             guild_id=guild_id,

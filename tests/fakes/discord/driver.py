@@ -69,6 +69,10 @@ class DriverMixin:
             _Injection(method.upper(), re.compile(path_regex), status, body, all_headers, times, delay)
         )
 
+    def clear_injections(self) -> None:
+        """Forget every injected fault not used yet: requests are handled as usual again."""
+        self._injections.clear()
+
     async def invoke_command(
         self,
         name: str,
