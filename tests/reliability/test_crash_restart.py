@@ -48,7 +48,9 @@ async def restart_until_done(env: dict[str, str], tmp_path: Path, count: int) ->
     try:
         done = await eventually(
             lambda: (
-                (rows := tasks(database)) and len(rows) == count and all(r["status"] in FINAL for r in rows) and rows
+                found
+                if (found := tasks(database)) and len(found) == count and all(r["status"] in FINAL for r in found)
+                else None
             ),
             what=f"{count} final tasks",
         )

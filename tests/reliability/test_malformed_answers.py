@@ -35,7 +35,7 @@ from bot.providers import (
     apiframe,
     sunoapi,
 )
-from bot.service import ClipMedia, PostedParts, TaskService
+from bot.service import ClipMedia, PostedParts, TaskEvents, TaskService
 from bot.store.sqlite import SqliteStore
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 from tests.reliability.shapes import apiframe_answers, suno_answers
@@ -46,7 +46,7 @@ POLL_INTERVAL = 0.1
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-class Outcomes:
+class Outcomes(TaskEvents):
     """The Discord side reduced to what happened to each task; `settled` is set once every expected task ended."""
 
     def __init__(self, expected: int) -> None:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bot.domain.models import GenerateRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import ApiframeProvider
-from bot.service import ClipMedia, PostedParts, TaskService
+from bot.service import ClipMedia, PostedParts, TaskEvents, TaskService
 from bot.store.sqlite import SqliteStore
 from bot.web.server import MAX_WEBHOOK_BYTES, REFUSAL_LOG_SECONDS, WebServer
 from tests.reliability.shapes import apiframe_answers
@@ -34,7 +34,7 @@ SECRET = "the-webhook-secret"
 PATH = "/webhooks/apiframe"
 
 
-class Quiet:
+class Quiet(TaskEvents):
     """The Discord side, which is not under test: every event is accepted and forgotten."""
 
     async def task_progressed(

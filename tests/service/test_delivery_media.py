@@ -16,7 +16,7 @@ from bot.domain.models import Clip, GenerateRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.media import MediaFetcher, origin_of
 from bot.providers import ApiframeProvider
-from bot.service import ClipMedia, DeliveryError, TaskEvents, TaskService
+from bot.service import ClipMedia, DeliveryError, PostedParts, TaskEvents, TaskService
 from bot.service.result_media import ResultMedia
 from bot.store import Store
 from bot.store.sqlite import SqliteStore
@@ -57,7 +57,12 @@ class RecordingMessages:
         self.limits_asked.append(guild_id)
         return GUILD_LIMIT
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia]) -> int:
+    async def task_resumed(self, task: TaskRecord) -> None:
+        raise AssertionError(f"task {task.id} was never in doubt")
+
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
         files = {song.clip_id: media[song.clip_id].audio for song in songs}
         self.posts.append(Posted(songs, files, all(path is not None and path.exists() for path in files.values())))
         if self.refuse:
