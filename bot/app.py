@@ -152,7 +152,7 @@ class EncoreBot(EncoreClient):
                 host=self.settings.webhook_host,
                 port=port,
                 metrics=self.metrics,
-                pages=SongPages(self.store, self.store, public_url=public_url, cache=audio_cache, media=self.media)
+                pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
                 if public_url
                 else None,
             )

@@ -164,7 +164,7 @@ async def published_site(
             await publisher.posted(page_id, 21, message_id)
             pages.append(page_id)
 
-        site = SongPages(store, store, public_url=PUBLIC_URL, cache=cache, media=media, limiter=limiter)
+        site = SongPages(store, public_url=PUBLIC_URL, cache=cache, media=media, limiter=limiter)
         app = web.Application()
         site.register(app)
         runner = web.AppRunner(app, access_log=None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from PIL import Image
 from bot.audio.waveform import PALETTE
 from bot.web.pages.guard import AddressLimiter
 from bot.web.pages.site import CONTENT_SECURITY_POLICY
-from tests.pages.site import CHILD, GUILD, MEMBER, PUBLIC_URL, PublishedSite, published_site
+from tests.pages.site import CHILD, GUILD, MEMBER, PUBLIC_URL, ROOT, PublishedSite, published_site
 
 
 @pytest.fixture
@@ -98,6 +99,21 @@ async def test_audio_missing_from_the_cache_is_fetched_once_from_the_provider(
     assert {status for status, _, _ in answers} == {200}
     assert all(body == site.audio["aaaaaaaa-0000-4000-8000-000000000001"].read_bytes() for _, _, body in answers)
     assert site.media_host.requests == ["/root.mp3"]
+
+
+async def test_provider_audio_that_is_not_an_mp3_is_neither_served_nor_cached(
+    site: PublishedSite, http: aiohttp.ClientSession
+) -> None:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x00\x10" * 8000)
+    site.media_host.files["root.mp3"] = (out.getvalue(), "audio/mpeg")
+    status, _, _ = await get(http, f"{site.base_url}/s/{site.root_page}/audio")
+    assert status == 404 and site.media_host.requests == ["/root.mp3"]
+    assert site.cache.find(ROOT) is None
 
 
 async def test_pages_and_media_carry_etags_and_answer_304(site: PublishedSite, http: aiohttp.ClientSession) -> None:

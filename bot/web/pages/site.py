@@ -24,12 +24,13 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from bot.audio.probe import probe_audio
 from bot.audio.waveform import format_clock
 from bot.domain.pages import SongPage
 from bot.domain.wholesong import WholeSongTimeline
 from bot.media import MediaFetcher, MediaRefused, sniff_image
 from bot.media.cache import AudioCache
-from bot.store import PageStore, SongStore
+from bot.store import PageStore
 from bot.web.pages.guard import AddressLimiter, client_address
 from bot.web.pages.picture import audio_picture, timeline_picture
 
@@ -103,7 +104,6 @@ class SongPages:
     def __init__(
         self,
         store: PageStore,
-        songs: SongStore,
         *,
         public_url: str,
         cache: AudioCache,
@@ -112,7 +112,6 @@ class SongPages:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._songs = songs
         self._public_url = public_url.rstrip("/")
         self._cache = cache
         self._media = media
@@ -280,7 +279,15 @@ class SongPages:
             except MediaRefused as refused:
                 log.info("page audio of %s not fetched: %s", key, refused.reason)
                 return None
-            await asyncio.to_thread(self._cache.put, key, download)
+            info = await asyncio.to_thread(probe_audio, download)
+            if info is None or info.container != "mp3":
+                log.info("page audio of %s not kept: not an MP3 (%s)", key, info.container if info else "unreadable")
+                return None
+            try:
+                await asyncio.to_thread(self._cache.put, key, download)
+            except OSError as error:  # a cache that cannot be written means "not cached", never a failed answer
+                log.warning("page audio of %s could not be cached: %s", key, error)
+                return None
         return await asyncio.to_thread(self._cache.find, key)
 
     async def _cover(self, request: web.Request) -> web.StreamResponse:
