@@ -30,8 +30,14 @@ def make_tone_mp3(
     sample_rate: int = 44_100,
     channels: int = 2,
     bitrate: int = 192_000,
+    beats_per_minute: float | None = None,
+    fade_seconds: float = 0.0,
 ) -> Path:
-    """Write a real CBR MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length)."""
+    """Write a real CBR MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length).
+
+    With `beats_per_minute` the tone pulses like a song (a hit on each beat decaying until the next, louder every
+    fourth), and `fade_seconds` fades its end out, so its waveform looks like music rather than a solid block.
+    """
     layout = "stereo" if channels == 2 else "mono"
     total = round(seconds * sample_rate)
     with av.open(str(path), "w", format="mp3") as container:
@@ -45,7 +51,9 @@ def make_tone_mp3(
         pts = 0
         for start in range(0, total, _BLOCK):
             t = np.arange(start, min(start + _BLOCK, total), dtype=np.float64) / sample_rate
-            wave = (TONE_AMPLITUDE * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+            wave = (
+                TONE_AMPLITUDE * np.sin(2 * np.pi * freq_hz * t) * _dynamics(t, seconds, beats_per_minute, fade_seconds)
+            ).astype(np.float32)
             block = av.AudioFrame.from_ndarray(np.tile(wave, (channels, 1)), format="fltp", layout=layout)
             block.sample_rate = sample_rate
             fifo.write(block)
@@ -96,6 +104,22 @@ def dominant_frequency(samples: npt.NDArray[np.floating], sample_rate: int) -> f
 def rms(samples: npt.NDArray[np.floating]) -> float:
     """Root mean square level of `samples` (0 for none)."""
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+
+
+def _dynamics(
+    t: npt.NDArray[np.float64], seconds: float, beats_per_minute: float | None, fade_seconds: float
+) -> npt.NDArray[np.float64]:
+    """A gain between 0 and 1 per sample: beats that decay (the bar's first beat loudest), and a fade at the end."""
+    gain = np.ones_like(t)
+    if beats_per_minute:
+        beat = 60.0 / beats_per_minute
+        since_beat = np.mod(t, beat)
+        accent = np.where(np.mod(np.floor(t / beat), 4) == 0, 1.0, 0.7)
+        swell = 0.75 + 0.25 * np.sin(2 * np.pi * t / (beat * 16))
+        gain = (0.15 + 0.85 * np.exp(-since_beat / (beat * 0.3))) * accent * swell
+    if fade_seconds > 0:
+        gain = gain * np.clip((seconds - t) / fade_seconds, 0.0, 1.0)
+    return gain
 
 
 class ToneBank:
