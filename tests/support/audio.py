@@ -14,6 +14,9 @@ import numpy.typing as npt
 TONE_AMPLITUDE = 0.5
 """Half of full scale: room for a crossfade's overlap without clipping."""
 
+_QP2LAMBDA = 118
+"""FFmpeg's FF_QP2LAMBDA: libmp3lame takes `global_quality / FF_QP2LAMBDA` as LAME's VBR quality."""
+
 _BLOCK = 44_100
 """Samples generated per step, so a long tone never sits in memory whole."""
 
@@ -26,13 +29,23 @@ def make_tone_mp3(
     sample_rate: int = 44_100,
     channels: int = 2,
     bitrate: int = 192_000,
+    vbr_quality: int | None = None,
+    reservoir: bool = True,
 ) -> Path:
-    """Write a real CBR MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length)."""
+    """Write a real MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length).
+
+    Encoded the way Suno's are as far as is known: LAME through FFmpeg, with its Info/Xing + LAME tag; CBR at
+    `bitrate`, or VBR at LAME quality `vbr_quality` (`-V`); the bit reservoir on unless `reservoir` is False.
+    """
     layout = "stereo" if channels == 2 else "mono"
     total = round(seconds * sample_rate)
     with av.open(str(path), "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=sample_rate)
-        stream.bit_rate = bitrate
+        stream = container.add_stream("libmp3lame", rate=sample_rate, options={} if reservoir else {"reservoir": "0"})
+        if vbr_quality is None:
+            stream.bit_rate = bitrate
+        else:
+            stream.codec_context.qscale = True
+            stream.codec_context.global_quality = vbr_quality * _QP2LAMBDA
         stream.layout = layout
         stream.format = "fltp"
         container.start_encoding()
@@ -53,6 +66,12 @@ def make_tone_mp3(
                 container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+def mp3_packets(path: Path) -> list[bytes]:
+    """The MPEG audio frames of a file as FFmpeg's demuxer splits them (the Xing/Info frame left out)."""
+    with av.open(str(path)) as container:
+        return [bytes(packet) for packet in container.demux(container.streams.audio[0]) if packet.size]
 
 
 def decode_mono(path: Path) -> tuple[npt.NDArray[np.float32], int]:
