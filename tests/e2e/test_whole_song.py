@@ -120,7 +120,7 @@ async def test_the_whole_song_of_a_three_part_chain_is_posted_once_as_a_reply(tm
 
             (embed,) = whole.embeds
             assert embed["image"]["url"] == "attachment://waveform.png"
-            assert embed["footer"]["text"].startswith("Audio: frames copied from the parts unchanged, 2 seams re-encoded")
+            assert embed["footer"]["text"].startswith("Audio: frames copied from the parts unchanged, 2 seams")
             picture = Image.open(io.BytesIO(whole.attachment("waveform.png").data))
             assert picture.format == "PNG" and picture.size == (1200, 300)
             fields = {field["name"]: field["value"] for field in embed["fields"]}
