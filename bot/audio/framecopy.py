@@ -110,7 +110,7 @@ class Mp3Frames:
         return max(0, self.count * self.spf - self.tag.delay - padding)
 
     def span_bytes(self, first: int, stop: int) -> tuple[int, int]:
-        """File offset and size of frames [first, stop): a part's frames lie back to back."""
+        """File offset and size of the bytes from frame `first` to the end of frame `stop` − 1 (damage included)."""
         if stop <= first:
             return int(self.offsets[first]) if first < self.count else 0, 0
         start = int(self.offsets[first])
@@ -156,6 +156,8 @@ def scan(index: int, path: Path) -> Mp3Frames:
         lengths.append(frame.length)
         indices.append(frame.bitrate_index)
         position += frame.length
+    if end - position > MAX_RESYNC_BYTES:
+        raise AudioSourceError(index, f"({path.name}) is damaged: too much of it is not MP3 frames")
     if not offsets:
         raise AudioSourceError(index, f"({path.name}) holds no MP3 audio frames")
     return Mp3Frames(
@@ -194,7 +196,7 @@ def _next_frame(data: bytes, position: int, key: tuple[object, ...] | None) -> t
 
 
 @dataclass(frozen=True)
-class _Seam:
+class Seam:
     """Where part `index` starts on the song (`start`, a grid point) and the output frames rebuilt around it."""
 
     index: int
@@ -205,16 +207,16 @@ class _Seam:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     starts: tuple[int, ...]
     offsets: tuple[int, ...]
     """Per part: output frame = part frame + offset."""
-    seams: tuple[_Seam, ...]
+    seams: tuple[Seam, ...]
     total: int
     frames: int
 
 
-def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: float = CROSSFADE_SECONDS) -> _Layout:
+def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: float = CROSSFADE_SECONDS) -> Layout:
     """Place every part on the frame grid and choose the windows; `CannotCopy` when the parts do not allow it."""
     first = scanned[0]
     for index, frames in enumerate(scanned[1:], start=1):
@@ -233,7 +235,7 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
             raise CutPastEnd(index, part.end, length / rate)
         cuts.append(min(cut, length))
     fade_wanted = round(fade_seconds * rate)
-    starts, offsets, seams = [0], [0], list[_Seam]()
+    starts, offsets, seams = [0], [0], list[Seam]()
     nominal = 0
     for index in range(1, len(parts)):
         nominal += cuts[index - 1]
@@ -248,7 +250,7 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
         offset = (start + skip - frames.skip) // spf
         seam_frame = (start + skip) // spf
         last_fade_frame = (start + max(fade, 1) - 1 + skip) // spf
-        window = _Seam(index, start, fade, seam_frame - WINDOW_BEFORE, last_fade_frame + 1 + WINDOW_AFTER)
+        window = Seam(index, start, fade, seam_frame - WINDOW_BEFORE, last_fade_frame + 1 + WINDOW_AFTER)
         earliest_fed = spf * (window.first - ENCODER_WARMUP) + LAME_DELAY + DECODER_DELAY - skip
         if seams and (earliest_fed < previous_start or window.first <= seams[-1].stop):
             raise CannotCopy(f"part {index} is too short to join frame by frame")
@@ -259,7 +261,7 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
         seams.append(window)
     total = starts[-1] + lengths[-1]
     last = scanned[-1]
-    return _Layout(tuple(starts), tuple(offsets), tuple(seams), total, last.count + offsets[-1])
+    return Layout(tuple(starts), tuple(offsets), tuple(seams), total, last.count + offsets[-1])
 
 
 def _difference(a: FrameHeader, b: FrameHeader) -> str:
@@ -297,7 +299,7 @@ def copy_join(
     scanned = [scan(index, part.path) for index, part in enumerate(parts)]
     layout = plan(parts, scanned)
     runs = _runs(layout, scanned)
-    estimate = sum(frames.span_bytes(begin, stop)[1] for frames, begin, stop in runs)
+    estimate = sum(int(frames.lengths[begin:stop].sum()) for frames, begin, stop in runs)
     overhead = len(cover or b"") + 4_096
     if limit_bytes is not None and estimate + overhead > limit_bytes:
         raise CannotCopy(f"the copied song ({(estimate + overhead) / 1e6:.1f} MB) is over the upload limit")
@@ -312,7 +314,7 @@ def copy_join(
                 writer.copy(frames, begin, stop, cancel)
                 if run_index < len(layout.seams):
                     seam = layout.seams[run_index]
-                    window = _window(seam, layout, scanned)
+                    window = build_window(seam, layout, scanned)
                     writer.write_new(window)
                     window_frames += len(window)
             writer.finish(delay=first.tag.delay, total_samples=layout.total)
@@ -357,7 +359,7 @@ def _check(cancel: threading.Event | None) -> None:
         raise BuildCancelled()
 
 
-def _runs(layout: _Layout, scanned: Sequence[Mp3Frames]) -> list[tuple[Mp3Frames, int, int]]:
+def _runs(layout: Layout, scanned: Sequence[Mp3Frames]) -> list[tuple[Mp3Frames, int, int]]:
     """The copied stretch of each part, as part frames [begin, stop), windows falling between them."""
     runs = []
     for index, frames in enumerate(scanned):
@@ -393,21 +395,25 @@ class _FrameWriter:
         return np.concatenate(self.offset_runs) if self.offset_runs else np.zeros(0, dtype=np.int64)
 
     def copy(self, frames: Mp3Frames, begin: int, stop: int, cancel: threading.Event | None) -> None:
+        """Frames [begin, stop) of a part, as stretches of bytes (damage the scan skipped is left out)."""
         if stop <= begin:
             return
-        start, size = frames.span_bytes(begin, stop)
-        self.offset_runs.append(frames.offsets[begin:stop] - start + self.written)
+        offsets, lengths = frames.offsets[begin:stop], frames.lengths[begin:stop]
+        gaps = np.flatnonzero(offsets[1:] != offsets[:-1] + lengths[:-1]) + 1
         self.bitrates.update(np.unique(frames.bitrate_indices[begin:stop]).tolist())
         with frames.path.open("rb") as source:
-            source.seek(start)
-            left = size
-            while left:
-                _check(cancel)
-                chunk = source.read(min(left, self.COPY_CHUNK))
-                if not chunk:
-                    raise AudioSourceError(0, f"({frames.path.name}) changed while it was being read")
-                self._put(chunk)
-                left -= len(chunk)
+            for first, last in zip((0, *gaps.tolist()), (*gaps.tolist(), len(offsets)), strict=True):
+                start, size = frames.span_bytes(begin + first, begin + last)
+                self.offset_runs.append(offsets[first:last] - start + self.written)
+                source.seek(start)
+                left = size
+                while left:
+                    _check(cancel)
+                    chunk = source.read(min(left, self.COPY_CHUNK))
+                    if not chunk:
+                        raise AudioSourceError(0, f"({frames.path.name}) changed while it was being read")
+                    self._put(chunk)
+                    left -= len(chunk)
 
     def write_new(self, new_frames: list[bytes]) -> None:
         offsets = []
@@ -446,7 +452,7 @@ class _FrameWriter:
         self.out.flush()
 
 
-def _window(seam: _Seam, layout: _Layout, scanned: Sequence[Mp3Frames]) -> list[bytes]:
+def build_window(seam: Seam, layout: Layout, scanned: Sequence[Mp3Frames]) -> list[bytes]:
     """The rebuilt frames [seam.first, seam.stop): decoded, crossfaded, encoded, the borrowed bytes appended."""
     old, new = scanned[seam.index - 1], scanned[seam.index]
     spf, rate = new.spf, new.header.sample_rate
@@ -476,7 +482,7 @@ def _window(seam: _Seam, layout: _Layout, scanned: Sequence[Mp3Frames]) -> list[
     return _with_borrowed(encoded, _borrowed(new, seam.stop - layout.offsets[seam.index]))
 
 
-def _window_bitrate(old: Mp3Frames, new: Mp3Frames, seam: _Seam, layout: _Layout) -> int:
+def _window_bitrate(old: Mp3Frames, new: Mp3Frames, seam: Seam, layout: Layout) -> int:
     """The bit rate of the source frames the window replaces (the best of them), at least `MIN_WINDOW_BITRATE`."""
     indices = [
         frames.bitrate_indices[max(0, seam.first - offset) : max(0, seam.stop - offset)]
@@ -657,7 +663,7 @@ def _assemble(new: list[_NewFrame], indices: list[int], reach: int, borrowed: by
 
 
 def _peaks(
-    path: Path, writer: _FrameWriter, layout: _Layout, first: Mp3Frames, width: int, cancel: threading.Event | None
+    path: Path, writer: _FrameWriter, layout: Layout, first: Mp3Frames, width: int, cancel: threading.Event | None
 ) -> npt.NDArray[np.float32]:
     """The waveform's (width, 2) lowest and highest samples, from the written song without decoding all of it.
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import struct
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -143,3 +145,28 @@ def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz:
     phase = 2 * np.pi * freq_hz * t
     cos, sin = np.mean(samples * np.cos(phase)), np.mean(samples * np.sin(phase))
     return float(2 * np.hypot(cos, sin))
+
+
+def lying_flac(freq_hz: float, seconds: float, claimed: float, rate: int = 44_100) -> bytes:
+    """A real FLAC of a tone, `seconds` long, whose STREAMINFO says it holds `claimed` seconds."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate)
+        stream.layout = "stereo"
+        stream.format = "s16"
+        pts = 0
+        block = rate
+        for start in range(0, round(seconds * rate), block):
+            t = np.arange(start, start + block) / rate
+            wave = (0.5 * np.sin(2 * np.pi * freq_hz * t) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(np.repeat(wave, 2)[np.newaxis, :], format="s16", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
+            pts += block
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    data = bytearray(out.getvalue())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO first
+    (packed,) = struct.unpack_from(">Q", data, 8 + 10)
+    packed = (packed & ~((1 << 36) - 1)) | round(claimed * rate)
+    struct.pack_into(">Q", data, 8 + 10, packed)
+    return bytes(data)
