@@ -392,23 +392,27 @@ def _decoded_blocks(index: int, path: Path, limit: int) -> Iterator[_Block]:
     resampler = av.AudioResampler(format=SAMPLE_FORMAT, layout=LAYOUT, rate=SAMPLE_RATE, frame_size=BLOCK_SAMPLES)
     produced = 0
     damaged = 0
+    first: av.AudioFrame | None = None
     try:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
-            codec = stream.codec_context
             for packet in container.demux(stream):
                 if produced >= limit:
                     break
                 try:
-                    frames = codec.decode(packet)
+                    frames = stream.codec_context.decode(packet)
                 except av.error.InvalidDataError as error:
-                    damaged += 1
-                    if damaged > DAMAGED_FRAMES_ALLOWED:
-                        log.warning("part %s (%s): too many damaged frames, the last: %s", index + 1, path.name, error)
-                        reason = f"is damaged: more than {DAMAGED_FRAMES_ALLOWED} of its frames cannot be played"
-                        raise AudioSourceError(index, f"({path.name}) {reason}") from error
-                    frames = [_silence_like(packet, stream)]
-                for frame in frames:
+                    frames, damaged = [], damaged + 1
+                    log.debug("part %s (%s): a damaged frame: %s", index + 1, path.name, error)
+                    if first is not None:
+                        frames = [_silence_like(first, packet, stream)]
+                good = [frame for frame in frames if first is None or _same_shape(frame, first)]
+                damaged += len(frames) - len(good)
+                if damaged > DAMAGED_FRAMES_ALLOWED:
+                    reason = f"is damaged: more than {DAMAGED_FRAMES_ALLOWED} of its frames cannot be played"
+                    raise AudioSourceError(index, f"({path.name}) {reason}")
+                for frame in good:
+                    first = first or frame
                     for out in resampler.resample(frame):
                         block = _as_block(out)[:, : limit - produced]
                         produced += block.shape[1]
@@ -426,20 +430,30 @@ def _decoded_blocks(index: int, path: Path, limit: int) -> Iterator[_Block]:
             index, f"({path.name}) is damaged and cannot be decoded after {produced / SAMPLE_RATE:.1f} s"
         ) from error
     if damaged:
-        log.info("part %s (%s): %d damaged frames played as silence", index + 1, path.name, damaged)
+        log.info("part %s (%s): %d damaged frames skipped", index + 1, path.name, damaged)
 
 
-def _silence_like(packet: av.Packet[av.AudioStream], stream: av.audio.AudioStream) -> av.AudioFrame:
-    """The silence a player gives for a frame it cannot decode: the packet's length (one MP3 frame when unknown)."""
-    codec = stream.codec_context
-    rate = codec.sample_rate or SAMPLE_RATE
-    samples = 1152
+def _same_shape(frame: av.AudioFrame, first: av.AudioFrame) -> bool:
+    """Whether a decoded frame is like the stream's first: damage can parse as a frame of another rate or layout."""
+    return (frame.format.name, frame.layout.name, frame.sample_rate) == (
+        first.format.name,
+        first.layout.name,
+        first.sample_rate,
+    )
+
+
+def _silence_like(
+    first: av.AudioFrame, packet: av.Packet[av.AudioStream], stream: av.audio.AudioStream
+) -> av.AudioFrame:
+    """The silence a player gives for a frame it cannot decode: the packet's length (the first frame's when unknown),
+    shaped like the stream's first frame."""
+    samples = first.samples
     if packet.duration and stream.time_base is not None:
-        samples = max(1, round(packet.duration * stream.time_base * rate))
-    layout = codec.layout.name if codec.layout is not None and codec.channels else LAYOUT
-    channels = codec.channels or CHANNELS
-    frame = av.AudioFrame.from_ndarray(np.zeros((channels, samples), dtype=np.float32), format="fltp", layout=layout)
-    frame.sample_rate = rate
+        samples = max(1, round(packet.duration * stream.time_base * first.sample_rate))
+    frame = av.AudioFrame(format=first.format.name, layout=first.layout.name, samples=samples)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = first.sample_rate
     return frame
 
 

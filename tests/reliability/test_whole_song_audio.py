@@ -9,34 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.audio.mpeg import parse_header
 from tests.e2e.test_result_buttons import reply_text
 from tests.e2e.test_whole_song import CUTS, PART_SECONDS, decoded, is_whole_song, make_chain
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import BotProcess, sunoapi_env
-from tests.support.audio import ToneBank, dominant_frequency, lying_flac, tone_bytes
+from tests.support.audio import ToneBank, damaged_mp3, dominant_frequency, lying_flac, tone_bytes
 
 DISCORD_TOKEN = "whole-song-audio-discord-token"
 CLAIMED_SECONDS = 8.0
 REAL_SECONDS = 120.0
 MARGIN_SECONDS = 1.0
 """What the build may decode past a part's stated length (`DECODE_MARGIN_SECONDS`)."""
-
-
-def damaged_mp3(data: bytes, *, frames: int, every: int = 40) -> bytes:
-    """`data` with the headers of `frames` frames, one in `every` from the 40th on, made invalid (bit-rate index 15)."""
-    out = bytearray(data)
-    position = 10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(data[6:10]))
-    number = damaged = 0
-    while damaged < frames and (header := parse_header(data, position)) is not None:
-        if number >= 40 and number % every == 0:
-            out[position + 2] |= 0xF0
-            damaged += 1
-        position += header.length
-        number += 1
-    assert damaged == frames
-    return bytes(out)
 
 
 @dataclass

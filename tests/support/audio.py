@@ -13,6 +13,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from bot.audio.mpeg import parse_header
+
 TONE_AMPLITUDE = 0.5
 """Half of full scale: room for a crossfade's overlap without clipping."""
 
@@ -170,3 +172,18 @@ def lying_flac(freq_hz: float, seconds: float, claimed: float, rate: int = 44_10
     packed = (packed & ~((1 << 36) - 1)) | round(claimed * rate)
     struct.pack_into(">Q", data, 8 + 10, packed)
     return bytes(data)
+
+
+def damaged_mp3(data: bytes, *, frames: int, every: int = 40) -> bytes:
+    """`data` with the headers of `frames` frames, one in `every` from the 40th on, made invalid (bit-rate index 15)."""
+    out = bytearray(data)
+    position = 10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(data[6:10]))
+    number = damaged = 0
+    while damaged < frames and (header := parse_header(data, position)) is not None:
+        if number >= 40 and number % every == 0:
+            out[position + 2] |= 0xF0
+            damaged += 1
+        position += header.length
+        number += 1
+    assert damaged == frames
+    return bytes(out)
