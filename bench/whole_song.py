@@ -77,7 +77,7 @@ IDENTICAL_GOAL = 0.98
 LIMIT_BYTES = 25 * 1024 * 1024
 IMPORTS = (
     "import av, numpy, mutagen.id3, PIL.Image; import bot.audio.join, bot.audio.waveform; "
-    "import json, resource; print(json.dumps({'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+    "import json; from bench.whole_song import _own_rss_mb; print(json.dumps({'rss_mb': _own_rss_mb()}))"
 )
 
 
@@ -385,7 +385,11 @@ def _run_child(method: str, work: Path, cuts: tuple[float, float]) -> tuple[dict
 
 
 def _own_rss_mb() -> float:
-    """This process's peak RSS (Linux reports kilobytes)."""
+    """This process's peak RSS in MB, since its exec: `VmHWM` (getrusage's maxrss also counts the parent's pages
+    the child held between fork and exec, so every child would show the bench's own size)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

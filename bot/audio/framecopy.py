@@ -208,12 +208,13 @@ class Seam:
 
 @dataclass(frozen=True)
 class Layout:
+    """The song on the frame grid: each part's first sample on it, and its frames' place (output = part + offset)."""
+
     starts: tuple[int, ...]
     offsets: tuple[int, ...]
-    """Per part: output frame = part frame + offset."""
     seams: tuple[Seam, ...]
     total: int
-    frames: int
+    """The song's length in samples."""
 
 
 def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: float = CROSSFADE_SECONDS) -> Layout:
@@ -259,9 +260,7 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
         starts.append(start)
         offsets.append(offset)
         seams.append(window)
-    total = starts[-1] + lengths[-1]
-    last = scanned[-1]
-    return Layout(tuple(starts), tuple(offsets), tuple(seams), total, last.count + offsets[-1])
+    return Layout(tuple(starts), tuple(offsets), tuple(seams), starts[-1] + lengths[-1])
 
 
 def _difference(a: FrameHeader, b: FrameHeader) -> str:
@@ -270,16 +269,6 @@ def _difference(a: FrameHeader, b: FrameHeader) -> str:
     if a.sample_rate != b.sample_rate:
         return f"sample rate ({b.sample_rate} Hz against {a.sample_rate} Hz)"
     return "channel count"
-
-
-@dataclass(frozen=True, eq=False)
-class CopiedSong:
-    """What `copy_join` wrote: the song's samples, where each part starts, and how its frames came about."""
-
-    result: StitchResult
-    frames: int
-    window_frames: int
-    window_seconds: float
 
 
 def copy_join(
@@ -292,7 +281,7 @@ def copy_join(
     cover_mime: str | None,
     peaks_width: int,
     cancel: threading.Event | None = None,
-) -> CopiedSong:
+) -> StitchResult:
     """Join the parts frame by frame into `out_path`; `CannotCopy` (nothing written) when they cannot be."""
     if not parts:
         raise ValueError("a whole song needs at least one part")
@@ -311,7 +300,7 @@ def copy_join(
             window_frames = 0
             for run_index, (frames, begin, stop) in enumerate(runs):
                 _check(cancel)
-                writer.copy(frames, begin, stop, cancel)
+                writer.copy(run_index, frames, begin, stop, cancel)
                 if run_index < len(layout.seams):
                     seam = layout.seams[run_index]
                     window = build_window(seam, layout, scanned)
@@ -339,7 +328,7 @@ def copy_join(
     built_by = "frames copied from the parts unchanged" + (
         f", {seams} seam{'s' if seams != 1 else ''} re-encoded ({window_frames} frames)" if seams else ""
     )
-    result = StitchResult(
+    return StitchResult(
         path=out_path,
         duration=duration,
         seams=tuple(start / rate for start in starts[1:]),
@@ -350,8 +339,6 @@ def copy_join(
         method="copied",
         built_by=built_by,
     )
-    spf = first.spf
-    return CopiedSong(result, layout.frames, window_frames, window_frames * spf / rate)
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -394,7 +381,7 @@ class _FrameWriter:
         """Every audio frame's offset from the start of the audio (just after the Xing/Info frame)."""
         return np.concatenate(self.offset_runs) if self.offset_runs else np.zeros(0, dtype=np.int64)
 
-    def copy(self, frames: Mp3Frames, begin: int, stop: int, cancel: threading.Event | None) -> None:
+    def copy(self, index: int, frames: Mp3Frames, begin: int, stop: int, cancel: threading.Event | None) -> None:
         """Frames [begin, stop) of a part, as stretches of bytes (damage the scan skipped is left out)."""
         if stop <= begin:
             return
@@ -411,7 +398,7 @@ class _FrameWriter:
                     _check(cancel)
                     chunk = source.read(min(left, self.COPY_CHUNK))
                     if not chunk:
-                        raise AudioSourceError(0, f"({frames.path.name}) changed while it was being read")
+                        raise AudioSourceError(index, f"({frames.path.name}) changed while it was being read")
                     self._put(chunk)
                     left -= len(chunk)
 

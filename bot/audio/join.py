@@ -51,7 +51,7 @@ def join(
             cover_mime=cover_mime,
             peaks_width=peaks_width,
             cancel=cancel,
-        ).result
+        )
     except CannotCopy as reason:
         log.info("whole song %s re-encoded: %s", out_path.name, reason)
         result = fit_to_limit(
