@@ -133,29 +133,30 @@ def scan(index: int, path: Path) -> Mp3Frames:
     offsets: list[int] = []
     lengths: list[int] = []
     indices: list[int] = []
-    known: dict[bytes, FrameHeader] = {}
+    known: dict[bytes, tuple[int, int]] = {}
+    """Header bytes seen before → (frame length, bit-rate index): a file repeats a few headers thousands of times."""
     skipped = 0
     end = len(data)
     while position + 4 <= end:
         raw = data[position : position + 4]
-        frame = known.get(raw)
-        if frame is None:
-            frame = parse_header(raw)
-            if frame is not None and frame.stream_key() == key and position + frame.length <= end:
-                known[raw] = frame
-            else:
-                found = _next_frame(data, position + 1, key)
-                if found is None:
-                    break
-                skipped += found[0] - position
-                if skipped > MAX_RESYNC_BYTES:
-                    raise AudioSourceError(index, f"({path.name}) is damaged: too much of it is not MP3 frames")
-                position = found[0]
-                continue
+        seen = known.get(raw)
+        if seen is None:
+            parsed = parse_header(raw)
+            if parsed is not None and parsed.stream_key() == key:
+                seen = known[raw] = (parsed.length, parsed.bitrate_index)
+        if seen is None or position + seen[0] > end:
+            found = _next_frame(data, position + 1, key)
+            if found is None:
+                break
+            skipped += found[0] - position
+            if skipped > MAX_RESYNC_BYTES:
+                raise AudioSourceError(index, f"({path.name}) is damaged: too much of it is not MP3 frames")
+            position = found[0]
+            continue
         offsets.append(position)
-        lengths.append(frame.length)
-        indices.append(frame.bitrate_index)
-        position += frame.length
+        lengths.append(seen[0])
+        indices.append(seen[1])
+        position += seen[0]
     if end - position > MAX_RESYNC_BYTES:
         raise AudioSourceError(index, f"({path.name}) is damaged: too much of it is not MP3 frames")
     if not offsets:

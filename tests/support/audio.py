@@ -112,6 +112,28 @@ def dominant_frequency(samples: npt.NDArray[np.floating], sample_rate: int) -> f
     return float((peak + offset) * sample_rate / len(samples))
 
 
+def window(samples: npt.NDArray[np.float32], rate: int, start: float, end: float) -> npt.NDArray[np.float32]:
+    """The samples from `start` to `end` seconds."""
+    return samples[round(start * rate) : round(end * rate)]
+
+
+def tone_level(samples: npt.NDArray[np.float32], rate: int, freq: float) -> float:
+    """Amplitude of one frequency in `samples` (a single-bin Fourier projection)."""
+    t = np.arange(len(samples)) / rate
+    return float(2 * np.abs(np.dot(samples, np.exp(-2j * np.pi * freq * t))) / len(samples))
+
+
+def heard_change(samples: npt.NDArray[np.float32], rate: int, near: float, old: float, new: float) -> float:
+    """Where the tone is heard to change from `old` to `new`, within half a second of `near`: the centre of the
+    first 20 ms window (in 5 ms steps) where the new tone is the louder."""
+    step, span = 0.005, 0.02
+    for t in np.arange(near - 0.5, near + 0.5, step):
+        piece = window(samples, rate, t, t + span)
+        if tone_level(piece, rate, new) > tone_level(piece, rate, old):
+            return float(t + span / 2)
+    raise AssertionError(f"no change from {old} Hz to {new} Hz near {near} s")
+
+
 def rms(samples: npt.NDArray[np.floating]) -> float:
     """Root mean square level of `samples` (0 for none)."""
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
