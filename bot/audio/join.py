@@ -26,6 +26,13 @@ BUILDS_AT_ONCE = 1
 """Whole songs built at the same time; more wait their turn (a copy takes well under a second, a re-encode ~13 s)."""
 
 _builds = ThreadPoolExecutor(max_workers=BUILDS_AT_ONCE, thread_name_prefix="encore-whole-song")
+_running = 0
+_running_lock = threading.Lock()
+
+
+def running_builds() -> int:
+    """Whole songs being built in this process right now (a stopped build no longer counts)."""
+    return _running
 
 
 def join(
@@ -41,6 +48,26 @@ def join(
 ) -> StitchResult:
     """Copy the parts' frames; when they cannot be copied (or the copy is over `limit_bytes`), re-encode the song
     at the best bit rate that fits, saying why in `built_by`."""
+    global _running
+    with _running_lock:
+        _running += 1
+    try:
+        return _join(parts, out_path, limit_bytes, tags, cover, cover_mime, peaks_width, cancel)
+    finally:
+        with _running_lock:
+            _running -= 1
+
+
+def _join(
+    parts: Sequence[Part],
+    out_path: Path,
+    limit_bytes: int,
+    tags: SongTags,
+    cover: bytes | None,
+    cover_mime: str | None,
+    peaks_width: int,
+    cancel: threading.Event | None,
+) -> StitchResult:
     try:
         return copy_join(
             parts,

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from bot.audio.join import running_builds
+from bot.service import wholesong as wholesong_service
+from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
 from tests.e2e.test_result_buttons import reply_text
 from tests.e2e.test_whole_song import CUTS, PART_SECONDS, decoded, is_whole_song, make_chain
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
@@ -86,3 +90,33 @@ async def test_a_part_that_is_mostly_damage_is_refused_in_plain_words(tmp_path: 
     assert "part 3 of the chain" in built.answer and "damaged" in built.answer, built.output
     assert "Errno" not in built.answer and "Invalid data" not in built.answer and "avcodec" not in built.answer
     assert not [message for message in built.discord.messages(CHANNEL_ID) if is_whole_song(message)]
+
+
+async def test_a_build_past_its_deadline_stops_before_a_second_press_can_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A last part at another sample rate is re-encoded, for longer than a (shortened) deadline: the press is told
+    it took too long only once the build has stopped, and the next press builds afresh, alone."""
+    monkeypatch.setattr(wholesong_service, "BUILD_DEADLINE_SECONDS", 1.0)
+    bank = ToneBank(PART_SECONDS)
+    long_part = tone_bytes(330.0, 120.0, sample_rate=48_000)
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
+    ):
+
+        def audio(clip_id: str) -> bytes:
+            tone = bank(clip_id)
+            return long_part if len(suno.submits) >= 3 else tone
+
+        suno.audio_factory = audio
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            chain = await make_chain(discord)
+            leaf = chain.clips[-1]
+            first = await discord.click_button(chain.results[-1].id, f"encore:whole:{leaf}")
+            assert "took too long" in await reply_text(first)
+            assert running_builds() == 0  # stopped, not running on behind the answer
+            second = await discord.click_button(chain.results[-1].id, f"encore:whole:{leaf}")
+            assert "took too long" in await reply_text(second)
+            assert running_builds() == 0
+        assert not [message for message in discord.messages(CHANNEL_ID) if is_whole_song(message)]

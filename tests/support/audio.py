@@ -157,10 +157,11 @@ class ToneBank:
         return tone_bytes(self.freq[clip_id], self.seconds)
 
 
-def tone_bytes(freq_hz: float, seconds: float) -> bytes:
+def tone_bytes(freq_hz: float, seconds: float, *, sample_rate: int = 44_100) -> bytes:
     """The bytes of a real tone MP3 (`make_tone_mp3` through a temporary file)."""
     with tempfile.TemporaryDirectory() as folder:
-        return make_tone_mp3(Path(folder) / "tone.mp3", freq_hz=freq_hz, seconds=seconds).read_bytes()
+        path = make_tone_mp3(Path(folder) / "tone.mp3", freq_hz=freq_hz, seconds=seconds, sample_rate=sample_rate)
+        return path.read_bytes()
 
 
 def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz: float) -> float:
