@@ -81,14 +81,17 @@ class CannotCopy(Exception):
 
 @dataclass(frozen=True, eq=False)
 class Mp3Frames:
-    """A part's audio frames as found in its file (after any ID3 tag and its Xing/Info frame)."""
+    """A part's audio frames as found in its file (after any ID3 tag and its Xing/Info frame).
+
+    Without a Xing/Info + LAME tag a decoder trims nothing: the part is every sample its frames decode to.
+    """
 
     path: Path
     header: FrameHeader
     offsets: npt.NDArray[np.int64]
     lengths: npt.NDArray[np.int32]
     bitrate_indices: npt.NDArray[np.uint8]
-    tag: LameTag
+    tag: LameTag | None
 
     @property
     def count(self) -> int:
@@ -101,11 +104,13 @@ class Mp3Frames:
     @property
     def skip(self) -> int:
         """Raw decoded samples before the part's first real one: the encoder's delay plus the decoder's."""
-        return self.tag.delay + DECODER_DELAY
+        return self.tag.delay + DECODER_DELAY if self.tag else 0
 
     @property
     def samples(self) -> int:
         """The part's real length: its frames, less the delay, less the padding when the tag counted these frames."""
+        if self.tag is None:
+            return self.count * self.spf
         padding = self.tag.padding if self.tag.frames == self.count else 0
         return max(0, self.count * self.spf - self.tag.delay - padding)
 
@@ -118,7 +123,7 @@ class Mp3Frames:
 
 
 def scan(index: int, path: Path) -> Mp3Frames:
-    """Index a part's frames; `CannotCopy` unless it is a LAME-tagged Layer III file, `AudioSourceError` if damaged."""
+    """Index a part's frames; `CannotCopy` unless it is a Layer III file, `AudioSourceError` if it is damaged."""
     data = path.read_bytes()
     position = _skip_id3v2(data)
     first = _next_frame(data, position, None)
@@ -126,9 +131,8 @@ def scan(index: int, path: Path) -> Mp3Frames:
         raise CannotCopy(f"part {index + 1} is not an MP3 (Layer III) file")
     position, header = first
     tag = read_info_tag(memoryview(data)[position : position + header.length], header)
-    if tag is None:
-        raise CannotCopy(f"part {index + 1} has no LAME header giving its encoder delay")
-    position += header.length
+    if tag is not None or _is_tag_frame(data, position, header):
+        position += header.length  # the tag frame (a Xing without a LAME part says no delay: none is trimmed)
     key = header.stream_key()
     offsets: list[int] = []
     lengths: list[int] = []
@@ -169,6 +173,11 @@ def scan(index: int, path: Path) -> Mp3Frames:
         bitrate_indices=np.array(indices, dtype=np.uint8),
         tag=tag,
     )
+
+
+def _is_tag_frame(data: bytes, position: int, header: FrameHeader) -> bool:
+    at = position + 4 + header.side_info_size
+    return data[at : at + 4] in (b"Xing", b"Info", b"VBRI") or data[position + 36 : position + 40] == b"VBRI"
 
 
 def _skip_id3v2(data: bytes) -> int:
@@ -216,6 +225,11 @@ class Layout:
     seams: tuple[Seam, ...]
     total: int
     """The song's length in samples."""
+    skip: int
+    """Raw samples a decoder drops before the song's first one: the delay in the song's LAME tag plus 529."""
+    lead: int
+    """Silent frames in front of the first part's: 1 when that part has no LAME tag (nothing of it is trimmed, but
+    a tag's delay cannot be under 0, so the song's grid starts a frame earlier), else 0."""
 
 
 def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: float = CROSSFADE_SECONDS) -> Layout:
@@ -225,7 +239,9 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
         if frames.header.stream_key() != first.header.stream_key():
             what = _difference(first.header, frames.header)
             raise CannotCopy(f"part {index + 1}'s {what} differs from part 1's")
-    spf, rate, skip = first.spf, first.header.sample_rate, first.skip
+    spf, rate = first.spf, first.header.sample_rate
+    lead = 1 if first.skip < DECODER_DELAY else 0
+    skip = first.skip + lead * spf
     lengths = [frames.samples for frames in scanned]
     cuts: list[int] = []
     for index, (part, length) in enumerate(zip(parts, lengths, strict=True)):
@@ -237,7 +253,7 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
             raise CutPastEnd(index, part.end, length / rate)
         cuts.append(min(cut, length))
     fade_wanted = round(fade_seconds * rate)
-    starts, offsets, seams = [0], [0], list[Seam]()
+    starts, offsets, seams = [0], [lead], list[Seam]()
     nominal = 0
     for index in range(1, len(parts)):
         nominal += cuts[index - 1]
@@ -261,7 +277,7 @@ def plan(parts: Sequence[Part], scanned: Sequence[Mp3Frames], *, fade_seconds: f
         starts.append(start)
         offsets.append(offset)
         seams.append(window)
-    return Layout(tuple(starts), tuple(offsets), tuple(seams), starts[-1] + lengths[-1])
+    return Layout(tuple(starts), tuple(offsets), tuple(seams), starts[-1] + lengths[-1], skip, lead)
 
 
 def _difference(a: FrameHeader, b: FrameHeader) -> str:
@@ -298,6 +314,7 @@ def copy_join(
     try:
         with temporary.open("w+b") as out:
             writer = _FrameWriter(out, first.header)
+            writer.write_new([silent_frame(first.header)] * layout.lead)
             window_frames = 0
             for run_index, (frames, begin, stop) in enumerate(runs):
                 _check(cancel)
@@ -307,7 +324,7 @@ def copy_join(
                     window = build_window(seam, layout, scanned)
                     writer.write_new(window)
                     window_frames += len(window)
-            writer.finish(delay=first.tag.delay, total_samples=layout.total)
+            writer.finish(delay=layout.skip - DECODER_DELAY, total_samples=layout.total)
         _check(cancel)
         peaks = _peaks(temporary, writer, layout, first, peaks_width, cancel)
         duration = layout.total / first.header.sample_rate
@@ -340,6 +357,18 @@ def copy_join(
         method="copied",
         built_by=built_by,
     )
+
+
+def silent_frame(template: FrameHeader) -> bytes:
+    """A frame that decodes to silence and borrows nothing: all side information zero (no granule has data).
+
+    Its header is the stream's own, flag bits and all, without CRC or padding: FFmpeg's demuxer takes a frame whose
+    copyright, original or emphasis bits differ from its neighbours' for junk.
+    """
+    raw = template.raw
+    header = parse_header(bytes((raw[0], raw[1] | 1, raw[2] & 0xFC, raw[3])))
+    assert header is not None
+    return header.raw + bytes(header.length - 4)
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -444,7 +473,7 @@ def build_window(seam: Seam, layout: Layout, scanned: Sequence[Mp3Frames]) -> li
     """The rebuilt frames [seam.first, seam.stop): decoded, crossfaded, encoded, the borrowed bytes appended."""
     old, new = scanned[seam.index - 1], scanned[seam.index]
     spf, rate = new.spf, new.header.sample_rate
-    skip = scanned[0].skip
+    skip = layout.skip
     count = seam.stop - seam.first
     fed = spf * (ENCODER_WARMUP + count + ENCODER_LOOKAHEAD)
     t0 = spf * (seam.first - ENCODER_WARMUP) + LAME_DELAY + DECODER_DELAY - skip
@@ -663,7 +692,7 @@ def _peaks(
         raise ValueError("the waveform needs at least one column")
     offsets = writer.frame_offsets + writer.info_size
     ends = np.append(offsets[1:], writer.info_size + writer.written)
-    spf, skip, total = first.spf, first.skip, max(layout.total, 1)
+    spf, skip, total = first.spf, layout.skip, max(layout.total, 1)
     peaks = np.zeros((width, 2), dtype=np.float32)
     decoder = _mp3_decoder()
     decoded_upto = -2

@@ -242,14 +242,15 @@ def build_info_frame(
 
 
 def info_frame_header(template: FrameHeader) -> FrameHeader:
-    """The header of the tag frame for a stream like `template`'s: no CRC, no padding, big enough for the tag."""
+    """The header of the tag frame for a stream like `template`'s (its flags kept): no CRC, no padding, big enough
+    for the tag."""
     index = template.bitrate_index
     while (
         frame_length(template.version, index, template.sample_rate_index, 0) < 4 + template.side_info_size + XING_SIZE
     ):
         index += 1
     raw = template.with_bitrate(index).raw
-    header = parse_header(bytes((raw[0], raw[1] | 1, raw[2] & 0xFC, raw[3] & 0xF0)))
+    header = parse_header(bytes((raw[0], raw[1] | 1, raw[2] & 0xFC, raw[3])))
     assert header is not None
     return header
 

@@ -320,3 +320,28 @@ def test_borrowed_bytes_that_do_not_fit_get_a_bigger_frame() -> None:
     payloads = b"".join(frame[4 + 32 :] for frame in repacked)
     assert payloads.endswith(borrowed)
     np.testing.assert_array_equal(decode_frames(repacked), decode_frames(encoded))
+
+
+def test_parts_without_a_lame_tag_are_copied_as_they_decode(tmp_path: Path) -> None:
+    """Untagged parts (a decoder trims nothing): each part is all its frames decode to, so the song is one silent
+    frame (the tag's delay cannot be under 0) and then the parts' frames, and it decodes to the sum of the parts."""
+    paths = [
+        make_tone_mp3(tmp_path / f"u{index}.mp3", freq_hz=tone, seconds=length, sample_rate=48_000, tagged=False)
+        for index, (tone, length) in enumerate(zip(TONES, LENGTHS, strict=True))
+    ]
+    parts = [Part(paths[0], CUTS[0]), Part(paths[1], CUTS[1]), Part(paths[2], None)]
+    result = join(parts, tmp_path / "whole.mp3", LIMIT, tags=TAGS)
+    assert result.method == "copied"
+    samples, rate = decode_mono(result.path)
+    last, _ = decode_mono(paths[2])
+    assert len(samples) == pytest.approx((CUTS[0] + CUTS[1]) * rate + len(last), abs=1152)
+    regions = [(0.2, SEAMS[0] - 0.2), (SEAMS[0] + 0.2, SEAMS[1] - 0.2), (SEAMS[1] + 0.2, TOTAL - 0.2)]
+    found = [dominant_frequency(window(samples, rate, a, b), rate) for a, b in regions]
+    assert found == pytest.approx(TONES, abs=2.0)
+    output, first = mp3_packets(result.path), mp3_packets(paths[0])
+    assert output[1:40] == first[:39]  # part 1's frames from its first, one frame later
+    start = result.seams[-1] + SEAM_WINDOW_SECONDS + 0.05
+    np.testing.assert_array_equal(
+        window(samples, rate, start, start + 1.0),
+        window(last, rate, start - result.seams[-1], start - result.seams[-1] + 1.0),
+    )

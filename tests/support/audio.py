@@ -35,15 +35,17 @@ def make_tone_mp3(
     bitrate: int = 192_000,
     vbr_quality: int | None = None,
     reservoir: bool = True,
+    tagged: bool = True,
 ) -> Path:
     """Write a real MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length).
 
     Encoded the way Suno's are as far as is known: LAME through FFmpeg, with its Info/Xing + LAME tag; CBR at
-    `bitrate`, or VBR at LAME quality `vbr_quality` (`-V`); the bit reservoir on unless `reservoir` is False.
+    `bitrate`, or VBR at LAME quality `vbr_quality` (`-V`); the bit reservoir on unless `reservoir` is False;
+    without the Xing/Info + LAME tag when `tagged` is False (as FFmpeg writes to a pipe: nothing is trimmed then).
     """
     layout = "stereo" if channels == 2 else "mono"
     total = round(seconds * sample_rate)
-    with av.open(str(path), "w", format="mp3") as container:
+    with av.open(str(path), "w", format="mp3", options={} if tagged else {"write_xing": "0"}) as container:
         stream = container.add_stream("libmp3lame", rate=sample_rate, options={} if reservoir else {"reservoir": "0"})
         if vbr_quality is None:
             stream.bit_rate = bitrate
