@@ -293,10 +293,17 @@ def test_copied_frames_decode_exactly_as_in_their_part(built: Built) -> None:
     part's own, bit for bit (a wrong byte would decode to noise or silence)."""
     for index, seam in enumerate(built.result.seams, start=1):
         part_samples, _ = decode_mono(built.parts[index].path)
-        start = seam + SEAM_WINDOW_SECONDS + 0.05
-        ours = window(built.samples, built.rate, start, start + 0.5)
-        theirs = window(part_samples, built.rate, start - seam, start - seam + 0.5)
-        np.testing.assert_array_equal(ours, theirs)
+        assert_plays_as_part(built.samples, part_samples, built.rate, seam)
+
+
+def assert_plays_as_part(
+    song: npt.NDArray[np.float32], part: npt.NDArray[np.float32], rate: int, seam: float, seconds: float = 0.5
+) -> None:
+    """From just past the seam's window on, the song's samples are the part's own (seams fall on whole samples)."""
+    offset = round(seam * rate)
+    first = round((SEAM_WINDOW_SECONDS + 0.05) * rate)
+    count = round(seconds * rate)
+    np.testing.assert_array_equal(song[offset + first : offset + first + count], part[first : first + count])
 
 
 def decode_frames(frames: list[bytes]) -> npt.NDArray[np.float32]:
@@ -340,8 +347,4 @@ def test_parts_without_a_lame_tag_are_copied_as_they_decode(tmp_path: Path) -> N
     assert found == pytest.approx(TONES, abs=2.0)
     output, first = mp3_packets(result.path), mp3_packets(paths[0])
     assert output[1:40] == first[:39]  # part 1's frames from its first, one frame later
-    start = result.seams[-1] + SEAM_WINDOW_SECONDS + 0.05
-    np.testing.assert_array_equal(
-        window(samples, rate, start, start + 1.0),
-        window(last, rate, start - result.seams[-1], start - result.seams[-1] + 1.0),
-    )
+    assert_plays_as_part(samples, last, rate, result.seams[-1], seconds=1.0)
