@@ -52,23 +52,6 @@ def join(
     with _running_lock:
         _running += 1
     try:
-        return _join(parts, out_path, limit_bytes, tags, cover, cover_mime, peaks_width, cancel)
-    finally:
-        with _running_lock:
-            _running -= 1
-
-
-def _join(
-    parts: Sequence[Part],
-    out_path: Path,
-    limit_bytes: int,
-    tags: SongTags,
-    cover: bytes | None,
-    cover_mime: str | None,
-    peaks_width: int,
-    cancel: threading.Event | None,
-) -> StitchResult:
-    try:
         return copy_join(
             parts,
             out_path,
@@ -92,6 +75,9 @@ def _join(
             cancel=cancel,
         )
         return dataclasses.replace(result, built_by=f"{result.built_by} ({reason})")
+    finally:
+        with _running_lock:
+            _running -= 1
 
 
 async def join_in_thread(
