@@ -6,12 +6,16 @@ import io
 import itertools
 import struct
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
 import numpy.typing as npt
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3
 
 from bot.audio.mpeg import parse_header
 
@@ -212,3 +216,22 @@ def damaged_mp3(data: bytes, *, frames: int, every: int = 40) -> bytes:
         number += 1
     assert damaged == frames
     return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Mp3Header:
+    """What mutagen reads from an MP3's frames: its length in seconds and its bitrate in bit/s."""
+
+    length: float
+    bitrate: int
+
+
+def mp3_header(source: Path | BinaryIO) -> Mp3Header:
+    """The length and bitrate of an MP3, typed (mutagen carries no type hints); raises mutagen's errors."""
+    info: Any = MP3(source).info  # type: ignore[no-untyped-call]
+    return Mp3Header(float(info.length), int(info.bitrate))
+
+
+def id3_tags(path: Path) -> Any:
+    """A file's ID3 tag as mutagen reads it (mutagen carries no type hints, so its frames are `Any`)."""
+    return ID3(path)  # type: ignore[no-untyped-call]
