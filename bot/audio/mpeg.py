@@ -305,24 +305,33 @@ _CRC_ROWS = 8192
 
 @dataclass
 class _Crc16Tables:
-    """The byte table, the two-byte table, and the maps "state → state after 2^k·n zero words", by byte."""
+    """The byte table, the two-byte table, and the maps "state → state after 2^k zero words", by the state's byte.
+
+    Any other run of zero words is a composition of those (one per set bit of its length), so the cache holds at
+    most one map per power of two whatever lengths come by.
+    """
 
     byte: npt.NDArray[np.uint16]
     word: npt.NDArray[np.uint16]
-    shifts: dict[int, tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]]
+    powers: list[npt.NDArray[np.uint16]]
 
     def zero_shift(self, words: int) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]:
-        if words not in self.shifts:
-            if words % 2 == 0 and words // 2 in self.shifts:
-                low, high = self.shifts[words // 2]
-                states = np.concatenate((low, high))
-                states = low[states & 0xFF] ^ high[states >> 8]
-            else:
-                states = np.concatenate((np.arange(256, dtype=np.uint16), np.arange(256, dtype=np.uint16) << 8))
-                for _ in range(words):
-                    states = self.word[states]
-            self.shifts[words] = (states[:256], states[256:])
-        return self.shifts[words]
+        basis = np.concatenate((np.arange(256, dtype=np.uint16), np.arange(256, dtype=np.uint16) << 8))
+        states = basis
+        bit = 0
+        while words >> bit:
+            while len(self.powers) <= bit:
+                self.powers.append(_compose(self.powers[-1], self.powers[-1]) if self.powers else self.word[basis])
+            if words >> bit & 1:
+                states = _compose(states, self.powers[bit])
+            bit += 1
+        return states[:256], states[256:]
+
+
+def _compose(first: npt.NDArray[np.uint16], then: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint16]:
+    """The 512 basis images of `first` followed by `then` (both given as images of the 256 low and 256 high bytes)."""
+    images: npt.NDArray[np.uint16] = then[first & 0xFF] ^ then[256 + (first >> 8)]
+    return images
 
 
 _CRC16: _Crc16Tables | None = None
@@ -340,5 +349,5 @@ def _tables() -> _Crc16Tables:
         state = np.arange(65536, dtype=np.uint32)
         state = byte[state & 0xFF].astype(np.uint32) ^ (state >> 8)
         word = byte[state & 0xFF] ^ (state >> 8).astype(np.uint16)
-        _CRC16 = _Crc16Tables(byte=byte, word=word, shifts={})
+        _CRC16 = _Crc16Tables(byte=byte, word=word, powers=[])
     return _CRC16
