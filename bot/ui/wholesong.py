@@ -84,7 +84,8 @@ def whole_song_embed(post: WholeSongPost) -> discord.Embed:
     embed.add_field(name="Parts", value=str(len(post.parts)))
     embed.add_field(name="Quality", value=f"MP3 {post.bitrate // 1000} kbit/s")
     embed.set_image(url=f"attachment://{WAVEFORM_NAME}")
-    embed.set_footer(text=f"Extend it from any point: `at` is on the whole song · clip {post.song.clip_id}")
+    built = f"Audio: {post.built_by} · " if post.built_by else ""
+    embed.set_footer(text=f"{built}Extend it from any point: `at` is on the whole song · clip {post.song.clip_id}")
     return embed
 
 
