@@ -90,6 +90,7 @@ class Settings:
     webhook_poll_interval: float = 120.0
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
+    public_url: str = ""  # where the web server is reached from outside: song pages live under it
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -102,11 +103,11 @@ class Settings:
 
     @property
     def web_server_port(self) -> int | None:
-        """Where the web server (health, metrics, webhooks) listens: HTTP_PORT, else WEBHOOK_PORT with webhooks on,
-        else nowhere (no server)."""
+        """Where the web server (health, metrics, webhooks, song pages) listens: HTTP_PORT, else WEBHOOK_PORT with
+        webhooks or pages on, else nowhere (no server)."""
         if self.http_port is not None:
             return self.http_port
-        return self.webhook_port if self.public_webhook_url else None
+        return self.webhook_port if self.public_webhook_url or self.public_url else None
 
     @property
     def runs_gateway(self) -> bool:
@@ -205,6 +206,7 @@ class Settings:
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
+            public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
         )
 
 

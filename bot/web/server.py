@@ -27,6 +27,7 @@ from bot.providers import ProviderAnswerMalformed, WebhookRoute, WebhookUnauthor
 from bot.service import TaskService
 from bot.store import MetaStore
 from bot.web.metrics import PrometheusMetrics
+from bot.web.pages import SongPages
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ class WebServer:
         port: int,
         clock: Callable[[], float] = time.monotonic,
         metrics: PrometheusMetrics | None = None,
+        pages: SongPages | None = None,
     ) -> None:
         self._service = service
+        self._pages = pages
         self._metrics = metrics
         self._routes = tuple(routes)
         self._clock = clock
@@ -88,6 +91,8 @@ class WebServer:
             app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
         for route in self._routes:
             app.router.add_post(route.path, functools.partial(self._receive, route))
+        if self._pages is not None:
+            self._pages.register(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()

@@ -12,9 +12,10 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from bot.domain.capabilities import ProviderCapabilities
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, TaskRequest
 from bot.providers import Provider, ProviderAnswerMalformed, ProviderError, ProviderRejected
-from bot.providers.sunoapi import parse_task
+from bot.providers.sunoapi import CAPABILITIES, parse_task
 
 
 class ScriptedSunoApi(Provider):
@@ -22,6 +23,7 @@ class ScriptedSunoApi(Provider):
 
     name: ClassVar[str] = "sunoapi"
     batch_size: ClassVar[int] = 1  # sunoapi.co's get-task reads one task
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
 
     def __init__(self) -> None:  # nothing leaves the process: no session, address or key
         self.submitted: list[TaskRequest] = []
