@@ -86,3 +86,14 @@ async def test_lyrics_go_to_custom_generate_models_are_suno_s_and_refusals_are_t
             extend = await suno.wait_for_submit()
             assert extend.json["audio_id"] == song and extend.json["continue_at"] == 30
             await eventually(lambda: len(suno.submits) == 2)
+
+
+async def test_clips_that_all_fail_are_told_in_the_channel_with_suno_s_reason(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApiSelfHosted() as suno:
+        suno.set_script(None, ["submitted"])
+        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
+            await discord.invoke_command("generate", {"prompt": "a song Suno will refuse"})
+            submit = await suno.wait_for_submit()
+            suno.fail(submit.task_id, "Suno flagged the prompt")
+            notice = await discord.wait_for_message(CHANNEL_ID, lambda message: "❌" in message.content)
+        assert "Suno flagged the prompt" in notice.content
