@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
@@ -108,6 +109,21 @@ async def _serve(settings: Settings, store: Store) -> int:
     return 0
 
 
+def raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one, as servers do: a service manager's default soft limit
+    (1,024 under systemd) is low for a bot holding sockets for Discord, the provider, downloads and its web port."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        log.info("limit of open files: %s", "none" if soft == resource.RLIM_INFINITY else soft)
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as error:  # a hard limit the kernel will not grant as a soft one
+        log.warning("limit of open files stays at %d: it could not be raised to %d (%s)", soft, hard, error)
+        return
+    log.info("limit of open files raised from %d to %s", soft, "none" if hard == resource.RLIM_INFINITY else hard)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Encore, a Discord bot that extends songs.")
     parser.add_argument("--check", action="store_true", help="the same as the check command (scripts/start --check)")
@@ -131,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_checks(settings))
     if args.command == "backup":
         return backup(settings, args.file)
+    raise_open_files_limit()
     return asyncio.run(run(settings))
 
 

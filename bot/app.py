@@ -24,6 +24,7 @@ from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.events import DiscordTaskEvents
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
 from bot.ui.wholesong import DiscordWholeSongs
+from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
 
@@ -151,6 +152,8 @@ class EncoreBot(EncoreClient):
                 host=self.settings.webhook_host,
                 port=port,
                 metrics=self.metrics,
+                max_connections=connection_cap(self.settings.web_max_connections),
+                request_timeout=self.settings.web_request_timeout,
             )
             await self.webhooks.start()
         await self.service.start()

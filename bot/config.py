@@ -67,6 +67,8 @@ class Settings:
     webhook_poll_interval: float = 120.0
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
+    web_max_connections: int = 256
+    web_request_timeout: float = 10.0
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -116,6 +118,9 @@ class Settings:
         shard_count = reader.count("SHARD_COUNT", 1)
         if shard_count < 1:
             raise ConfigError("SHARD_COUNT", "must be at least 1")
+        web_max_connections = reader.count("WEB_MAX_CONNECTIONS", 256)
+        if web_max_connections < 1:
+            raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
             provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), sunoapi_key, apiframe_key),
@@ -155,6 +160,8 @@ class Settings:
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
+            web_max_connections=web_max_connections,
+            web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         )
 
 

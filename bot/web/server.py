@@ -11,6 +11,7 @@ Nothing here imports discord: the gateway state comes in as a callable.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import json
@@ -27,6 +28,7 @@ from bot.providers import ProviderAnswerMalformed
 from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, parse_task
 from bot.service import TaskService
 from bot.store import MetaStore
+from bot.web.connections import CappedSite, ConnectionCap
 from bot.web.metrics import PrometheusMetrics
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ SECRET_HEADER = b"x-webhook-secret"
 # Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
 REFUSAL_LOG_SECONDS = 60.0
 METRICS_PATH = "/metrics"
+# A request (its head, and a webhook's body) must arrive within this, and an idle connection closes after it.
+REQUEST_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = 256
 
 
 async def webhook_secret(store: MetaStore) -> str:
@@ -63,8 +68,12 @@ class WebhookServer:
         port: int,
         clock: Callable[[], float] = time.monotonic,
         metrics: PrometheusMetrics | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self._service = service
+        self._connections = ConnectionCap(max_connections, clock)
+        self._request_timeout = request_timeout
         self._metrics = metrics
         self._secret = secret.encode() if secret else None
         self._clock = clock
@@ -90,10 +99,24 @@ class WebhookServer:
             app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
         if self._secret is not None:
             app.router.add_post(APIFRAME_WEBHOOK_PATH, self._apiframe_update)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        # aiohttp closes a connection whose request has not arrived within its keep-alive timeout (counted from
+        # the connection's start, or from the last answer), and stops reading a body nobody reads after lingering.
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=2.0,
+            keepalive_timeout=self._request_timeout,
+            lingering_time=self._request_timeout,
+        )
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
-        log.info("web server listening on %s:%s", self._host, self.port)
+        await CappedSite(self._runner, self._host, self._port, cap=self._connections).start()
+        log.info(
+            "web server listening on %s:%s (at most %d connections, %g s per request)",
+            self._host,
+            self.port,
+            self._connections.limit,
+            self._request_timeout,
+        )
 
     async def stop(self) -> None:
         self._log_refusals(stopping=True)
@@ -104,7 +127,8 @@ class WebhookServer:
     async def _apiframe_update(self, request: web.Request) -> web.Response:
         """Authenticate first (raw header bytes, constant time), then read, parse and hand the update on.
 
-        Every answer is a small JSON one: 401 for a wrong secret, 413 for a body over `MAX_WEBHOOK_BYTES`, 400 for
+        Every answer is a small JSON one: 401 for a wrong secret, 413 for a body over `MAX_WEBHOOK_BYTES`, 408 for
+        a body still incomplete after the request timeout, 400 for
         a body that is not JSON (or nested too deep) or not a task Encore can read, 200 otherwise.
         """
         if not self._authenticated(request):
@@ -113,9 +137,15 @@ class WebhookServer:
             self._log_refusals()
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
-            raw = await request.read()
+            async with asyncio.timeout(self._request_timeout):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": f"the body is over {MAX_WEBHOOK_BYTES // 1024} kB"}, status=413)
+        except TimeoutError:
+            return web.json_response({"error": "the body did not arrive in time"}, status=408)
+        except ConnectionError:  # the caller went away (or was closed to make room) mid-body: nobody to answer
+            log.debug("webhook: the connection closed before its body arrived")
+            return web.json_response({"error": "the connection closed mid-body"}, status=400)
         try:
             body: Any = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
