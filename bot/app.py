@@ -59,6 +59,20 @@ async def open_store(settings: Settings) -> Store:
         raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
 
 
+async def usable_audio_cache(settings: Settings) -> AudioCache | None:
+    """The audio cache, or None (with a warning) when Encore cannot write its folder: results are still posted."""
+    cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+    if problem := await asyncio.to_thread(cache.check):
+        log.warning(
+            "AUDIO_CACHE_DIR=%s: Encore cannot write there (%s); results are posted without keeping a copy, and "
+            "whole songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
+            settings.audio_cache_dir,
+            problem,
+        )
+        return None
+    return cache
+
+
 def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
     """Pace the calls made with `secret` (an API key, the bot token) across every process on a shared database,
     else within this process. Only a hash of the secret is stored, to tell keys apart."""
@@ -103,7 +117,7 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=[trace])
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = AudioCache(self.settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+        audio_cache = await usable_audio_cache(self.settings)
         self.events = DiscordTaskEvents(
             self,
             self.media,

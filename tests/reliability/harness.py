@@ -106,9 +106,7 @@ class BotProcess:
         return bot
 
     @classmethod
-    async def start(
-        cls, env: Mapping[str, str], cwd: Path, *, file_limit: tuple[int, int] | None = None
-    ) -> BotProcess:
+    async def start(cls, env: Mapping[str, str], cwd: Path, *, file_limit: tuple[int, int] | None = None) -> BotProcess:
         """Start the bot and wait until it says it takes commands (its commands are synced by then)."""
         bot = await cls.spawn(env, cwd, file_limit=file_limit)
         try:
