@@ -64,7 +64,7 @@ class OneLineReconnects(logging.Filter):
 
 
 class FileLimitNotices(logging.Filter):
-    """ "Too many open files" (or the system's file table full), from any logger, at most once per `interval`.
+    """Lets "Too many open files" (or a full system file table) through once per `interval`, from any logger.
 
     When the limit is reached, every accept, connect and file open fails at once, in loops that retry: one line
     per interval says it, with how many more were left out since the last one, instead of a flood that hides the
