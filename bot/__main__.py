@@ -24,7 +24,7 @@ from dotenv import load_dotenv
 
 from bot.app import EncoreBot, open_store
 from bot.config import ConfigError, Settings
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact
 from bot.ops.backup import backup
 from bot.ops.check import run_checks
 from bot.ops.network import connection_failure
@@ -50,8 +50,8 @@ async def run(settings: Settings) -> int:
     """Open the database (refusing at once if it cannot be used), then run until stopped; return the exit code."""
     try:
         store = await open_store(settings)
-    except StoreUnavailable as error:
-        print(f"encore: {error}", file=sys.stderr)
+    except StoreUnavailable as error:  # a driver's message may quote DATABASE_URL: never its password
+        print(f"encore: {redact(str(error), settings.secrets)}", file=sys.stderr)
         return 1
     try:
         return await _serve(settings, store)

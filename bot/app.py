@@ -51,7 +51,7 @@ async def open_store(settings: Settings) -> Store:
             return await PostgresStore.open(settings.database_url)
         except StoreUnavailable as error:
             raise StoreUnavailable(f"DATABASE_URL: {error}") from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"DATABASE_URL: PostgreSQL cannot be used ({error})") from None
     try:
         return await SqliteStore.open(settings.database_path)

@@ -134,7 +134,7 @@ class Settings:
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=database_path,
-            database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
+            database_url=reader.database_url("DATABASE_URL"),
             audio_cache_dir=Path(
                 reader.text("AUDIO_CACHE_DIR")
                 or Path(reader.text("DATABASE_PATH") or "data/encore.db").parent / "audio-cache"
@@ -163,6 +163,15 @@ class Settings:
             web_max_connections=web_max_connections,
             web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         )
+
+
+def _without_password(url: str) -> str:
+    """`url` with the password of its user part replaced, also when the rest of it does not parse."""
+    scheme, sep, rest = url.partition("://")
+    user_part, at, after = rest.rpartition("@")  # the last @: a password may hold one
+    if not at or ":" not in user_part:
+        return url
+    return f"{scheme}{sep}{user_part.partition(':')[0]}:***@{after}"
 
 
 def _choose_provider(requested: str, sunoapi_key: str, apiframe_key: str) -> ProviderName:
@@ -271,6 +280,23 @@ class _EnvReader:
         if not sep or scheme.lower() not in schemes or not rest:
             raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
         return raw.rstrip("/") if scheme.lower() in ("http", "https") else raw
+
+    def database_url(self, name: str) -> str:
+        """A PostgreSQL URL whose host and port parse; a bad one is named with its password redacted."""
+        raw = self.text(name)
+        if not raw:
+            return ""
+        shown = _without_password(raw)
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme.lower() not in ("postgresql", "postgres") or not rest:
+            raise ConfigError(name, f"must be a postgresql:// URL, not {shown!r}")
+        try:
+            port = urllib.parse.urlsplit(raw).port  # a bad host (an IPv6 literal) or port raises here
+        except ValueError as error:
+            raise ConfigError(name, f"is not a valid URL ({error}): {shown!r}") from None
+        if port == 0:
+            raise ConfigError(name, f"has port 0, which no server listens on: {shown!r}")
+        return raw
 
     def origins(self, name: str) -> frozenset[Origin]:
         try:
