@@ -193,20 +193,29 @@ class Poller:
         """
         if time.time() - task.last_change_at < self.stall_timeout:
             return False
-        minutes = max(1, round(self.stall_timeout / 60))
+        how_long = spoken_duration(self.stall_timeout)
         if isinstance(poll_error, ProviderAuthError):
             reason = (
-                f"For {minutes} minute(s) the provider refused Encore's API key while Encore checked on this song. "
+                f"For {how_long} the provider refused Encore's API key while Encore checked on this song. "
                 "This is for the bot's operator to fix; the song may still exist at the provider."
             )
         elif isinstance(poll_error, ProviderAnswerMalformed):
             reason = (
-                f"For {minutes} minute(s) the provider kept sending answers Encore could not read "
+                f"For {how_long} the provider kept sending answers Encore could not read "
                 f"({poll_error.message}), so Encore gave up on this song."
             )
         elif poll_error:
-            reason = f"Encore could not reach the provider for {minutes} minute(s) ({poll_error.message}) and gave up."
+            reason = f"Encore could not reach the provider for {how_long} ({poll_error.message}) and gave up."
         else:
-            reason = f"The provider showed no progress for {minutes} minute(s), so Encore gave up on it."
+            reason = f"The provider showed no progress for {how_long}, so Encore gave up on it."
         await self._life.fail(task, reason)
         return True
+
+
+def spoken_duration(seconds: float) -> str:
+    """A length of time as a member would say it: `10 seconds`, `1 minute`, `1 minute 30 seconds`, `2 hours`."""
+    total = max(1, round(seconds))
+    units = [("hour", total // 3600), ("minute", total % 3600 // 60), ("second", total % 60)]
+    if total >= 3600:
+        units.pop()  # past an hour, seconds are noise
+    return " ".join(f"{count} {unit}{'s' if count != 1 else ''}" for unit, count in units if count)

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import discord
 
-from bot.audio.probe import probe_audio
+from bot.audio.probe import AudioInfo, probe_audio
 from bot.domain.records import SongRecord, TaskRecord
 from bot.media import MediaFetcher, MediaRefused, MediaTooLarge, is_safe_embed_url, sniff_image
 from bot.media.cache import AudioCache
@@ -39,6 +39,9 @@ MAX_EMBED_CHARS = 6000
 COVER_LIMIT = 8 * 1024 * 1024
 # Clips downloaded at once; a slow source holds one of these, never a posting slot.
 MAX_DOWNLOADS = 16
+# A file name's extension for each audio container PyAV reads (its first name otherwise: wav, flac, ogg, aac …).
+CONTAINER_EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "m4a", "matroska,webm": "mka"}
+AUDIO_FILE_EXTENSIONS = frozenset({"mp3", "m4a", "mka", "wav", "flac", "ogg", "aac", "aiff", "opus"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class Media:
     duration: float | None
     audio_problem: str | None = None
     audio_too_large: bool = False
+    extension: str = "mp3"  # what the audio really is, so a FLAC is never posted under an .mp3 name
 
 
 @dataclass(slots=True)
@@ -193,13 +197,13 @@ class DiscordTaskEvents:
         except MediaRefused as refused:
             log.warning("clip %s: audio refused: %s", song.clip_id, refused.reason)
             return Media(None, None, None, audio_problem=refused.reason)
-        duration = await asyncio.to_thread(playable_duration, path)
-        if duration is None:
+        info = await asyncio.to_thread(playable, path)
+        if info is None:
             log.warning("clip %s: the audio file is not audio any decoder can read", song.clip_id)
             return Media(None, None, None, audio_problem="the file is not audio that can be played")
         if self._audio_cache:
             await asyncio.to_thread(self._audio_cache.put, song.clip_id, path)
-        return Media(path, None, duration)
+        return Media(path, None, info.duration, extension=audio_extension(info))
 
     async def _fetch_cover(self, song: SongRecord, stem: Path) -> Path | None:
         if not song.image_url:
@@ -258,7 +262,9 @@ class DiscordTaskEvents:
             uploaded = attach_audio and found.audio is not None
             if uploaded and found.audio:
                 files.append(
-                    discord.File(found.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.mp3")
+                    discord.File(
+                        found.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.{found.extension}"
+                    )
                 )
             embeds.append(render.result_embed(task, song, cover=cover, audio=audio_note(song, found, uploaded)))
         return files, embeds
@@ -280,13 +286,23 @@ class DiscordTaskEvents:
         return None
 
 
-def playable_duration(path: Path) -> float | None:
-    """The length of a downloaded clip, or None (and the file removed) when no decoder can play it."""
+def playable(path: Path) -> AudioInfo | None:
+    """A downloaded clip's length and format, or None (and the file removed) when no decoder can play it."""
     info = probe_audio(path)
     if info is None:
         path.unlink(missing_ok=True)
-        return None
-    return info.duration
+    return info
+
+
+def playable_duration(path: Path) -> float | None:
+    """The length of a downloaded clip, or None (and the file removed) when no decoder can play it."""
+    info = playable(path)
+    return info.duration if info else None
+
+
+def audio_extension(info: AudioInfo) -> str:
+    """The file extension of what the audio really is, whatever its URL said."""
+    return CONTAINER_EXTENSIONS.get(info.container, info.container.split(",")[0])
 
 
 def named_by_content(download: Path, stem: Path) -> Path:

@@ -19,7 +19,7 @@ from bot.service.ports import DeliveryError, WholeSongPost
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
-from bot.ui.events import FALLBACK_UPLOAD_LIMIT, TOO_LARGE_CODE
+from bot.ui.events import AUDIO_FILE_EXTENSIONS, FALLBACK_UPLOAD_LIMIT, TOO_LARGE_CODE
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class DiscordWholeSongs:
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.info("task %s: its result message cannot be read for the whole song: %s", task.id, error)
             return None
-        return next((a.url for a in message.attachments if a.filename.endswith(f"-{index}.mp3")), None)
+        return next((a.url for a in message.attachments if is_audio_of(a.filename, index)), None)
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Server display names where Encore can read them; a member it cannot is left out of the tags."""
@@ -184,3 +184,9 @@ class DiscordWholeSongs:
         return discord.MessageReference(
             message_id=reply_to, channel_id=channel_id, guild_id=guild_id, fail_if_not_exists=False
         )
+
+
+def is_audio_of(filename: str, index: int | None) -> bool:
+    """Whether a result's attachment is the audio of its `index`th clip (`<title>-<index>.<audio extension>`)."""
+    stem, _, extension = filename.rpartition(".")
+    return stem.endswith(f"-{index}") and extension in AUDIO_FILE_EXTENSIONS
