@@ -114,10 +114,12 @@ class AdminCog(commands.Cog):
             changes["daily_limit"] = daily_limit
         if whole_song_auto is not None:
             changes["whole_song_auto"] = whole_song_auto
+        # Answered first: saving is a write, and a busy database may take seconds (past Discord's 3).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         current = await self.bot.store.update_guild_settings(interaction.guild_id, changes)
         default_daily = self.bot.settings.quota.daily_per_guild
         content = "✅ Saved." if changes else None
-        await interaction.response.send_message(content, embed=settings_embed(current, default_daily), ephemeral=True)
+        await interaction.edit_original_response(content=content, embed=settings_embed(current, default_daily))
 
     @encore.command(name="usage", description="Songs asked, sent to Suno and failed, per member and per day")
     async def usage(self, interaction: discord.Interaction[EncoreClient]) -> None:
