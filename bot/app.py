@@ -133,6 +133,7 @@ class EncoreBot(EncoreClient):
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
+            metrics=self.metrics,
         )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None

@@ -50,6 +50,13 @@ class Metrics(Protocol):
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
         """The submit loop waits `seconds` for the provider's documented pace before the next submission."""
 
+    def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
+        """A whole song "started" (claimed), "posted" or "failed" (with its build time); `trigger` is how it was
+        asked for: "button" (a press) or "auto" (the server's setting)."""
+
+    def whole_song_part(self, source: str) -> None:
+        """One part of a whole song read from `source`: "cache" (Encore's own copy) or "download"."""
+
 
 class NoMetrics:
     """Measures nothing: the default for a service built without an exporter (tests, tools)."""
@@ -64,6 +71,12 @@ class NoMetrics:
         pass
 
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
+        pass
+
+    def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
+        pass
+
+    def whole_song_part(self, source: str) -> None:
         pass
 
 
