@@ -53,6 +53,7 @@ async def run(settings: Settings) -> int:
     except StoreUnavailable as error:  # a driver's message may quote DATABASE_URL: never its password
         print(f"encore: {redact(str(error), settings.secrets)}", file=sys.stderr)
         return 1
+    raise_open_files_limit()  # after the store opened: a start that fails stays one line
     try:
         return await _serve(settings, store)
     finally:
@@ -114,7 +115,6 @@ def raise_open_files_limit() -> None:
     (1,024 under systemd) is low for a bot holding sockets for Discord, the provider, downloads and its web port."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == hard:
-        log.info("limit of open files: %s", "none" if soft == resource.RLIM_INFINITY else soft)
         return
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -147,7 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_checks(settings))
     if args.command == "backup":
         return backup(settings, args.file)
-    raise_open_files_limit()
     return asyncio.run(run(settings))
 
 
