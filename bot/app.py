@@ -16,17 +16,19 @@ from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
-from bot.ui.events import DiscordTaskEvents
+from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
-from bot.ui.wholesong import DiscordWholeSongs
+from bot.ui.wholesong import WholeSongMessages
 from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
-from bot.web.server import WebhookServer, webhook_secret
+from bot.web.pages import PagePublisher, SongPages
+from bot.web.server import WebServer, webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,9 @@ async def open_store(settings: Settings) -> Store:
         raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
 
 
-async def usable_audio_cache(settings: Settings) -> AudioCache | None:
-    """The audio cache, or None (with a warning) when Encore cannot write its folder: results are still posted."""
+async def checked_audio_cache(settings: Settings) -> AudioCache:
+    """The audio cache, its folder checked at start: one that cannot be written is a warning, not a stop (every
+    write is then logged and skipped; results are still posted)."""
     cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
     if problem := await asyncio.to_thread(cache.check):
         log.warning(
@@ -69,7 +72,6 @@ async def usable_audio_cache(settings: Settings) -> AudioCache | None:
             settings.audio_cache_dir,
             problem,
         )
-        return None
     return cache
 
 
@@ -100,7 +102,7 @@ class EncoreBot(EncoreClient):
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
         self._given_store = store
-        self.webhooks: WebhookServer | None = None
+        self.web_server: WebServer | None = None
         self.media: MediaFetcher | None = None
         self._closed = asyncio.Event()
 
@@ -117,19 +119,17 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=[trace])
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = await usable_audio_cache(self.settings)
-        self.events = DiscordTaskEvents(
-            self,
-            self.media,
-            progress_interval=self.progress_interval,
-            result_view=result_view,
-            audio_cache=audio_cache,
+        audio_cache = await checked_audio_cache(self.settings)
+        public_url = self.settings.public_url
+        self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
+        self.task_messages = TaskMessages(
+            self, progress_interval=self.progress_interval, result_view=result_view, pages=self.pages
         )
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
         whole_songs = WholeSongs(
             self.store,
-            DiscordWholeSongs(self, view=whole_song_view),
+            WholeSongMessages(self, view=whole_song_view, pages=self.pages),
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
@@ -145,13 +145,14 @@ class EncoreBot(EncoreClient):
         self.service = TaskService(
             self.store,
             provider,
-            self.events,
+            self.task_messages,
             poll_interval=self.settings.poll_interval,
             stall_timeout=self.settings.stall_timeout,
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
             whole_songs=whole_songs,
+            media=ResultMedia(self.media, audio_cache=audio_cache),
             metrics=self.metrics,
             lease_seconds=self.settings.lease_seconds,
             # Other processes may leave work behind: look for it a few times per lease.
@@ -160,17 +161,20 @@ class EncoreBot(EncoreClient):
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
-            self.webhooks = WebhookServer(
+            self.web_server = WebServer(
                 self.service,
-                secret=secret,
+                routes=provider.webhook_routes(),
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
                 port=port,
                 metrics=self.metrics,
+                pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
+                if public_url
+                else None,
                 max_connections=connection_cap(self.settings.web_max_connections),
                 request_timeout=self.settings.web_request_timeout,
             )
-            await self.webhooks.start()
+            await self.web_server.start()
         await self.service.start()
         if self.settings.runs_gateway:
             log.info("Encore ready to take commands with provider %s", self.settings.provider)
@@ -189,11 +193,11 @@ class EncoreBot(EncoreClient):
 
     async def close(self) -> None:
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
-        if self.webhooks:
-            await self.webhooks.stop()
+        if self.web_server:
+            await self.web_server.stop()
         if hasattr(self, "service"):
             await self.service.stop()
-            self.events.close()
+            self.task_messages.close()
         await super().close()
         if self._session:
             await self._session.close()

@@ -15,14 +15,23 @@ from typing import Literal, overload
 from bot.domain.quota import QuotaPolicy
 from bot.media import Origin, origin_of, parse_origins
 
-ProviderName = Literal["sunoapi", "apiframe"]
-PROVIDERS: tuple[ProviderName, ...] = ("sunoapi", "apiframe")
+ProviderName = Literal["sunoapi", "apiframe", "sunoapi_org"]
+# Each provider's key variable, by the name SUNO_PROVIDER gives it (the registry in bot.providers has their code).
+PROVIDER_KEY_VARIABLES: dict[ProviderName, str] = {
+    "sunoapi": "SUNOAPI_KEY",
+    "apiframe": "APIFRAME_KEY",
+    "sunoapi_org": "SUNOAPI_ORG_KEY",
+}
+PROVIDERS: tuple[ProviderName, ...] = tuple(PROVIDER_KEY_VARIABLES)
 
 DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_SUNOAPI_BASE_URL = "https://api.sunoapi.co"
 DEFAULT_APIFRAME_BASE_URL = "https://api.apiframe.pro"
+DEFAULT_SUNOAPI_ORG_BASE_URL = "https://api.sunoapi.org"
 DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
+# Where the web server answers health checks: part of the operator's setup (Docker, a service manager, `check`).
+HEALTH_PATH = "/healthz"
 
 
 class ConfigError(Exception):
@@ -41,10 +50,14 @@ class Settings:
     provider: ProviderName
     sunoapi_key: str = field(default="", repr=False)
     apiframe_key: str = field(default="", repr=False)
+    sunoapi_org_key: str = field(default="", repr=False)
     discord_api_base: str = DEFAULT_DISCORD_API_BASE
     discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
     sunoapi_base_url: str = DEFAULT_SUNOAPI_BASE_URL
     apiframe_base_url: str = DEFAULT_APIFRAME_BASE_URL
+    sunoapi_org_base_url: str = DEFAULT_SUNOAPI_ORG_BASE_URL
+    sunoapi_org_submits_per_second: float = 2.0  # 20 per 10 s, documented: never more than 2 in any second
+    sunoapi_org_polls_per_second: float = 3.0
     suno_cdn_base_url: str = DEFAULT_SUNO_CDN_BASE_URL
     sunoapi_submit_interval: float = 4.0
     sunoapi_polls_per_second: float = 2.0
@@ -67,6 +80,7 @@ class Settings:
     webhook_poll_interval: float = 120.0
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
+    public_url: str = ""  # where the web server is reached from outside: song pages live under it
     web_max_connections: int = 256
     web_request_timeout: float = 10.0
 
@@ -81,11 +95,11 @@ class Settings:
 
     @property
     def web_server_port(self) -> int | None:
-        """Where the web server (health, metrics, webhooks) listens: HTTP_PORT, else WEBHOOK_PORT with webhooks on,
-        else nowhere (no server)."""
+        """Where the web server (health, metrics, webhooks, song pages) listens: HTTP_PORT, else WEBHOOK_PORT with
+        webhooks or pages on, else nowhere (no server)."""
         if self.http_port is not None:
             return self.http_port
-        return self.webhook_port if self.public_webhook_url else None
+        return self.webhook_port if self.public_webhook_url or self.public_url else None
 
     @property
     def runs_gateway(self) -> bool:
@@ -95,17 +109,29 @@ class Settings:
     @property
     def provider_key(self) -> str:
         """The API key of the configured provider."""
-        return self.sunoapi_key if self.provider == "sunoapi" else self.apiframe_key
+        return self._provider_keys()[self.provider]
+
+    @property
+    def provider_key_variable(self) -> str:
+        return PROVIDER_KEY_VARIABLES[self.provider]
 
     @property
     def provider_base_url(self) -> str:
-        return self.sunoapi_base_url if self.provider == "sunoapi" else self.apiframe_base_url
+        urls: dict[ProviderName, str] = {
+            "sunoapi": self.sunoapi_base_url,
+            "apiframe": self.apiframe_base_url,
+            "sunoapi_org": self.sunoapi_org_base_url,
+        }
+        return urls[self.provider]
+
+    def _provider_keys(self) -> dict[ProviderName, str]:
+        return {"sunoapi": self.sunoapi_key, "apiframe": self.apiframe_key, "sunoapi_org": self.sunoapi_org_key}
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, for the log redactor."""
         database_password = urllib.parse.urlsplit(self.database_url).password or ""
-        candidates = (self.discord_token, self.sunoapi_key, self.apiframe_key, self.database_url, database_password)
+        candidates = (self.discord_token, *self._provider_keys().values(), self.database_url, database_password)
         return tuple(s for s in candidates if s)
 
     @classmethod
@@ -113,8 +139,7 @@ class Settings:
         """Build settings from an environment mapping, raising `ConfigError` for the first bad variable."""
         reader = _EnvReader(env)
         database_path = Path(reader.text("DATABASE_PATH") or "data/encore.db")
-        sunoapi_key = reader.text("SUNOAPI_KEY")
-        apiframe_key = reader.text("APIFRAME_KEY")
+        keys = {name: reader.text(variable) for name, variable in PROVIDER_KEY_VARIABLES.items()}
         shard_count = reader.count("SHARD_COUNT", 1)
         if shard_count < 1:
             raise ConfigError("SHARD_COUNT", "must be at least 1")
@@ -123,13 +148,17 @@ class Settings:
             raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
-            provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), sunoapi_key, apiframe_key),
-            sunoapi_key=sunoapi_key,
-            apiframe_key=apiframe_key,
+            provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), keys),
+            sunoapi_key=keys["sunoapi"],
+            apiframe_key=keys["apiframe"],
+            sunoapi_org_key=keys["sunoapi_org"],
             discord_api_base=reader.url("DISCORD_API_BASE", DEFAULT_DISCORD_API_BASE, ("http", "https")),
             discord_gateway_url=reader.url("DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, ("ws", "wss")),
             sunoapi_base_url=reader.url("SUNOAPI_BASE_URL", DEFAULT_SUNOAPI_BASE_URL, ("http", "https")),
             apiframe_base_url=reader.url("APIFRAME_BASE_URL", DEFAULT_APIFRAME_BASE_URL, ("http", "https")),
+            sunoapi_org_base_url=reader.url("SUNOAPI_ORG_BASE_URL", DEFAULT_SUNOAPI_ORG_BASE_URL, ("http", "https")),
+            sunoapi_org_submits_per_second=reader.number("SUNOAPI_ORG_SUBMITS_PER_SECOND", 2.0, minimum=0.01),
+            sunoapi_org_polls_per_second=reader.number("SUNOAPI_ORG_POLLS_PER_SECOND", 3.0, minimum=0.01),
             suno_cdn_base_url=reader.url("SUNO_CDN_BASE_URL", DEFAULT_SUNO_CDN_BASE_URL, ("http", "https")),
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
@@ -160,6 +189,7 @@ class Settings:
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
+            public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
             web_max_connections=web_max_connections,
             web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         )
@@ -174,21 +204,22 @@ def _without_password(url: str) -> str:
     return f"{scheme}{sep}{user_part.partition(':')[0]}:***@{after}"
 
 
-def _choose_provider(requested: str, sunoapi_key: str, apiframe_key: str) -> ProviderName:
+def _choose_provider(requested: str, keys: Mapping[ProviderName, str]) -> ProviderName:
     """Pick the provider: the one asked for, else the one whose key is set."""
-    keys: dict[ProviderName, str] = {"sunoapi": sunoapi_key, "apiframe": apiframe_key}
     if requested:
-        if requested not in PROVIDERS:
-            raise ConfigError("SUNO_PROVIDER", f"must be 'sunoapi' or 'apiframe', not {requested!r}")
-        chosen: ProviderName = "sunoapi" if requested == "sunoapi" else "apiframe"
+        chosen = next((name for name in PROVIDERS if name == requested), None)
+        if chosen is None:
+            raise ConfigError("SUNO_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, not {requested!r}")
         if not keys[chosen]:
-            raise ConfigError(f"{chosen.upper()}_KEY", f"is required when SUNO_PROVIDER={chosen}")
+            raise ConfigError(PROVIDER_KEY_VARIABLES[chosen], f"is required when SUNO_PROVIDER={chosen}")
         return chosen
-    with_keys = [name for name, key in keys.items() if key]
+    with_keys = [name for name in PROVIDERS if keys[name]]
+    variables = " or ".join(PROVIDER_KEY_VARIABLES.values())
     if not with_keys:
-        raise ConfigError("SUNOAPI_KEY", "set SUNOAPI_KEY or APIFRAME_KEY (and SUNO_PROVIDER if both)")
+        raise ConfigError("SUNOAPI_KEY", f"set {variables} (and SUNO_PROVIDER if several)")
     if len(with_keys) > 1:
-        raise ConfigError("SUNO_PROVIDER", "both SUNOAPI_KEY and APIFRAME_KEY are set: choose one provider")
+        named = " and ".join(PROVIDER_KEY_VARIABLES[name] for name in with_keys)
+        raise ConfigError("SUNO_PROVIDER", f"{named} are set: choose one provider")
     return with_keys[0]
 
 

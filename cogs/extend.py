@@ -1,15 +1,12 @@
 """`/extend`: parse the options, hand them to the task service, show where the task stands.
 
-With `audio:` (apiframe only) the member's own track is checked, and after the reply is deferred its public
-Discord URL is handed to the provider, which fetches it (free, but slow). An mp3 is also downloaded (bounded) to
-measure its length, which is where the extend continues when `at` is left out.
+With `audio:` (where the provider takes uploads) the member's own track is checked at once, and after the reply is
+deferred the service measures it and hands its public Discord URL to the provider, which fetches it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import tempfile
 from pathlib import Path
 
 import discord
@@ -17,17 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import Refusal
-from bot.domain.validation import (
-    APIFRAME_MODELS,
-    COMMAND_MAX_LENGTHS,
-    MAX_UPLOAD_BYTES,
-    ExtendOptions,
-    format_seconds,
-)
+from bot.domain.validation import ExtendOptions, format_seconds
+from bot.service import COMMAND_MAX_LENGTHS
 from bot.ui import render
 from bot.ui.client import EncoreClient
-from bot.ui.events import playable_duration
-from bot.ui.replies import report_queued, requester_of
+from bot.ui.replies import model_choices, report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -48,10 +39,9 @@ class ExtendCog(commands.Cog):
         style="Style tags, e.g. 'dream pop, female vocals'",
         title="Title of the new song",
         task="apiframe only: the apiframe task id that made the song, for songs Encore has not posted",
-        model="apiframe only: the Suno model",
-        audio="apiframe only: your own track to extend instead of a song (audio file, at most 10 MB)",
+        model="The Suno model (this server's provider's, newest first); leave out for the song's own",
+        audio="Your own track to extend instead of a song (audio file, at most 10 MB), if the provider takes one",
     )
-    @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def extend(
         self,
         interaction: discord.Interaction[EncoreClient],
@@ -62,7 +52,7 @@ class ExtendCog(commands.Cog):
         style: app_commands.Range[str, 1, Limits.style] | None = None,
         title: app_commands.Range[str, 1, Limits.title] | None = None,
         task: app_commands.Range[str, 1, 64] | None = None,
-        model: app_commands.Choice[str] | None = None,
+        model: app_commands.Range[str, 1, 32] | None = None,
         audio: discord.Attachment | None = None,
     ) -> None:
         if (song is None) == (audio is None):
@@ -78,7 +68,7 @@ class ExtendCog(commands.Cog):
             prompt=prompt,
             style=style,
             title=title,
-            model=model.value if model else None,
+            model=model,
         )
         if audio is not None:
             await self._extend_upload(interaction, audio, options)
@@ -86,13 +76,13 @@ class ExtendCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
             interaction,
-            self.bot.service.request_extend(requester_of(interaction), options),
+            self.bot.service.intake.request_extend(requester_of(interaction), options),
         )
 
     async def _extend_upload(
         self, interaction: discord.Interaction[EncoreClient], audio: discord.Attachment, options: ExtendOptions
     ) -> None:
-        """Refuse at once what cannot work; else defer, measure an mp3, and let the service upload it by URL."""
+        """Refuse at once what cannot work; else defer, and let the service measure the track and upload it by URL."""
         try:
             self.bot.service.intake.check_upload(audio.filename, audio.content_type, audio.size)
         except Refusal as refusal:
@@ -100,29 +90,23 @@ class ExtendCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         filename = upload_filename(audio.filename)
-        # apiframe fetches the attachment itself from Discord's CDN; Encore reads it only to check it is audio and
-        # to measure where to continue when `at` is left out.
-        with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
-            track = Path(folder) / filename
-            problem = await self.bot.events.fetch_file(audio.url, track, MAX_UPLOAD_BYTES)
-            duration = None if problem else await asyncio.to_thread(playable_duration, track)
-        if duration is None:
-            why = problem or "no audio decoder can read it"
-            await interaction.edit_original_response(
-                content=f"⚠️ Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
-            )
-            return
         await report_queued(
             interaction,
-            self.bot.service.request_upload_extend(requester_of(interaction), options, audio.url, filename, duration),
+            self.bot.service.intake.request_upload_extend(requester_of(interaction), options, audio.url, filename),
         )
+
+    @extend.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[EncoreClient], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot.service.intake.capabilities, current)
 
     @extend.autocomplete("song")
     async def song_autocomplete(
         self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
-        """The member's recent songs, from SQLite only: autocomplete cannot wait for the network."""
-        songs = await self.bot.store.recent_songs(interaction.user.id, current, limit=25)
+        """The member's recent songs, from the database only: autocomplete cannot wait for the network."""
+        songs = await self.bot.service.library.recent_songs(interaction.user.id, current, limit=25)
         choices = []
         for song in songs:
             length = f" ({format_seconds(song.duration)})" if song.duration else ""

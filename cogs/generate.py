@@ -6,9 +6,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain.validation import APIFRAME_MODELS, COMMAND_MAX_LENGTHS, GenerateOptions
+from bot.domain.validation import GenerateOptions
+from bot.service import COMMAND_MAX_LENGTHS
 from bot.ui.client import EncoreClient
-from bot.ui.replies import report_queued, requester_of
+from bot.ui.replies import model_choices, report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
 
@@ -26,10 +27,9 @@ class GenerateCog(commands.Cog):
         lyrics="The words to sing (instead of, or with, a prompt)",
         style="Style tags, e.g. 'dream pop, female vocals'",
         title="Title of the song",
-        instrumental="apiframe only: no vocals",
-        model="apiframe only: the Suno model",
+        instrumental="No vocals (where the provider offers it)",
+        model="The Suno model (this server's provider's, newest first)",
     )
-    @app_commands.choices(model=[app_commands.Choice(name=name, value=name) for name in APIFRAME_MODELS])
     async def generate(
         self,
         interaction: discord.Interaction[EncoreClient],
@@ -38,7 +38,7 @@ class GenerateCog(commands.Cog):
         style: app_commands.Range[str, 1, Limits.style] | None = None,
         title: app_commands.Range[str, 1, Limits.title] | None = None,
         instrumental: bool = False,
-        model: app_commands.Choice[str] | None = None,
+        model: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         options = GenerateOptions(
@@ -47,12 +47,18 @@ class GenerateCog(commands.Cog):
             style=style,
             title=title,
             instrumental=instrumental,
-            model=model.value if model else None,
+            model=model,
         )
         await report_queued(
             interaction,
-            self.bot.service.request_generate(requester_of(interaction), options),
+            self.bot.service.intake.request_generate(requester_of(interaction), options),
         )
+
+    @generate.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction[EncoreClient], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return model_choices(self.bot.service.intake.capabilities, current)
 
 
 async def setup(bot: EncoreClient) -> None:

@@ -108,10 +108,14 @@ class ExtendRequest(StoredRequest):
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """A member's track accepted by the provider: its task, the song made of it (what an extend names), its URL."""
+    """A member's track accepted by the provider: its task, the song made of it (what an extend names), its URL.
 
-    task_id: str
-    song_id: str
+    A provider that takes the track with the extend itself (sunoapi.org's upload-extend) has no task or song for it
+    yet: both are None, and the extend sends the URL.
+    """
+
+    task_id: str | None
+    song_id: str | None
     audio_url: str
 
 

@@ -1,7 +1,8 @@
 """Turn what a member typed into a valid request, or a message saying what to fix.
 
 Everything here is pure: it runs before any provider call, so a bad input never costs a credit.
-What each provider accepts comes from `bot.domain.capabilities`, never from a branch on its name.
+What the provider accepts comes in as its `ProviderCapabilities` (from the provider registry), never from a branch
+on its name.
 """
 
 from __future__ import annotations
@@ -13,36 +14,21 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.domain.capabilities import (
-    APIFRAME_MODELS,
-    CAPABILITIES,
-    COMMAND_MAX_LENGTHS,
-    ProviderCapabilities,
-    TextLimits,
-    offering,
-    offering_models,
-)
+from bot.domain.capabilities import ProviderCapabilities, TextLimits
 from bot.domain.errors import InputError
 from bot.domain.models import ExtendRequest, GenerateRequest
 from bot.domain.records import SongRecord
 
-__all__ = ["APIFRAME_MODELS", "COMMAND_MAX_LENGTHS", "DEFAULT_GENERATE_MODEL", "InputError", "TextLimits"]
+__all__ = ["InputError", "TextLimits"]
 
-DEFAULT_GENERATE_MODEL = CAPABILITIES["apiframe"].default_generate_model
 MAX_CONTINUE_AT_SECONDS = 3600.0
 MAX_SONG_DISPLAY_SECONDS = 100 * 3600.0
 SUNO_HOSTS = frozenset({"suno.com", "www.suno.com", "app.suno.ai", "suno.ai", "www.suno.ai"})
-# What `/extend audio:` takes: the largest upload a provider accepts, and the audio formats Suno reads.
-MAX_UPLOAD_BYTES = max(caps.upload_max_bytes for caps in CAPABILITIES.values())
+# The audio formats Suno reads, for `/extend audio:`.
 AUDIO_EXTENSIONS: tuple[str, ...] = (".mp3", ".wav", ".m4a", ".ogg", ".flac")
 UPLOADS_NOT_SUPPORTED = (
     "This server's Suno provider ({label}) cannot extend uploaded tracks: extend a Suno song with `song:` instead."
 )
-
-
-def text_limits(provider: str, model: str | None) -> TextLimits:
-    """The limits that apply to a submission on `provider` with `model`."""
-    return CAPABILITIES[provider].limits(model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +122,15 @@ def format_seconds(seconds: float) -> str:
     return f"{text}.{fraction}" if fraction else text
 
 
+def spoken_duration(seconds: float) -> str:
+    """A length of time as a member would say it: `10 seconds`, `1 minute`, `1 minute 30 seconds`, `2 hours`."""
+    total = max(1, round(seconds))
+    units = [("hour", total // 3600), ("minute", total % 3600 // 60), ("second", total % 60)]
+    if total >= 3600:
+        units.pop()  # past an hour, seconds are noise
+    return " ".join(f"{count} {unit}{'s' if count != 1 else ''}" for unit, count in units if count)
+
+
 def clean_text(name: str, value: str | None, limit: int) -> str | None:
     """Trimmed text, `None` when blank; rejects control characters and text over Suno's limit."""
     if value is None:
@@ -150,63 +145,66 @@ def clean_text(name: str, value: str | None, limit: int) -> str | None:
     return text
 
 
-def check_audio_upload(filename: str, content_type: str | None, size: int) -> None:
-    """Refuse an attachment that is not audio or is over the upload limit, before anything is downloaded or spent."""
+def check_audio_upload(caps: ProviderCapabilities, filename: str, content_type: str | None, size: int) -> None:
+    """Refuse an attachment that is not audio or is over the provider's upload limit, before anything is downloaded
+    or spent."""
+    if not caps.uploads:
+        raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
     is_audio = (content_type or "").lower().startswith("audio/") or filename.lower().endswith(AUDIO_EXTENSIONS)
     if not is_audio:
         raise InputError(
             f"`audio` must be an audio file ({', '.join(AUDIO_EXTENSIONS)}); `{_quote(filename)}` is not one."
         )
-    if size > MAX_UPLOAD_BYTES:
+    if size > (limit := caps.upload_max_bytes):
         raise InputError(
-            f"`audio` is {size / 1024 / 1024:.1f} MB; uploads can be at most {MAX_UPLOAD_BYTES // 1024 // 1024} MB. "
+            f"`audio` is {size / 1024 / 1024:.1f} MB; uploads can be at most {limit // 1024 // 1024} MB. "
             "Trim it or export it smaller (e.g. mp3) and try again."
         )
 
 
-def validate_upload_extend(provider: str, options: ExtendOptions, duration: float | None) -> ExtendRequest:
+def validate_upload_extend(caps: ProviderCapabilities, options: ExtendOptions, duration: float | None) -> ExtendRequest:
     """Check an extend of the member's own track (`duration` measured, if it could be); the upload task comes later."""
-    caps = CAPABILITIES[provider]
     if not caps.uploads:
         raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
     if (options.task or "").strip():
-        raise InputError("`task` is for songs made on apiframe; leave it out when you upload `audio`.")
+        raise InputError("`task` names the task that made a song; leave it out when you upload `audio`.")
     if not (options.at or "").strip() and not duration:
         raise InputError("Encore can't measure this track's length: add `at:` with where to continue, e.g. `1:05`.")
+    if caps.upload_max_seconds and duration and duration > caps.upload_max_seconds:
+        raise InputError(
+            f"Your track is {format_seconds(duration)} long; {caps.label} extends tracks of at most "
+            f"{format_seconds(caps.upload_max_seconds)}. Trim it and try again."
+        )
     model = _validate_model(caps, options.model)
-    limits = caps.limits(model)
+    lyrics, prompt, style, title = _extend_texts(caps, options, model)
     return ExtendRequest(
         clip_id=None,
-        continue_at=_continue_at(options.at, duration),
-        lyrics=clean_text("lyrics", options.lyrics, limits.lyrics),
-        prompt=clean_text("prompt", options.prompt, limits.prompt),
-        style=clean_text("style", options.style, limits.style),
-        title=clean_text("title", options.title, limits.title),
+        continue_at=_continue_at(options.at, duration, before_end=caps.continue_before_end),
+        lyrics=lyrics,
+        prompt=prompt,
+        style=style,
+        title=title,
         model=model,
     )
 
 
-def validate_extend(provider: str, options: ExtendOptions, known: SongRecord | None) -> ExtendRequest:
-    """Check every option against the provider's contract and Suno's limits; raise `InputError` if any is off."""
-    caps = CAPABILITIES[provider]
+def validate_extend(
+    caps: ProviderCapabilities, options: ExtendOptions, known: SongRecord | None, known_model: str | None = None
+) -> ExtendRequest:
+    """Check every option against the provider's contract and Suno's limits; raise `InputError` if any is off.
+
+    `known_model` is the model that made the song (when Encore made it on this provider): an extend defaults to it,
+    and where the provider runs an extend only on the source's model, another one is refused here.
+    """
     if options.song is None:
         raise InputError("Give `song` (a Suno song link or id) or `audio` (your own track) to extend.")
     clip_id = parse_song_ref(options.song)
-    model = _validate_model(caps, options.model)
-    limits = caps.limits(model)
-    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
-    prompt = clean_text("prompt", options.prompt, limits.prompt)
-    style = clean_text("style", options.style, limits.style)
-    title = clean_text("title", options.title, limits.title)
-    parent_task_id = _validate_parent_task(provider, caps, options.task, known)
-    if caps.one_text:
-        if lyrics and prompt:
-            raise InputError(f"{caps.label} takes one text per extend: give `lyrics` or `prompt`, not both.")
-        if not lyrics and not prompt:
-            raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
+    model = _extend_model(caps, _validate_model(caps, options.model), known_model)
+    lyrics, prompt, style, title = _extend_texts(caps, options, model)
+    parent_task_id = _validate_parent_task(caps, options.task, known)
     return ExtendRequest(
         clip_id=clip_id,
-        continue_at=_continue_at(options.at, known.duration if known else None),
+        continue_at=_continue_at(options.at, known.duration if known else None, before_end=caps.continue_before_end),
         parent_task_id=parent_task_id,
         lyrics=lyrics,
         prompt=prompt,
@@ -216,25 +214,44 @@ def validate_extend(provider: str, options: ExtendOptions, known: SongRecord | N
     )
 
 
-def validate_generate(provider: str, options: GenerateOptions) -> GenerateRequest:
+def _extend_texts(
+    caps: ProviderCapabilities, options: ExtendOptions, model: str | None
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """An extend's lyrics, prompt, style and title, within the model's limits and the provider's rules."""
+    limits = caps.limits(model)
+    lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
+    prompt = clean_text("prompt", options.prompt, limits.prompt)
+    style = clean_text("style", options.style, limits.style)
+    title = clean_text("title", options.title, limits.title)
+    if caps.one_text:
+        if lyrics and prompt:
+            raise InputError(f"{caps.label} takes one text per extend: give `lyrics` or `prompt`, not both.")
+        if not lyrics and not prompt:
+            raise InputError("Give `lyrics` (what is sung next) or a `prompt` (what the extension should be).")
+    if caps.needs_style_and_title and not (style and title):
+        raise InputError(f"{caps.label} needs a `style` and a `title` for every extend: add both and try again.")
+    return lyrics, prompt, style, title
+
+
+def validate_generate(caps: ProviderCapabilities, options: GenerateOptions) -> GenerateRequest:
     """Check a new song's options against the provider's contract and Suno's limits; raise `InputError` if off."""
-    caps = CAPABILITIES[provider]
     model = _validate_model(caps, options.model) or caps.default_generate_model
     limits = caps.limits(model)
     lyrics = clean_text("lyrics", options.lyrics, limits.lyrics)
     prompt = clean_text("prompt", options.prompt, limits.prompt)
     style = clean_text("style", options.style, limits.style)
     title = clean_text("title", options.title, limits.title)
-    if not lyrics and not prompt:
+    styled_instrumental = caps.needs_style_and_title and options.instrumental and style is not None
+    if not lyrics and not prompt and not styled_instrumental:
         raise InputError("Give a `prompt` (what the song is about) or `lyrics` (what is sung).")
     if options.instrumental and lyrics:
         raise InputError("An instrumental has no singing: leave `lyrics` out, or set `instrumental` to False.")
     if caps.one_text and lyrics and prompt:
         raise InputError(f"{caps.label} takes one text per song: give `lyrics` or `prompt`, not both.")
     if options.instrumental and not caps.instrumental:
-        raise InputError(
-            f"`instrumental` is for the {offering('instrumental')} provider only; this server uses {caps.label}."
-        )
+        raise InputError(f"`instrumental` is not offered by this server's provider ({caps.label}).")
+    if caps.needs_style_and_title:
+        _check_song_mode(caps, lyrics, prompt, style, title, instrumental=options.instrumental)
     return GenerateRequest(
         prompt=prompt, lyrics=lyrics, style=style, title=title, instrumental=options.instrumental, model=model
     )
@@ -246,22 +263,59 @@ def _validate_model(caps: ProviderCapabilities, model: str | None) -> str | None
         return None
     if not caps.choosable_models:
         raise InputError(
-            f"`model` is for the {offering_models()} provider only; "
-            f"this server uses {caps.label} (model {caps.fixed_model})."
+            f"`model` can't be chosen on this server: its provider ({caps.label}) always runs {caps.fixed_model}."
         )
     if value not in caps.choosable_models:
         raise InputError(f"`model` must be one of {', '.join(caps.choosable_models)}.")
     return value
 
 
-def _validate_parent_task(
-    provider: str, caps: ProviderCapabilities, task: str | None, known: SongRecord | None
-) -> str | None:
+def _extend_model(caps: ProviderCapabilities, chosen: str | None, known_model: str | None) -> str | None:
+    """The model of an extend: the one chosen, else the song's own; one the provider refuses for the song is refused
+    here, before anything is spent."""
+    if known_model is None or known_model not in caps.choosable_models:
+        return chosen
+    if caps.extend_keeps_model and chosen is not None and chosen != known_model:
+        raise InputError(
+            f"This song was made with {known_model}, and {caps.label} extends a song only with the model that made "
+            f"it: pick {known_model} or leave `model` out."
+        )
+    return chosen or known_model
+
+
+def _check_song_mode(
+    caps: ProviderCapabilities,
+    lyrics: str | None,
+    prompt: str | None,
+    style: str | None,
+    title: str | None,
+    *,
+    instrumental: bool,
+) -> None:
+    """A provider with a custom mode: lyrics (or an instrumental with a style) need a style and a title; a prompt
+    alone is a description, with which the provider picks its own style and title."""
+    if lyrics or (instrumental and style):
+        if not (style and title):
+            raise InputError(f"With {caps.label}, a song from lyrics needs a `style` and a `title`: add both.")
+        if prompt:
+            raise InputError(
+                f"With a `style`, {caps.label}'s instrumental takes no `prompt`: leave `prompt` out, or leave `style` "
+                "and `title` out for an instrumental the prompt describes."
+            )
+    elif style or title:
+        raise InputError(
+            f"With only a `prompt`, {caps.label} picks the style and title itself: leave `style` and `title` out, "
+            "or give `lyrics` too."
+        )
+
+
+def _validate_parent_task(caps: ProviderCapabilities, task: str | None, known: SongRecord | None) -> str | None:
     value = (task or "").strip()
     if not caps.needs_parent_task:
         if value:
             raise InputError(
-                f"`task` is for the {offering('needs_parent_task')} provider only: leave it out on this server."
+                f"`task` names the task that made a song, which this server's provider ({caps.label}) does not "
+                "need: leave it out."
             )
         return None
     if value:
@@ -269,7 +323,7 @@ def _validate_parent_task(
         if not parent:
             raise InputError(f"`task` must be the {caps.label} task id that made the song (8-4-4-4-12 hex digits).")
         return parent
-    if known and known.provider == provider and known.provider_task_id:
+    if known and known.provider == caps.name and known.provider_task_id:
         return known.provider_task_id
     raise InputError(
         f"Encore hasn't seen this song, so {caps.label} needs the task that made it: "
@@ -277,11 +331,15 @@ def _validate_parent_task(
     )
 
 
-def _continue_at(at: str | None, duration: float | None) -> float:
-    """The continue point: the typed `at`, or the song's end; either way within `MAX_CONTINUE_AT_SECONDS`."""
+def _continue_at(at: str | None, duration: float | None, *, before_end: bool = False) -> float:
+    """The continue point: the typed `at`, or the song's end; either way within `MAX_CONTINUE_AT_SECONDS`.
+
+    A provider that takes only points `before_end` (strictly inside the song) continues "from the end" at the
+    last tenth of a second before it, and refuses a typed point at the very end.
+    """
     if not (at or "").strip():
         if duration and math.isfinite(duration) and 0 < duration <= MAX_CONTINUE_AT_SECONDS:
-            return duration
+            return _last_tenth_before(duration) if before_end else duration
         if duration:
             raise InputError(
                 "Encore can't continue from this song's end (its length is unknown or over an hour): "
@@ -294,7 +352,18 @@ def _continue_at(at: str | None, duration: float | None) -> float:
             f"`at` {format_seconds(seconds)} is past the end of the song ({format_seconds(duration)}): "
             "choose an earlier point, or leave `at` out to continue from the end."
         )
+    if before_end and duration and seconds >= duration:
+        raise InputError(
+            f"`at` {format_seconds(seconds)} is the very end of the song, where this server's provider cannot "
+            "continue: choose an earlier point, or leave `at` out to continue from the end."
+        )
     return seconds
+
+
+def _last_tenth_before(duration: float) -> float:
+    """The last tenth of a second at least 0.05 s before `duration` (so float error cannot reach it), after 0."""
+    point = math.floor(round((duration - 0.05) * 10, 6)) / 10
+    return point if point > 0 else duration / 2
 
 
 def as_clip_id(text: str) -> str | None:

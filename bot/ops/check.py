@@ -15,14 +15,13 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import Settings
+from bot.config import HEALTH_PATH, Settings
 from bot.domain.models import TaskStatus
 from bot.media.cache import AudioCache
 from bot.ops.network import connection_failure
 from bot.ops.permissions import INVITE_PERMISSIONS, effective_permissions, invite_url, missing
 from bot.providers import ProviderAuthError, ProviderError, ProviderUnavailable, create_provider
 from bot.store import DatabaseInfo, StoreUnavailable, postgres, sqlite
-from bot.web.server import HEALTH_PATH
 
 TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 # A task id no provider has: asking for it tests the key without spending anything.
@@ -153,7 +152,7 @@ async def check_guild(rest: DiscordRest, bot_id: int, guild_id: int, channel_id:
 async def check_provider(settings: Settings, session: aiohttp.ClientSession) -> list[Line]:
     """The key, with a harmless authenticated request: the credits (apiframe), or a look-up of a task nobody has."""
     provider = create_provider(settings, session)
-    key = f"{settings.provider.upper()}_KEY"
+    key = settings.provider_key_variable
     label = provider.capabilities.label
     try:
         credits = await provider.credits()

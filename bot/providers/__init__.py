@@ -1,29 +1,41 @@
-"""Provider clients behind one interface, chosen by configuration through one registry."""
+"""Provider plug-ins behind one interface, found through one registry and chosen by configuration.
+
+Each provider is one package (`bot/providers/<name>/`: client, strict answer parsing, webhook or callback receiver,
+capabilities) exporting a `PLUGIN`. `PLUGINS` below is the one place that names them: adding a provider is its
+package and one line there. Everything else (validation, the web server, `python -m bot check`) reads what it
+needs from here, and never names a provider.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
 import aiohttp
 
 from bot.config import Settings
+from bot.domain.capabilities import ProviderCapabilities, TextLimits, ceiling
 from bot.domain.pacing import Pacer, PacerFactory
-from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, ApiframeProvider
-from bot.providers.base import (
-    Provider,
+from bot.providers import apiframe, sunoapi, sunoapi_org
+from bot.providers.apiframe import ApiframeProvider
+from bot.providers.base import Provider, RateLimiter
+from bot.providers.errors import (
     ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
-    RateLimiter,
-    per_second,
 )
+from bot.providers.plugin import ProviderPlugin
 from bot.providers.sunoapi import SunoApiProvider
+from bot.providers.sunoapi_org import SunoApiOrgProvider
+from bot.providers.webhooks import WebhookRoute, WebhookUnauthorized
 
 __all__ = [
-    "PROVIDERS",
+    "CAPABILITIES",
+    "COMMAND_MAX_LENGTHS",
+    "MAX_UPLOAD_BYTES",
+    "PLUGINS",
     "ApiframeProvider",
     "Provider",
     "ProviderAnswerMalformed",
@@ -33,46 +45,29 @@ __all__ = [
     "ProviderRejected",
     "ProviderUnavailable",
     "RateLimiter",
+    "SunoApiOrgProvider",
     "SunoApiProvider",
+    "WebhookRoute",
+    "WebhookUnauthorized",
     "create_provider",
     "in_process_pacer",
 ]
 
-ProviderFactory = Callable[[Settings, aiohttp.ClientSession, "str | None", PacerFactory], Provider]
+# The one place that knows every provider, by the name SUNO_PROVIDER gives it.
+PLUGINS: Mapping[str, ProviderPlugin] = {
+    plugin.name: plugin for plugin in (sunoapi.PLUGIN, apiframe.PLUGIN, sunoapi_org.PLUGIN)
+}
+CAPABILITIES: Mapping[str, ProviderCapabilities] = {name: plugin.capabilities for name, plugin in PLUGINS.items()}
+# The longest text any provider's model takes: the ceiling of the command options' `max_length` (the chosen
+# model's own limit is checked when the command arrives).
+COMMAND_MAX_LENGTHS: TextLimits = ceiling(limit for caps in CAPABILITIES.values() for limit in caps.models.values())
+# The largest upload any provider takes: what `/extend audio:` downloads at most.
+MAX_UPLOAD_BYTES: int = max(caps.upload_max_bytes for caps in CAPABILITIES.values())
 
 
 def in_process_pacer(operation: str, calls: int, period: float) -> Pacer:
     """Each process paces itself: right when it is the only one using the key."""
     return RateLimiter(calls, period)
-
-
-def _sunoapi(
-    settings: Settings, session: aiohttp.ClientSession, webhook_secret: str | None, pacers: PacerFactory
-) -> Provider:
-    interval = settings.sunoapi_submit_interval
-    return SunoApiProvider(
-        session,
-        settings.sunoapi_base_url,
-        settings.sunoapi_key,
-        submit_limiter=pacers("submit", 1, interval) if interval else None,
-        poll_limiter=pacers("poll", *per_second(settings.sunoapi_polls_per_second)),
-    )
-
-
-def _apiframe(
-    settings: Settings, session: aiohttp.ClientSession, webhook_secret: str | None, pacers: PacerFactory
-) -> Provider:
-    return ApiframeProvider(
-        session,
-        settings.apiframe_base_url,
-        settings.apiframe_key,
-        webhook_url=f"{settings.public_webhook_url}{APIFRAME_WEBHOOK_PATH}" if webhook_secret else None,
-        webhook_secret=webhook_secret,
-    )
-
-
-# The one place that knows every provider: adding one is its client, its capabilities and an entry here.
-PROVIDERS: dict[str, ProviderFactory] = {"sunoapi": _sunoapi, "apiframe": _apiframe}
 
 
 def create_provider(
@@ -82,9 +77,9 @@ def create_provider(
     webhook_secret: str | None = None,
     pacers: PacerFactory = in_process_pacer,
 ) -> Provider:
-    """The client of the configured provider; submissions ask for webhooks when a secret is given.
+    """The client of the configured provider; submissions ask for pushed updates when a secret is given.
 
     `pacers` builds the pacer of each rate-limited operation: in-process by default, shared when several
     processes use the key.
     """
-    return PROVIDERS[settings.provider](settings, session, webhook_secret, pacers)
+    return PLUGINS[settings.provider].create(settings, session, webhook_secret, pacers)

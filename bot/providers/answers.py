@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.domain.models import Clip
 from bot.domain.validation import MAX_CONTINUE_AT_SECONDS
-from bot.providers.base import ProviderAnswerMalformed
+from bot.providers.errors import ProviderAnswerMalformed
 
 REASON_MAX = 300
 NO_USABLE_SONG = "the provider said the song was finished, but sent none Encore can use (each needs an id and audio)"

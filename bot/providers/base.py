@@ -1,64 +1,36 @@
-"""The one interface every Suno provider client implements, its errors, and the shared HTTP plumbing."""
+"""The one interface every Suno provider client implements, and the shared HTTP plumbing and pacing."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import aiohttp
 
-from bot.domain.capabilities import ProviderCapabilities, capabilities
+from bot.domain.capabilities import ProviderCapabilities
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask, Upload
 from bot.domain.pacing import PACING_MARGIN, Pacer
+from bot.providers.errors import (
+    MAX_ANSWER_BYTES,
+    AnswerCodes,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    answer_error,
+    json_answer,
+    transport_errors,
+)
+from bot.providers.webhooks import WebhookRoute
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
-# The largest answer Encore reads: a task answer is a few kB, so anything near this is broken or hostile.
-MAX_ANSWER_BYTES = 1024 * 1024
-
-
-class ProviderError(Exception):
-    """A provider call failed; `retryable` says whether the same call may succeed later."""
-
-    retryable: ClassVar[bool] = False
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class ProviderRejected(ProviderError):
-    """The provider refused the request itself (bad input, unknown song): tell the requester why."""
-
-
-class ProviderAuthError(ProviderError):
-    """The API key was refused: an operator problem, never retried."""
-
-
-class ProviderRateLimited(ProviderError):
-    """The provider said slow down."""
-
-    retryable = True
-
-
-class ProviderUnavailable(ProviderError):
-    """A 5xx, a timeout, a reset connection or an unreadable answer: worth another try."""
-
-    retryable = True
-
-
-class ProviderAnswerMalformed(ProviderUnavailable):
-    """An answer Encore cannot read (wrong types, values out of range): retried, and charged to the task it was about.
-
-    Polling reads it per task (`ProviderTask.malformed`), so one unreadable task never holds up the others.
-    """
+# What an HTTP status says before the body is read, for every provider: 429 slow down, 5xx the provider's fault.
+HTTP_CODES = AnswerCodes(auth=frozenset())
 
 
 class RateLimiter:
@@ -135,7 +107,12 @@ class Provider(ABC):
     """A Suno API provider: submit extends and new songs, read tasks back in Encore's normalized model."""
 
     name: ClassVar[str]
+    # What this provider accepts (models, text limits, uploads, webhooks): its package's one entry, which the
+    # registry also hands to validation.
+    capabilities: ClassVar[ProviderCapabilities]
     batch_size: ClassVar[int] = 1
+    # What an HTTP status says before the body is read (the rest is the provider's own judging of the answer).
+    http_codes: ClassVar[AnswerCodes] = HTTP_CODES
     submit_limiter: Pacer | None = None
 
     def __init__(
@@ -152,21 +129,19 @@ class Provider(ABC):
         self._timeout = timeout
 
     @abstractmethod
-    async def submit_extend(self, request: ExtendRequest) -> str:
-        """Submit an extend; return the provider's task id."""
+    async def submit_extend(self, request: ExtendRequest, *, reference: int | None = None) -> str:
+        """Submit an extend; return the provider's task id.
+
+        `reference` is Encore's own id of the task, for a provider that gives each task its own callback URL.
+        """
 
     @abstractmethod
-    async def submit_generate(self, request: GenerateRequest) -> str:
-        """Submit a new song; return the provider's task id."""
+    async def submit_generate(self, request: GenerateRequest, *, reference: int | None = None) -> str:
+        """Submit a new song; return the provider's task id (`reference` as for `submit_extend`)."""
 
     @abstractmethod
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
         """Read up to `batch_size` tasks; a task the provider does not return comes back as state UNKNOWN."""
-
-    @property
-    def capabilities(self) -> ProviderCapabilities:
-        """What this provider accepts (models, text limits, uploads, webhooks), from the domain's one table."""
-        return capabilities(self.name)
 
     @property
     def poll_budget(self) -> float | None:
@@ -186,9 +161,19 @@ class Provider(ABC):
         if self.submit_limiter:
             self.submit_limiter.remember(seconds_ago)
 
+    async def _refused(self, error: ProviderError, limiter: Pacer | None) -> NoReturn:
+        """Raise a mapped refusal; a rate-limit answer first keeps `limiter`'s callers out for a while."""
+        if isinstance(error, ProviderRateLimited) and limiter:
+            await limiter.back_off(error.retry_after)
+        raise error
+
     async def credits(self) -> int | None:
         """Credits left on the account; None when the provider documents no way to ask (sunoapi.co)."""
         return None
+
+    def webhook_routes(self) -> Sequence[WebhookRoute]:
+        """Where this provider's pushed updates arrive, for the web server to mount; none when it only polls."""
+        return ()
 
     async def upload_audio(self, audio_url: str) -> Upload:
         """Hand the provider a member's track at a public URL, to extend it (see `capabilities.uploads`)."""
@@ -229,7 +214,7 @@ class Provider(ABC):
         429 makes `limiter` back off either way. Transport faults and bad JSON raise ProviderUnavailable; 429
         raises ProviderRateLimited.
         """
-        try:
+        with transport_errors(self.name, path):
             async with (
                 limiter.slot() if limiter and paced else contextlib.nullcontext(),
                 self._session.request(
@@ -244,23 +229,36 @@ class Provider(ABC):
                 raw = await _read_at_most(response.content, MAX_ANSWER_BYTES + 1)
                 status = response.status
                 retry_after = _retry_after(response.headers)
-        except TimeoutError:
-            raise ProviderUnavailable(f"{self.name} did not answer {path} in time") from None
-        except aiohttp.ClientError as error:
-            raise ProviderUnavailable(f"{self.name} connection failed on {path}: {type(error).__name__}") from None
-        if status == 429:
-            if limiter:
-                await limiter.back_off(retry_after)
-            raise ProviderRateLimited(f"{self.name} rate limit on {path}", retry_after=retry_after)
-        if status >= 500:
-            raise ProviderUnavailable(f"{self.name} server error {status} on {path}")
-        if len(raw) > MAX_ANSWER_BYTES:
-            raise ProviderAnswerMalformed(f"{self.name} sent an answer over {MAX_ANSWER_BYTES // 1024} kB on {path}")
-        try:
-            data = json.loads(raw) if raw.strip() else {}
-        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
-            raise ProviderUnavailable(f"{self.name} sent an unreadable answer (HTTP {status}) on {path}") from None
+        if status in self.http_codes.rate_limited or status >= 500:
+            await self._refused(
+                answer_error(self.name, status, f"HTTP {status} on {path}", self.http_codes, retry_after=retry_after),
+                limiter,
+            )
+        data = json_answer(self.name, raw, status, path)
         return status, data
+
+
+class PacedProvider(Provider):
+    """A provider with documented limits: each submission waits for `submit_limiter`, each poll for
+    `poll_limiter`, and the poll scheduler spreads its polls over the poll budget."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        key: str,
+        *,
+        submit_limiter: Pacer | None,
+        poll_limiter: Pacer,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(session, base_url, key, timeout=timeout)
+        self.submit_limiter = submit_limiter
+        self.poll_limiter = poll_limiter
+
+    @property
+    def poll_budget(self) -> float:
+        return self.poll_limiter.rate * self.batch_size
 
 
 async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:

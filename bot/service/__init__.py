@@ -3,7 +3,19 @@
 Nothing here imports discord: the Discord side plugs in through `ports.TaskEvents`.
 """
 
-from bot.service.ports import Accepted, Delivered, DeliveryError, Metrics, NoMetrics, TaskEvents
+# The longest text any provider takes: the commands' option limits (the chosen model's own are checked later).
+from bot.providers import COMMAND_MAX_LENGTHS
+from bot.service.ports import Accepted, ClipMedia, DeliveryError, Metrics, NoMetrics, PostedParts, TaskEvents
 from bot.service.tasks import TaskService
 
-__all__ = ["Accepted", "Delivered", "DeliveryError", "Metrics", "NoMetrics", "TaskEvents", "TaskService"]
+__all__ = [
+    "COMMAND_MAX_LENGTHS",
+    "Accepted",
+    "ClipMedia",
+    "DeliveryError",
+    "Metrics",
+    "NoMetrics",
+    "PostedParts",
+    "TaskEvents",
+    "TaskService",
+]

@@ -9,12 +9,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from bot.domain.capabilities import ProviderCapabilities
 from bot.domain.errors import DuplicateRequest, NotAccepting, QuotaRefused, RerollRefused, UploadFailed
 from bot.domain.models import Requester, TaskRequest, TaskStatus
 from bot.domain.quota import QuotaExceeded, QuotaPolicy
 from bot.domain.records import TaskRecord
 from bot.domain.validation import (
-    UPLOADS_NOT_SUPPORTED,
     ExtendOptions,
     GenerateOptions,
     InputError,
@@ -28,8 +28,9 @@ from bot.domain.validation import (
 )
 from bot.domain.wholesong import WholeSongTimeline, WholeSongUnavailable, chain_parts, locate, timeline
 from bot.providers import ProviderAuthError, ProviderError
-from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle, task_context
+from bot.service._context import BAD_KEY_MESSAGE, StageContext, task_context
 from bot.service.ports import Accepted
+from bot.service.result_media import ResultMedia
 
 log = logging.getLogger("bot.service")
 
@@ -39,13 +40,15 @@ class Intake:
 
     def __init__(
         self,
-        lifecycle: Lifecycle,
+        context: StageContext,
         *,
         quota: QuotaPolicy | None,
         allowed_guild_ids: frozenset[int],
         queued: Callable[[], None],
+        media: ResultMedia | None = None,
     ) -> None:
-        self._life = lifecycle
+        self._life = context
+        self._media = media  # measures a member's own track; without it, uploads are refused
         self.quota = quota
         self.allowed_guild_ids = allowed_guild_ids
         self._queued = queued
@@ -55,8 +58,12 @@ class Intake:
         """Validate an `/extend` and queue it; a `Refusal` says what to fix, and nothing is spent."""
         self._check_open(requester.guild_id)
         store = self._life.store
+        caps = self._life.provider.capabilities
         known = await store.get_song(parse_song_ref(options.song)) if options.song else None
-        request = validate_extend(self._life.provider.name, options, known)
+        made_by = (
+            await store.get_task(known.task_id) if known and known.task_id and known.provider == caps.name else None
+        )
+        request = validate_extend(caps, options, known, made_by.request.model if made_by else None)
         return await self._accepted(await self._create(requester, request))
 
     async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
@@ -89,23 +96,29 @@ class Intake:
         )
         return replace(accepted, note=note)
 
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """What the provider accepts: its models (for the model option's choices), limits and uploads."""
+        return self._life.provider.capabilities
+
     def check_upload(self, filename: str, content_type: str | None, size: int) -> None:
         """Refuse at once an attachment that cannot be extended here, before it is downloaded."""
-        caps = self._life.provider.capabilities
-        if not caps.uploads:
-            raise InputError(UPLOADS_NOT_SUPPORTED.format(label=caps.label))
-        check_audio_upload(filename, content_type, size)
+        check_audio_upload(self._life.provider.capabilities, filename, content_type, size)
 
     async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
+        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str
     ) -> Accepted:
-        """Validate an `/extend audio:`, hand the track's public URL to the provider (free), queue the extend of it.
+        """Measure an `/extend audio:` track (downloaded, bounded, decoded: where the extend continues when `at` is
+        left out), hand its public URL to the provider (free, it fetches the track itself) and queue the extend.
 
-        A `Refusal` says what to fix, or that the upload failed; nothing is spent either way.
+        A `Refusal` says what to fix, or that the track or the upload failed; nothing is spent either way.
         """
         self._check_open(requester.guild_id)
         provider = self._life.provider
-        request = validate_upload_extend(provider.name, options, duration)
+        if self._media is None:  # a service built without media (tools, tests) reads no tracks
+            raise UploadFailed("Encore cannot read uploaded tracks here; nothing was spent.")
+        duration = await self._media.measure_track(audio_url, filename, provider.capabilities.upload_max_bytes)
+        request = validate_upload_extend(provider.capabilities, options, duration)
         try:
             upload = await provider.upload_audio(audio_url)
         except ProviderAuthError:
@@ -129,7 +142,7 @@ class Intake:
     async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
         """Validate a `/generate` and queue it; a `Refusal` says what to fix, and nothing is spent."""
         self._check_open(requester.guild_id)
-        request = validate_generate(self._life.provider.name, options)
+        request = validate_generate(self._life.provider.capabilities, options)
         return await self._accepted(await self._create(requester, request))
 
     async def reroll(self, task_id: int, user_id: int) -> Accepted:

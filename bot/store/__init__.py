@@ -1,7 +1,8 @@
 """What Encore keeps, as a protocol: the service and the Discord side depend on it, never on a backend.
 
-A backend (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements every sub-protocol; one contract suite
-(`tests/store/`) holds each backend to the same behaviour, including the claims that must succeed exactly once.
+Its SQL and row mapping are written once (`sql/`), over a small connector and a few hooks that each backend
+fills in (SQLite in `sqlite/`, PostgreSQL in `postgres/`); one contract suite (`tests/store/`) holds each backend
+to the same behaviour, including the claims that must succeed exactly once.
 
 Work is shared by LEASES: a process claims a task (to submit, poll or deliver it) under its owner id for some
 seconds, the claim is committed before any HTTP call, and no other claimer gets the task until the owner moves
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
+from bot.domain.pages import GalleryEntry, LineageEntry, PageSettings, SongPage
 from bot.domain.quota import QuotaPolicy
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage, WholeSongRecord
 
@@ -107,12 +109,17 @@ class TaskStore(Protocol):
         Best effort: a notification can be lost, so callers also scan now and then.
         """
 
-    async def begin_submit(self, task_id: int) -> bool:
-        """Claim a queued task for submission, exactly once."""
+    async def begin_submit(self, task_id: int, owner: str | None = None) -> bool:
+        """Claim a queued task for submission, exactly once; while `owner` (if given) still holds its lease."""
 
     async def mark_submitted(
         self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
     ) -> bool: ...
+
+    async def resume_in_doubt(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
+    ) -> bool:
+        """Track a task the provider accepted after it was failed as in doubt (`mark_failed(in_doubt=True)`)."""
 
     async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool: ...
 
@@ -140,7 +147,13 @@ class TaskStore(Protocol):
 
     async def mark_undeliverable(self, task_id: int, error: str) -> bool: ...
 
-    async def mark_failed(self, task_id: int, error: str) -> bool: ...
+    async def mark_failed(self, task_id: int, error: str, *, in_doubt: bool = False) -> bool: ...
+
+    async def result_parts(self, task_id: int) -> dict[int, int]:
+        """The messages of a task's result posted so far: part number (0 first) → message id."""
+
+    async def record_result_part(self, task_id: int, part: int, message_id: int) -> None:
+        """One message of a result is posted; a retried delivery skips it, however long after."""
 
     async def unfinished_tasks(self, guild_id: int, requester_id: int | None = None) -> list[TaskRecord]: ...
 
@@ -206,6 +219,51 @@ class WholeSongStore(Protocol):
         """The build or post failed: record why and let a later press claim it again."""
 
 
+class PageStore(Protocol):
+    """Song pages: a server's choice to publish them, the page of each posted song, take-downs and the gallery."""
+
+    async def page_settings(self, guild_id: int) -> PageSettings: ...
+
+    async def set_pages_on(self, guild_id: int, on: bool) -> PageSettings: ...
+
+    async def set_gallery(self, guild_id: int, gallery_id: str | None) -> PageSettings:
+        """Turn the gallery on under `gallery_id`, or off with None."""
+
+    async def reserve_page(
+        self,
+        page_id: str,
+        *,
+        clip_id: str,
+        whole: bool,
+        guild_id: int,
+        task_id: int | None,
+        makers: Sequence[str],
+        model: str | None,
+    ) -> str | None:
+        """The id of the clip's page (or its whole song's): the one it already has, else `page_id`, newly kept.
+
+        None while the server's pages are off, and for a page that was taken down (it never comes back).
+        """
+
+    async def record_page_message(self, page_id: str, channel_id: int, message_id: int) -> None:
+        """The post the page belongs to is made: from now on the page answers."""
+
+    async def song_page(self, page_id: str) -> SongPage | None:
+        """A page that answers: posted, not taken down, its server's pages on; else None."""
+
+    async def page_lineage(self, clip_id: str, guild_id: int) -> list[LineageEntry]:
+        """The songs `clip_id` extends, nearest first, each with its own page in that server if it has one."""
+
+    async def take_down_pages(self, task_id: int) -> int:
+        """Take down every page of a result (its songs and their whole songs), for good; how many were up."""
+
+    async def gallery(
+        self, gallery_id: str, *, since: float, limit: int
+    ) -> tuple[int, list[GalleryEntry], list[GalleryEntry]] | None:
+        """A gallery that is on: its server, its showcased pages (newest first) and its pages with the most ⭐ since
+        `since`; None for an unknown id or a gallery (or pages) turned off."""
+
+
 class MetaStore(Protocol):
     """Small facts of the install: the commands hash, the webhook secret."""
 
@@ -214,7 +272,7 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, MetaStore, Protocol):
+class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, PageStore, MetaStore, Protocol):
     """Everything Encore keeps, on whichever backend the operator chose."""
 
     async def close(self) -> None: ...

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 import discord
+from discord import app_commands
 
+from bot.domain.capabilities import ProviderCapabilities
 from bot.domain.errors import Refusal
 from bot.domain.models import Requester
 from bot.service import Accepted
@@ -33,6 +35,12 @@ async def report_queued(interaction: discord.Interaction[EncoreClient], queued: 
     except Refusal as refusal:
         await interaction.edit_original_response(content=f"⚠️ {render.refusal_text(refusal)}")
         return
-    interaction.client.events.replies.track(accepted.task.id, interaction, accepted.note)
+    interaction.client.task_messages.replies.track(accepted.task.id, interaction, accepted.note)
     text = render.accepted_text(accepted.task, accepted.position)
     await interaction.edit_original_response(content=f"{accepted.note}\n{text}" if accepted.note else text)
+
+
+def model_choices(caps: ProviderCapabilities, current: str) -> list[app_commands.Choice[str]]:
+    """The provider's models, newest first, that contain what the member typed so far."""
+    typed = current.strip().upper()
+    return [app_commands.Choice(name=model, value=model) for model in caps.choosable_models if typed in model][:25]

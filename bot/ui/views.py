@@ -12,7 +12,8 @@ from typing import Any
 import discord
 
 from bot.domain.records import SongRecord, TaskRecord
-from bot.domain.validation import COMMAND_MAX_LENGTHS, ExtendOptions, as_clip_id
+from bot.domain.validation import ExtendOptions, as_clip_id
+from bot.providers import COMMAND_MAX_LENGTHS
 from bot.service.wholesong import WholeSongFailed
 from bot.ui import render
 from bot.ui.client import EncoreClient
@@ -48,7 +49,7 @@ class RerollButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
             interaction,
-            interaction.client.service.reroll(self.task_id, interaction.user.id),
+            interaction.client.service.intake.reroll(self.task_id, interaction.user.id),
         )
 
 
@@ -155,7 +156,7 @@ class DeleteButton(
         return cls(int(match["task"]))
 
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
-        task = await interaction.client.store.get_task(self.task_id)
+        task = await interaction.client.service.library.task(self.task_id)
         allowed = task is not None and (
             interaction.user.id == task.requester_id or interaction.permissions.manage_messages
         )
@@ -171,7 +172,9 @@ class DeleteButton(
         except discord.HTTPException as error:
             await interaction.edit_original_response(content=f"⚠️ Discord would not delete it ({error.text}).")
             return
-        await interaction.edit_original_response(content="🗑️ Deleted. The song stays in Encore's history.")
+        taken_down = await interaction.client.service.pages.take_down(self.task_id)
+        pages = " Its web pages are taken down." if taken_down else ""
+        await interaction.edit_original_response(content=f"🗑️ Deleted. The song stays in Encore's history.{pages}")
 
 
 class ExtendModal(discord.ui.Modal, title="Extend this song"):
@@ -229,9 +232,9 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         requester = requester_of(interaction)
         await report_queued(
             interaction,
-            service.request_whole_extend(requester, options)
+            service.intake.request_whole_extend(requester, options)
             if self.whole_song
-            else service.request_extend(requester, options),
+            else service.intake.request_extend(requester, options),
         )
 
 

@@ -16,10 +16,12 @@ from bot.audio.waveform import format_clock
 from bot.domain.records import TaskRecord
 from bot.domain.wholesong import Span
 from bot.service.ports import DeliveryError, WholeSongPost
+from bot.service.result_media import AUDIO_FILE_EXTENSIONS
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
-from bot.ui.events import AUDIO_FILE_EXTENSIONS, FALLBACK_UPLOAD_LIMIT, TOO_LARGE_CODE
+from bot.ui.task_messages import TOO_LARGE_CODE, add_page_buttons, member_names, upload_limit
+from bot.web.pages import PagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -83,50 +85,38 @@ def whole_song_embed(post: WholeSongPost) -> discord.Embed:
     embed.add_field(name="Parts", value=str(len(post.parts)))
     embed.add_field(name="Quality", value=f"MP3 {post.bitrate // 1000} kbit/s")
     embed.set_image(url=f"attachment://{WAVEFORM_NAME}")
-    embed.set_footer(text=f"Extend it from any point: `at` is on the whole song · clip {post.song.clip_id}")
+    built = f"Audio: {post.built_by} · " if post.built_by else ""
+    embed.set_footer(text=f"{built}Extend it from any point: `at` is on the whole song · clip {post.song.clip_id}")
     return embed
 
 
-class DiscordWholeSongs:
-    """The service's `WholeSongEvents` as Discord calls, with the bot's own token (no interaction is needed)."""
+class WholeSongMessages:
+    """The service's `WholeSongEvents` as Discord calls (the post, its failure notice, fresh attachment URLs, names),
+    with the bot's own token: no interaction is needed."""
 
-    def __init__(self, client: EncoreClient, *, view: WholeSongView) -> None:
+    def __init__(self, client: EncoreClient, *, view: WholeSongView, pages: PagePublisher | None = None) -> None:
         self._client = client
         self._view = view
+        self._pages = pages
 
-    async def result_audio_url(self, task: TaskRecord, clip_id: str) -> str | None:
+    async def result_audio_url(self, task: TaskRecord, position: int) -> str | None:
         """The clip's mp3 on the result message, read again now: Discord's attachment URLs are signed and expire."""
         if task.result_message_id is None:
             return None
-        songs = await self._client.store.songs_of_task(task.id)
-        index = next((number for number, song in enumerate(songs, start=1) if song.clip_id == clip_id), None)
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         try:
             message = await channel.fetch_message(task.result_message_id)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.info("task %s: its result message cannot be read for the whole song: %s", task.id, error)
             return None
-        return next((a.url for a in message.attachments if is_audio_of(a.filename, index)), None)
+        return next((a.url for a in message.attachments if is_audio_of(a.filename, position)), None)
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Server display names where Encore can read them; a member it cannot is left out of the tags."""
-        guild = self._client.get_guild(guild_id) if guild_id else None
-        names = []
-        for user_id in user_ids:
-            try:
-                if guild is not None:
-                    member = guild.get_member(user_id) or await guild.fetch_member(user_id)
-                    names.append(member.display_name)
-                else:
-                    user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
-                    names.append(user.display_name)
-            except discord.HTTPException as error:
-                log.info("no name for maker %s: %s", user_id, error)
-        return names
+        return await member_names(self._client, guild_id, user_ids)
 
     def upload_limit(self, guild_id: int | None) -> int:
-        guild = self._client.get_guild(guild_id) if guild_id else None
-        return guild.filesize_limit if guild else FALLBACK_UPLOAD_LIMIT
+        return upload_limit(self._client, guild_id)
 
     async def post_whole_song(self, post: WholeSongPost) -> int:
         channel = self._client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)
@@ -139,12 +129,16 @@ class DiscordWholeSongs:
         content = (
             f"🎼 The whole song of **{title}**: {len(post.parts)} parts joined, {format_clock(post.timeline.duration)}"
         )
+        view = self._view(post.song.clip_id)
+        page_id = await self._reserve_page(post)
+        if page_id and self._pages:
+            add_page_buttons(view, [post.song], {post.song.clip_id: self._pages.url(page_id)})
         try:
             message = await channel.send(
                 content,
                 embed=whole_song_embed(post),
                 files=files,
-                view=self._view(post.song.clip_id),
+                view=view,
                 reference=self._reference(post.channel_id, post.guild_id, post.reply_to),
                 nonce=whole_song_nonce(post.song.clip_id),
                 allowed_mentions=discord.AllowedMentions.none(),
@@ -162,7 +156,32 @@ class DiscordWholeSongs:
             raise DeliveryError(f"Discord answered {error.status}; press again to retry.", permanent=False) from None
         except (TimeoutError, aiohttp.ClientError) as error:
             raise DeliveryError(f"the connection to Discord failed ({type(error).__name__})", permanent=False) from None
+        if page_id and self._pages:
+            try:
+                await self._pages.posted(page_id, post.channel_id, message.id)
+            except Exception:
+                log.warning("whole song of %s: could not record its page", post.song.clip_id, exc_info=True)
         return message.id
+
+    async def _reserve_page(self, post: WholeSongPost) -> str | None:
+        """The whole song's page while its server has pages on, its audio kept for it; a failure only costs the page."""
+        if self._pages is None or post.guild_id is None:
+            return None
+        try:
+            if not await self._pages.enabled(post.guild_id):
+                return None
+            await self._pages.keep_whole_song(post.song.clip_id, post.audio)
+            return await self._pages.reserve(
+                post.song.clip_id,
+                whole=True,
+                guild_id=post.guild_id,
+                task_id=post.song.task_id,
+                makers=await member_names(self._client, post.guild_id, post.makers),
+                model=None,
+            )
+        except Exception:
+            log.warning("whole song of %s: could not reserve its page", post.song.clip_id, exc_info=True)
+            return None
 
     async def whole_song_failed(self, channel_id: int, guild_id: int | None, reply_to: int | None, reason: str) -> None:
         channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
@@ -186,7 +205,8 @@ class DiscordWholeSongs:
         )
 
 
-def is_audio_of(filename: str, index: int | None) -> bool:
-    """Whether a result's attachment is the audio of its `index`th clip (`<title>-<index>.<audio extension>`)."""
+def is_audio_of(filename: str, position: int) -> bool:
+    """Whether a result's attachment is the audio of its `position`-th clip (`<title>-<position>.<audio extension>`),
+    whatever the audio's type."""
     stem, _, extension = filename.rpartition(".")
-    return stem.endswith(f"-{index}") and extension in AUDIO_FILE_EXTENSIONS
+    return stem.endswith(f"-{position}") and extension in AUDIO_FILE_EXTENSIONS

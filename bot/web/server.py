@@ -1,43 +1,42 @@
-"""Encore's web server: `/healthz`, `/metrics` and apiframe's webhook receiver, beside the Discord client.
+"""Encore's web server: `/healthz`, `/metrics` and the provider's webhook receivers, beside the Discord client.
 
 It runs when `HTTP_PORT` is set (health and metrics for Docker, a service manager or Prometheus) or when
-`PUBLIC_WEBHOOK_URL` is (the receiver; then on `WEBHOOK_PORT` unless `HTTP_PORT` says otherwise).
+`PUBLIC_WEBHOOK_URL` is (the receivers; then on `WEBHOOK_PORT` unless `HTTP_PORT` says otherwise).
 
-apiframe POSTs every status change of a task (body = its fetch result) to the URL Encore submitted it with, and
-echoes the install's secret in `x-webhook-secret`. Updates go to the task service, which ignores duplicates and
-stale ones, so a result reaches Discord within a second of finishing instead of at the next poll.
-Nothing here imports discord: the gateway state comes in as a callable.
+A provider that pushes updates brings its own routes (`WebhookRoute`: the path, how a call proves it comes from
+the provider, how its body reads); this server mounts them without knowing whose they are. Updates go to the task
+service, which ignores duplicates and stale ones, so a result reaches Discord within a second of finishing instead
+of at the next poll. Nothing here imports discord: the gateway state comes in as a callable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot.providers import ProviderAnswerMalformed
-from bot.providers.apiframe import APIFRAME_WEBHOOK_PATH, parse_task
+from bot.config import HEALTH_PATH
+from bot.providers import ProviderAnswerMalformed, WebhookRoute, WebhookUnauthorized
 from bot.service import TaskService
 from bot.store import MetaStore
 from bot.web.connections import CappedSite, ConnectionCap
 from bot.web.metrics import PrometheusMetrics
+from bot.web.pages import SongPages
 
 log = logging.getLogger(__name__)
 
+# The install's one webhook secret (named for the provider that first used it, so existing installs keep theirs).
 SECRET_META_KEY = "apiframe_webhook_secret"
-HEALTH_PATH = "/healthz"
 # A webhook body is one task's fetch result, a few kB: anything larger is refused (413) before it is read whole.
 MAX_WEBHOOK_BYTES = 256 * 1024
-SECRET_HEADER = b"x-webhook-secret"
 # Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
 REFUSAL_LOG_SECONDS = 60.0
 METRICS_PATH = "/metrics"
@@ -55,27 +54,29 @@ async def webhook_secret(store: MetaStore) -> str:
     return secret
 
 
-class WebhookServer:
-    """Serves `GET /healthz`, `GET /metrics` (when given metrics) and `POST /webhooks/apiframe` (given a secret)."""
+class WebServer:
+    """Serves `GET /healthz`, `GET /metrics` (when given metrics) and a POST receiver per webhook route given."""
 
     def __init__(
         self,
         service: TaskService,
         *,
-        secret: str | None,
+        routes: Sequence[WebhookRoute] = (),
         gateway_connected: Callable[[], bool],
         host: str,
         port: int,
         clock: Callable[[], float] = time.monotonic,
         metrics: PrometheusMetrics | None = None,
+        pages: SongPages | None = None,
         max_connections: int = MAX_CONNECTIONS,
         request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self._service = service
+        self._pages = pages
         self._connections = ConnectionCap(max_connections, clock)
         self._request_timeout = request_timeout
         self._metrics = metrics
-        self._secret = secret.encode() if secret else None
+        self._routes = tuple(routes)
         self._clock = clock
         self._refused = 0
         self._refused_from: str | None = None
@@ -97,8 +98,10 @@ class WebhookServer:
         app.router.add_get(HEALTH_PATH, self._health)
         if self._metrics is not None:
             app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
-        if self._secret is not None:
-            app.router.add_post(APIFRAME_WEBHOOK_PATH, self._apiframe_update)
+        for route in self._routes:
+            app.router.add_post(route.path, functools.partial(self._receive, route))
+        if self._pages is not None:
+            self._pages.register(app)
         # aiohttp closes a connection whose request has not arrived within its keep-alive timeout (counted from
         # the connection's start, or from the last answer), and stops reading a body nobody reads after lingering.
         self._runner = web.AppRunner(
@@ -124,14 +127,17 @@ class WebhookServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def _apiframe_update(self, request: web.Request) -> web.Response:
-        """Authenticate first (raw header bytes, constant time), then read, parse and hand the update on.
+    async def _receive(self, route: WebhookRoute, request: web.Request) -> web.Response:
+        """Authenticate first (before the body is read), then read, parse and hand the update on.
 
-        Every answer is a small JSON one: 401 for a wrong secret, 413 for a body over `MAX_WEBHOOK_BYTES`, 408 for
-        a body still incomplete after the request timeout, 400 for
-        a body that is not JSON (or nested too deep) or not a task Encore can read, 200 otherwise.
+        Every answer is a small JSON one: 401 for a call that proves nothing, 413 for a body over
+        `MAX_WEBHOOK_BYTES`, 408 for a body still incomplete after the request timeout, 400 for a body that is not
+        JSON (or nested too deep) or not a task Encore can read, 404 for a task URL that reports on another task,
+        200 otherwise.
         """
-        if not self._authenticated(request):
+        try:
+            bound = route.authenticate(request.match_info, request.raw_headers)
+        except WebhookUnauthorized:
             self._refused += 1
             self._refused_from = request.remote
             self._log_refusals()
@@ -151,21 +157,15 @@ class WebhookServer:
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
             return web.json_response({"error": "the body is not JSON"}, status=400)
         try:
-            update = parse_task(body)
+            update = route.parse(body)
         except ProviderAnswerMalformed as error:
             log.debug("webhook refused: %s", error.message)
             return web.json_response({"error": f"not a task Encore can read: {error.message}"}, status=400)
+        if bound is not None and not await self._service.is_provider_task(bound, update.task_id):
+            return web.json_response({"error": "no such task at this URL"}, status=404)
         applied = await self._service.apply_update(update.task_id, update)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
-
-    def _authenticated(self, request: web.Request) -> bool:
-        """Exactly one `x-webhook-secret` header whose raw bytes equal the secret, compared in constant time.
-
-        The raw bytes, because a header that is not UTF-8 must be refused like any wrong secret, not crash.
-        """
-        supplied = [value for name, value in request.raw_headers if name.lower() == SECRET_HEADER]
-        return self._secret is not None and len(supplied) == 1 and hmac.compare_digest(supplied[0], self._secret)
 
     def _log_refusals(self, *, stopping: bool = False) -> None:
         """Log the refused calls counted so far, at most once per `REFUSAL_LOG_SECONDS`, and what is left at stop."""
@@ -173,8 +173,7 @@ class WebhookServer:
         due = self._refusals_logged_at is None or now - self._refusals_logged_at >= REFUSAL_LOG_SECONDS
         if self._refused and (due or stopping):
             log.warning(
-                "webhook: refused %d call(s) with a missing or wrong x-webhook-secret in the last minute "
-                "(latest from %s)",
+                "webhook: refused %d call(s) with a missing or wrong secret in the last minute (latest from %s)",
                 self._refused,
                 self._refused_from,
             )

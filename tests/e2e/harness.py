@@ -14,6 +14,7 @@ from bot.app import EncoreBot
 from bot.config import Settings
 from tests.fakes.discord import GUILD_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
+from tests.fakes.sunoapi_org import FakeSunoApiOrg
 
 DISCORD_TOKEN = "fake-discord-token-0123456789"
 PROVIDER_KEY = "fake-provider-key-0123456789"
@@ -22,10 +23,17 @@ NO_CDN = "http://127.0.0.1:9"
 """Suno's CDN for tests that do not serve one: a local port that refuses at once, so no test reaches the internet."""
 
 
-def provider_env(provider: FakeSunoApi | FakeApiframe) -> dict[str, str]:
+def provider_env(provider: FakeSunoApi | FakeApiframe | FakeSunoApiOrg) -> dict[str, str]:
     """The provider part of `.env` for a fake, pacing the bot to the fake's own (test-speed) limits."""
     if isinstance(provider, FakeApiframe):
         return {"APIFRAME_KEY": provider.api_key, "APIFRAME_BASE_URL": provider.base_url}
+    if isinstance(provider, FakeSunoApiOrg):
+        return {
+            "SUNOAPI_ORG_KEY": provider.api_key,
+            "SUNOAPI_ORG_BASE_URL": provider.base_url,
+            "SUNOAPI_ORG_SUBMITS_PER_SECOND": str(provider.submit_limit / provider.submit_window),
+            "SUNOAPI_ORG_POLLS_PER_SECOND": str(provider.polls_per_task / provider.poll_window),
+        }
     polls = (provider.poll_per_second or 1000) / provider.poll_window
     return {
         "SUNOAPI_KEY": provider.api_key,

@@ -17,6 +17,7 @@ from tests.e2e.harness import PROVIDER_KEY
 from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
+from tests.fakes.sunoapi_org import FakeSunoApiOrg
 from tests.reliability.harness import BotProcess, fast_sunoapi, sunoapi_env
 from tests.support.postgres import fresh_database
 
@@ -161,6 +162,29 @@ async def test_apiframe_credits_and_a_refused_key(tmp_path: Path) -> None:
         apiframe.api_key = "revoked"
         code, lines = await check(env, tmp_path)
         assert code == 1 and line(lines, "APIFRAME_KEY").startswith("❌ APIFRAME_KEY: apiframe refused the key")
+
+
+async def test_sunoapi_org_credits_a_refused_key_and_an_unreachable_reseller(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeSunoApiOrg(PROVIDER_KEY, credits=480) as org:
+        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
+        del env["SUNOAPI_KEY"]
+        env |= {"SUNOAPI_ORG_KEY": PROVIDER_KEY, "SUNOAPI_ORG_BASE_URL": org.base_url}
+        code, lines = await check(env, tmp_path)
+        assert code == 0
+        assert line(lines, "SUNOAPI_ORG_KEY") == "✅ SUNOAPI_ORG_KEY: accepted by sunoapi.org, 480 credits left"
+        org.credits = 0
+        code, lines = await check(env, tmp_path)
+        assert code == 1 and "no credits are left" in line(lines, "SUNOAPI_ORG_KEY")
+        org.api_key = "revoked"
+        code, lines = await check(env, tmp_path)
+        assert code == 1 and line(lines, "SUNOAPI_ORG_KEY").startswith(
+            "❌ SUNOAPI_ORG_KEY: sunoapi.org refused the key"
+        )
+        port = closed_port()
+        code, lines = await check({**env, "SUNOAPI_ORG_BASE_URL": f"http://127.0.0.1:{port}"}, tmp_path)
+        assert code == 1 and line(lines, "sunoapi.org unreachable").startswith(
+            f"❌ sunoapi.org unreachable at http://127.0.0.1:{port}"
+        )
 
 
 async def test_a_database_that_cannot_be_used(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ async def test_sunoapi_generate_with_lyrics_and_its_refusals(tmp_path: Path) -> 
         async with running_bot(discord, settings):
             refused = await discord.invoke_command("generate", {"prompt": "calm", "instrumental": True})
             refusal = await refused.wait_original(lambda message: not message.loading)
-            assert refusal.ephemeral and "apiframe provider only" in refusal.content
+            assert refusal.ephemeral and "not offered by this server's provider" in refusal.content
 
             await discord.invoke_command(
                 "generate", {"lyrics": "[Verse]\nwe start from nothing", "style": "folk", "title": "Seed"}

@@ -44,6 +44,7 @@ async def test_apiframe_upload_by_url_then_extend_the_upload(http_session: aioht
         upload = await provider.upload_audio(public_url)
         (call,) = fake.calls("/suno-upload")
         assert call.json == {"audio_url": public_url} and call.headers["content-type"].startswith("application/json")
+        assert upload.task_id is not None
         task = fake.tasks[upload.task_id]
         assert task.kind == "upload" and task.request == {"audio_url": public_url, "size": len(track)}
         assert task.clip_ids == [upload.song_id] and upload.audio_url == public_url

@@ -44,8 +44,8 @@ async def test_whole_songs_are_counted_by_outcome_trigger_and_part_source(tmp_pa
         suno.audio_factory = ToneBank(PART_SECONDS)
         env = {**provider_env(suno), "SUNO_CDN_BASE_URL": cdn.base_url, "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1"}
         async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", env)) as running:
-            assert running.bot.webhooks is not None
-            port = running.bot.webhooks.port
+            assert running.bot.web_server is not None
+            port = running.bot.web_server.port
             chain = await make_chain(discord)
             pressed = await discord.click_button(chain.results[1].id, f"encore:whole:{chain.clips[1]}")
             assert "Here is the whole song" in await reply_text(pressed)  # both parts from Encore's own copies

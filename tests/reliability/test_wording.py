@@ -12,8 +12,8 @@ import av
 import numpy as np
 import pytest
 
+from bot.domain.validation import spoken_duration
 from bot.providers.answers import NO_USABLE_SONG
-from bot.service.poll import spoken_duration
 from tests.e2e.harness import PROVIDER_KEY, running_bot
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe

@@ -7,16 +7,23 @@ import re
 import pytest
 
 from bot.domain.models import GenerateRequest, request_from_json, task_kind
-from bot.domain.validation import DEFAULT_GENERATE_MODEL, GenerateOptions, InputError, validate_generate
+from bot.domain.validation import GenerateOptions, InputError, validate_generate
+from bot.providers import CAPABILITIES
+
+DEFAULT_GENERATE_MODEL = CAPABILITIES["apiframe"].default_generate_model
 
 
 def test_apiframe_takes_prompt_and_lyrics_and_defaults_the_required_model() -> None:
-    request = validate_generate("apiframe", GenerateOptions(prompt=" a sea shanty ", lyrics="yo ho", title="Tide"))
+    request = validate_generate(
+        CAPABILITIES["apiframe"], GenerateOptions(prompt=" a sea shanty ", lyrics="yo ho", title="Tide")
+    )
     assert request == GenerateRequest(prompt="a sea shanty", lyrics="yo ho", title="Tide", model=DEFAULT_GENERATE_MODEL)
 
 
 def test_apiframe_instrumental_with_a_chosen_model() -> None:
-    request = validate_generate("apiframe", GenerateOptions(prompt="rain on glass", instrumental=True, model="V5"))
+    request = validate_generate(
+        CAPABILITIES["apiframe"], GenerateOptions(prompt="rain on glass", instrumental=True, model="V5")
+    )
     assert request.instrumental and request.model == "V5" and request.lyrics is None
 
 
@@ -28,8 +35,12 @@ def test_apiframe_instrumental_with_a_chosen_model() -> None:
         ("apiframe", GenerateOptions(lyrics="la", instrumental=True), "no singing"),
         ("apiframe", GenerateOptions(prompt="x", model="V9"), "`model` must be one of"),
         ("sunoapi", GenerateOptions(prompt="x", lyrics="y"), "not both"),
-        ("sunoapi", GenerateOptions(prompt="x", instrumental=True), "apiframe provider only"),
-        ("sunoapi", GenerateOptions(prompt="x", model="V4"), "apiframe provider only"),
+        (
+            "sunoapi",
+            GenerateOptions(prompt="x", instrumental=True),
+            "not offered by this server's provider (sunoapi.co)",
+        ),
+        ("sunoapi", GenerateOptions(prompt="x", model="V4"), "always runs v3.5"),
         ("sunoapi", GenerateOptions(prompt="x" * 3001), "at most 3000"),
         ("apiframe", GenerateOptions(prompt="x" * 501), "at most 500"),
         ("apiframe", GenerateOptions(prompt="x", title="t" * 81), "at most 80"),
@@ -38,11 +49,11 @@ def test_apiframe_instrumental_with_a_chosen_model() -> None:
 )
 def test_bad_options_say_what_to_fix(provider: str, options: GenerateOptions, fragment: str) -> None:
     with pytest.raises(InputError, match=re.escape(fragment)):
-        validate_generate(provider, options)  # type: ignore[arg-type]
+        validate_generate(CAPABILITIES[provider], options)
 
 
 def test_sunoapi_sends_lyrics_as_its_one_text() -> None:
-    request = validate_generate("sunoapi", GenerateOptions(lyrics="[Verse]\nhello", style="folk"))
+    request = validate_generate(CAPABILITIES["sunoapi"], GenerateOptions(lyrics="[Verse]\nhello", style="folk"))
     assert request == GenerateRequest(lyrics="[Verse]\nhello", style="folk")
 
 

@@ -11,10 +11,10 @@ from bot.domain.validation import (
     format_seconds,
     parse_song_ref,
     parse_timestamp,
-    text_limits,
     validate_extend,
     validate_upload_extend,
 )
+from bot.providers import CAPABILITIES
 
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
 PARENT = "29e983ca-7e86-4017-a9e3-ef6fe9cd5f2a"
@@ -113,15 +113,17 @@ def test_format_seconds_of_a_length_no_song_has_is_short(seconds: float) -> None
 def test_a_derived_continue_point_is_capped_at_an_hour_too(duration: float) -> None:
     known = song("sunoapi", duration)
     with pytest.raises(InputError, match="add `at:`"):
-        validate_extend("sunoapi", ExtendOptions(song=CLIP, lyrics="la"), known)
+        validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, lyrics="la"), known)
     with pytest.raises(InputError, match="add `at:`"):
-        validate_upload_extend("apiframe", ExtendOptions(song=None), duration)
-    typed = validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05", lyrics="la"), known)
+        validate_upload_extend(CAPABILITIES["apiframe"], ExtendOptions(song=None), duration)
+    typed = validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="1:05", lyrics="la"), known)
     assert typed.continue_at == 65.0
 
 
 def test_sunoapi_extend_takes_lyrics_or_prompt() -> None:
-    request = validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05", lyrics=" la la \r\n la "), None)
+    request = validate_extend(
+        CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="1:05", lyrics=" la la \r\n la "), None
+    )
     assert (request.clip_id, request.continue_at, request.lyrics, request.parent_task_id) == (
         CLIP,
         65.0,
@@ -129,52 +131,56 @@ def test_sunoapi_extend_takes_lyrics_or_prompt() -> None:
         None,
     )
     with pytest.raises(InputError, match=r"lyrics.*prompt"):
-        validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05"), None)
+        validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="1:05"), None)
     with pytest.raises(InputError, match="not both"):
-        validate_extend("sunoapi", ExtendOptions(song=CLIP, at="1:05", lyrics="a", prompt="b"), None)
+        validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="1:05", lyrics="a", prompt="b"), None)
 
 
 def test_apiframe_only_options_are_refused_on_sunoapi() -> None:
-    with pytest.raises(InputError, match="`task` is for the apiframe provider only"):
-        validate_extend("sunoapi", ExtendOptions(song=CLIP, at="5", prompt="x", task=PARENT), None)
-    with pytest.raises(InputError, match="`model` is for the apiframe provider only"):
-        validate_extend("sunoapi", ExtendOptions(song=CLIP, at="5", prompt="x", model="V5"), None)
+    with pytest.raises(InputError, match="`task` names the task that made a song"):
+        validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="5", prompt="x", task=PARENT), None)
+    with pytest.raises(InputError, match=r"always runs v3\.5"):
+        validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="5", prompt="x", model="V5"), None)
 
 
 def test_apiframe_needs_the_parent_task_of_an_unknown_song() -> None:
     with pytest.raises(InputError, match="add `task:`"):
-        validate_extend("apiframe", ExtendOptions(song=CLIP, at="5"), None)
+        validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5"), None)
     with pytest.raises(InputError, match="`task` must be"):
-        validate_extend("apiframe", ExtendOptions(song=CLIP, at="5", task="nope"), None)
-    given = validate_extend("apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT.upper()), None)
+        validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5", task="nope"), None)
+    given = validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5", task=PARENT.upper()), None)
     assert given.parent_task_id == PARENT
-    known = validate_extend("apiframe", ExtendOptions(song=CLIP, at="5"), song())
+    known = validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5"), song())
     assert known.parent_task_id == PARENT
 
 
 def test_at_defaults_to_the_end_of_a_known_song_and_must_lie_within_it() -> None:
-    assert validate_extend("apiframe", ExtendOptions(song=CLIP), song()).continue_at == 187.5
+    assert validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP), song()).continue_at == 187.5
     with pytest.raises(InputError, match=r"past the end of the song \(3:07\.5\)"):
-        validate_extend("apiframe", ExtendOptions(song=CLIP, at="3:10"), song())
+        validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="3:10"), song())
     with pytest.raises(InputError, match="doesn't know this song's length"):
-        validate_extend("apiframe", ExtendOptions(song=CLIP), song(duration=None))
+        validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP), song(duration=None))
 
 
 def test_text_limits_follow_the_model() -> None:
     long_style = "x" * 201
     with pytest.raises(InputError, match="`style` is 201 characters; Suno takes at most 200"):
-        validate_extend("apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V4"), None)
+        validate_extend(
+            CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V4"), None
+        )
     request = validate_extend(
-        "apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V5"), None
+        CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5", task=PARENT, style=long_style, model="V5"), None
     )
     assert request.style == long_style
-    assert text_limits("sunoapi", None).lyrics == 3000
+    assert CAPABILITIES["sunoapi"].limits(None).lyrics == 3000
     with pytest.raises(InputError, match="`model` must be one of"):
-        validate_extend("apiframe", ExtendOptions(song=CLIP, at="5", task=PARENT, model="chirp-v9"), None)
+        validate_extend(CAPABILITIES["apiframe"], ExtendOptions(song=CLIP, at="5", task=PARENT, model="chirp-v9"), None)
 
 
 def test_control_characters_and_blank_text() -> None:
     with pytest.raises(InputError, match="control characters"):
-        validate_extend("sunoapi", ExtendOptions(song=CLIP, at="5", lyrics="la\x00la"), None)
-    request = validate_extend("sunoapi", ExtendOptions(song=CLIP, at="5", lyrics="words", title="   "), None)
+        validate_extend(CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="5", lyrics="la\x00la"), None)
+    request = validate_extend(
+        CAPABILITIES["sunoapi"], ExtendOptions(song=CLIP, at="5", lyrics="words", title="   "), None
+    )
     assert request.title is None

@@ -9,8 +9,9 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from tests.fakes.discord.parts import FakeDiscordParts
 from tests.fakes.discord.state import (
     DEFAULT_TIMEOUT,
     DM_PERMISSIONS,
@@ -24,8 +25,11 @@ from tests.fakes.discord.state import (
     _Injection,
 )
 
+if TYPE_CHECKING:
+    from tests.fakes.discord.server import FakeDiscord
 
-class DriverMixin:
+
+class DriverMixin(FakeDiscordParts):
     """The test-facing actions of `FakeDiscord`."""
 
     def inject(
@@ -68,6 +72,10 @@ class DriverMixin:
         self._injections.append(
             _Injection(method.upper(), re.compile(path_regex), status, body, all_headers, times, delay)
         )
+
+    def clear_injections(self) -> None:
+        """Forget every injected fault not used yet: requests are handled as usual again."""
+        self._injections.clear()
 
     async def invoke_command(
         self,
@@ -212,6 +220,11 @@ class DriverMixin:
                     "type": 0,
                 },
             )
+
+    async def remove_bot_from_guild(self, guild_id: int) -> None:
+        """The server removes the bot (kicked, or the server deleted): GUILD_DELETE without `unavailable`."""
+        await self._dispatch("GUILD_DELETE", {"id": str(guild_id)})
+        await self._notify()
 
     async def add_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> None:
         """A member reacts to a message: recorded on it and dispatched as MESSAGE_REACTION_ADD."""
@@ -420,7 +433,7 @@ class DriverMixin:
         if message is not None:
             payload["message"] = self._message_payload(message)
         record = InteractionRecord(
-            fake=self,
+            fake=cast("FakeDiscord", self),  # every part is part of one FakeDiscord
             id=interaction_id,
             token=token,
             type=kind,
