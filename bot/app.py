@@ -25,6 +25,7 @@ from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
 from bot.ui.wholesong import WholeSongMessages
+from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
 from bot.web.pages import PagePublisher, SongPages
 from bot.web.server import WebServer, webhook_secret
@@ -52,12 +53,26 @@ async def open_store(settings: Settings) -> Store:
             return await PostgresStore.open(settings.database_url)
         except StoreUnavailable as error:
             raise StoreUnavailable(f"DATABASE_URL: {error}") from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"DATABASE_URL: PostgreSQL cannot be used ({error})") from None
     try:
         return await SqliteStore.open(settings.database_path)
     except StoreUnavailable as error:
         raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
+
+
+async def checked_audio_cache(settings: Settings) -> AudioCache:
+    """The audio cache, its folder checked at start: one that cannot be written is a warning, not a stop (every
+    write is then logged and skipped; results are still posted)."""
+    cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+    if problem := await asyncio.to_thread(cache.check):
+        log.warning(
+            "AUDIO_CACHE_DIR=%s: Encore cannot write there (%s); results are posted without keeping a copy, and "
+            "whole songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
+            settings.audio_cache_dir,
+            problem,
+        )
+    return cache
 
 
 def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
@@ -104,7 +119,7 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=[trace])
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = AudioCache(self.settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+        audio_cache = await checked_audio_cache(self.settings)
         public_url = self.settings.public_url
         self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
         self.task_messages = TaskMessages(
@@ -118,6 +133,7 @@ class EncoreBot(EncoreClient):
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
+            metrics=self.metrics,
         )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
@@ -157,6 +173,8 @@ class EncoreBot(EncoreClient):
                 pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
                 if public_url
                 else None,
+                max_connections=connection_cap(self.settings.web_max_connections),
+                request_timeout=self.settings.web_request_timeout,
             )
             await self.web_server.start()
         await self.service.start()

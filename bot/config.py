@@ -91,6 +91,8 @@ class Settings:
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
     public_url: str = ""  # where the web server is reached from outside: song pages live under it
+    web_max_connections: int = 256
+    web_request_timeout: float = 10.0
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -159,6 +161,9 @@ class Settings:
         shard_count = reader.count("SHARD_COUNT", 1)
         if shard_count < 1:
             raise ConfigError("SHARD_COUNT", "must be at least 1")
+        web_max_connections = reader.count("WEB_MAX_CONNECTIONS", 256)
+        if web_max_connections < 1:
+            raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
             provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), keys),
@@ -180,7 +185,7 @@ class Settings:
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=database_path,
-            database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
+            database_url=reader.database_url("DATABASE_URL"),
             audio_cache_dir=Path(
                 reader.text("AUDIO_CACHE_DIR")
                 or Path(reader.text("DATABASE_PATH") or "data/encore.db").parent / "audio-cache"
@@ -207,7 +212,18 @@ class Settings:
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
+            web_max_connections=web_max_connections,
+            web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
         )
+
+
+def _without_password(url: str) -> str:
+    """`url` with the password of its user part replaced, also when the rest of it does not parse."""
+    scheme, sep, rest = url.partition("://")
+    user_part, at, after = rest.rpartition("@")  # the last @: a password may hold one
+    if not at or ":" not in user_part:
+        return url
+    return f"{scheme}{sep}{user_part.partition(':')[0]}:***@{after}"
 
 
 def _choose_provider(requested: str, keys: Mapping[ProviderName, str]) -> ProviderName:
@@ -317,6 +333,23 @@ class _EnvReader:
         if not sep or scheme.lower() not in schemes or not rest:
             raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
         return raw.rstrip("/") if scheme.lower() in ("http", "https") else raw
+
+    def database_url(self, name: str) -> str:
+        """A PostgreSQL URL whose host and port parse; a bad one is named with its password redacted."""
+        raw = self.text(name)
+        if not raw:
+            return ""
+        shown = _without_password(raw)
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme.lower() not in ("postgresql", "postgres") or not rest:
+            raise ConfigError(name, f"must be a postgresql:// URL, not {shown!r}")
+        try:
+            port = urllib.parse.urlsplit(raw).port  # a bad host (an IPv6 literal) or port raises here
+        except ValueError as error:
+            raise ConfigError(name, f"is not a valid URL ({error}): {shown!r}") from None
+        if port == 0:
+            raise ConfigError(name, f"has port 0, which no server listens on: {shown!r}")
+        return raw
 
     def origins(self, name: str) -> frozenset[Origin]:
         try:

@@ -7,6 +7,7 @@ application, the servers and the results channels' permissions), the provider (t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import aiohttp
 
 from bot.config import HEALTH_PATH, Settings
 from bot.domain.models import TaskStatus
+from bot.media.cache import AudioCache
 from bot.ops.network import connection_failure
 from bot.ops.permissions import INVITE_PERMISSIONS, effective_permissions, invite_url, missing
 from bot.providers import ProviderAuthError, ProviderError, ProviderUnavailable, create_provider
@@ -78,6 +80,7 @@ async def collect(settings: Settings) -> list[Line]:
         lines = await check_discord(DiscordRest(session, settings), settings, info)
         lines += await check_provider(settings, session)
         lines += database
+        lines.append(await asyncio.to_thread(check_audio_cache, settings))
         lines += await check_webhook(settings, session, info)
     return lines
 
@@ -195,6 +198,18 @@ async def check_database(settings: Settings) -> tuple[list[Line], DatabaseInfo |
         f"{waiting} task(s) waiting, {at_provider} at the provider; {running}"
     )
     return [Line(True, text)], info
+
+
+def check_audio_cache(settings: Settings) -> Line:
+    """Whether Encore can keep its copies of posted clips in AUDIO_CACHE_DIR (it writes a file there and removes it)."""
+    folder = settings.audio_cache_dir
+    if problem := AudioCache(folder, 1).check():
+        return Line(
+            False,
+            f"AUDIO_CACHE_DIR={folder}: Encore cannot write there ({problem}); results are still posted, but whole "
+            "songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
+        )
+    return Line(True, f"AUDIO_CACHE_DIR={folder}: writable")
 
 
 async def check_webhook(settings: Settings, session: aiohttp.ClientSession, info: DatabaseInfo | None) -> list[Line]:

@@ -24,6 +24,8 @@ from bot.domain.validation import MAX_CONTINUE_AT_SECONDS
 from bot.providers.errors import ProviderAnswerMalformed
 
 REASON_MAX = 300
+NO_USABLE_SONG = "the provider said the song was finished, but sent none Encore can use (each needs an id and audio)"
+"""Why a task fails whose finished answer holds no song with an id and audio: not Suno's failure, so not said as one."""
 TITLE_MAX = 100
 STATUS_MAX = 40
 URL_MAX = 2048

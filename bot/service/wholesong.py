@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.wholesong import ChainPart, Span, WholeSongTimeline, WholeSongUnavailable, chain_parts
 from bot.media import MediaFetcher, MediaRefused
 from bot.media.cache import AudioCache
-from bot.service.ports import DeliveryError, WholeSongEvents, WholeSongPost
+from bot.service.ports import DeliveryError, Metrics, NoMetrics, WholeSongEvents, WholeSongPost
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
@@ -78,8 +79,10 @@ class WholeSongs:
         *,
         cdn_base_url: str,
         cache: AudioCache | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or NoMetrics()
         self._events = events
         self._fetcher = fetcher
         self._cdn_base_url = cdn_base_url.rstrip("/")
@@ -96,8 +99,12 @@ class WholeSongs:
         channel_id: int,
         reply_to: int | None,
         upload_limit: int | None,
+        trigger: str = "button",
     ) -> WholeSongOutcome:
-        """Post the whole song ending with `clip_id`, or say where it is, that it is being built, or why not."""
+        """Post the whole song ending with `clip_id`, or say where it is, that it is being built, or why not.
+
+        `trigger` says how it was asked for ("button", or "auto" for the server's setting), for the metrics.
+        """
         song = await self._store.get_song(clip_id)
         if song is None or song.guild_id != guild_id:
             return WholeSongFailed("Encore has not made that song on this server.")
@@ -114,8 +121,20 @@ class WholeSongs:
             if current is not None:
                 return WholeSongBuilding(current)
             return WholeSongFailed("Encore could not take this whole song on; press again in a moment.")
-        build = self._build_and_post(song, channel_id=channel_id, reply_to=reply_to, upload_limit=upload_limit)
+        self._metrics.whole_song("started", trigger)
+        build = self._measured(
+            trigger, self._build_and_post(song, channel_id=channel_id, reply_to=reply_to, upload_limit=upload_limit)
+        )
         return await asyncio.shield(self._track(clip_id, build))
+
+    async def _measured(self, trigger: str, build: Coroutine[Any, Any, WholeSongOutcome]) -> WholeSongOutcome:
+        """Count a claimed build's outcome and time (a cancelled one is neither posted nor failed: its claim is
+        given back for the next press)."""
+        started = time.monotonic()
+        outcome = await build
+        result = "posted" if isinstance(outcome, WholeSongPosted) else "failed"
+        self._metrics.whole_song(result, trigger, time.monotonic() - started)
+        return outcome
 
     def start_auto(self, song: SongRecord, *, channel_id: int, reply_to: int | None, upload_limit: int | None) -> None:
         """The server wants the whole song after every result: build it in the background, telling the channel
@@ -129,6 +148,7 @@ class WholeSongs:
                 channel_id=channel_id,
                 reply_to=reply_to,
                 upload_limit=upload_limit,
+                trigger="auto",
             )
             if isinstance(outcome, WholeSongFailed):
                 await self._events.whole_song_failed(channel_id, song.guild_id, reply_to, outcome.reason)
@@ -239,6 +259,7 @@ class WholeSongs:
         """One part's mp3 from the first source that gives real audio; `PartUnavailable` says what each said."""
         dest = work / f"part-{index + 1}.mp3"
         if await self._cached(part.clip_id, dest):
+            self._metrics.whole_song_part("cache")
             return dest
         failures = []
         for label, url in await self._sources(part):
@@ -254,6 +275,7 @@ class WholeSongs:
                 continue
             if self.cache:
                 await asyncio.to_thread(self.cache.put, part.clip_id, dest)
+            self._metrics.whole_song_part("download")
             return dest
         title = f"“{part.song.title}”, " if part.song and part.song.title else ""
         raise PartUnavailable(

@@ -16,6 +16,7 @@ from bot.audio.waveform import format_clock
 from bot.domain.records import TaskRecord
 from bot.domain.wholesong import Span
 from bot.service.ports import DeliveryError, WholeSongPost
+from bot.service.result_media import AUDIO_FILE_EXTENSIONS
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
@@ -108,7 +109,7 @@ class WholeSongMessages:
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.info("task %s: its result message cannot be read for the whole song: %s", task.id, error)
             return None
-        return next((a.url for a in message.attachments if a.filename.endswith(f"-{position}.mp3")), None)
+        return next((a.url for a in message.attachments if is_audio_of(a.filename, position)), None)
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Server display names where Encore can read them; a member it cannot is left out of the tags."""
@@ -202,3 +203,10 @@ class WholeSongMessages:
         return discord.MessageReference(
             message_id=reply_to, channel_id=channel_id, guild_id=guild_id, fail_if_not_exists=False
         )
+
+
+def is_audio_of(filename: str, position: int) -> bool:
+    """Whether a result's attachment is the audio of its `position`-th clip (`<title>-<position>.<audio extension>`),
+    whatever the audio's type."""
+    stem, _, extension = filename.rpartition(".")
+    return stem.endswith(f"-{position}") and extension in AUDIO_FILE_EXTENSIONS

@@ -105,13 +105,14 @@ def parse_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
         state = ProviderState.RUNNING
     chosen = finished if state is ProviderState.SUCCEEDED else [clip for _, clip in clips_data]
     clips = answers.unique(parse_clip(clip) for clip in chosen)
-    if state is ProviderState.SUCCEEDED and not clips:
+    unusable = state is ProviderState.SUCCEEDED and not clips
+    if unusable:
         state = ProviderState.FAILED
     error = None
     if state is ProviderState.FAILED:
         messages = [message for clip in failed if (message := answers.reason(clip, "error_message"))]
         error = answers.reason(data, "error_message") or answers.bounded("; ".join(messages), answers.REASON_MAX)
-        error = error or "Suno reported an error"
+        error = error or (answers.NO_USABLE_SONG if unusable else "Suno reported an error")
     return ProviderTask(task_id=task_id, state=state, raw_status=raw_status or "unknown", clips=clips, error=error)
 
 
