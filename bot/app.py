@@ -16,6 +16,7 @@ from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.listen import SongAudio
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
 from bot.store.postgres import PostgresStore
@@ -23,6 +24,7 @@ from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.events import DiscordTaskEvents
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.voice import ListenButton, VoicePlayers
 from bot.ui.wholesong import DiscordWholeSongs
 from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
@@ -37,6 +39,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.library",
     "cogs.admin",
     "cogs.showcase",
+    "cogs.listen",
 )
 AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
@@ -119,6 +122,8 @@ class EncoreBot(EncoreClient):
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
         )
+        voice_audio = SongAudio(self.store, whole_songs, audio_cache, self.settings.voice)
+        self.voice_players = VoicePlayers(self, voice_audio, self.settings.voice)
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
         if secret:
@@ -163,7 +168,7 @@ class EncoreBot(EncoreClient):
         """What only a process with shards needs: commands, persistent buttons, paced IDENTIFYs."""
         self.identify_pacers = pacers_for(self.store, "discord", self.settings.discord_token)
         self.max_concurrency = (await self.fetch_session_start_limits()).max_concurrency
-        self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.add_dynamic_items(*PERSISTENT_ITEMS, ListenButton)
         self.tree.error(self.on_app_command_error)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -173,6 +178,8 @@ class EncoreBot(EncoreClient):
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
         if self.webhooks:
             await self.webhooks.stop()
+        if hasattr(self, "voice_players"):
+            await self.voice_players.close()
         if hasattr(self, "service"):
             await self.service.stop()
             self.events.close()

@@ -25,6 +25,16 @@ DEFAULT_APIFRAME_BASE_URL = "https://api.apiframe.pro"
 DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceLimits:
+    """What `/listen` may take on: a song's length, a server's queue, sessions in this process, idle time."""
+
+    max_song_seconds: float = 900.0
+    queue_size: int = 50
+    max_sessions: int = 10
+    idle_seconds: float = 60.0
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -67,6 +77,7 @@ class Settings:
     webhook_poll_interval: float = 120.0
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
+    voice: VoiceLimits = field(default_factory=VoiceLimits)
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -155,6 +166,12 @@ class Settings:
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
+            voice=VoiceLimits(
+                max_song_seconds=reader.number("VOICE_MAX_SONG_SECONDS", 900.0, minimum=1.0),
+                queue_size=reader.count("VOICE_QUEUE_SIZE", 50),
+                max_sessions=reader.count("VOICE_MAX_SESSIONS", 10),
+                idle_seconds=reader.number("VOICE_IDLE_SECONDS", 60.0, minimum=0.0),
+            ),
         )
 
 

@@ -1,7 +1,8 @@
 """Encore's own copies of clip audio, on disk and bounded: the whole song reads a part here before any download.
 
 Discord's attachment URLs expire and providers' links vanish, so the audio Encore already fetched once (to post a
-result, or to build a whole song) is kept, least recently used first out, within `max_bytes`.
+result, or to build a whole song) is kept, least recently used first out, within `max_bytes`. Beside a clip's mp3
+lives its Opus encoding for voice channels (`<clip>.opus`), made once, trimmed with the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ class AudioCache:
     def _path(self, clip_id: str) -> Path | None:
         """Where a clip's copy lives; None for an id that is not a plain name (it never reaches the filesystem)."""
         return self.folder / f"{clip_id}.mp3" if _SAFE_NAME.fullmatch(clip_id) else None
+
+    def opus_path(self, clip_id: str) -> Path | None:
+        """Where a clip's Opus packets for voice live (`bot.audio.opus`); None for an id that is not a plain name."""
+        path = self._path(clip_id)
+        return None if path is None else path.with_suffix(".opus")
 
     def copy_out(self, clip_id: str, dest: Path) -> bool:
         """Copy the clip's audio to `dest` and mark it as just used; False when there is none."""
@@ -54,7 +60,7 @@ class AudioCache:
     def _trim(self) -> None:
         """Drop the least recently used copies until the folder fits in `max_bytes`."""
         entries = []
-        for entry in self.folder.glob("*.mp3"):
+        for entry in [*self.folder.glob("*.mp3"), *self.folder.glob("*.opus")]:
             with contextlib.suppress(FileNotFoundError):
                 status = entry.stat()
                 entries.append((status.st_mtime, status.st_size, entry))

@@ -236,8 +236,21 @@ class WholeSongs:
     async def _part_audio(self, index: int, part: ChainPart, work: Path) -> Path:
         """One part's mp3 from the first source that gives real audio; `PartUnavailable` says what each said."""
         dest = work / f"part-{index + 1}.mp3"
-        if await self._cached(part.clip_id, dest):
+        failures = await self.fetch_clip_audio(part, dest)
+        if failures is None:
             return dest
+        title = f"“{part.song.title}”, " if part.song and part.song.title else ""
+        raise PartUnavailable(
+            f"Encore could not get the audio of part {index + 1} ({title}{part.clip_id[:8]}): "
+            + ("; ".join(failures) or "no source has it")
+            + ". Nothing was posted; try again later."
+        )
+
+    async def fetch_clip_audio(self, part: ChainPart, dest: Path) -> list[str] | None:
+        """Put a clip's mp3 at `dest` from the first source that gives real audio, Encore's own copy first (and keep
+        a copy of what was downloaded); None when done, else what each source said."""
+        if await self._cached(part.clip_id, dest):
+            return None
         failures = []
         for label, url in await self._sources(part):
             try:
@@ -252,13 +265,8 @@ class WholeSongs:
                 continue
             if self.cache:
                 await asyncio.to_thread(self.cache.put, part.clip_id, dest)
-            return dest
-        title = f"“{part.song.title}”, " if part.song and part.song.title else ""
-        raise PartUnavailable(
-            f"Encore could not get the audio of part {index + 1} ({title}{part.clip_id[:8]}): "
-            + ("; ".join(failures) or "no source has it")
-            + ". Nothing was posted; try again later."
-        )
+            return None
+        return failures
 
     async def _cached(self, clip_id: str, dest: Path) -> bool:
         """Encore's own copy of the clip, if it still has a readable one."""

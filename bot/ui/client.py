@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -22,6 +23,9 @@ from bot.service import TaskService
 from bot.store import Store
 from bot.ui.events import DiscordTaskEvents
 
+if TYPE_CHECKING:
+    from bot.ui.voice import VoicePlayers
+
 log = logging.getLogger("bot.app")
 
 COMMANDS_HASH_KEY = "commands_hash"
@@ -30,14 +34,16 @@ IDENTIFY_INTERVAL = 5.0
 
 
 def encore_intents() -> discord.Intents:
-    """Exactly what Encore uses: servers and their channels, and reactions (🔁, ⭐, read raw).
+    """Exactly what Encore uses: servers and their channels, reactions (🔁, ⭐, read raw), and voice states (who
+    is in which voice channel, for `/listen`; discord.py needs it to connect to voice).
 
     Commands, buttons and forms arrive as interactions without any intent; asking for messages, typing,
-    presences, members, voice or DMs would only make Discord send events nobody reads.
+    presences, members or DMs would only make Discord send events nobody reads.
     """
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_reactions = True
+    intents.voice_states = True
     return intents
 
 
@@ -57,6 +63,7 @@ class EncoreClient(commands.AutoShardedBot):
     store: Store
     service: TaskService
     events: DiscordTaskEvents
+    voice_players: VoicePlayers
 
     def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
         super().__init__(

@@ -1,0 +1,448 @@
+"""Playing in voice channels: one player per server, sending each song's cached Opus packets as they are.
+
+discord.py's player thread calls `read()` every 20 ms; `OpusPacketSource` only hands over the next packet from
+memory (`is_opus()` is True, so discord.py loads no encoder and sends the bytes unchanged). Its `after` callback
+runs in that thread, so it only wakes the event loop. The now-playing message shows where the song ends as a
+Discord timestamp (no edit per second) and is edited when the queue moves, at most once per `EDIT_INTERVAL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+import time
+from typing import Any, ClassVar
+
+import discord
+
+from bot.audio.opus import FRAME_SECONDS, OpusSong
+from bot.config import VoiceLimits
+from bot.domain.errors import Refusal
+from bot.domain.validation import format_seconds
+from bot.service.listen import ListenQueue, ListenRefused, SongAudio
+from bot.ui import render
+from bot.ui.client import EncoreClient
+
+log = logging.getLogger("bot.voice")
+
+EDIT_INTERVAL = 2.0
+"""Seconds between two edits of a now-playing message (Discord allows about 5 per 5 s per channel)."""
+CONNECT_TIMEOUT = 15.0
+"""Discord answers a join within a second or two; one it refuses gets no answer at all."""
+QUEUE_SHOWN = 10
+
+
+class OpusPacketSource(discord.AudioSource):
+    """A song's cached Opus packets, one per `read()`, from memory."""
+
+    def __init__(self, song: OpusSong) -> None:
+        self._packets = song.packets
+        self.sent = 0
+
+    def read(self) -> bytes:
+        if self.sent >= len(self._packets):
+            return b""
+        packet = self._packets[self.sent]
+        self.sent += 1
+        return packet
+
+    def is_opus(self) -> bool:
+        return True
+
+    @property
+    def position(self) -> float:
+        return self.sent * FRAME_SECONDS
+
+
+def listeners(channel: discord.VoiceChannel | discord.StageChannel) -> list[int]:
+    """Ids of the people (not bots) in a voice channel, from the voice states Discord sent."""
+    people = []
+    for user_id in channel.voice_states:
+        member = channel.guild.get_member(user_id)
+        if member is None or not member.bot:
+            people.append(user_id)
+    return people
+
+
+def is_manager(interaction: discord.Interaction[Any]) -> bool:
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
+class GuildPlayer:
+    """A server's session: its voice connection, queue and now-playing message; ends by leaving and saying why."""
+
+    def __init__(
+        self,
+        players: VoicePlayers,
+        voice: discord.VoiceClient,
+        text_channel: discord.abc.Messageable,
+        starter_id: int,
+        queue: ListenQueue,
+    ) -> None:
+        self.players = players
+        self.voice = voice
+        self.channel_id = voice.channel.id
+        self.guild_id = voice.guild.id
+        self.text_channel = text_channel
+        self.starter_id = starter_id
+        self.queue = queue
+        self.source: OpusPacketSource | None = None
+        self.skip_votes: set[int] = set()
+        self.message: discord.Message | None = None
+        self.started_at = 0.0  # monotonic time the current song would have started, pauses excluded
+        self._paused_at: float | None = None
+        self._song_done = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._end_reason: str | None = None
+        self._dirty = asyncio.Event()
+        self._editor: asyncio.Task[None] | None = None
+        self._idle: asyncio.Task[None] | None = None
+        self.task = asyncio.create_task(self._run(), name=f"encore-voice-{self.guild_id}")
+
+    @property
+    def paused(self) -> bool:
+        return self.voice.is_paused()
+
+    async def _run(self) -> None:
+        reason = "the queue has ended"
+        try:
+            while self._end_reason is None and (track := self.queue.advance()) is not None:
+                if not self.voice.is_connected():
+                    self._end_reason = "Encore was disconnected from the voice channel"
+                    break
+                packets = await asyncio.to_thread(track.load)
+                self.source = OpusPacketSource(packets)
+                self.skip_votes.clear()
+                self._song_done.clear()
+                self.started_at, self._paused_at = time.monotonic(), None
+                self.voice.play(self.source, after=self._after_song)
+                self.refresh()
+                await self._song_done.wait()
+            reason = self._end_reason or reason
+        except Exception:
+            log.exception("voice session in guild %s failed", self.guild_id)
+            reason = "something went wrong on Encore's side"
+        finally:
+            await self._leave(reason)
+
+    def _after_song(self, error: Exception | None) -> None:
+        """discord.py's player thread: a song ended, was skipped or stopped; only wake the event loop."""
+        if error is not None:
+            log.warning("voice player in guild %s stopped: %r", self.guild_id, error)
+        self._loop.call_soon_threadsafe(self._song_done.set)
+
+    def end(self, reason: str) -> None:
+        """End the session after the current packet: nothing more is played from the queue."""
+        if self._end_reason is None:
+            self._end_reason = reason
+        if self.voice.is_playing() or self.voice.is_paused():
+            self.voice.stop()
+        self._song_done.set()
+
+    def skip(self) -> None:
+        self.voice.stop()  # fires `after`: the next song starts
+
+    def toggle_pause(self) -> bool:
+        """Pause or resume; True when now paused."""
+        if self.voice.is_paused():
+            self.voice.resume()
+            if self._paused_at is not None:
+                self.started_at += time.monotonic() - self._paused_at
+            self._paused_at = None
+        elif self.voice.is_playing():
+            self.voice.pause()
+            self._paused_at = time.monotonic()
+        self.refresh()
+        return self.voice.is_paused()
+
+    def company_changed(self) -> None:
+        """Someone joined or left the channel: leave after `idle_seconds` alone, or stay."""
+        channel = self.voice.channel
+        alone = not listeners(channel)
+        if alone and self._idle is None:
+            self._idle = asyncio.create_task(self._leave_when_alone(), name=f"encore-voice-idle-{self.guild_id}")
+        elif not alone and self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    async def _leave_when_alone(self) -> None:
+        seconds = self.players.limits.idle_seconds
+        await asyncio.sleep(seconds)
+        self.end(f"nobody else was in the channel for {format_seconds(seconds)}")
+
+    async def _leave(self, reason: str) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self.players.forget(self)
+        if self.voice.is_connected():
+            with contextlib.suppress(discord.HTTPException, asyncio.TimeoutError):
+                await self.voice.disconnect()
+        if self._editor is not None:
+            self._editor.cancel()
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.edit(embed=self._embed(ended=True), view=None)
+        with contextlib.suppress(discord.HTTPException):
+            await self.text_channel.send(f"👋 Encore left <#{self.channel_id}>: {reason}.")
+        log.info("left voice in guild %s: %s", self.guild_id, reason)
+
+    def refresh(self) -> None:
+        """Ask for the now-playing message to be brought up to date (edits are spaced by `EDIT_INTERVAL`)."""
+        self._dirty.set()
+        if self._editor is None or self._editor.done():
+            self._editor = asyncio.create_task(self._edit_loop(), name=f"encore-voice-message-{self.guild_id}")
+
+    async def _edit_loop(self) -> None:
+        while self._dirty.is_set() and self._end_reason is None:
+            self._dirty.clear()
+            try:
+                if self.message is None:
+                    self.message = await self.text_channel.send(embed=self._embed(), view=self._view())
+                else:
+                    await self.message.edit(embed=self._embed(), view=self._view())
+            except discord.HTTPException as error:
+                log.warning("now-playing message in guild %s not updated: %s", self.guild_id, error)
+            await asyncio.sleep(EDIT_INTERVAL)
+
+    def _embed(self, *, ended: bool = False) -> discord.Embed:
+        track = self.queue.current
+        if ended or track is None:
+            return discord.Embed(title="⏹️ Nothing playing", description=f"The session in <#{self.channel_id}> ended.")
+        song = track.song
+        embed = discord.Embed(
+            title=render.shorten(("⏸️ " if self.paused else "🎶 ") + track.title, 256),
+            url=render.suno_link(song.clip_id),
+            colour=render.EMBED_COLOUR,
+        )
+        if self.paused:
+            where = f"paused at {format_seconds(self.source.position if self.source else 0)}"
+        else:
+            where = f"ends <t:{math.ceil(time.time() + track.duration - (time.monotonic() - self.started_at))}:R>"
+        embed.description = f"{format_seconds(track.duration)} · {where} · in <#{self.channel_id}>"
+        if song.owner_id:
+            embed.add_field(name="Made by", value=f"<@{song.owner_id}>")
+        embed.add_field(name="Queued by", value=f"<@{track.requester_id}>")
+        upcoming = self.queue.waiting[0].title if self.queue.waiting else "nothing: the session ends after this song"
+        more = f" (+{len(self.queue.waiting) - 1} more)" if len(self.queue.waiting) > 1 else ""
+        embed.add_field(name="Next", value=render.shorten(upcoming, 200) + more, inline=False)
+        if song.image_url and song.image_url.startswith(("https://", "http://")):
+            embed.set_thumbnail(url=song.image_url)
+        return embed
+
+    def _view(self) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        for action in ("skip", "pause", "stop", "queue"):
+            view.add_item(ListenButton(action, paused=self.paused))
+        return view
+
+    def queue_text(self) -> str:
+        lines = []
+        if (current := self.queue.current) is not None:
+            lines.append(f"▶️ **{discord.utils.escape_markdown(current.title)}** · <@{current.requester_id}>")
+        for place, track in enumerate(list(self.queue.waiting)[:QUEUE_SHOWN], start=1):
+            lines.append(f"{place}. {discord.utils.escape_markdown(track.title)} · <@{track.requester_id}>")
+        if len(self.queue.waiting) > QUEUE_SHOWN:
+            lines.append(f"…and {len(self.queue.waiting) - QUEUE_SHOWN} more")
+        return "\n".join(lines) or "The queue is empty."
+
+
+class VoicePlayers:
+    """Every voice session of this process: at most one per server, at most `limits.max_sessions` in all."""
+
+    def __init__(self, client: EncoreClient, audio: SongAudio, limits: VoiceLimits) -> None:
+        self.client = client
+        self.audio = audio
+        self.limits = limits
+        self.players: dict[int, GuildPlayer] = {}
+        self._joining: dict[int, asyncio.Lock] = {}
+
+    def forget(self, player: GuildPlayer) -> None:
+        if self.players.get(player.guild_id) is player:
+            del self.players[player.guild_id]
+
+    async def listen(self, interaction: discord.Interaction[EncoreClient], song: str) -> None:
+        """`/listen song:`: check at once what can be checked, then defer, prepare the song, join or queue."""
+        channel = self._voice_channel_of(interaction)
+        if isinstance(channel, str):
+            await interaction.response.send_message(f"⚠️ {channel}", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            text = await self._play(interaction, channel, song)
+        except Refusal as refusal:
+            text = f"⚠️ {render.refusal_text(refusal)}"
+        await interaction.edit_original_response(content=text)
+
+    def _voice_channel_of(
+        self, interaction: discord.Interaction[EncoreClient]
+    ) -> discord.VoiceChannel | discord.StageChannel | str:
+        """The member's voice channel if Encore may play there; else why not (for the member)."""
+        guild, member = interaction.guild, interaction.user
+        if guild is None or not isinstance(member, discord.Member):
+            return "`/listen` works in a server's voice channels."
+        state = member.voice
+        if state is None or state.channel is None:
+            return "Join a voice channel first, then use `/listen` again."
+        channel = state.channel
+        player = self.players.get(guild.id)
+        if player is not None and player.channel_id != channel.id:
+            return f"Encore is playing in <#{player.channel_id}>: join that channel to add songs to its queue."
+        if player is None:
+            allowed = channel.permissions_for(guild.me)
+            missing = [name for name, ok in (("Connect", allowed.connect), ("Speak", allowed.speak)) if not ok]
+            if missing:
+                verbs = " or ".join(name.lower() for name in missing)
+                plural = "s" if len(missing) > 1 else ""
+                return (
+                    f"Encore may not {verbs} in <#{channel.id}>. A server manager can give its role the "
+                    f"{' and '.join(missing)} permission{plural} there."
+                )
+            if len(self.players) >= self.limits.max_sessions:
+                return (
+                    f"Encore is already playing in {len(self.players)} voice channels, as many as this bot runs at "
+                    "once. Try again when one of them ends."
+                )
+        return channel
+
+    async def _play(
+        self,
+        interaction: discord.Interaction[EncoreClient],
+        channel: discord.VoiceChannel | discord.StageChannel,
+        song: str,
+    ) -> str:
+        guild_id = channel.guild.id
+        track = await self.audio.track(song, guild_id=guild_id, requester_id=interaction.user.id)
+        async with self._joining.setdefault(guild_id, asyncio.Lock()):
+            player = self.players.get(guild_id)
+            if player is not None:
+                if player.channel_id != channel.id:
+                    raise ListenRefused(f"Encore is playing in <#{player.channel_id}>: join that channel to add songs.")
+                place = player.queue.add(track)
+                player.refresh()
+                return f"📋 Queued **{discord.utils.escape_markdown(track.title)}**: number {place} in the queue."
+            if len(self.players) >= self.limits.max_sessions:
+                raise ListenRefused("Encore is already playing in as many voice channels as it runs at once.")
+            queue = ListenQueue(self.limits.queue_size)
+            queue.add(track)
+            voice = await self._connect(channel)
+            text_channel = interaction.channel
+            assert isinstance(text_channel, discord.abc.Messageable)
+            player = GuildPlayer(self, voice, text_channel, interaction.user.id, queue)
+            self.players[guild_id] = player
+            player.company_changed()
+        return f"▶️ Playing **{discord.utils.escape_markdown(track.title)}** in <#{channel.id}>."
+
+    async def _connect(self, channel: discord.VoiceChannel | discord.StageChannel) -> discord.VoiceClient:
+        existing = channel.guild.voice_client
+        if isinstance(existing, discord.VoiceClient):  # left over (a session that ended badly): start clean
+            await existing.disconnect(force=True)
+        try:
+            voice = await channel.connect(
+                timeout=CONNECT_TIMEOUT, reconnect=True, self_deaf=True, cls=discord.VoiceClient
+            )
+        except (TimeoutError, discord.ClientException) as error:
+            log.warning("could not join voice channel %s: %r", channel.id, error)
+            raise ListenRefused(f"Discord did not let Encore join <#{channel.id}>; try again in a moment.") from None
+        if isinstance(channel, discord.StageChannel):
+            try:
+                await channel.guild.me.edit(suppress=False)
+            except discord.HTTPException:
+                await voice.disconnect()
+                raise ListenRefused(
+                    f"Encore joined the stage <#{channel.id}> but may not speak there: a stage moderator can invite "
+                    "it to speak, or give it the Mute Members permission."
+                ) from None
+        return voice
+
+    async def voice_state_changed(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        """Someone joined, left or moved; for Encore itself, a disconnect or move ends the session."""
+        player = self.players.get(member.guild.id)
+        if player is None:
+            return
+        if self.client.user is not None and member.id == self.client.user.id:
+            if after.channel is None:
+                player.end("Encore was disconnected from the voice channel")
+            elif after.channel.id != player.channel_id:
+                player.end("Encore was moved to another channel")
+            return
+        if player.channel_id in {getattr(before.channel, "id", None), getattr(after.channel, "id", None)}:
+            player.company_changed()
+
+    async def close(self) -> None:
+        """Leave every channel (on shutdown): each session says why it ended."""
+        players = list(self.players.values())
+        for player in players:
+            player.end("Encore is restarting")
+        await asyncio.gather(*(player.task for player in players), return_exceptions=True)
+
+
+class ListenButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"encore:listen:(?P<action>skip|pause|stop|queue)",
+):
+    """The now-playing message's buttons; the server's player is found from the interaction, so a button pressed
+    after the session ended says so instead of failing."""
+
+    LABELS: ClassVar[dict[str, tuple[str, str]]] = {
+        "skip": ("Skip", "⏭️"),
+        "pause": ("Pause", "⏸️"),
+        "stop": ("Stop", "⏹️"),
+        "queue": ("Queue", "📋"),
+    }
+
+    def __init__(self, action: str, *, paused: bool = False) -> None:
+        label, emoji = ("Resume", "▶️") if action == "pause" and paused else self.LABELS[action]
+        style = discord.ButtonStyle.danger if action == "stop" else discord.ButtonStyle.secondary
+        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=f"encore:listen:{action}"))
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ListenButton:
+        return cls(match["action"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: EncoreClient = interaction.client
+        players: VoicePlayers | None = getattr(client, "voice_players", None)
+        player = None if players is None or interaction.guild_id is None else players.players.get(interaction.guild_id)
+        if player is None:
+            await interaction.response.send_message("Nothing is playing on this server now.", ephemeral=True)
+            return
+        await interaction.response.send_message(self._act(player, interaction), ephemeral=True)
+
+    def _act(self, player: GuildPlayer, interaction: discord.Interaction[Any]) -> str:
+        user_id = interaction.user.id
+        current = player.queue.current
+        if self.action == "queue":
+            return player.queue_text()
+        if self.action == "pause":
+            return "⏸️ Paused." if player.toggle_pause() else "▶️ Resumed."
+        if self.action == "stop":
+            if user_id != player.starter_id and not is_manager(interaction):
+                return "⚠️ Only the member who started this session, or a server manager, can stop it."
+            player.end(f"<@{user_id}> stopped the session")
+            return "⏹️ Stopped."
+        if current is None:
+            return "Nothing is playing."
+        if user_id == current.requester_id or is_manager(interaction):
+            player.skip()
+            return "⏭️ Skipped."
+        people = listeners(player.voice.channel)
+        if user_id not in people:
+            return "⚠️ Join the voice channel to vote to skip."
+        player.skip_votes.add(user_id)
+        needed = math.ceil(len(people) / 2)
+        if len(player.skip_votes & set(people)) >= needed:
+            player.skip()
+            return "⏭️ Skipped by vote."
+        return f"🗳️ Your vote to skip is in: {len(player.skip_votes)} of {needed} needed."
