@@ -300,10 +300,10 @@ class VoicePlayers:
                     f"Encore may not {verbs} in <#{channel.id}>. A server manager can give its role the "
                     f"{' and '.join(missing)} permission{plural} there."
                 )
-            if len(self.players) >= self.limits.max_sessions:
+            if (playing := len(self.players)) >= self.limits.max_sessions:
                 return (
-                    f"Encore is already playing in {len(self.players)} voice channels, as many as this bot runs at "
-                    "once. Try again when one of them ends."
+                    f"Encore is already playing in {playing} voice channel{'s' if playing != 1 else ''}, as many as "
+                    "this bot runs at once. Try again when one of them ends."
                 )
         return channel
 

@@ -60,3 +60,30 @@ async def test_other_members_songs_and_unknown_songs_are_refused(tmp_path: Path)
         assert "has not made that song on this server" in text
         assert "must be a Suno song link" in await setup.listen("not a song", OTHER_USER_ID)
         assert not setup.discord.voice_updates
+
+
+async def test_limits_are_explained_and_nothing_playing_is_disturbed(tmp_path: Path) -> None:
+    async with listening(tmp_path, VOICE_QUEUE_SIZE="1", VOICE_MAX_SESSIONS="1") as setup:
+        other_guild, other_text = await setup.discord.add_guild("Second server")
+        hall = await setup.discord.add_voice_channel("Hall", guild_id=other_guild)
+        first, second, third = await setup.songs(3)
+        (elsewhere,) = await setup.songs(1, OTHER_USER_ID, other_text)
+        await setup.join(USER_ID, setup.lounge)
+        await setup.join(OTHER_USER_ID, hall, other_guild)
+        await setup.listen(first)
+        assert "number 1 in the queue" in await setup.listen(second)
+        assert "The queue of this server is full (1 songs)" in await setup.listen(third)
+        refused = await setup.listen(elsewhere, OTHER_USER_ID, other_text)
+        assert "already playing in 1 voice channel, as many as this bot runs at once" in refused
+        await setup.left()
+        assert [round(p.frequency) for p in setup.played()] == [round(setup.tones.freq[c]) for c in (first, second)]
+        assert not setup.voice.sessions_of(other_guild)
+
+
+async def test_a_song_longer_than_the_limit_is_refused_before_joining(tmp_path: Path) -> None:
+    async with listening(tmp_path, VOICE_MAX_SONG_SECONDS="60") as setup:
+        (song,) = await setup.songs(1)  # the provider says its songs are 2 to 4 minutes long
+        await setup.join(USER_ID, setup.lounge)
+        text = await setup.listen(song)
+        assert "long; this bot plays songs up to 1:00" in text
+        assert not setup.discord.voice_updates
