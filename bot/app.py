@@ -24,7 +24,7 @@ from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.events import DiscordTaskEvents
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
-from bot.ui.voice import ListenButton, VoicePlayers
+from bot.ui.voice import VoicePlayers
 from bot.ui.wholesong import DiscordWholeSongs
 from bot.web.metrics import PrometheusMetrics
 from bot.web.server import WebhookServer, webhook_secret
@@ -115,15 +115,14 @@ class EncoreBot(EncoreClient):
         )
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
+        whole_song_posts = DiscordWholeSongs(self, view=whole_song_view)
         whole_songs = WholeSongs(
             self.store,
-            DiscordWholeSongs(self, view=whole_song_view),
+            whole_song_posts,
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
         )
-        voice_audio = SongAudio(self.store, whole_songs, audio_cache, self.settings.voice)
-        self.voice_players = VoicePlayers(self, voice_audio, self.settings.voice)
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
         secret = await webhook_secret(self.store) if webhooks_on else None
         if secret:
@@ -146,6 +145,16 @@ class EncoreBot(EncoreClient):
             # Other processes may leave work behind: look for it a few times per lease.
             rescan_interval=self.settings.lease_seconds / 4 if shared else None,
         )
+        voice_audio = SongAudio(
+            self.store,
+            whole_songs,
+            self.service.community,
+            self.media,
+            audio_cache,
+            self.settings.voice,
+            whole_song_url=whole_song_posts.whole_song_audio_url,
+        )
+        self.voice_players = VoicePlayers(self, voice_audio, self.settings.voice)
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
@@ -168,7 +177,7 @@ class EncoreBot(EncoreClient):
         """What only a process with shards needs: commands, persistent buttons, paced IDENTIFYs."""
         self.identify_pacers = pacers_for(self.store, "discord", self.settings.discord_token)
         self.max_concurrency = (await self.fetch_session_start_limits()).max_concurrency
-        self.add_dynamic_items(*PERSISTENT_ITEMS, ListenButton)
+        self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.tree.error(self.on_app_command_error)
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -1,4 +1,8 @@
-"""`/listen`: play a song in the member's voice channel, or queue it when Encore is already playing there."""
+"""`/listen`: play songs in the member's voice channel, or queue them when Encore is already playing there.
+
+One command with one source each time: `song` (as `/extend` takes it; with `whole:True` its chain's whole song),
+`member` (their songs on the server, newest first) or `top` (the most starred of a period, as `/top` ranks them).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.service.community import PERIODS
 from bot.ui.client import EncoreClient
 from bot.ui.listing import song_choices
-from bot.ui.voice import VoicePlayers
+from bot.ui.voice import ListenRequest, VoicePlayers
 
 
 class ListenCog(commands.Cog):
@@ -18,13 +23,40 @@ class ListenCog(commands.Cog):
         self.bot = bot
         self.players = players
 
-    @app_commands.command(name="listen", description="Play a song in your voice channel, or queue it")
+    @app_commands.command(name="listen", description="Play songs in your voice channel, or queue them")
     @app_commands.guild_only()
-    @app_commands.describe(song="A suno.com song link, a clip id, or one of your songs")
+    @app_commands.describe(
+        song="A suno.com song link, a clip id, or one of your songs",
+        whole="With song: play the whole song its chain has become (once Encore has posted it)",
+        member="Play this member's songs on this server, newest first",
+        top="Play the server's most starred songs of a period, as /top ranks them",
+    )
+    @app_commands.choices(top=[app_commands.Choice(name=label, value=key) for key, (label, _) in PERIODS.items()])
     async def listen(
-        self, interaction: discord.Interaction[EncoreClient], song: app_commands.Range[str, 1, 200]
+        self,
+        interaction: discord.Interaction[EncoreClient],
+        song: app_commands.Range[str, 1, 200] | None = None,
+        whole: bool = False,
+        member: discord.Member | None = None,
+        top: app_commands.Choice[str] | None = None,
     ) -> None:
-        await self.players.listen(interaction, song)
+        given = [name for name, value in (("song", song), ("member", member), ("top", top)) if value is not None]
+        if len(given) != 1:
+            await interaction.response.send_message(
+                "⚠️ Give one of `song` (a song, or with `whole:True` its whole song), `member` (their songs) or "
+                "`top` (the most starred songs of a period).",
+                ephemeral=True,
+            )
+            return
+        if whole and song is None:
+            await interaction.response.send_message(
+                "⚠️ `whole` goes with `song`: the song whose whole song to play.", ephemeral=True
+            )
+            return
+        request = ListenRequest(
+            song=song, whole=whole, member=member.id if member else None, top=top.value if top else None
+        )
+        await self.players.listen(interaction, request)
 
     @listen.autocomplete("song")
     async def song_autocomplete(

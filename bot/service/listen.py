@@ -1,6 +1,8 @@
-"""Listening together: which song a `/listen` means, its Opus packets made once, and a server's queue.
+"""Listening together: which songs a `/listen` means, their Opus packets made once, and a server's queue.
 
-Nothing here knows Discord: the player that sends the packets into a voice channel is `bot.ui.voice`.
+A queued song is only a record until it is about to play: its audio is fetched and encoded then (and the next
+one while the current plays), so queuing a member's twenty songs costs nothing up front. Nothing here knows
+Discord: the player that sends the packets into a voice channel is `bot.ui.voice`.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,14 +20,19 @@ from bot.audio.opus import OpusSong, encode_opus, read_packets
 from bot.audio.stitch import AudioError
 from bot.config import VoiceLimits
 from bot.domain.errors import Refusal
-from bot.domain.records import SongRecord
+from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.validation import format_seconds, parse_song_ref
 from bot.domain.wholesong import ChainPart
+from bot.media import MediaFetcher, MediaRefused
 from bot.media.cache import AudioCache
-from bot.service.wholesong import WholeSongs
+from bot.service.community import PERIODS, Community
+from bot.service.wholesong import PART_DEADLINE_SECONDS, PART_MAX_BYTES, WholeSongs
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
+
+WholeSongUrl = Callable[[WholeSongRecord], Awaitable[str | None]]
+"""Where a posted whole song's mp3 can be downloaded now (Discord's attachment URLs expire): the Discord side."""
 
 
 class ListenRefused(Refusal):
@@ -32,20 +41,16 @@ class ListenRefused(Refusal):
 
 @dataclass(frozen=True, slots=True)
 class Track:
-    """A song ready to play: its record, who asked for it, and its Opus packets on disk."""
+    """A queued song: its record, who asked for it, and whether it is the chain's whole song."""
 
     song: SongRecord
     requester_id: int
-    opus: Path
-    duration: float
+    whole: bool = False
 
     @property
     def title(self) -> str:
-        return self.song.title or "Untitled"
-
-    def load(self) -> OpusSong:
-        """The packets, read whole (in a thread): the player must never wait on the disk."""
-        return read_packets(self.opus)
+        title = self.song.title or "Untitled"
+        return f"{title} (whole song)" if self.whole else title
 
 
 @dataclass(eq=False)
@@ -56,9 +61,13 @@ class ListenQueue:
     current: Track | None = None
     waiting: deque[Track] = field(default_factory=deque)
 
+    @property
+    def room(self) -> int:
+        return max(0, self.size - len(self.waiting))
+
     def add(self, track: Track) -> int:
         """Queue a track; its place (1 = next), or `ListenRefused` when the queue is full."""
-        if len(self.waiting) >= self.size:
+        if not self.room:
             raise ListenRefused(
                 f"The queue of this server is full ({self.size} songs). Wait for a few to play, then try again."
             )
@@ -72,49 +81,106 @@ class ListenQueue:
 
 
 class SongAudio:
-    """Turns a `song` option into a playable `Track`: the song must be one Encore made on the server, no longer
-    than the limit; its mp3 comes from Encore's cache or through the media guard, and is encoded to Opus once."""
+    """Finds the songs a `/listen` means (only songs Encore made on the server, no longer than the limit) and
+    turns one into Opus packets: its mp3 from Encore's cache or through the media guard, encoded once and kept."""
 
-    def __init__(self, store: Store, whole_songs: WholeSongs, cache: AudioCache, limits: VoiceLimits) -> None:
+    def __init__(
+        self,
+        store: Store,
+        whole_songs: WholeSongs,
+        community: Community,
+        fetcher: MediaFetcher,
+        cache: AudioCache,
+        limits: VoiceLimits,
+        whole_song_url: WholeSongUrl,
+    ) -> None:
         self._store = store
         self._whole_songs = whole_songs
+        self._community = community
+        self._fetcher = fetcher
         self._cache = cache
         self._limits = limits
+        self._whole_song_url = whole_song_url
         self._encoding: dict[str, asyncio.Lock] = {}
 
-    async def track(self, song_ref: str, *, guild_id: int, requester_id: int) -> Track:
-        """The song of a `song` option, ready to play; a `Refusal` says why not (`InputError` for a bad option)."""
-        clip_id = parse_song_ref(song_ref)
-        song = await self._store.get_song(clip_id)
+    async def song(self, song_ref: str, *, guild_id: int, whole: bool = False) -> SongRecord:
+        """The song of a `song` option; a `Refusal` says why it cannot be played (`InputError` for a bad option)."""
+        song = await self._store.get_song(parse_song_ref(song_ref))
         if song is None or song.guild_id != guild_id:
             raise ListenRefused("Encore has not made that song on this server, so it has nothing to play.")
+        if whole:
+            record = await self._store.get_whole_song(song.clip_id)
+            if record is None or record.state is not WholeSongState.POSTED:
+                raise ListenRefused(
+                    "This song's whole song has not been posted yet: press **Whole song** under it first."
+                )
+            return song
         limit = self._limits.max_song_seconds
         if song.duration is not None and song.duration > limit:
             raise ListenRefused(
                 f"That song is {format_seconds(song.duration)} long; "
                 f"this bot plays songs up to {format_seconds(limit)}."
             )
-        path = self._cache.opus_path(clip_id)
+        return song
+
+    async def member_songs(self, guild_id: int, member_id: int, limit: int) -> list[SongRecord]:
+        """A member's songs on the server, newest first."""
+        songs, _ = await self._store.songs_page(guild_id, member_id, 0, limit)
+        return self._playable(songs)
+
+    async def top_songs(self, guild_id: int, period: str, limit: int) -> list[SongRecord]:
+        """The most starred results of a period (`/top`'s), each one's first song."""
+        if period not in PERIODS:
+            raise ListenRefused(f"`top` is one of {', '.join(PERIODS)}.")
+        rows = await self._community.top(guild_id, period, time.time(), limit)
+        return self._playable([song for _, _, song in rows if song is not None])
+
+    def _playable(self, songs: list[SongRecord]) -> list[SongRecord]:
+        limit = self._limits.max_song_seconds
+        return [song for song in songs if song.duration is None or song.duration <= limit]
+
+    async def prepare(self, track: Track) -> OpusSong:
+        """The track's Opus packets, encoding them first if this song was never played (once, whoever asks)."""
+        key = f"whole-{track.song.clip_id}" if track.whole else track.song.clip_id
+        path = self._cache.opus_path(key)
         if path is None:
             raise ListenRefused("That is not a song id Encore can play.")
-        lock = self._encoding.setdefault(clip_id, asyncio.Lock())
+        lock = self._encoding.setdefault(key, asyncio.Lock())
         async with lock:  # two /listen of a new song encode it once
             if not path.exists():
-                await self._encode(song, path)
-        self._encoding.pop(clip_id, None)
-        packets = await asyncio.to_thread(read_packets, path)
-        return Track(song, requester_id, path, packets.duration)
+                await self._encode(track, path)
+        if not lock.locked():
+            self._encoding.pop(key, None)
+        try:
+            return await asyncio.to_thread(read_packets, path)
+        except (AudioError, OSError) as error:
+            path.unlink(missing_ok=True)  # encoded again next time
+            raise ListenRefused(f"Encore's copy of this song is damaged ({error}); ask for it again.") from None
 
-    async def _encode(self, song: SongRecord, dest: Path) -> None:
+    async def _encode(self, track: Track, dest: Path) -> None:
+        song = track.song
         with tempfile.TemporaryDirectory(prefix="encore-listen-") as folder:
             mp3 = Path(folder) / "song.mp3"
-            failures = await self._whole_songs.fetch_clip_audio(ChainPart(song.clip_id, None, song), mp3)
-            if failures is not None:
-                log.warning("no audio for /listen of %s: %s", song.clip_id, "; ".join(failures))
-                raise ListenRefused("Encore could not get this song's audio right now; try again later.")
+            if track.whole:
+                await self._fetch_whole_song(song, mp3)
+            else:
+                failures = await self._whole_songs.fetch_clip_audio(ChainPart(song.clip_id, None, song), mp3)
+                if failures is not None:
+                    log.warning("no audio for /listen of %s: %s", song.clip_id, "; ".join(failures))
+                    raise ListenRefused("Encore could not get this song's audio right now; try again later.")
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
                 await asyncio.to_thread(encode_opus, mp3, dest, max_seconds=self._limits.max_song_seconds)
             except AudioError as error:
                 raise ListenRefused(f"Encore cannot play this song: {error}.") from None
-        log.info("encoded %s to Opus for voice", song.clip_id)
+        log.info("encoded %s%s to Opus for voice", "the whole song of " if track.whole else "", song.clip_id)
+
+    async def _fetch_whole_song(self, song: SongRecord, dest: Path) -> None:
+        record = await self._store.get_whole_song(song.clip_id)
+        url = None if record is None else await self._whole_song_url(record)
+        if url is None:
+            raise ListenRefused("The whole song's post cannot be read any more; press **Whole song** again.")
+        try:
+            await self._fetcher.fetch(url, dest, max_bytes=PART_MAX_BYTES, kind="audio", deadline=PART_DEADLINE_SECONDS)
+        except MediaRefused as refused:
+            raise ListenRefused(f"Encore could not download the whole song ({refused.reason}).") from None

@@ -14,6 +14,7 @@ import logging
 import math
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import discord
@@ -22,7 +23,8 @@ from bot.audio.opus import FRAME_SECONDS, OpusSong
 from bot.config import VoiceLimits
 from bot.domain.errors import Refusal
 from bot.domain.validation import format_seconds
-from bot.service.listen import ListenQueue, ListenRefused, SongAudio
+from bot.service.community import PERIODS
+from bot.service.listen import ListenQueue, ListenRefused, SongAudio, Track
 from bot.ui import render
 from bot.ui.client import EncoreClient
 
@@ -90,7 +92,9 @@ class GuildPlayer:
         self.starter_id = starter_id
         self.queue = queue
         self.source: OpusPacketSource | None = None
+        self.duration = 0.0  # of the current song
         self.skip_votes: set[int] = set()
+        self._skipped = False
         self.message: discord.Message | None = None
         self.started_at = 0.0  # monotonic time the current song would have started, pauses excluded
         self._paused_at: float | None = None
@@ -113,20 +117,46 @@ class GuildPlayer:
                 if not self.voice.is_connected():
                     self._end_reason = "Encore was disconnected from the voice channel"
                     break
-                packets = await asyncio.to_thread(track.load)
+                try:
+                    packets = await self.players.audio.prepare(track)
+                except Refusal as refusal:
+                    await self._say(f"⚠️ Skipped **{discord.utils.escape_markdown(track.title)}**: {refusal}")
+                    continue
                 self.source = OpusPacketSource(packets)
+                self.duration = packets.duration
                 self.skip_votes.clear()
                 self._song_done.clear()
                 self.started_at, self._paused_at = time.monotonic(), None
-                self.voice.play(self.source, after=self._after_song)
+                self._skipped = False
+                try:
+                    self.voice.play(self.source, after=self._after_song)
+                except discord.ClientException:  # the connection went between two songs
+                    self._end_reason = self._end_reason or "Encore was disconnected from the voice channel"
+                    break
                 self.refresh()
+                self._prepare_next()
                 await self._song_done.wait()
+                if not self._skipped and self.source.sent < len(packets.packets):
+                    # Stopped by neither the song's end nor Skip: discord.py stops the player when the voice
+                    # connection is lost (a moderator's disconnect, a deleted channel).
+                    self._end_reason = self._end_reason or "Encore was disconnected from the voice channel"
             reason = self._end_reason or reason
         except Exception:
             log.exception("voice session in guild %s failed", self.guild_id)
             reason = "something went wrong on Encore's side"
         finally:
             await self._leave(reason)
+
+    def _prepare_next(self) -> None:
+        """Encode the next song while this one plays, so it starts on time (a failure is reported when it is due)."""
+        if self.queue.waiting:
+            upcoming = self.queue.waiting[0]
+            task = asyncio.create_task(self.players.audio.prepare(upcoming), name=f"encore-voice-next-{self.guild_id}")
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _say(self, text: str) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.text_channel.send(text)
 
     def _after_song(self, error: Exception | None) -> None:
         """discord.py's player thread: a song ended, was skipped or stopped; only wake the event loop."""
@@ -143,6 +173,7 @@ class GuildPlayer:
         self._song_done.set()
 
     def skip(self) -> None:
+        self._skipped = True
         self.voice.stop()  # fires `after`: the next song starts
 
     def toggle_pause(self) -> bool:
@@ -185,8 +216,7 @@ class GuildPlayer:
         if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await self.message.edit(embed=self._embed(ended=True), view=None)
-        with contextlib.suppress(discord.HTTPException):
-            await self.text_channel.send(f"👋 Encore left <#{self.channel_id}>: {reason}.")
+        await self._say(f"👋 Encore left <#{self.channel_id}>: {reason}.")
         log.info("left voice in guild %s: %s", self.guild_id, reason)
 
     def refresh(self) -> None:
@@ -220,8 +250,8 @@ class GuildPlayer:
         if self.paused:
             where = f"paused at {format_seconds(self.source.position if self.source else 0)}"
         else:
-            where = f"ends <t:{math.ceil(time.time() + track.duration - (time.monotonic() - self.started_at))}:R>"
-        embed.description = f"{format_seconds(track.duration)} · {where} · in <#{self.channel_id}>"
+            where = f"ends <t:{math.ceil(time.time() + self.duration - (time.monotonic() - self.started_at))}:R>"
+        embed.description = f"{format_seconds(self.duration)} · {where} · in <#{self.channel_id}>"
         if song.owner_id:
             embed.add_field(name="Made by", value=f"<@{song.owner_id}>")
         embed.add_field(name="Queued by", value=f"<@{track.requester_id}>")
@@ -249,6 +279,16 @@ class GuildPlayer:
         return "\n".join(lines) or "The queue is empty."
 
 
+@dataclass(frozen=True, slots=True)
+class ListenRequest:
+    """What `/listen` was asked to play: one song (or its chain's whole song), a member's songs, or `/top`'s."""
+
+    song: str | None = None
+    whole: bool = False
+    member: int | None = None
+    top: str | None = None
+
+
 class VoicePlayers:
     """Every voice session of this process: at most one per server, at most `limits.max_sessions` in all."""
 
@@ -263,15 +303,15 @@ class VoicePlayers:
         if self.players.get(player.guild_id) is player:
             del self.players[player.guild_id]
 
-    async def listen(self, interaction: discord.Interaction[EncoreClient], song: str) -> None:
-        """`/listen song:`: check at once what can be checked, then defer, prepare the song, join or queue."""
+    async def listen(self, interaction: discord.Interaction[EncoreClient], request: ListenRequest) -> None:
+        """`/listen`: check at once what can be checked, then defer, find and prepare the songs, join or queue."""
         channel = self._voice_channel_of(interaction)
         if isinstance(channel, str):
             await interaction.response.send_message(f"⚠️ {channel}", ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            text = await self._play(interaction, channel, song)
+            text = await self._play(interaction, channel, request)
         except Refusal as refusal:
             text = f"⚠️ {render.refusal_text(refusal)}"
         await interaction.edit_original_response(content=text)
@@ -307,33 +347,55 @@ class VoicePlayers:
                 )
         return channel
 
+    async def _tracks(self, request: ListenRequest, guild_id: int, user_id: int) -> tuple[list[Track], str]:
+        """The songs a request means, and how to name them in the reply."""
+        room = self.limits.queue_size + 1
+        if request.song is not None:
+            song = await self.audio.song(request.song, guild_id=guild_id, whole=request.whole)
+            track = Track(song, user_id, whole=request.whole)
+            return [track], f"**{discord.utils.escape_markdown(track.title)}**"
+        if request.member is not None:
+            songs = await self.audio.member_songs(guild_id, request.member, room)
+            if not songs:
+                raise ListenRefused(f"<@{request.member}> has no song Encore can play on this server yet.")
+            return [Track(song, user_id) for song in songs], f"{len(songs)} of <@{request.member}>'s songs"
+        period = request.top or "week"
+        songs = await self.audio.top_songs(guild_id, period, room)
+        if not songs:
+            raise ListenRefused(f"No song has a ⭐ {PERIODS[period][0]} yet.")
+        return [Track(song, user_id) for song in songs], f"the {len(songs)} most starred songs {PERIODS[period][0]}"
+
     async def _play(
         self,
         interaction: discord.Interaction[EncoreClient],
         channel: discord.VoiceChannel | discord.StageChannel,
-        song: str,
+        request: ListenRequest,
     ) -> str:
         guild_id = channel.guild.id
-        track = await self.audio.track(song, guild_id=guild_id, requester_id=interaction.user.id)
+        tracks, named = await self._tracks(request, guild_id, interaction.user.id)
+        await self.audio.prepare(tracks[0])  # a song that cannot play is refused to the member, not later
         async with self._joining.setdefault(guild_id, asyncio.Lock()):
             player = self.players.get(guild_id)
             if player is not None:
                 if player.channel_id != channel.id:
                     raise ListenRefused(f"Encore is playing in <#{player.channel_id}>: join that channel to add songs.")
-                place = player.queue.add(track)
+                places = [player.queue.add(track) for track in tracks[: max(1, player.queue.room)]]
                 player.refresh()
-                return f"📋 Queued **{discord.utils.escape_markdown(track.title)}**: number {place} in the queue."
+                if len(tracks) == 1:
+                    return f"📋 Queued {named}: number {places[0]} in the queue."
+                cut = f" (the queue is full: {len(tracks) - len(places)} left out)" if len(places) < len(tracks) else ""
+                return f"📋 Queued {named}: numbers {places[0]} to {places[-1]} in the queue{cut}."
             if len(self.players) >= self.limits.max_sessions:
                 raise ListenRefused("Encore is already playing in as many voice channels as it runs at once.")
             queue = ListenQueue(self.limits.queue_size)
-            queue.add(track)
+            queue.waiting.extend(tracks[: self.limits.queue_size + 1])  # the first plays at once
             voice = await self._connect(channel)
             text_channel = interaction.channel
             assert isinstance(text_channel, discord.abc.Messageable)
             player = GuildPlayer(self, voice, text_channel, interaction.user.id, queue)
             self.players[guild_id] = player
             player.company_changed()
-        return f"▶️ Playing **{discord.utils.escape_markdown(track.title)}** in <#{channel.id}>."
+        return f"▶️ Playing {named} in <#{channel.id}>."
 
     async def _connect(self, channel: discord.VoiceChannel | discord.StageChannel) -> discord.VoiceClient:
         existing = channel.guild.voice_client
@@ -446,3 +508,30 @@ class ListenButton(
             player.skip()
             return "⏭️ Skipped by vote."
         return f"🗳️ Your vote to skip is in: {len(player.skip_votes)} of {needed} needed."
+
+
+class ListenWholeButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"encore:listen-whole:(?P<clip>[0-9a-f-]{36})"
+):
+    """Listen, on a whole song's post: `/listen song:<clip> whole:True` for whoever presses it."""
+
+    def __init__(self, clip_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Listen",
+                emoji="🎧",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"encore:listen-whole:{clip_id}",
+            )
+        )
+        self.clip_id = clip_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ListenWholeButton:
+        return cls(match["clip"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client: EncoreClient = interaction.client
+        await client.voice_players.listen(interaction, ListenRequest(song=self.clip_id, whole=True))

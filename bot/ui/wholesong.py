@@ -13,7 +13,7 @@ import aiohttp
 import discord
 
 from bot.audio.waveform import format_clock
-from bot.domain.records import TaskRecord
+from bot.domain.records import TaskRecord, WholeSongRecord
 from bot.domain.wholesong import Span
 from bot.service.ports import DeliveryError, WholeSongPost
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
@@ -107,6 +107,18 @@ class DiscordWholeSongs:
             log.info("task %s: its result message cannot be read for the whole song: %s", task.id, error)
             return None
         return next((a.url for a in message.attachments if a.filename.endswith(f"-{index}.mp3")), None)
+
+    async def whole_song_audio_url(self, record: WholeSongRecord) -> str | None:
+        """The posted whole song's mp3, read again now (for `/listen whole:`): attachment URLs expire."""
+        if record.channel_id is None or record.message_id is None:
+            return None
+        channel = self._client.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
+        try:
+            message = await channel.fetch_message(record.message_id)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
+            log.info("the whole song of %s cannot be read: %s", record.clip_id, error)
+            return None
+        return next((a.url for a in message.attachments if a.filename.endswith("-whole-song.mp3")), None)
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Server display names where Encore can read them; a member it cannot is left out of the tags."""

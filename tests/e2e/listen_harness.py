@@ -49,9 +49,12 @@ class Listening:
 
         await eventually(seen, what=f"the bot to see member {user_id} in voice channel {channel_id}")
 
-    async def listen(self, song: str, user_id: int = USER_ID, channel_id: int = CHANNEL_ID) -> str:
-        """`/listen song:` and the reply's text."""
-        command = await self.discord.invoke_command("listen", {"song": song}, user_id, channel_id)
+    async def listen(
+        self, song: str | None, user_id: int = USER_ID, channel_id: int = CHANNEL_ID, **options: object
+    ) -> str:
+        """`/listen song:` (or other options) and the reply's text."""
+        values = {"song": song, **options} if song is not None else options
+        command = await self.discord.invoke_command("listen", values, user_id, channel_id)
         reply = await command.wait_original(lambda m: not m.loading, timeout=20)
         return reply.content
 
@@ -87,7 +90,7 @@ def is_now_playing(message: StoredMessage) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def listening(tmp_path: Path, **env: str) -> AsyncIterator[Listening]:
+async def listening(tmp_path: Path, song_seconds: float = SONG_SECONDS, **env: str) -> AsyncIterator[Listening]:
     certificates = make_certificates(tmp_path / "tls")
     certificates.trust_in_process()
     async with (
@@ -95,7 +98,7 @@ async def listening(tmp_path: Path, **env: str) -> AsyncIterator[Listening]:
         FakeDiscord(voice=voice) as discord,
         FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
     ):
-        tones = ToneBank(SONG_SECONDS)
+        tones = ToneBank(song_seconds)
         suno.audio_factory = tones
         settings = settings_for(discord, tmp_path / "encore.db", {**provider_env(suno), **env})
         async with running_bot(discord, settings) as running:
