@@ -66,6 +66,11 @@ class ListenCog(commands.Cog):
         return song_choices(await self.bot.store.recent_songs(interaction.user.id, current, limit=25))
 
     @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Take up the queues a restart interrupted (once: later `on_ready`s are reconnects)."""
+        await self.players.resume_saved()
+
+    @commands.Cog.listener()
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:

@@ -94,7 +94,7 @@ class SongAudio:
         limits: VoiceLimits,
         whole_song_url: WholeSongUrl,
     ) -> None:
-        self._store = store
+        self.store = store
         self._whole_songs = whole_songs
         self._community = community
         self._fetcher = fetcher
@@ -105,11 +105,11 @@ class SongAudio:
 
     async def song(self, song_ref: str, *, guild_id: int, whole: bool = False) -> SongRecord:
         """The song of a `song` option; a `Refusal` says why it cannot be played (`InputError` for a bad option)."""
-        song = await self._store.get_song(parse_song_ref(song_ref))
+        song = await self.store.get_song(parse_song_ref(song_ref))
         if song is None or song.guild_id != guild_id:
             raise ListenRefused("Encore has not made that song on this server, so it has nothing to play.")
         if whole:
-            record = await self._store.get_whole_song(song.clip_id)
+            record = await self.store.get_whole_song(song.clip_id)
             if record is None or record.state is not WholeSongState.POSTED:
                 raise ListenRefused(
                     "This song's whole song has not been posted yet: press **Whole song** under it first."
@@ -125,7 +125,7 @@ class SongAudio:
 
     async def member_songs(self, guild_id: int, member_id: int, limit: int) -> list[SongRecord]:
         """A member's songs on the server, newest first."""
-        songs, _ = await self._store.songs_page(guild_id, member_id, 0, limit)
+        songs, _ = await self.store.songs_page(guild_id, member_id, 0, limit)
         return self._playable(songs)
 
     async def top_songs(self, guild_id: int, period: str, limit: int) -> list[SongRecord]:
@@ -176,7 +176,7 @@ class SongAudio:
         log.info("encoded %s%s to Opus for voice", "the whole song of " if track.whole else "", song.clip_id)
 
     async def _fetch_whole_song(self, song: SongRecord, dest: Path) -> None:
-        record = await self._store.get_whole_song(song.clip_id)
+        record = await self.store.get_whole_song(song.clip_id)
         url = None if record is None else await self._whole_song_url(record)
         if url is None:
             raise ListenRefused("The whole song's post cannot be read any more; press **Whole song** again.")

@@ -22,9 +22,11 @@ import discord
 from bot.audio.opus import FRAME_SECONDS, OpusSong
 from bot.config import VoiceLimits
 from bot.domain.errors import Refusal
+from bot.domain.records import ListenSessionRecord, SavedTrack
 from bot.domain.validation import format_seconds
 from bot.service.community import PERIODS
 from bot.service.listen import ListenQueue, ListenRefused, SongAudio, Track
+from bot.store import StoreUnavailable
 from bot.ui import render
 from bot.ui.client import EncoreClient
 
@@ -40,9 +42,9 @@ QUEUE_SHOWN = 10
 class OpusPacketSource(discord.AudioSource):
     """A song's cached Opus packets, one per `read()`, from memory."""
 
-    def __init__(self, song: OpusSong) -> None:
+    def __init__(self, song: OpusSong, start: float = 0.0) -> None:
         self._packets = song.packets
-        self.sent = 0
+        self.sent = min(len(song.packets), max(0, int(start / FRAME_SECONDS)))  # a resumed song goes on from there
 
     def read(self) -> bytes:
         if self.sent >= len(self._packets):
@@ -83,12 +85,17 @@ class GuildPlayer:
         text_channel: discord.abc.Messageable,
         starter_id: int,
         queue: ListenQueue,
+        *,
+        resume_at: float = 0.0,
     ) -> None:
         self.players = players
+        self._resume_at = resume_at  # into the first song, after a restart
+        self.restarting = False  # ended by a shutdown: the saved queue stays for the next start
         self.voice = voice
         self.channel_id = voice.channel.id
         self.guild_id = voice.guild.id
         self.text_channel = text_channel
+        self.text_channel_id = getattr(text_channel, "id", 0)
         self.starter_id = starter_id
         self.queue = queue
         self.source: OpusPacketSource | None = None
@@ -122,8 +129,10 @@ class GuildPlayer:
                 except Refusal as refusal:
                     await self._say(f"⚠️ Skipped **{discord.utils.escape_markdown(track.title)}**: {refusal}")
                     continue
-                self.source = OpusPacketSource(packets)
+                self.source = OpusPacketSource(packets, self._resume_at)
+                self._resume_at = 0.0
                 self.duration = packets.duration
+                await self.players.save(self)
                 self.skip_votes.clear()
                 self._song_done.clear()
                 self.started_at, self._paused_at = time.monotonic(), None
@@ -208,6 +217,8 @@ class GuildPlayer:
         if self._idle is not None:
             self._idle.cancel()
         self.players.forget(self)
+        if not self.restarting:
+            await self.players.unsave(self.guild_id)
         if self.voice.is_connected():
             with contextlib.suppress(discord.HTTPException, asyncio.TimeoutError):
                 await self.voice.disconnect()
@@ -298,6 +309,7 @@ class VoicePlayers:
         self.limits = limits
         self.players: dict[int, GuildPlayer] = {}
         self._joining: dict[int, asyncio.Lock] = {}
+        self._resumed = False
 
     def forget(self, player: GuildPlayer) -> None:
         if self.players.get(player.guild_id) is player:
@@ -381,6 +393,7 @@ class VoicePlayers:
                     raise ListenRefused(f"Encore is playing in <#{player.channel_id}>: join that channel to add songs.")
                 places = [player.queue.add(track) for track in tracks[: max(1, player.queue.room)]]
                 player.refresh()
+                await self.save(player)
                 if len(tracks) == 1:
                     return f"📋 Queued {named}: number {places[0]} in the queue."
                 cut = f" (the queue is full: {len(tracks) - len(places)} left out)" if len(places) < len(tracks) else ""
@@ -436,11 +449,86 @@ class VoicePlayers:
             player.company_changed()
 
     async def close(self) -> None:
-        """Leave every channel (on shutdown): each session says why it ended."""
+        """Leave every channel (on shutdown), saving each queue and how far its song got, for the next start."""
         players = list(self.players.values())
         for player in players:
-            player.end("Encore is restarting")
+            player.restarting = True
+            await self.save(player)
+            player.end("Encore is restarting; it picks the queue up when it is back")
         await asyncio.gather(*(player.task for player in players), return_exceptions=True)
+
+    async def save(self, player: GuildPlayer) -> None:
+        """Keep the session's queue (the playing song first, and how far it got) in the store."""
+        tracks = [track for track in (player.queue.current, *player.queue.waiting) if track is not None]
+        saved = ListenSessionRecord(
+            guild_id=player.guild_id,
+            voice_channel_id=player.channel_id,
+            text_channel_id=player.text_channel_id,
+            starter_id=player.starter_id,
+            tracks=tuple(SavedTrack(t.song.clip_id, t.requester_id, t.whole) for t in tracks),
+            position=player.source.position if player.source is not None else 0.0,
+        )
+        try:
+            await self.audio.store.save_listen_session(saved)
+        except StoreUnavailable as error:
+            log.warning("the queue of guild %s was not saved: %s", player.guild_id, error)
+
+    async def unsave(self, guild_id: int) -> None:
+        try:
+            await self.audio.store.delete_listen_session(guild_id)
+        except StoreUnavailable as error:
+            log.warning("the ended queue of guild %s was not deleted: %s", guild_id, error)
+
+    async def resume_saved(self) -> None:
+        """After a start: take up the saved sessions of this process's servers, or say in each why not."""
+        if self._resumed:
+            return
+        self._resumed = True
+        for saved in await self.audio.store.listen_sessions():
+            guild = self.client.get_guild(saved.guild_id)
+            if guild is None:
+                continue  # another process's shard, or a server Encore left: not this process's to end
+            if saved.guild_id in self.players:
+                continue  # a session started since this process came up (`on_ready` waits for every server)
+            try:
+                await self._resume(guild, saved)
+            except Exception:
+                log.exception("the saved queue of guild %s could not be resumed", saved.guild_id)
+                await self.unsave(saved.guild_id)
+
+    async def _resume(self, guild: discord.Guild, saved: ListenSessionRecord) -> None:
+        text_channel = self.client.get_partial_messageable(saved.text_channel_id, guild_id=guild.id)
+        channel = guild.get_channel(saved.voice_channel_id)
+        tracks = []
+        for item in saved.tracks:
+            song = await self.audio.store.get_song(item.clip_id)
+            if song is not None:
+                tracks.append(Track(song, item.requester_id, item.whole))
+        problem = None
+        if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+            problem = "its voice channel is gone"
+        elif not listeners(channel):
+            problem = f"nobody is in <#{channel.id}> any more"
+        elif not (allowed := channel.permissions_for(guild.me)).connect or not allowed.speak:
+            problem = f"Encore may no longer connect and speak in <#{channel.id}>"
+        elif not tracks:
+            problem = "none of its songs can be found any more"
+        elif len(self.players) >= self.limits.max_sessions:
+            problem = "this bot already plays in as many voice channels as it runs at once"
+        if problem is not None or not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+            await self.unsave(guild.id)
+            with contextlib.suppress(discord.HTTPException):
+                await text_channel.send(f"⚠️ Encore restarted and cannot pick up the queue: {problem}.")
+            return
+        queue = ListenQueue(self.limits.queue_size)
+        queue.waiting.extend(tracks)
+        async with self._joining.setdefault(guild.id, asyncio.Lock()):
+            voice = await self._connect(channel)
+            player = GuildPlayer(self, voice, text_channel, saved.starter_id, queue, resume_at=saved.position)
+            self.players[guild.id] = player
+            player.company_changed()
+        with contextlib.suppress(discord.HTTPException):
+            await text_channel.send(f"🔁 Encore restarted: the queue in <#{channel.id}> goes on where it was.")
 
 
 class ListenButton(

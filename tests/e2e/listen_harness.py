@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.config import Settings
 from tests.e2e.harness import PROVIDER_KEY, RunningBot, eventually, provider_env, running_bot, settings_for
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeSunoApi
@@ -25,6 +26,7 @@ class Listening:
     running: RunningBot
     tones: ToneBank
     lounge: int  # a voice channel
+    settings: Settings
 
     async def songs(self, count: int, user_id: int = USER_ID, channel_id: int = CHANNEL_ID) -> list[str]:
         """`count` new songs by the member in a channel's server (two per /generate), their clip ids in order."""
@@ -103,7 +105,7 @@ async def listening(tmp_path: Path, song_seconds: float = SONG_SECONDS, **env: s
         settings = settings_for(discord, tmp_path / "encore.db", {**provider_env(suno), **env})
         async with running_bot(discord, settings) as running:
             lounge = await discord.add_voice_channel("Lounge")
-            yield Listening(discord, voice, running, tones, lounge)
+            yield Listening(discord, voice, running, tones, lounge, settings)
 
 
 def new_result(seen: frozenset[int]) -> Callable[[StoredMessage], bool]:

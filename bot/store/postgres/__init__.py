@@ -7,6 +7,7 @@ import asyncpg
 from bot.store.postgres.community import PostgresCommunity
 from bot.store.postgres.connection import migrations
 from bot.store.postgres.inspect import inspect_database
+from bot.store.postgres.listening import PostgresListening
 from bot.store.postgres.meta import PostgresMeta
 from bot.store.postgres.pacer import PostgresPacer
 from bot.store.postgres.signals import PostgresSignals
@@ -17,7 +18,15 @@ from bot.store.postgres.wholesongs import PostgresWholeSongs
 __all__ = ["PostgresPacer", "PostgresStore", "inspect_database", "migrations"]
 
 
-class PostgresStore(PostgresTasks, PostgresSongs, PostgresCommunity, PostgresWholeSongs, PostgresMeta, PostgresSignals):
+class PostgresStore(
+    PostgresTasks,
+    PostgresSongs,
+    PostgresCommunity,
+    PostgresWholeSongs,
+    PostgresMeta,
+    PostgresSignals,
+    PostgresListening,
+):
     """The `Store` protocol on a PostgreSQL database; each concern's queries live in their own module."""
 
     @classmethod

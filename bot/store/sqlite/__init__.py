@@ -11,6 +11,7 @@ from bot.store import DatabaseInfo, StoreUnavailable
 from bot.store.sqlite.community import SqliteCommunity
 from bot.store.sqlite.connection import migrations
 from bot.store.sqlite.files import DatabaseLock, backup_database, check_path, describe, inspect_database
+from bot.store.sqlite.listening import SqliteListening
 from bot.store.sqlite.meta import SqliteMeta
 from bot.store.sqlite.songs import SqliteSongs
 from bot.store.sqlite.tasks import SqliteTasks
@@ -19,7 +20,7 @@ from bot.store.sqlite.wholesongs import SqliteWholeSongs
 __all__ = ["DatabaseInfo", "SqliteStore", "backup_database", "inspect_database", "migrations"]
 
 
-class SqliteStore(SqliteTasks, SqliteSongs, SqliteCommunity, SqliteWholeSongs, SqliteMeta):
+class SqliteStore(SqliteTasks, SqliteSongs, SqliteCommunity, SqliteWholeSongs, SqliteMeta, SqliteListening):
     """The `Store` protocol on one SQLite file; each concern's queries live in their own module."""
 
     @classmethod

@@ -1,0 +1,38 @@
+"""`/listen` sessions saved for a restart: one row per server, rewritten as its queue moves."""
+
+from __future__ import annotations
+
+import time
+
+from bot.domain.records import ListenSessionRecord
+from bot.store.postgres.connection import PostgresConnection
+from bot.store.rows import listen_session_from_row, listen_tracks_json
+
+
+class PostgresListening(PostgresConnection):
+    async def save_listen_session(self, session: ListenSessionRecord) -> None:
+        await self._write(
+            """
+            INSERT INTO listen_sessions
+                (guild_id, voice_channel_id, text_channel_id, starter_id, tracks_json, position, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (guild_id) DO UPDATE SET
+                voice_channel_id = excluded.voice_channel_id, text_channel_id = excluded.text_channel_id,
+                starter_id = excluded.starter_id, tracks_json = excluded.tracks_json, position = excluded.position,
+                updated_at = excluded.updated_at
+            """,
+            session.guild_id,
+            session.voice_channel_id,
+            session.text_channel_id,
+            session.starter_id,
+            listen_tracks_json(session.tracks),
+            session.position,
+            time.time(),
+        )
+
+    async def listen_sessions(self) -> list[ListenSessionRecord]:
+        rows = await self._all("SELECT * FROM listen_sessions ORDER BY guild_id")
+        return [listen_session_from_row(row) for row in rows]
+
+    async def delete_listen_session(self, guild_id: int) -> None:
+        await self._write("DELETE FROM listen_sessions WHERE guild_id = $1", guild_id)
