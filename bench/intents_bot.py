@@ -14,5 +14,5 @@ from bot.__main__ import main
 
 if __name__ == "__main__":
     if sys.argv.pop(1) == "default":
-        bot.app.encore_intents = discord.Intents.default
+        bot.app.encore_intents = discord.Intents.default  # type: ignore[attr-defined]  # the name bot.app calls
     sys.exit(main())

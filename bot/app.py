@@ -17,17 +17,18 @@ from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
 from bot.service.listen import SongAudio
+from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
-from bot.ui.events import DiscordTaskEvents
+from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
 from bot.ui.voice import VoicePlayers
-from bot.ui.wholesong import DiscordWholeSongs
+from bot.ui.wholesong import WholeSongMessages
 from bot.web.metrics import PrometheusMetrics
-from bot.web.server import WebhookServer, webhook_secret
+from bot.web.server import WebServer, webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class EncoreBot(EncoreClient):
         self.progress_interval = progress_interval
         self._session: aiohttp.ClientSession | None = None
         self._given_store = store
-        self.webhooks: WebhookServer | None = None
+        self.web_server: WebServer | None = None
         self.media: MediaFetcher | None = None
         self._closed = asyncio.Event()
 
@@ -106,16 +107,10 @@ class EncoreBot(EncoreClient):
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
         audio_cache = AudioCache(self.settings.audio_cache_dir, AUDIO_CACHE_BYTES)
-        self.events = DiscordTaskEvents(
-            self,
-            self.media,
-            progress_interval=self.progress_interval,
-            result_view=result_view,
-            audio_cache=audio_cache,
-        )
+        self.task_messages = TaskMessages(self, progress_interval=self.progress_interval, result_view=result_view)
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
-        whole_song_posts = DiscordWholeSongs(self, view=whole_song_view)
+        whole_song_posts = WholeSongMessages(self, view=whole_song_view)
         whole_songs = WholeSongs(
             self.store,
             whole_song_posts,
@@ -133,13 +128,14 @@ class EncoreBot(EncoreClient):
         self.service = TaskService(
             self.store,
             provider,
-            self.events,
+            self.task_messages,
             poll_interval=self.settings.poll_interval,
             stall_timeout=self.settings.stall_timeout,
             quota=self.settings.quota,
             allowed_guild_ids=self.settings.allowed_guild_ids,
             webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
             whole_songs=whole_songs,
+            media=ResultMedia(self.media, audio_cache=audio_cache),
             metrics=self.metrics,
             lease_seconds=self.settings.lease_seconds,
             # Other processes may leave work behind: look for it a few times per lease.
@@ -158,7 +154,7 @@ class EncoreBot(EncoreClient):
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
-            self.webhooks = WebhookServer(
+            self.web_server = WebServer(
                 self.service,
                 secret=secret,
                 gateway_connected=self.gateway_connected,
@@ -166,7 +162,7 @@ class EncoreBot(EncoreClient):
                 port=port,
                 metrics=self.metrics,
             )
-            await self.webhooks.start()
+            await self.web_server.start()
         await self.service.start()
         if self.settings.runs_gateway:
             log.info("Encore ready to take commands with provider %s", self.settings.provider)
@@ -185,13 +181,13 @@ class EncoreBot(EncoreClient):
 
     async def close(self) -> None:
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
-        if self.webhooks:
-            await self.webhooks.stop()
+        if self.web_server:
+            await self.web_server.stop()
         if hasattr(self, "voice_players"):
             await self.voice_players.close()
         if hasattr(self, "service"):
             await self.service.stop()
-            self.events.close()
+            self.task_messages.close()
         await super().close()
         if self._session:
             await self._session.close()

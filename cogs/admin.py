@@ -7,7 +7,7 @@ can override command permissions.
 
 from __future__ import annotations
 
-import datetime
+import time
 from typing import Any
 
 import discord
@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.records import GuildSettings
-from bot.providers import ProviderError
+from bot.service.admin import Credits
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
 from cogs.library import manages_server
@@ -114,8 +114,9 @@ class AdminCog(commands.Cog):
             changes["daily_limit"] = daily_limit
         if whole_song_auto is not None:
             changes["whole_song_auto"] = whole_song_auto
-        current = await self.bot.store.update_guild_settings(interaction.guild_id, changes)
-        default_daily = self.bot.settings.quota.daily_per_guild
+        admin = self.bot.service.admin
+        current = await admin.update_settings(interaction.guild_id, changes)
+        default_daily = admin.default_daily_limit
         content = "✅ Saved." if changes else None
         await interaction.response.send_message(content, embed=settings_embed(current, default_daily), ephemeral=True)
 
@@ -125,21 +126,16 @@ class AdminCog(commands.Cog):
             await interaction.response.send_message(NOT_A_MANAGER_USAGE, ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        today = datetime.datetime.now(datetime.UTC).date()
-        days = [(today - datetime.timedelta(days=back)).isoformat() for back in reversed(range(USAGE_DAYS))]
-        start = datetime.datetime.fromisoformat(days[0]).replace(tzinfo=datetime.UTC).timestamp()
-        usage = await self.bot.store.usage(interaction.guild_id, since=start)
-        embed = listing.usage_embed(usage, days, await self._credits_text())
+        report = await self.bot.service.admin.usage(interaction.guild_id, days=USAGE_DAYS, now=time.time())
+        embed = listing.usage_embed(report.usage, report.days, credits_text(report.credits))
         await interaction.edit_original_response(embed=embed)
 
-    async def _credits_text(self) -> str:
-        """What the provider says is left, or why it says nothing."""
-        provider = self.bot.service.provider
-        try:
-            credits = await provider.credits()
-        except ProviderError as error:
-            return f"unknown: {provider.name} did not answer ({error.message})"
-        return f"{credits:,}" if credits is not None else f"{provider.name} does not report credits"
+
+def credits_text(credits: Credits) -> str:
+    """What the provider says is left, or why it says nothing."""
+    if credits.error is not None:
+        return f"unknown: {credits.provider} did not answer ({credits.error})"
+    return f"{credits.left:,}" if credits.left is not None else f"{credits.provider} does not report credits"
 
 
 async def setup(bot: EncoreClient) -> None:

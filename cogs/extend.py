@@ -1,15 +1,12 @@
 """`/extend`: parse the options, hand them to the task service, show where the task stands.
 
-With `audio:` (apiframe only) the member's own track is checked, and after the reply is deferred its public
-Discord URL is handed to the provider, which fetches it (free, but slow). An mp3 is also downloaded (bounded) to
-measure its length, which is where the extend continues when `at` is left out.
+With `audio:` (apiframe only) the member's own track is checked at once, and after the reply is deferred the
+service measures it and hands its public Discord URL to the provider, which fetches it (free, but slow).
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import tempfile
 from pathlib import Path
 
 import discord
@@ -20,12 +17,10 @@ from bot.domain.errors import Refusal
 from bot.domain.validation import (
     APIFRAME_MODELS,
     COMMAND_MAX_LENGTHS,
-    MAX_UPLOAD_BYTES,
     ExtendOptions,
 )
 from bot.ui import render
 from bot.ui.client import EncoreClient
-from bot.ui.events import playable_duration
 from bot.ui.listing import song_choices
 from bot.ui.replies import report_queued, requester_of
 
@@ -86,13 +81,13 @@ class ExtendCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
             interaction,
-            self.bot.service.request_extend(requester_of(interaction), options),
+            self.bot.service.intake.request_extend(requester_of(interaction), options),
         )
 
     async def _extend_upload(
         self, interaction: discord.Interaction[EncoreClient], audio: discord.Attachment, options: ExtendOptions
     ) -> None:
-        """Refuse at once what cannot work; else defer, measure an mp3, and let the service upload it by URL."""
+        """Refuse at once what cannot work; else defer, and let the service measure the track and upload it by URL."""
         try:
             self.bot.service.intake.check_upload(audio.filename, audio.content_type, audio.size)
         except Refusal as refusal:
@@ -100,29 +95,17 @@ class ExtendCog(commands.Cog):
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         filename = upload_filename(audio.filename)
-        # apiframe fetches the attachment itself from Discord's CDN; Encore reads it only to check it is audio and
-        # to measure where to continue when `at` is left out.
-        with tempfile.TemporaryDirectory(prefix="encore-upload-") as folder:
-            track = Path(folder) / filename
-            problem = await self.bot.events.fetch_file(audio.url, track, MAX_UPLOAD_BYTES)
-            duration = None if problem else await asyncio.to_thread(playable_duration, track)
-        if duration is None:
-            why = problem or "no audio decoder can read it"
-            await interaction.edit_original_response(
-                content=f"⚠️ Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
-            )
-            return
         await report_queued(
             interaction,
-            self.bot.service.request_upload_extend(requester_of(interaction), options, audio.url, filename, duration),
+            self.bot.service.intake.request_upload_extend(requester_of(interaction), options, audio.url, filename),
         )
 
     @extend.autocomplete("song")
     async def song_autocomplete(
         self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
-        """The member's recent songs, from SQLite only: autocomplete cannot wait for the network."""
-        return song_choices(await self.bot.store.recent_songs(interaction.user.id, current, limit=25))
+        """The member's recent songs, from the database only: autocomplete cannot wait for the network."""
+        return song_choices(await self.bot.service.library.recent_songs(interaction.user.id, current, limit=25))
 
 
 def upload_filename(name: str) -> str:

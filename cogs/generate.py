@@ -51,7 +51,7 @@ class GenerateCog(commands.Cog):
         )
         await report_queued(
             interaction,
-            self.bot.service.request_generate(requester_of(interaction), options),
+            self.bot.service.intake.request_generate(requester_of(interaction), options),
         )
 
 

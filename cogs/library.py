@@ -6,7 +6,6 @@ keep working after a restart and nothing is held in memory per message.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from typing import Any
@@ -15,11 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.audio.waveform import render_waveform
-from bot.domain.records import WholeSongState
 from bot.domain.validation import InputError, parse_song_ref
-from bot.domain.wholesong import WholeSongTimeline
-from bot.store import Store
+from bot.service.library import Library
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
 from bot.ui.views import result_view
@@ -50,7 +46,8 @@ class SongsPageButton(discord.ui.DynamicItem[Button], template=r"encore:songs:(?
         return cls(int(match["owner"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
-        embed, view = await songs_page(interaction.client.store, interaction.guild_id or 0, self.owner_id, self.page)
+        library = interaction.client.service.library
+        embed, view = await songs_page(library, interaction.guild_id or 0, self.owner_id, self.page)
         await interaction.response.edit_message(embed=embed, view=view)
 
 
@@ -89,9 +86,9 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
             )
             return
         cancelled = outcome.cancelled
-        await bot.events.replies.update(cancelled.id, render.status_text(cancelled), final=True)
+        await bot.task_messages.replies.update(cancelled.id, render.status_text(cancelled), final=True)
         embed, view = await queue_message(
-            bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=manager
+            bot.service.library, interaction.guild_id or 0, interaction.user.id, whole_server=manager
         )
         await interaction.response.edit_message(
             content=f"✅ Cancelled task #{cancelled.id}; it was never sent, so it costs nothing.",
@@ -105,32 +102,30 @@ def manages_server(interaction: discord.Interaction) -> bool:
     return interaction.guild_id is not None and interaction.permissions.manage_guild
 
 
-async def songs_page(store: Store, guild_id: int, owner_id: int, page: int) -> tuple[discord.Embed, discord.ui.View]:
+async def songs_page(
+    library: Library, guild_id: int, owner_id: int, page: int
+) -> tuple[discord.Embed, discord.ui.View]:
     """The embed and the paging buttons of one page of a member's songs."""
-    songs, total = await store.songs_page(guild_id, owner_id, page * listing.SONGS_PER_PAGE, listing.SONGS_PER_PAGE)
-    last = max(0, (total - 1) // listing.SONGS_PER_PAGE)
-    page = min(page, last)
-    if not songs and page:
-        songs, total = await store.songs_page(guild_id, owner_id, page * listing.SONGS_PER_PAGE, listing.SONGS_PER_PAGE)
+    found = await library.songs_page(guild_id, owner_id, page, listing.SONGS_PER_PAGE)
     view = discord.ui.View(timeout=None)
-    if total > listing.SONGS_PER_PAGE:
-        view.add_item(SongsPageButton(owner_id, max(0, page - 1), label="◀ Newer", disabled=page == 0))
-        view.add_item(SongsPageButton(owner_id, page + 1, label="Older ▶", disabled=page >= last))
-    return listing.songs_page_embed(owner_id, songs, page, total), view
+    if found.total > listing.SONGS_PER_PAGE:
+        view.add_item(SongsPageButton(owner_id, max(0, found.page - 1), label="◀ Newer", disabled=found.page == 0))
+        view.add_item(
+            SongsPageButton(owner_id, found.page + 1, label="Older ▶", disabled=found.page >= found.last_page)
+        )
+    return listing.songs_page_embed(owner_id, found.songs, found.page, found.total), view
 
 
 async def queue_message(
-    store: Store, guild_id: int, user_id: int, *, whole_server: bool
+    library: Library, guild_id: int, user_id: int, *, whole_server: bool
 ) -> tuple[discord.Embed, discord.ui.View]:
-    """The queue embed and one Cancel button per task that can still be cancelled."""
-    tasks = await store.unfinished_tasks(guild_id, None if whole_server else user_id)
-    shown = tasks[: listing.MAX_QUEUE_SHOWN]
-    positions = {task.id: await store.queue_position(task.id) for task in shown if listing.cancellable(task)}
+    """The queue embed and one Cancel button per shown task that can still be cancelled."""
+    queue = await library.queue(guild_id, None if whole_server else user_id, shown=listing.MAX_QUEUE_SHOWN)
     view = discord.ui.View(timeout=None)
-    for task in shown:
-        if listing.cancellable(task) and len(view.children) < 25:
+    for task in queue.tasks[: listing.MAX_QUEUE_SHOWN]:
+        if task.id in queue.positions and len(view.children) < 25:
             view.add_item(CancelButton(task.id))
-    return listing.queue_embed(tasks, positions, whole_server=whole_server), view
+    return listing.queue_embed(queue.tasks, queue.positions, whole_server=whole_server), view
 
 
 class LibraryCog(commands.Cog):
@@ -154,26 +149,21 @@ class LibraryCog(commands.Cog):
         except InputError as error:
             await interaction.response.send_message(f"⚠️ {error}", ephemeral=True)
             return
-        record = await self.bot.store.get_song(clip_id)
-        if record is None or record.guild_id != interaction.guild_id:
+        card = await self.bot.service.library.song_card(clip_id, interaction.guild_id)
+        if card is None:
             await interaction.response.send_message(
                 "⚠️ Encore has not made that song on this server. Find your songs and their ids with /songs.",
                 ephemeral=True,
             )
             return
-        chain = await self.bot.store.song_chain(clip_id)
-        task = await self.bot.store.get_task(record.task_id) if record.task_id else None
-        view = result_view(task, [record]) if task else discord.utils.MISSING
-        embed = listing.song_embed(record, chain, task)
+        task = card.task
+        view = result_view(task, [card.song]) if task else discord.utils.MISSING
+        embed = listing.song_embed(card.song, card.chain, task)
         files = []
-        whole = await self.bot.store.get_whole_song(clip_id)
-        if whole and whole.state is WholeSongState.POSTED and whole.timeline_json and whole.message_id:
-            built = WholeSongTimeline.from_json(whole.timeline_json)
-            spans = [(span.start, span.end or built.duration) for span in built.spans]
-            png = await asyncio.to_thread(render_waveform, built.peaks, built.duration, spans, built.seams)
-            files.append(discord.File(io.BytesIO(png), filename=WAVEFORM_NAME))
+        if whole := card.whole_song:
+            files.append(discord.File(io.BytesIO(whole.waveform_png), filename=WAVEFORM_NAME))
             embed.set_image(url=f"attachment://{WAVEFORM_NAME}")
-            link = listing.message_link(whole.guild_id, whole.channel_id or 0, whole.message_id)
+            link = listing.message_link(whole.record.guild_id, whole.record.channel_id or 0, whole.message_id)
             embed.add_field(name="Whole song", value=f"[Jump to it]({link})")
         await interaction.response.send_message(embed=embed, view=view, files=files)
 
@@ -182,7 +172,7 @@ class LibraryCog(commands.Cog):
     @app_commands.describe(user="Whose songs (you, if left out)")
     async def songs(self, interaction: discord.Interaction[EncoreClient], user: discord.User | None = None) -> None:
         owner = user or interaction.user
-        embed, view = await songs_page(self.bot.store, interaction.guild_id or 0, owner.id, 0)
+        embed, view = await songs_page(self.bot.service.library, interaction.guild_id or 0, owner.id, 0)
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
     @app_commands.command(name="queue", description="Your unfinished tasks (managers: the whole server's)")
@@ -190,7 +180,7 @@ class LibraryCog(commands.Cog):
     async def queue(self, interaction: discord.Interaction[EncoreClient]) -> None:
         manager = manages_server(interaction)
         embed, view = await queue_message(
-            self.bot.store, interaction.guild_id or 0, interaction.user.id, whole_server=manager
+            self.bot.service.library, interaction.guild_id or 0, interaction.user.id, whole_server=manager
         )
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 

@@ -63,7 +63,7 @@ class ListenCog(commands.Cog):
         self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
         """The member's recent songs, as `/extend` offers them."""
-        return song_choices(await self.bot.store.recent_songs(interaction.user.id, current, limit=25))
+        return song_choices(await self.bot.service.library.recent_songs(interaction.user.id, current, limit=25))
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class RerollCog(commands.Cog):
-    """Reactions on result messages, looked up in SQLite so they work after a restart."""
+    """Reactions on result messages, looked up in the database so they work after a restart."""
 
     def __init__(self, bot: EncoreClient) -> None:
         self.bot = bot
@@ -24,12 +24,12 @@ class RerollCog(commands.Cog):
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         if str(payload.emoji) != render.REROLL_EMOJI or (self.bot.user and payload.user_id == self.bot.user.id):
             return
-        original = await self.bot.store.task_by_message(payload.message_id)
+        original = await self.bot.service.library.task_by_message(payload.message_id)
         if original is None:
             return
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         try:
-            accepted = await self.bot.service.reroll(original.id, payload.user_id)
+            accepted = await self.bot.service.intake.reroll(original.id, payload.user_id)
         except (RerollRefused, DuplicateRequest):
             return
         except Refusal as refusal:

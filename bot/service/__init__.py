@@ -3,7 +3,7 @@
 Nothing here imports discord: the Discord side plugs in through `ports.TaskEvents`.
 """
 
-from bot.service.ports import Accepted, Delivered, DeliveryError, Metrics, NoMetrics, TaskEvents
+from bot.service.ports import Accepted, ClipMedia, DeliveryError, Metrics, NoMetrics, PostedParts, TaskEvents
 from bot.service.tasks import TaskService
 
-__all__ = ["Accepted", "Delivered", "DeliveryError", "Metrics", "NoMetrics", "TaskEvents", "TaskService"]
+__all__ = ["Accepted", "ClipMedia", "DeliveryError", "Metrics", "NoMetrics", "PostedParts", "TaskEvents", "TaskService"]

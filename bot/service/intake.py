@@ -14,6 +14,7 @@ from bot.domain.models import Requester, TaskRequest, TaskStatus
 from bot.domain.quota import QuotaExceeded, QuotaPolicy
 from bot.domain.records import TaskRecord
 from bot.domain.validation import (
+    MAX_UPLOAD_BYTES,
     UPLOADS_NOT_SUPPORTED,
     ExtendOptions,
     GenerateOptions,
@@ -28,8 +29,9 @@ from bot.domain.validation import (
 )
 from bot.domain.wholesong import WholeSongTimeline, WholeSongUnavailable, chain_parts, locate, timeline
 from bot.providers import ProviderAuthError, ProviderError
-from bot.service.lifecycle import BAD_KEY_MESSAGE, Lifecycle, task_context
+from bot.service._context import BAD_KEY_MESSAGE, StageContext, task_context
 from bot.service.ports import Accepted
+from bot.service.result_media import ResultMedia
 
 log = logging.getLogger("bot.service")
 
@@ -39,13 +41,15 @@ class Intake:
 
     def __init__(
         self,
-        lifecycle: Lifecycle,
+        context: StageContext,
         *,
         quota: QuotaPolicy | None,
         allowed_guild_ids: frozenset[int],
         queued: Callable[[], None],
+        media: ResultMedia | None = None,
     ) -> None:
-        self._life = lifecycle
+        self._life = context
+        self._media = media  # measures a member's own track; without it, uploads are refused
         self.quota = quota
         self.allowed_guild_ids = allowed_guild_ids
         self._queued = queued
@@ -97,14 +101,18 @@ class Intake:
         check_audio_upload(filename, content_type, size)
 
     async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
+        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str
     ) -> Accepted:
-        """Validate an `/extend audio:`, hand the track's public URL to the provider (free), queue the extend of it.
+        """Measure an `/extend audio:` track (downloaded, bounded, decoded: where the extend continues when `at` is
+        left out), hand its public URL to the provider (free, it fetches the track itself) and queue the extend.
 
-        A `Refusal` says what to fix, or that the upload failed; nothing is spent either way.
+        A `Refusal` says what to fix, or that the track or the upload failed; nothing is spent either way.
         """
         self._check_open(requester.guild_id)
         provider = self._life.provider
+        if self._media is None:  # a service built without media (tools, tests) reads no tracks
+            raise UploadFailed("Encore cannot read uploaded tracks here; nothing was spent.")
+        duration = await self._media.measure_track(audio_url, filename, MAX_UPLOAD_BYTES)
         request = validate_upload_extend(provider.name, options, duration)
         try:
             upload = await provider.upload_audio(audio_url)

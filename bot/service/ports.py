@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -11,11 +12,19 @@ from bot.domain.wholesong import ChainPart, WholeSongTimeline
 
 
 @dataclass(frozen=True, slots=True)
-class Delivered:
-    """A posted result, and the song lengths measured from the audio where the provider gave none."""
+class ClipMedia:
+    """A clip's files on disk to post, or why one is missing; `audio_too_large` when only the upload limit stood in
+    the way (then a link to the audio still works)."""
 
-    message_id: int
-    durations: dict[str, float]
+    audio: Path | None
+    cover: Path | None
+    duration: float | None
+    audio_problem: str | None = None
+    audio_too_large: bool = False
+
+
+NO_MEDIA = ClipMedia(None, None, None, audio_problem="the audio could not be fetched")
+"""What a clip is posted with when nothing was prepared for it: its links only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +44,37 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class PostedParts:
+    """The messages of one result already posted (part number → message id), and the record of each new one.
+
+    A result can take several messages. Each is recorded as soon as it is posted, so a delivery retried after a
+    failed record or a restart posts only the missing ones, however long after: Discord's nonce only dedupes a
+    send for a few minutes.
+    """
+
+    def __init__(self, posted: dict[int, int], record: Callable[[int, int], Awaitable[None]]) -> None:
+        self._posted = dict(posted)
+        self._record = record
+
+    def get(self, part: int) -> int | None:
+        return self._posted.get(part)
+
+    async def add(self, part: int, message_id: int) -> None:
+        """Remember a posted part; a failed record is a transient delivery fault (the part stays skipped here)."""
+        self._posted[part] = message_id
+        try:
+            await self._record(part, message_id)
+        except Exception as error:
+            raise DeliveryError(
+                f"could not record a posted message ({type(error).__name__})", permanent=False
+            ) from error
+
+
 class Metrics(Protocol):
     """What the service measures; the composition root plugs in an exporter, so the service imports none."""
 
     def submitted(self, provider: str, outcome: str) -> None:
-        """One submission: `outcome` is "ok" or the kind of error (see `lifecycle.outcome`)."""
+        """One submission: `outcome` is "ok" or the kind of error (see `_context.outcome`)."""
 
     def polled(self, provider: str, outcome: str, tasks: int) -> None:
         """One poll request covering `tasks` tasks."""
@@ -78,11 +113,20 @@ class TaskEvents(Protocol):
     async def task_failed(self, task: TaskRecord) -> None:
         """The task ended without a result; `task.error` says why."""
 
-    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
-        """Fetch what posting needs (audio, covers); slow sources may take long, so this runs outside the slots."""
+    def upload_limit(self, guild_id: int | None) -> int:
+        """The server's upload limit per file, for a task whose interaction did not report one."""
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        """Post the finished songs. Raise `DeliveryError` when it cannot."""
+    async def task_resumed(self, task: TaskRecord) -> None:
+        """A task failed as in doubt was accepted by the provider after all: correct what the requester was told."""
+
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
+        """Post the finished songs with their prepared files (by clip id; a clip missing has none), skipping the
+        `parts` already posted and adding each new one to them, and return the first message's id.
+
+        Raise `DeliveryError` when it cannot.
+        """
 
     async def task_delivered(self, task: TaskRecord) -> None:
         """The result message is recorded; add what follows it (reactions, the requester's reply)."""
@@ -111,8 +155,9 @@ class WholeSongPost:
 class WholeSongEvents(Protocol):
     """What building and posting a whole song needs from the Discord side."""
 
-    async def result_audio_url(self, task: TaskRecord, clip_id: str) -> str | None:
-        """A fresh URL of the clip's mp3 on Encore's own result message (Discord's URLs expire); None if it is gone."""
+    async def result_audio_url(self, task: TaskRecord, position: int) -> str | None:
+        """A fresh URL of the mp3 of the `position`-th clip (from 1) on the task's result message (Discord's URLs
+        expire); None if it is gone."""
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Display names of the chain's makers, for the file's tags."""

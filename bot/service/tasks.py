@@ -1,4 +1,8 @@
-"""The task service: one object the Discord side talks to, composing intake, submit, poll and deliver.
+"""The task service: the one object the Discord side talks to, composing intake, submit, poll and deliver.
+
+Each use case has one door on it: `intake` (requests, rerolls), `community` (stars, showcase, cancels, rankings),
+`library` (songs and queues, read-only), `admin` (a server's settings and usage), `whole_songs`; the loops run
+behind them.
 
 It owns the lifecycle (queued → submitted → running → succeeded → delivered, or failed) and writes every step to
 the store, so `start()` after a crash picks each unfinished task up where it was.
@@ -16,18 +20,20 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.domain.models import ProviderTask, Requester, TaskStatus
+from bot.domain.models import ProviderTask, TaskStatus
 from bot.domain.quota import QuotaPolicy
-from bot.domain.validation import ExtendOptions, GenerateOptions
 from bot.providers import Provider
+from bot.service._context import StageContext
+from bot.service._deliver import Deliverer
+from bot.service._poll import Poller
+from bot.service._scheduling import PollPolicy
+from bot.service._submit import Submitter
+from bot.service.admin import ServerAdmin
 from bot.service.community import Community
-from bot.service.deliver import Deliverer
 from bot.service.intake import Intake
-from bot.service.lifecycle import Lifecycle
-from bot.service.poll import Poller
-from bot.service.ports import Accepted, Metrics, NoMetrics, TaskEvents
-from bot.service.scheduling import PollPolicy
-from bot.service.submit import Submitter
+from bot.service.library import Library
+from bot.service.ports import Metrics, NoMetrics, TaskEvents
+from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store
 
@@ -51,6 +57,7 @@ class TaskService:
         webhook_poll_interval: float | None = None,
         whole_songs: WholeSongs | None = None,
         metrics: Metrics | None = None,
+        media: ResultMedia | None = None,
         owner: str | None = None,
         lease_seconds: float = 30.0,
         rescan_interval: float | None = None,
@@ -66,7 +73,7 @@ class TaskService:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
-        self.lifecycle = Lifecycle(
+        self.context = StageContext(
             store,
             provider,
             events,
@@ -77,13 +84,20 @@ class TaskService:
             metrics=metrics or NoMetrics(),
         )
         self.intake = Intake(
-            self.lifecycle, quota=quota, allowed_guild_ids=allowed_guild_ids, queued=self._submit_wakeup.set
+            self.context,
+            quota=quota,
+            allowed_guild_ids=allowed_guild_ids,
+            queued=self._submit_wakeup.set,
+            media=media,
         )
-        self.submitter = Submitter(self.lifecycle, submitted=self._poll_wakeup.set)
-        self.deliverer = Deliverer(self.lifecycle, max_deliveries=max_deliveries, whole_songs=whole_songs)
+        self.submitter = Submitter(self.context, submitted=self._poll_wakeup.set)
+        self.media = media
+        self.deliverer = Deliverer(self.context, max_deliveries=max_deliveries, whole_songs=whole_songs, media=media)
         self.whole_songs = whole_songs
-        self.poller = Poller(self.lifecycle, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
+        self.poller = Poller(self.context, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
         self.community = Community(store)
+        self.library = Library(store)
+        self.admin = ServerAdmin(store, provider, default_daily_limit=quota.daily_per_guild if quota else 0)
 
     async def start(self) -> None:
         """Resume every unfinished task nobody else is working on, and start the loops."""
@@ -120,30 +134,15 @@ class TaskService:
         self._loops = []
         if self.whole_songs:
             await self.whole_songs.stop(max(0.0, grace - (asyncio.get_running_loop().time() - started)))
-        await self.store.release_leases(self.lifecycle.owner)
+        if self.media:
+            self.media.close()
+        await self.store.release_leases(self.context.owner)
 
     def loops_state(self) -> str:
         """For `/healthz`: "running", "stopped" (after `stop`, or a loop ended: restart the bot) or "not started"."""
         if not self._loops:
             return "stopped" if self._stopping else "not started"
         return "stopped" if any(loop.done() for loop in self._loops) else "running"
-
-    async def request_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
-        return await self.intake.request_extend(requester, options)
-
-    async def request_whole_extend(self, requester: Requester, options: ExtendOptions) -> Accepted:
-        return await self.intake.request_whole_extend(requester, options)
-
-    async def request_upload_extend(
-        self, requester: Requester, options: ExtendOptions, audio_url: str, filename: str, duration: float | None
-    ) -> Accepted:
-        return await self.intake.request_upload_extend(requester, options, audio_url, filename, duration)
-
-    async def request_generate(self, requester: Requester, options: GenerateOptions) -> Accepted:
-        return await self.intake.request_generate(requester, options)
-
-    async def reroll(self, task_id: int, user_id: int) -> Accepted:
-        return await self.intake.reroll(task_id, user_id)
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
         """Apply a pushed update; one for a task whose submission is being recorded right now waits for the record
@@ -165,7 +164,7 @@ class TaskService:
 
     async def _keep_leases(self) -> float:
         """Renew the leases in use well before they run out; with a shared store, also pick up left work."""
-        life = self.lifecycle
+        life = self.context
         await self.store.renew_leases(life.owner, list(life.working), life.lease)
         if self.rescan_interval is not None:
             await self.deliverer.resume()

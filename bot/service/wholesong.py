@@ -280,13 +280,20 @@ class WholeSongs:
         song = part.song
         if song and song.audio_url:
             sources.append(("the provider's link", song.audio_url))
-        if song and song.task_id is not None:
-            task = await self._store.get_task(song.task_id)
-            posted = task is not None and task.result_message_id is not None
-            if posted and task and (url := await self._events.result_audio_url(task, part.clip_id)):
-                sources.append(("Encore's result message", url))
+        if song and song.task_id is not None and (url := await self._posted_audio_url(song.task_id, part.clip_id)):
+            sources.append(("Encore's result message", url))
         sources.append(("Suno's CDN", f"{self._cdn_base_url}/{part.clip_id}.mp3"))
         return sources
+
+    async def _posted_audio_url(self, task_id: int, clip_id: str) -> str | None:
+        """The clip's mp3 on Encore's result message, if the result was posted and still is."""
+        task = await self._store.get_task(task_id)
+        if task is None or task.result_message_id is None:
+            return None
+        clips = [song.clip_id for song in await self._store.songs_of_task(task_id)]
+        if clip_id not in clips:
+            return None
+        return await self._events.result_audio_url(task, clips.index(clip_id) + 1)
 
     async def _cover(self, song: SongRecord, work: Path) -> bytes | None:
         """The last clip's cover for the file's tags; a song without one is still a song."""

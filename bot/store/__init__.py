@@ -1,7 +1,8 @@
 """What Encore keeps, as a protocol: the service and the Discord side depend on it, never on a backend.
 
-A backend (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements every sub-protocol; one contract suite
-(`tests/store/`) holds each backend to the same behaviour, including the claims that must succeed exactly once.
+Its SQL and row mapping are written once (`sql/`), over a small connector and a few hooks that each backend
+fills in (SQLite in `sqlite/`, PostgreSQL in `postgres/`); one contract suite (`tests/store/`) holds each backend
+to the same behaviour, including the claims that must succeed exactly once.
 
 Work is shared by LEASES: a process claims a task (to submit, poll or deliver it) under its owner id for some
 seconds, the claim is committed before any HTTP call, and no other claimer gets the task until the owner moves
@@ -107,12 +108,17 @@ class TaskStore(Protocol):
         Best effort: a notification can be lost, so callers also scan now and then.
         """
 
-    async def begin_submit(self, task_id: int) -> bool:
-        """Claim a queued task for submission, exactly once."""
+    async def begin_submit(self, task_id: int, owner: str | None = None) -> bool:
+        """Claim a queued task for submission, exactly once; while `owner` (if given) still holds its lease."""
 
     async def mark_submitted(
         self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
     ) -> bool: ...
+
+    async def resume_in_doubt(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
+    ) -> bool:
+        """Track a task the provider accepted after it was failed as in doubt (`mark_failed(in_doubt=True)`)."""
 
     async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool: ...
 
@@ -140,7 +146,13 @@ class TaskStore(Protocol):
 
     async def mark_undeliverable(self, task_id: int, error: str) -> bool: ...
 
-    async def mark_failed(self, task_id: int, error: str) -> bool: ...
+    async def mark_failed(self, task_id: int, error: str, *, in_doubt: bool = False) -> bool: ...
+
+    async def result_parts(self, task_id: int) -> dict[int, int]:
+        """The messages of a task's result posted so far: part number (0 first) → message id."""
+
+    async def record_result_part(self, task_id: int, part: int, message_id: int) -> None:
+        """One message of a result is posted; a retried delivery skips it, however long after."""
 
     async def unfinished_tasks(self, guild_id: int, requester_id: int | None = None) -> list[TaskRecord]: ...
 

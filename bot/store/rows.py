@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import fields
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from bot.domain.models import TaskStatus
 from bot.domain.records import (
@@ -41,7 +41,10 @@ MAX_CHAIN_LENGTH = 100
 class Row(Protocol):
     """A database row read by column name."""
 
+    @overload
     def __getitem__(self, key: str, /) -> Any: ...
+    @overload
+    def __getitem__(self, key: int, /) -> Any: ...
 
 
 def in_list(statuses: Iterable[TaskStatus]) -> str:

@@ -21,7 +21,7 @@ from bot.domain.pacing import Pacer, PacerFactory
 from bot.providers import in_process_pacer
 from bot.service import TaskService
 from bot.store import Store
-from bot.ui.events import DiscordTaskEvents
+from bot.ui.task_messages import TaskMessages
 
 if TYPE_CHECKING:
     from bot.ui.voice import VoicePlayers
@@ -62,7 +62,7 @@ class EncoreClient(commands.AutoShardedBot):
 
     store: Store
     service: TaskService
-    events: DiscordTaskEvents
+    task_messages: TaskMessages
     voice_players: VoicePlayers
 
     def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:

@@ -12,7 +12,6 @@ import math
 import discord
 from discord import app_commands
 
-from bot.domain.models import TaskStatus
 from bot.domain.records import SongRecord, TaskRecord, Usage, UsageCounts
 from bot.domain.validation import format_seconds
 from bot.media import is_safe_embed_url
@@ -138,11 +137,6 @@ def queue_embed(tasks: list[TaskRecord], positions: dict[int, int], *, whole_ser
     embed.description = "\n".join(lines)
     embed.set_footer(text="Tasks not yet sent to Suno can be cancelled; their credit is given back.")
     return embed
-
-
-def cancellable(task: TaskRecord) -> bool:
-    """Still queued and not being submitted: the only tasks a cancel can stop before they cost anything."""
-    return task.status is TaskStatus.QUEUED and task.submit_started_at is None
 
 
 def chain_credits(chain: list[SongRecord], requester_id: int) -> list[int]:

@@ -140,6 +140,15 @@ def failure_notice(task: TaskRecord) -> str:
     return f"<@{task.requester_id}> ❌ Your request for {what} (task #{task.id}) failed: {reason}"
 
 
+def resumed_notice(task: TaskRecord) -> str:
+    """The channel message that takes back a failure in doubt: the provider did accept the request."""
+    what = describe_request(task.request)
+    return (
+        f"<@{task.requester_id}> ✅ Correction: your request for {what} (task #{task.id}) did reach the provider "
+        "after all. It is being made and will be posted here, so there is no need to ask again."
+    )
+
+
 def result_content(task: TaskRecord) -> str:
     request = task.request
     if isinstance(request, GenerateRequest):

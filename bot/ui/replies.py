@@ -33,6 +33,6 @@ async def report_queued(interaction: discord.Interaction[EncoreClient], queued: 
     except Refusal as refusal:
         await interaction.edit_original_response(content=f"⚠️ {render.refusal_text(refusal)}")
         return
-    interaction.client.events.replies.track(accepted.task.id, interaction, accepted.note)
+    interaction.client.task_messages.replies.track(accepted.task.id, interaction, accepted.note)
     text = render.accepted_text(accepted.task, accepted.position)
     await interaction.edit_original_response(content=f"{accepted.note}\n{text}" if accepted.note else text)

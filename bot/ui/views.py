@@ -49,7 +49,7 @@ class RerollButton(
         await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
             interaction,
-            interaction.client.service.reroll(self.task_id, interaction.user.id),
+            interaction.client.service.intake.reroll(self.task_id, interaction.user.id),
         )
 
 
@@ -156,7 +156,7 @@ class DeleteButton(
         return cls(int(match["task"]))
 
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
-        task = await interaction.client.store.get_task(self.task_id)
+        task = await interaction.client.service.library.task(self.task_id)
         allowed = task is not None and (
             interaction.user.id == task.requester_id or interaction.permissions.manage_messages
         )
@@ -230,9 +230,9 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         requester = requester_of(interaction)
         await report_queued(
             interaction,
-            service.request_whole_extend(requester, options)
+            service.intake.request_whole_extend(requester, options)
             if self.whole_song
-            else service.request_extend(requester, options),
+            else service.intake.request_extend(requester, options),
         )
 
 

@@ -19,7 +19,7 @@ from bot.service.ports import DeliveryError, WholeSongPost
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
-from bot.ui.events import FALLBACK_UPLOAD_LIMIT, TOO_LARGE_CODE
+from bot.ui.task_messages import TOO_LARGE_CODE, upload_limit
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +87,25 @@ def whole_song_embed(post: WholeSongPost) -> discord.Embed:
     return embed
 
 
-class DiscordWholeSongs:
-    """The service's `WholeSongEvents` as Discord calls, with the bot's own token (no interaction is needed)."""
+class WholeSongMessages:
+    """The service's `WholeSongEvents` as Discord calls (the post, its failure notice, fresh attachment URLs, names),
+    with the bot's own token: no interaction is needed."""
 
     def __init__(self, client: EncoreClient, *, view: WholeSongView) -> None:
         self._client = client
         self._view = view
 
-    async def result_audio_url(self, task: TaskRecord, clip_id: str) -> str | None:
+    async def result_audio_url(self, task: TaskRecord, position: int) -> str | None:
         """The clip's mp3 on the result message, read again now: Discord's attachment URLs are signed and expire."""
         if task.result_message_id is None:
             return None
-        songs = await self._client.store.songs_of_task(task.id)
-        index = next((number for number, song in enumerate(songs, start=1) if song.clip_id == clip_id), None)
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         try:
             message = await channel.fetch_message(task.result_message_id)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
             log.info("task %s: its result message cannot be read for the whole song: %s", task.id, error)
             return None
-        return next((a.url for a in message.attachments if a.filename.endswith(f"-{index}.mp3")), None)
+        return next((a.url for a in message.attachments if a.filename.endswith(f"-{position}.mp3")), None)
 
     async def whole_song_audio_url(self, record: WholeSongRecord) -> str | None:
         """The posted whole song's mp3, read again now (for `/listen whole:`): attachment URLs expire."""
@@ -137,8 +136,7 @@ class DiscordWholeSongs:
         return names
 
     def upload_limit(self, guild_id: int | None) -> int:
-        guild = self._client.get_guild(guild_id) if guild_id else None
-        return guild.filesize_limit if guild else FALLBACK_UPLOAD_LIMIT
+        return upload_limit(self._client, guild_id)
 
     async def post_whole_song(self, post: WholeSongPost) -> int:
         channel = self._client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)

@@ -50,7 +50,7 @@ async def webhook_secret(store: MetaStore) -> str:
     return secret
 
 
-class WebhookServer:
+class WebServer:
     """Serves `GET /healthz`, `GET /metrics` (when given metrics) and `POST /webhooks/apiframe` (given a secret)."""
 
     def __init__(

@@ -13,11 +13,15 @@ def test_the_tiny_bench_runs_every_part_and_writes_its_json(tmp_path: Path) -> N
     output = tmp_path / "latest.json"
     assert main(["--tiny", "--output", str(output)], out=lines.append) == 0
     results = json.loads(output.read_text())
-    assert results["burst"]["n"] == results["sizes"]["burst"]
-    assert results["burst_bare_discord_py"]["n"] == results["sizes"]["burst"]
+    ack = results["ack"]
+    assert len(ack["rounds"]) == results["sizes"]["ack_rounds"] >= 2
+    assert all(r[bot]["n"] == results["sizes"]["burst"] for r in ack["rounds"] for bot in ("encore", "bare"))
+    assert ack["ratio_p99"] == round(ack["median"]["encore"]["p99_ms"] / ack["median"]["bare"]["p99_ms"], 2)
     assert results["provider_load"]["rate_limit_answers"] == 0
     assert [part["mode"] for part in results["completion_to_post"]] == ["polling", "webhook"]
     assert all(part["n"] == results["sizes"]["deliveries"] for part in results["completion_to_post"])
     assert results["completion_to_post"][1]["fetch_requests"] == 0
     assert results["memory"]["peak_rss_mb"] > 0 and results["startup"]["ready_s"] > 0
-    assert any(line.startswith("| 1. answer latency") for line in "\n".join(lines).splitlines())
+    printed = "\n".join(lines).splitlines()
+    assert any(line.startswith("| 1. Encore ÷ the floor") for line in printed)
+    assert sum(line.startswith("| 2 |") for line in printed) == 1  # each round's figures

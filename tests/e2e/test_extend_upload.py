@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mutagen.mp3 import MP3
-
 from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
+from tests.support.audio import mp3_header
 
 SONG = "3f2a1c9b-0000-4000-8000-000000000001"
 
@@ -22,7 +21,7 @@ async def test_apiframe_extends_an_uploaded_track(tmp_path: Path) -> None:
         settings = settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))
         track = apiframe.cdn_bytes("a member's demo")
         (tmp_path / "demo.mp3").write_bytes(track)
-        length = MP3(tmp_path / "demo.mp3").info.length
+        length = mp3_header(tmp_path / "demo.mp3").length
         async with running_bot(discord, settings):
             refusals = {
                 "exactly one of": {"song": SONG, "audio": ("demo.mp3", track), "prompt": "x"},

@@ -50,15 +50,15 @@ async def test_health_and_metrics_follow_a_task(tmp_path: Path) -> None:
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1"}
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
-            assert running.bot.webhooks is not None
-            base = f"http://127.0.0.1:{running.bot.webhooks.port}"
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
             await discord.invoke_command("extend", extend_options("la la"))
             await discord.wait_for_message(CHANNEL_ID, is_result)
             await running.bot.wait_until_ready()
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 200
                 health = await response.json()
-            assert await docker_healthcheck(running.bot.webhooks.port) == 0
+            assert await docker_healthcheck(running.bot.web_server.port) == 0
             async with http.get(f"{base}/metrics") as response:
                 assert response.status == 200
                 assert response.headers["Content-Type"].startswith("text/plain; version=")
@@ -98,12 +98,12 @@ async def test_healthz_is_503_once_the_database_is_gone(tmp_path: Path) -> None:
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1"}
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
-            assert running.bot.webhooks is not None
-            base = f"http://127.0.0.1:{running.bot.webhooks.port}"
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
             await running.bot.store.close()
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 503
                 assert (await response.json())["database"] == "unavailable"
             async with http.get(f"{base}/metrics") as response:
                 assert response.status == 503
-            assert await docker_healthcheck(running.bot.webhooks.port) != 0
+            assert await docker_healthcheck(running.bot.web_server.port) != 0

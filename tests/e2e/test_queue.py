@@ -69,7 +69,7 @@ async def test_queue_cancel_and_manager_view(tmp_path: Path) -> None:
             await discord.click_button(whole.id, "encore:cancel:4", user_id=OWNER_ID)
             await manager.wait_original(lambda m: "Cancelled task #4" in m.content)
 
-            prompts = set()
+            prompts: set[str] = set()
             while len(prompts) < 3:
                 prompts.add((await apiframe.wait_for_submit(timeout=SLOW_FIRST_SUBMIT + 10)).json["prompt"])
             assert prompts == {"song 1", "song 3", "song 4"}

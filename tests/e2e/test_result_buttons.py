@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, eventually, provider_env, running_bot, settings_for
-from tests.e2e.test_extend_flow import CLIP, is_result
+from tests.e2e.harness import PROVIDER_KEY, eventually, is_result, provider_env, running_bot, settings_for
+from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, FakeDiscord, InteractionRecord
 from tests.fakes.providers import FakeSunoApi
 

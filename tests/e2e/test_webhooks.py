@@ -12,8 +12,8 @@ import aiohttp
 
 from bot.domain.models import TaskStatus
 from bot.web.server import SECRET_META_KEY
-from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
-from tests.e2e.test_extend_flow import assert_result_message, is_result
+from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
+from tests.e2e.test_extend_flow import assert_result_message
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
 

@@ -36,7 +36,8 @@ import av
 import numpy as np
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
 from mutagen import MutagenError
-from mutagen.mp3 import MP3
+
+from tests.support.audio import mp3_header
 
 Clock = Callable[[], float]
 Percentage = int | float | str
@@ -1080,7 +1081,7 @@ class FakeApiframe(FakeProvider):
         if len(audio) > APIFRAME_MAX_MEDIA_UPLOAD:
             return _errors("audio file must be at most 2 MB")
         try:
-            seconds = MP3(io.BytesIO(audio)).info.length
+            seconds = mp3_header(io.BytesIO(audio)).length
         except MutagenError:
             return _errors("audio file could not be read")
         if seconds > APIFRAME_MAX_MEDIA_SECONDS:

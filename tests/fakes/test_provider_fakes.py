@@ -144,7 +144,7 @@ async def test_sunoapi_extend_validation_and_continue_at_types() -> None:
             submit = await fake.wait_for_submit(timeout=1)
             assert submit.task_id == answer["task_id"] and submit.json["continue_at"] == at
         assert fake.continue_at_types == ["str", "int", "float"]
-        assert type(fake.calls("/extend-music")[-1].json["continue_at"]) is float
+        assert type((fake.calls("/extend-music")[-1].json or {})["continue_at"]) is float
         status, answer = await suno(s, fake, "generate-music", {"prompt": "a song"})
         assert answer["code"] == 200 and fake.tasks[answer["task_id"]].kind == "generate"
         assert (await suno(s, fake, "generate-music", {}))[1]["code"] == 400
@@ -205,7 +205,8 @@ async def test_sunoapi_script_controls() -> None:
     async with FakeSunoApi(KEY, poll_per_second=None, submit_interval=0) as fake, aiohttp.ClientSession() as s:
 
         async def poll(task_id: str) -> dict[str, Any]:
-            return (await suno(s, fake, "get-task", {"task_id": task_id}))[1]
+            answer: dict[str, Any] = (await suno(s, fake, "get-task", {"task_id": task_id}))[1]
+            return answer
 
         fake.set_script(None, ["queued", "mystery", "complete"])
         first = (await suno(s, fake, "extend-music", EXTEND))[1]["task_id"]

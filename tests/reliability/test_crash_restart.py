@@ -4,19 +4,21 @@ Also SIGTERM: stop taking commands, finish or park the work in flight, close the
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import eventually
-from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, FakeDiscord, RequestRecord, StoredMessage
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import (
     BotProcess,
     closed_cleanly,
     extend_options,
     is_result,
+    rows,
     sunoapi_env,
     tasks,
 )
@@ -46,7 +48,9 @@ async def restart_until_done(env: dict[str, str], tmp_path: Path, count: int) ->
     try:
         done = await eventually(
             lambda: (
-                (rows := tasks(database)) and len(rows) == count and all(r["status"] in FINAL for r in rows) and rows
+                found
+                if (found := tasks(database)) and len(found) == count and all(r["status"] in FINAL for r in found)
+                else None
             ),
             what=f"{count} final tasks",
         )
@@ -161,6 +165,46 @@ async def test_kill_when_half_posted_posts_exactly_once(tmp_path: Path, fakes: t
     assert len(posts) == 2 and {post.json["nonce"] for post in posts} == {stored.nonce}
     assert "🔁" in discord.bot_reactions(stored.id)
     assert len(suno.submits) == 1
+
+
+async def test_a_half_posted_result_resumed_after_a_long_outage_posts_only_the_missing_parts(
+    tmp_path: Path, fakes: tuple[FakeDiscord, FakeSunoApi]
+) -> None:
+    """A result of several messages: the first is posted and recorded, then Discord fails and the bot dies. By the
+    restart, Discord has long forgotten the nonce, so only the record of the first part keeps it from a repost."""
+    discord, suno = fakes
+    database = tmp_path / "encore.db"
+    clips = [str(uuid.uuid4()) for _ in range(11)]  # more embeds than one message holds
+    suno.set_next_clips(clips)
+    messages = rf"/channels/{CHANNEL_ID}/messages"
+    discord.inject("POST", messages, None)  # the first part is posted
+    discord.inject("POST", messages, 503, times=1000)  # then Discord is down
+    env = sunoapi_env(discord, suno, database)
+    bot = await BotProcess.start(env, tmp_path)
+    await discord.invoke_command("extend", extend_options("two parts"))
+    [first] = [await discord.wait_for_message(CHANNEL_ID, is_result)]
+    await eventually(
+        lambda: rows(database, "SELECT part, message_id FROM result_parts") and len(posts_to(discord, messages)) > 1,
+        what="the first part recorded and the second one tried",
+    )
+    await bot.kill()
+    discord.clear_injections()  # Discord is back
+    discord.nonce_window = 0.0  # after a long outage: it no longer dedupes by the first part's nonce
+
+    [task] = await restart_until_done(env, tmp_path, count=1)
+    assert task["status"] == "delivered" and task["result_message_id"] == first.id
+    posted = results(discord)
+    assert len(posted) > 1 and posted[0].id == first.id
+    assert [embed["footer"]["text"].rsplit("clip ", 1)[1] for m in posted for embed in m.embeds] == clips  # once each
+    sent = [post.json["nonce"] for post in posts_to(discord, messages) if post.status == 200]
+    assert sent == [message.nonce for message in posted]  # each part sent once, the first before the outage
+    recorded = rows(database, "SELECT part, message_id FROM result_parts WHERE task_id = ? ORDER BY part", (1,))
+    assert [(row["part"], row["message_id"]) for row in recorded] == list(enumerate(m.id for m in posted))
+    assert len(suno.submits) == 1
+
+
+def posts_to(discord: FakeDiscord, path: str) -> list[RequestRecord]:
+    return [r for r in discord.requests if r.method == "POST" and r.path == path]
 
 
 async def test_sigterm_finishes_deliveries_parks_the_rest_and_exits_cleanly(

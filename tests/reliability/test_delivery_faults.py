@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from bot.domain.models import TaskStatus
-from tests.e2e.harness import eventually, running_bot
+from tests.e2e.harness import PROVIDER_KEY, eventually, running_bot
 from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
-from tests.reliability.harness import PROVIDER_KEY, apiframe_settings, seeded_apiframe_options, tasks
+from tests.reliability.harness import apiframe_settings, seeded_apiframe_options, tasks
 
 MESSAGES = rf"/channels/{CHANNEL_ID}/messages"
 SECRET_PAGE = b"<html>internal admin page: do not leak</html>"

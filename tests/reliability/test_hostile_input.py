@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import ProviderName
-from bot.domain.models import Requester
+from bot.domain.models import ExtendRequest, Requester
 from bot.domain.quota import QuotaPolicy
 from bot.domain.validation import APIFRAME_MODELS, ExtendOptions, InputError, validate_extend
 from bot.providers import RateLimiter, SunoApiProvider
@@ -23,6 +23,7 @@ from bot.service import TaskService
 from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import PROVIDER_KEY, running_bot
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
+from tests.fakes.events import RecordingEvents
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import extend_options, fast_sunoapi, is_result, rows, sunoapi_settings
 
@@ -74,10 +75,6 @@ class Service:
     database: Path
 
 
-class NoDiscord:
-    """Stands in for the Discord side, which is not under test here: the service's loops are never started."""
-
-
 @pytest.fixture(scope="module")
 def running_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     loop = asyncio.new_event_loop()
@@ -90,7 +87,7 @@ def running_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
         provider = SunoApiProvider(session, fake.base_url, PROVIDER_KEY, submit_limiter=None, poll_limiter=limiter)
         store = await SqliteStore.open(database)
         no_limits = QuotaPolicy(0, 0)
-        service = TaskService(store, provider, NoDiscord(), poll_interval=1, stall_timeout=60, quota=no_limits)
+        service = TaskService(store, provider, RecordingEvents(), poll_interval=1, stall_timeout=60, quota=no_limits)
         return service, fake, session
 
     service, fake, session = loop.run_until_complete(build())
@@ -107,12 +104,14 @@ def test_request_extend_queues_a_task_or_explains(running_service: Service, exte
     requester = Requester(user_id=USER_ID, channel_id=CHANNEL_ID, guild_id=GUILD_ID)
     before = rows(running_service.database, "SELECT COUNT(*) AS n FROM tasks")[0]["n"]
     try:
-        accepted = running_service.loop.run_until_complete(running_service.service.request_extend(requester, extend))
+        accepted = running_service.loop.run_until_complete(
+            running_service.service.intake.request_extend(requester, extend)
+        )
     except InputError as error:
         assert str(error).strip()
         assert rows(running_service.database, "SELECT COUNT(*) AS n FROM tasks")[0]["n"] == before
     else:
-        assert accepted.task.request.clip_id == CLIP
+        assert isinstance(accepted.task.request, ExtendRequest) and accepted.task.request.clip_id == CLIP
     assert running_service.fake.requests == []
 
 

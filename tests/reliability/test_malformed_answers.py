@@ -13,7 +13,7 @@ import itertools
 import math
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from bot.providers import (
     apiframe,
     sunoapi,
 )
-from bot.service import Delivered, TaskService
+from bot.service import ClipMedia, PostedParts, TaskEvents, TaskService
 from bot.store.sqlite import SqliteStore
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 from tests.reliability.shapes import apiframe_answers, suno_answers
@@ -46,7 +46,7 @@ POLL_INTERVAL = 0.1
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-class Outcomes:
+class Outcomes(TaskEvents):
     """The Discord side reduced to what happened to each task; `settled` is set once every expected task ended."""
 
     def __init__(self, expected: int) -> None:
@@ -64,12 +64,20 @@ class Outcomes:
     ) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        raise AssertionError(f"task {task.id} resumed")
+
     async def task_failed(self, task: TaskRecord) -> None:
         self.failed[task.id] = (task.error or "", time.time())
         self._check()
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        return Delivered(message_id=task.id, durations={})
+    def upload_limit(self, guild_id: int | None) -> int:
+        return 10 * 1024 * 1024
+
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
+        return task.id
 
     async def task_delivered(self, task: TaskRecord) -> None:
         self.delivered.append(task.id)

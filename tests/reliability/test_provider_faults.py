@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.service.lifecycle import BAD_KEY_MESSAGE
-from tests.e2e.harness import eventually, running_bot
+from bot.service._context import BAD_KEY_MESSAGE
+from tests.e2e.harness import PROVIDER_KEY, eventually, running_bot
 from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
-    PROVIDER_KEY,
     apiframe_settings,
     extend_options,
     fast_sunoapi,

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,16 +25,16 @@ from hypothesis import strategies as st
 from bot.domain.models import GenerateRequest, Requester, TaskStatus
 from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import ApiframeProvider
-from bot.service import Delivered, TaskService
+from bot.service import ClipMedia, PostedParts, TaskEvents, TaskService
 from bot.store.sqlite import SqliteStore
-from bot.web.server import MAX_WEBHOOK_BYTES, REFUSAL_LOG_SECONDS, WebhookServer
+from bot.web.server import MAX_WEBHOOK_BYTES, REFUSAL_LOG_SECONDS, WebServer
 from tests.reliability.shapes import apiframe_answers
 
 SECRET = "the-webhook-secret"
 PATH = "/webhooks/apiframe"
 
 
-class Quiet:
+class Quiet(TaskEvents):
     """The Discord side, which is not under test: every event is accepted and forgotten."""
 
     async def task_progressed(
@@ -42,11 +42,19 @@ class Quiet:
     ) -> None:
         pass
 
+    async def task_resumed(self, task: TaskRecord) -> None:
+        pass
+
     async def task_failed(self, task: TaskRecord) -> None:
         pass
 
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        return Delivered(message_id=task.id, durations={})
+    def upload_limit(self, guild_id: int | None) -> int:
+        return 10 * 1024 * 1024
+
+    async def deliver(
+        self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
+    ) -> int:
+        return task.id
 
     async def task_delivered(self, task: TaskRecord) -> None:
         pass
@@ -57,7 +65,7 @@ class Quiet:
 
 @dataclass
 class Receiver:
-    server: WebhookServer
+    server: WebServer
     store: SqliteStore
     session: aiohttp.ClientSession
     clock: list[float]
@@ -91,7 +99,7 @@ async def open_receiver(database: Path) -> tuple[Receiver, TaskService]:
     provider = ApiframeProvider(session, "http://127.0.0.1:9", "unused-key")
     service = TaskService(store, provider, Quiet(), poll_interval=60, stall_timeout=900)
     clock = [1000.0]
-    server = WebhookServer(
+    server = WebServer(
         service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=0, clock=lambda: clock[0]
     )
     await server.start()

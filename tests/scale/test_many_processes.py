@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.service.submit import IN_DOUBT_MESSAGE
+from bot.service._submit import IN_DOUBT_MESSAGE
 from tests.e2e.harness import is_result, provider_env
 from tests.fakes.discord import FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
@@ -135,7 +135,7 @@ def _assert_outcomes(
     failed = [row for row in rows if row["status"] == "failed"]
     assert all(row["error"] == IN_DOUBT_MESSAGE for row in failed), [row["error"] for row in failed]
     by_nonce = Counter(message.nonce for message in results)
-    assert sorted(by_nonce) == sorted(f"encore-{task_id}" for task_id in delivered)  # one message per task
+    assert sorted(map(str, by_nonce)) == sorted(f"encore-{task_id}" for task_id in delivered)  # one message per task
     assert set(by_nonce.values()) == {1}
     assert {message.id for message in results} == {row["result_message_id"] for row in delivered.values()}
     prompts = Counter(str(submit.json.get("prompt")) for submit in provider.submits)

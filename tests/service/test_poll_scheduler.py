@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import aiohttp
 
 from bot.domain.models import ExtendRequest, Requester, TaskStatus
-from bot.domain.records import SongRecord, TaskRecord
 from bot.providers import RateLimiter, SunoApiProvider
-from bot.service import Delivered, TaskService
+from bot.service import TaskService
 from bot.store.sqlite import SqliteStore
-from bot.web.server import WebhookServer
+from bot.web.server import WebServer
+from tests.fakes.events import RecordingEvents
 from tests.fakes.providers import FakeSunoApi
 
 KEY = "fake-provider-key"
 TASKS = 21
-
-
-class RecordingEvents:
-    """The Discord side reduced to a record of what the service asked for."""
-
-    def __init__(self) -> None:
-        self.delivered: list[int] = []
-        self.all_delivered = asyncio.Event()
-
-    async def task_progressed(self, task: TaskRecord) -> None:
-        pass
-
-    async def task_failed(self, task: TaskRecord) -> None:
-        raise AssertionError(f"task {task.id} failed: {task.error}")
-
-    async def prepare(self, task: TaskRecord, songs: list[SongRecord]) -> None:
-        pass
-
-    async def deliver(self, task: TaskRecord, songs: list[SongRecord]) -> Delivered:
-        return Delivered(message_id=task.id, durations={})
-
-    async def task_delivered(self, task: TaskRecord) -> None:
-        self.delivered.append(task.id)
-        if len(self.delivered) == TASKS:
-            self.all_delivered.set()
-
-    async def task_undeliverable(self, task: TaskRecord, songs: list[SongRecord]) -> None:
-        raise AssertionError(f"task {task.id} undeliverable")
 
 
 async def test_many_tasks_in_flight_never_exceed_the_documented_poll_limit(
@@ -66,9 +37,12 @@ async def test_many_tasks_in_flight_never_exceed_the_documented_poll_limit(
         service = TaskService(store, provider, events, poll_interval=5.0, stall_timeout=900)
         await service.start()
         try:
-            await asyncio.wait_for(events.all_delivered.wait(), timeout=30)
+            await events.wait_ended(range(1, TASKS + 1), timeout=30)
         finally:
             await service.stop()
+        assert sorted(task.id for task in events.delivered) == list(range(1, TASKS + 1))
+        assert (events.failed, events.undeliverable) == ([], [])
+        assert [event for event in events.progressed if event.retrying] == []  # no poll was refused and retried
         polls = [poll.time for poll in suno.polls]
         assert suno.rate_limit_violations == []
         assert len(polls) == TASKS  # one poll per task: none wasted on a task already done
@@ -86,7 +60,7 @@ async def test_healthz_reports_the_gateway_and_the_database(
     )
     service = TaskService(store, provider, RecordingEvents(), poll_interval=5.0, stall_timeout=900)
     gateway = {"up": True}
-    server = WebhookServer(service, secret=None, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
+    server = WebServer(service, secret=None, gateway_connected=lambda: gateway["up"], host="127.0.0.1", port=0)
     await server.start()
     url = f"http://127.0.0.1:{server.port}/healthz"
     try:

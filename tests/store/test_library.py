@@ -6,25 +6,15 @@ import asyncio
 
 import pytest
 
-from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester, TaskStatus
+from bot.domain.models import ExtendRequest, GenerateRequest, Requester, TaskStatus
 from bot.domain.quota import QuotaExceeded, QuotaPolicy
 from bot.domain.records import GuildSettings
 from bot.store import Store
+from tests.support.songs import make_songs
 
 ALICE = Requester(user_id=11, channel_id=21, guild_id=31)
 BOB = Requester(user_id=12, channel_id=21, guild_id=31)
 NEW_SONG = GenerateRequest(prompt="a sea shanty", title="Tide", model="V4_5")
-
-
-async def make_songs(store: Store, requester: Requester, request: GenerateRequest | ExtendRequest, *clips: str) -> int:
-    task = await store.create_task(requester, "apiframe", request, dedupe_seconds=0)
-    assert task is not None
-    # Only a task at the provider can succeed: submit it first, as the service does.
-    assert await store.mark_submitted(task.id, f"provider-{task.id}", next_poll_at=0)
-    task = await store.get_task(task.id)
-    assert task is not None
-    await store.mark_succeeded(task, [Clip(clip, f"https://cdn/{clip}.mp3", None) for clip in clips])
-    return task.id
 
 
 async def test_a_generate_task_keeps_its_kind_and_its_songs_have_no_parent(store: Store) -> None:

@@ -55,6 +55,8 @@ async def test_a_database_at_every_earlier_version_upgrades_to_a_fresh_install(t
             whole = await upgraded.get_whole_song("aaaaaaaa-1111-4222-8333-444455556666")
             assert whole is not None and whole.message_id == 555 and whole.timeline_json
             assert (await upgraded.guild_settings(222)).whole_song_auto
+        if version >= 8:
+            assert await upgraded.result_parts(1) == {0: 444}
     finally:
         await upgraded.close()
 

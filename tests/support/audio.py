@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
 import numpy.typing as npt
+from mutagen.id3 import ID3
+from mutagen.mp3 import MP3
 
 TONE_AMPLITUDE = 0.5
 """Half of full scale: room for a crossfade's overlap without clipping."""
@@ -124,3 +128,22 @@ def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz:
     phase = 2 * np.pi * freq_hz * t
     cos, sin = np.mean(samples * np.cos(phase)), np.mean(samples * np.sin(phase))
     return float(2 * np.hypot(cos, sin))
+
+
+@dataclass(frozen=True, slots=True)
+class Mp3Header:
+    """What mutagen reads from an MP3's frames: its length in seconds and its bitrate in bit/s."""
+
+    length: float
+    bitrate: int
+
+
+def mp3_header(source: Path | BinaryIO) -> Mp3Header:
+    """The length and bitrate of an MP3, typed (mutagen carries no type hints); raises mutagen's errors."""
+    info: Any = MP3(source).info  # type: ignore[no-untyped-call]
+    return Mp3Header(float(info.length), int(info.bitrate))
+
+
+def id3_tags(path: Path) -> Any:
+    """A file's ID3 tag as mutagen reads it (mutagen carries no type hints, so its frames are `Any`)."""
+    return ID3(path)  # type: ignore[no-untyped-call]

@@ -8,7 +8,7 @@ from bot.ui import listing
 
 
 def chain_of(length: int) -> list[SongRecord]:
-    songs = []
+    songs: list[SongRecord] = []
     for number in range(length):
         songs.append(
             SongRecord(

@@ -38,7 +38,7 @@ def test_apiframe_instrumental_with_a_chosen_model() -> None:
 )
 def test_bad_options_say_what_to_fix(provider: str, options: GenerateOptions, fragment: str) -> None:
     with pytest.raises(InputError, match=re.escape(fragment)):
-        validate_generate(provider, options)  # type: ignore[arg-type]
+        validate_generate(provider, options)
 
 
 def test_sunoapi_sends_lyrics_as_its_one_text() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.models import Clip, ProviderState, ProviderTask
-from bot.service.poll import previews_of
+from bot.service._poll import previews_of
 from bot.ui.render import preview_links, progress_bar
 
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.models import ProviderState
-from bot.service.scheduling import FAR_ROUND_TRIPS, PollPolicy
+from bot.service._scheduling import FAR_ROUND_TRIPS, PollPolicy
 
 QUEUED, RUNNING = ProviderState.QUEUED, ProviderState.RUNNING
 

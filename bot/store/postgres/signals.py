@@ -10,18 +10,21 @@ from collections.abc import Callable
 import asyncpg
 
 from bot.domain.models import TaskStatus
-from bot.store.postgres.connection import CHANNEL, PostgresConnection
 
 log = logging.getLogger("bot.store")
 
 RECONNECT_SECONDS = 1.0
 START_TIMEOUT = 10.0
+# Wakes the other processes (payload `queued:<id>` or `succeeded:<id>`); sent at commit, lost if nobody listens.
+CHANNEL = "encore_tasks"
 
 
-class PostgresSignals(PostgresConnection):
+class Signals:
     """Keeps one connection of its own LISTENing (a pooled one would lose its listener when returned)."""
 
-    _listener: asyncio.Task[None] | None = None
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._listener: asyncio.Task[None] | None = None
 
     async def listen(self, wake: Callable[[TaskStatus, int], None]) -> None:
         """Listen in the background from now on, reconnecting after a lost connection (what is notified meanwhile
@@ -38,7 +41,6 @@ class PostgresSignals(PostgresConnection):
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await super().close()
 
     async def _keep_listening(self, wake: Callable[[TaskStatus, int], None], listening: asyncio.Event) -> None:
         while True:

@@ -20,6 +20,11 @@ class Leases:
         now = time.monotonic()
         return [task_id for task_id in task_ids if self._held.get(task_id, ("", 0.0))[1] <= now]
 
+    def holds(self, task_id: int, owner: str) -> bool:
+        """Whether `owner` holds a live lease on the task."""
+        holder, until = self._held.get(task_id, ("", 0.0))
+        return holder == owner and until > time.monotonic()
+
     def take(self, task_id: int, owner: str, seconds: float) -> None:
         self._held[task_id] = (owner, time.monotonic() + seconds)
 

@@ -9,8 +9,9 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from tests.fakes.discord.parts import FakeDiscordParts
 from tests.fakes.discord.state import (
     DEFAULT_TIMEOUT,
     DM_PERMISSIONS,
@@ -24,8 +25,11 @@ from tests.fakes.discord.state import (
     _Injection,
 )
 
+if TYPE_CHECKING:
+    from tests.fakes.discord.server import FakeDiscord
 
-class DriverMixin:
+
+class DriverMixin(FakeDiscordParts):
     """The test-facing actions of `FakeDiscord`."""
 
     def inject(
@@ -68,6 +72,10 @@ class DriverMixin:
         self._injections.append(
             _Injection(method.upper(), re.compile(path_regex), status, body, all_headers, times, delay)
         )
+
+    def clear_injections(self) -> None:
+        """Forget every injected fault not used yet: requests are handled as usual again."""
+        self._injections.clear()
 
     async def invoke_command(
         self,
@@ -420,7 +428,7 @@ class DriverMixin:
         if message is not None:
             payload["message"] = self._message_payload(message)
         record = InteractionRecord(
-            fake=self,
+            fake=cast("FakeDiscord", self),  # every part is part of one FakeDiscord
             id=interaction_id,
             token=token,
             type=kind,

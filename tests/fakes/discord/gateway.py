@@ -15,6 +15,7 @@ from collections import deque
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord.parts import FakeDiscordParts
 from tests.fakes.discord.state import (
     GUILD_MEMBERS_INTENT,
     JSON,
@@ -94,7 +95,7 @@ class _GatewaySession:
                     await ws.send_str(frame)
 
 
-class GatewayMixin:
+class GatewayMixin(FakeDiscordParts):
     """The websocket endpoint of `FakeDiscord`."""
 
     def _guild_payload(self, guild_id: int | None = None) -> JSON:

@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from tests.fakes.discord.parts import FakeDiscordParts
 from tests.fakes.discord.state import (
     ALLOWED_CALLBACKS,
     FLAG_EPHEMERAL,
@@ -21,7 +22,7 @@ from tests.fakes.discord.state import (
 )
 
 
-class InteractionsMixin:
+class InteractionsMixin(FakeDiscordParts):
     """The interaction endpoints of `FakeDiscord`."""
 
     async def _interaction_callback(self, request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.discord.parts import FakeDiscordParts
 from tests.fakes.discord.state import (
     API_PREFIX,
     BODY_KEY,
@@ -51,7 +52,7 @@ from tests.fakes.discord.state import (
 )
 
 
-class RestMixin:
+class RestMixin(FakeDiscordParts):
     """The HTTP routes of `FakeDiscord`."""
 
     def _add_routes(self, router: web.UrlDispatcher) -> None:
@@ -190,7 +191,7 @@ class RestMixin:
 
     async def _get_my_guilds(self, request: web.Request) -> web.Response:
         """The bot's servers as partial guilds, with its permissions there (as Discord lists them)."""
-        guild = {
+        guild: JSON = {
             "id": str(self.guild_id),
             "name": self.guild_name,
             "icon": None,

@@ -7,53 +7,47 @@ As Discord does, a join the bot may not make (no CONNECT in the channel) gets no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
+from tests.fakes.discord.parts import FakeDiscordParts
 from tests.fakes.discord.state import JSON, FakeChannel, _permission_bits
 
 if TYPE_CHECKING:
     from tests.fakes.discord.gateway import _GatewaySession
-    from tests.fakes.discord.server import FakeDiscord
 
 VOICE_STATES_INTENT = 1 << 7
 VOICE_CHANNEL, STAGE_CHANNEL = 2, 13
 CONNECT = _permission_bits(["connect"])
 
 
-class VoiceMixin:
+class VoiceMixin(FakeDiscordParts):
     """The voice side of `FakeDiscord`; `voice_states` maps (guild, user) to (channel, voice session id)."""
-
-    def _fake(self) -> FakeDiscord:
-        return cast("FakeDiscord", self)
 
     async def add_voice_channel(self, name: str, *, guild_id: int | None = None, stage: bool = False) -> int:
         """Create a voice (or stage) channel in a guild (CHANNEL_CREATE) and return its id."""
-        fake = self._fake()
-        guild = guild_id or fake.guild_id
+        guild = guild_id or self.guild_id
         kind = STAGE_CHANNEL if stage else VOICE_CHANNEL
-        channel = FakeChannel(fake.snowflakes.next(), name, guild, position=len(fake.channels), kind=kind)
-        fake.channels[channel.id] = channel
-        await fake._dispatch("CHANNEL_CREATE", channel.payload())
+        channel = FakeChannel(self.snowflakes.next(), name, guild, position=len(self.channels), kind=kind)
+        self.channels[channel.id] = channel
+        await self._dispatch("CHANNEL_CREATE", channel.payload())
         return channel.id
 
     async def join_voice(self, user_id: int, channel_id: int | None, *, guild_id: int | None = None) -> None:
         """A member joins (moves to) a voice channel, or leaves voice with None: VOICE_STATE_UPDATE."""
-        fake = self._fake()
-        guild = fake.channels[channel_id].guild_id if channel_id is not None else guild_id or fake.guild_id
+        guild = self.channels[channel_id].guild_id if channel_id is not None else guild_id or self.guild_id
         assert guild is not None
         await self._set_voice_state(guild, user_id, channel_id, f"member-{user_id}")
 
     def voice_channel_of(self, user_id: int, guild_id: int | None = None) -> int | None:
-        state = self._fake().voice_states.get((guild_id or self._fake().guild_id, user_id))
+        state = self.voice_states.get((guild_id or self.guild_id, user_id))
         return None if state is None else state[0]
 
     def _voice_state(self, guild_id: int, user_id: int, channel_id: int | None, session_id: str) -> JSON:
-        fake = self._fake()
         return {
             "guild_id": str(guild_id),
             "channel_id": None if channel_id is None else str(channel_id),
             "user_id": str(user_id),
-            "member": fake.members[user_id].payload(),
+            "member": self.members[user_id].payload(),
             "session_id": session_id,
             "deaf": False,
             "mute": False,
@@ -67,9 +61,8 @@ class VoiceMixin:
 
     def _guild_voice_states(self, guild_id: int) -> list[JSON]:
         """GUILD_CREATE's `voice_states` (without `guild_id` or `member`, as Discord sends them)."""
-        fake = self._fake()
         states = []
-        for (guild, user_id), (channel_id, session_id) in fake.voice_states.items():
+        for (guild, user_id), (channel_id, session_id) in self.voice_states.items():
             if guild == guild_id:
                 state = self._voice_state(guild, user_id, channel_id, session_id)
                 del state["guild_id"], state["member"]
@@ -77,36 +70,34 @@ class VoiceMixin:
         return states
 
     async def _set_voice_state(self, guild_id: int, user_id: int, channel_id: int | None, session_id: str) -> None:
-        fake = self._fake()
         if channel_id is None:
-            fake.voice_states.pop((guild_id, user_id), None)
+            self.voice_states.pop((guild_id, user_id), None)
         else:
-            fake.voice_states[(guild_id, user_id)] = (channel_id, session_id)
-        await fake._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, user_id, channel_id, session_id))
-        await fake._notify()
+            self.voice_states[(guild_id, user_id)] = (channel_id, session_id)
+        await self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, user_id, channel_id, session_id))
+        await self._notify()
 
     async def _update_voice_state(self, session: _GatewaySession, data: JSON) -> None:
         """The bot's op 4: join, move or leave, answered as Discord does (nothing for a join it refuses)."""
-        fake = self._fake()
         guild_id, raw_channel = int(data["guild_id"]), data.get("channel_id")
-        fake.voice_updates.append(data)
-        bot_id = fake.bot_user.id
+        self.voice_updates.append(data)
+        bot_id = self.bot_user.id
         if raw_channel is None:
             await self._set_voice_state(guild_id, bot_id, None, session.id)
             return
-        channel = fake.channels.get(int(raw_channel))
+        channel = self.channels.get(int(raw_channel))
         if (
             channel is None
             or channel.guild_id != guild_id
             or channel.kind not in (VOICE_CHANNEL, STAGE_CHANNEL)
-            or not fake.permissions_for(bot_id, channel.id) & CONNECT
+            or not self.permissions_for(bot_id, channel.id) & CONNECT
         ):
-            fake.refused_joins.append(data)
-            await fake._notify()
+            self.refused_joins.append(data)
+            await self._notify()
             return
         await self._set_voice_state(guild_id, bot_id, channel.id, session.id)
-        if fake.voice is None:
+        if self.voice is None:
             raise RuntimeError("the bot joined voice but this FakeDiscord has no voice server (FakeDiscord(voice=...))")
-        token = fake.voice.expect(guild_id, bot_id, session.id, channel.id)
-        server = {"token": token, "guild_id": str(guild_id), "endpoint": fake.voice.endpoint}
-        await fake._dispatch("VOICE_SERVER_UPDATE", server)
+        token = self.voice.expect(guild_id, bot_id, session.id, channel.id)
+        server = {"token": token, "guild_id": str(guild_id), "endpoint": self.voice.endpoint}
+        await self._dispatch("VOICE_SERVER_UPDATE", server)

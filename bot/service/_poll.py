@@ -11,7 +11,7 @@ from bot.domain.models import ProviderState, ProviderTask, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.media import is_safe_embed_url
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError
-from bot.service.lifecycle import Lifecycle, backoff, outcome
+from bot.service._context import StageContext, backoff, outcome
 
 log = logging.getLogger("bot.service")
 
@@ -45,8 +45,8 @@ def previews_of(result: ProviderTask) -> dict[str, str] | None:
 class Poller:
     """The poll loop's step and the webhook entry point; both apply answers under one lock."""
 
-    def __init__(self, lifecycle: Lifecycle, *, stall_timeout: float, succeeded: Callable[[int], None]) -> None:
-        self._life = lifecycle
+    def __init__(self, context: StageContext, *, stall_timeout: float, succeeded: Callable[[int], None]) -> None:
+        self._life = context
         self.stall_timeout = stall_timeout
         self._succeeded = succeeded
         # Poll answers and webhook updates of one task must not interleave: each is applied under this lock.

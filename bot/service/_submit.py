@@ -3,7 +3,9 @@
 A process leases the oldest queued task (`claim_next_queued`), waits for the provider's submit slot, then records
 the submission as started (`begin_submit`) before the provider call, so a crash mid-call leaves it marked as in
 doubt. Whoever claims such a task next (this process after a restart, or another one once the lease has run out)
-fails it with an explanation and never resends it, because neither provider offers idempotency keys.
+fails it with an explanation and never resends it, because neither provider offers idempotency keys. Should the
+provider's answer still reach the process that sent it (it was paused past its lease, as a frozen VM is), the task
+is resumed and tracked, and the requester told so: the credit was spent, so the song must arrive.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections.abc import Callable
 from bot.domain.models import GenerateRequest, ProviderState, TaskRequest, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError, ProviderRejected
-from bot.service.lifecycle import (
+from bot.service._context import (
     BAD_KEY_MESSAGE,
     MAX_TRANSIENT_ATTEMPTS,
-    Lifecycle,
+    StageContext,
     backoff,
     outcome,
     task_context,
@@ -41,8 +43,8 @@ IN_DOUBT_ANSWER_MESSAGE = (
 class Submitter:
     """The submit loop's step: the oldest queued task, when the provider's limits allow."""
 
-    def __init__(self, lifecycle: Lifecycle, *, submitted: Callable[[], None]) -> None:
-        self._life = lifecycle
+    def __init__(self, context: StageContext, *, submitted: Callable[[], None]) -> None:
+        self._life = context
         self._submitted = submitted
         # Held from the provider call until its answer is recorded: the provider may report on the new task (a
         # webhook) before Encore has written its id down, and such a report waits for that (`TaskService`).
@@ -67,7 +69,7 @@ class Submitter:
     async def _submit_claimed(self, task: TaskRecord) -> float:
         store, provider = self._life.store, self._life.provider
         if task.submit_started_at is not None:
-            await self._life.fail(task, IN_DOUBT_MESSAGE)
+            await self._life.fail(task, IN_DOUBT_MESSAGE, in_doubt=True)
             return 0
         in_flight = await store.active_count() + 1
         by_webhook = self._life.poll_policy.webhook_interval is not None
@@ -80,7 +82,8 @@ class Submitter:
             if (waited := time.monotonic() - asked) > 0.001:
                 self._life.metrics.rate_limit_wait(provider.name, waited)
             async with self.recording:
-                if not await store.begin_submit(task.id):
+                # Checks the lease too: a process paused past it while waiting must leave the task to its new owner.
+                if not await store.begin_submit(task.id, self._life.owner):
                     return 0
                 failure: ProviderError | None = None
                 recorded = False
@@ -115,12 +118,17 @@ class Submitter:
             extra=task_context(task),
         )
         self._life.metrics.submitted(provider.name, outcome(None))
-        if not await self._life.store.mark_submitted(
-            task.id, provider_task_id, next_poll_at=next_poll_at, by_webhook=by_webhook
-        ):
-            log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
-            return False
-        return True
+        store = self._life.store
+        if await store.mark_submitted(task.id, provider_task_id, next_poll_at=next_poll_at, by_webhook=by_webhook):
+            return True
+        if await store.resume_in_doubt(task.id, provider_task_id, next_poll_at=next_poll_at, by_webhook=by_webhook):
+            # This process was paused past its lease mid-call, and another failed the task as in doubt meanwhile.
+            log.warning("task %s: the provider's answer came after it was failed as in doubt; resumed", task.id)
+            if resumed := await store.get_task(task.id):
+                await self._life.notify(self._life.events.task_resumed(resumed), task.id)
+            return True
+        log.error("task %s: submitted as %s but no longer claimed; not tracked", task.id, provider_task_id)
+        return False
 
     async def _submit(self, request: TaskRequest) -> str:
         """Send a request to the provider's endpoint for its kind; return the provider's task id."""

@@ -1,11 +1,15 @@
-"""The task lifecycle on PostgreSQL: the same conditional transitions as SQLite, safe across processes."""
+"""The task lifecycle: intake with quotas, submission claims, poll answers, results, and the queue.
+
+Every change is conditional on the status it expects, so no interleaving (a webhook and a poll, a cancel and a
+submission, two processes) can overwrite one outcome with another.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bot.domain.models import (
     AT_PROVIDER,
@@ -20,21 +24,15 @@ from bot.domain.models import (
 )
 from bot.domain.quota import DAY_SECONDS, QuotaPolicy, QuotaUsage, check_quota
 from bot.domain.records import TaskRecord
-from bot.store.postgres.connection import DB_NOW, NOTIFY, PostgresConnection, changed
 from bot.store.rows import CHARGED, in_list, task_from_row
+from bot.store.sql.backend import SqlBackend
+from bot.store.sql.connector import Session
 
-if TYPE_CHECKING:
-    from bot.store.postgres.connection import Connection
-
-# Serialises the requests of one member, and of one server, across processes: the duplicate and quota checks
-# read counts that the insert then changes (SQLite gets this from its single writer).
-REQUEST_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
-# Leases are read on the database's clock, so processes on machines whose clocks differ agree on expiry.
-UNLEASED = f"(lease_until IS NULL OR lease_until <= {DB_NOW})"
-RELEASE = "lease_owner = NULL, lease_until = NULL"
+DUE_POLL = f"status IN {in_list(AT_PROVIDER)} AND provider = $1"
+QUEUED = "status = 'queued' AND provider = $1"
 
 
-class PostgresTasks(PostgresConnection):
+class TaskQueries(SqlBackend):
     async def create_task(
         self,
         requester: Requester,
@@ -48,16 +46,16 @@ class PostgresTasks(PostgresConnection):
         """Insert a queued task; `None` if the same requester sent the same request just now.
 
         The duplicate check, the quota check and the insert are one transaction holding the member's (then the
-        server's) advisory lock, so two clicks at once, in one process or two, cannot both pass.
+        server's) turn, so two clicks at once, in one process or two, cannot both pass.
         """
         now = time.time()
         request_json = request.to_json()
         fingerprint = f"{provider}|reroll:{reroll_of}|{request_json}" if reroll_of else f"{provider}|{request_json}"
-        async with self._transaction() as db:
-            await db.execute(REQUEST_LOCK, f"encore:requester:{requester.user_id}")
+        async with self._db.transaction() as db:
+            await self._serialize(db, f"encore:requester:{requester.user_id}")
             if requester.guild_id is not None:
-                await db.execute(REQUEST_LOCK, f"encore:guild:{requester.guild_id}")
-            if await db.fetchval(
+                await self._serialize(db, f"encore:guild:{requester.guild_id}")
+            if await db.value(
                 "SELECT 1 FROM tasks WHERE requester_id = $1 AND fingerprint = $2 AND created_at > $3",
                 requester.user_id,
                 fingerprint,
@@ -66,7 +64,7 @@ class PostgresTasks(PostgresConnection):
                 return None
             if quota:
                 check_quota(quota, await _quota_usage(db, requester, quota, now), now)
-            inserted = await db.fetchrow(
+            inserted = await db.one(
                 """
                 INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
                                    request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
@@ -86,43 +84,38 @@ class PostgresTasks(PostgresConnection):
                 now,
             )
             if inserted:
-                await db.execute(NOTIFY, f"{TaskStatus.QUEUED.value}:{inserted['id']}")
+                await self._notify(db, TaskStatus.QUEUED, int(inserted["id"]))
         return task_from_row(inserted) if inserted else None
 
     async def get_task(self, task_id: int) -> TaskRecord | None:
-        row = await self._one("SELECT * FROM tasks WHERE id = $1", task_id)
+        row = await self._db.one("SELECT * FROM tasks WHERE id = $1", task_id)
         return task_from_row(row) if row else None
 
     async def task_by_message(self, message_id: int) -> TaskRecord | None:
-        row = await self._one("SELECT * FROM tasks WHERE result_message_id = $1", message_id)
+        row = await self._db.one("SELECT * FROM tasks WHERE result_message_id = $1", message_id)
         return task_from_row(row) if row else None
 
     async def tasks_with_status(self, *statuses: TaskStatus) -> list[TaskRecord]:
-        rows = await self._all(f"SELECT * FROM tasks WHERE status IN {in_list(statuses)} ORDER BY id")
+        rows = await self._db.all(f"SELECT * FROM tasks WHERE status IN {in_list(statuses)} ORDER BY id")
         return [task_from_row(row) for row in rows]
 
     async def last_submit_at(self) -> float | None:
         """When the latest submission went out (epoch seconds), for pacing across restarts."""
-        value = await self._value("SELECT MAX(submit_started_at) FROM tasks")
+        value = await self._db.value("SELECT MAX(submit_started_at) FROM tasks")
         return float(value) if value is not None else None
 
     async def claim_next_queued(self, provider: str, owner: str, now: float, lease: float) -> TaskRecord | None:
-        """Lease the oldest due queued task of `provider` nobody holds; other claimers skip it without waiting."""
-        rows = await self._claim(
-            "status = 'queued' AND provider = $3 AND next_attempt_at <= $4", "id", 1, owner, lease, provider, now
-        )
-        return rows[0] if rows else None
+        """Lease the oldest due queued task of `provider` that nobody leases: submissions go out in order."""
+        tasks = await self._claim(f"{QUEUED} AND next_attempt_at <= $2", "id", 1, owner, lease, provider, now)
+        return tasks[0] if tasks else None
 
     async def next_queued_due_at(self, provider: str) -> float | None:
-        value = await self._value(
-            f"SELECT MIN(next_attempt_at) FROM tasks WHERE status = 'queued' AND provider = $1 AND {UNLEASED}", provider
-        )
-        return float(value) if value is not None else None
+        return await self._earliest_unleased(QUEUED, provider)
 
     async def queue_position(self, task_id: int) -> int:
         """1 for the next task to be submitted."""
         return int(
-            await self._value(
+            await self._db.value(
                 "SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND submit_started_at IS NULL AND id <= $1",
                 task_id,
             )
@@ -131,145 +124,100 @@ class PostgresTasks(PostgresConnection):
     async def claim_due_polls(
         self, provider: str, owner: str, now: float, limit: int, lease: float
     ) -> list[TaskRecord]:
-        """Lease up to `limit` due tasks at the provider, the most overdue first, skipping those others hold."""
+        """Lease up to `limit` tasks at the provider whose next poll is due, the most overdue first."""
         return await self._claim(
-            f"status IN {in_list(AT_PROVIDER)} AND provider = $3 AND next_attempt_at <= $4",
-            "next_attempt_at",
-            limit,
-            owner,
-            lease,
-            provider,
-            now,
+            f"{DUE_POLL} AND next_attempt_at <= $2", "next_attempt_at", limit, owner, lease, provider, now
         )
 
     async def active_tasks_by_provider_id(self, provider: str, provider_task_ids: Sequence[str]) -> list[TaskRecord]:
         """The submitted or running tasks behind these provider task ids, in one query (webhooks and poll answers)."""
-        rows = await self._all(
-            f"""
-            SELECT * FROM tasks WHERE provider = $1 AND provider_task_id = ANY($2::text[])
-              AND status IN {in_list(AT_PROVIDER)}
-            """,
-            provider,
-            list(provider_task_ids),
+        if not provider_task_ids:
+            return []
+        marks = ", ".join(f"${index}" for index in range(2, len(provider_task_ids) + 2))
+        rows = await self._db.all(
+            f"SELECT * FROM tasks WHERE {DUE_POLL} AND provider_task_id IN ({marks})", provider, *provider_task_ids
         )
         return [task_from_row(row) for row in rows]
 
     async def active_count(self) -> int:
         """Tasks at the provider (submitted or running): the poll scheduler shares the provider's budget among them."""
-        return int(await self._value(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}"))
+        return int(await self._db.value(f"SELECT COUNT(*) FROM tasks WHERE status IN {in_list(AT_PROVIDER)}"))
 
     async def task_counts(self) -> dict[TaskStatus, int]:
-        rows = await self._all("SELECT status, COUNT(*) FROM tasks GROUP BY status")
+        rows = await self._db.all("SELECT status, COUNT(*) FROM tasks GROUP BY status")
         return {TaskStatus(row[0]): int(row[1]) for row in rows}
 
     async def next_active_due_at(self, provider: str) -> float | None:
-        value = await self._value(
-            f"SELECT MIN(next_attempt_at) FROM tasks WHERE status IN {in_list(AT_PROVIDER)} AND provider = $1 "
-            f"AND {UNLEASED}",
-            provider,
-        )
-        return float(value) if value is not None else None
+        return await self._earliest_unleased(DUE_POLL, provider)
 
-    async def claim_delivery(self, task_id: int, owner: str, lease: float) -> bool:
-        return (
-            await self._write(
-                f"UPDATE tasks SET lease_owner = $2, lease_until = {DB_NOW} + $3 "
-                f"WHERE id = $1 AND status = 'succeeded' AND {UNLEASED}",
-                task_id,
-                owner,
-                float(lease),
-            )
-            == 1
-        )
+    async def begin_submit(self, task_id: int, owner: str | None = None) -> bool:
+        """Claim a queued task for submission; False when it is no longer queued (a member cancelled it), or when
+        `owner` (if given) no longer holds its lease (this process was paused past it, and another took the task).
 
-    async def renew_leases(self, owner: str, task_ids: Iterable[int], lease: float) -> None:
-        await self._write(
-            f"UPDATE tasks SET lease_until = {DB_NOW} + $3 WHERE lease_owner = $1 AND id = ANY($2::bigint[])",
-            owner,
-            list(task_ids),
-            float(lease),
-        )
-
-    async def release_leases(self, owner: str) -> None:
-        await self._write("UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", owner)
-
-    async def _claim(
-        self, condition: str, order: str, limit: int, owner: str, lease: float, *args: Any
-    ) -> list[TaskRecord]:
-        """Lease up to `limit` tasks meeting `condition` (its parameters from $3), in `order`, in one statement.
-
-        `FOR UPDATE SKIP LOCKED` makes concurrent claimers pass over each other's rows instead of waiting or
-        taking the same ones; the lease is committed when the statement returns, before any HTTP call.
+        Recorded before the provider call, so a crash in the middle is known to be in doubt. One conditional
+        UPDATE, like `cancel_task`'s, so a cancel and a submission can never both win.
         """
-        rows = await self._all(
-            f"""
-            WITH picked AS (
-                SELECT id FROM tasks WHERE {condition} AND {UNLEASED}
-                ORDER BY {order} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED
-            )
-            UPDATE tasks SET lease_owner = $1, lease_until = {DB_NOW} + $2 FROM picked WHERE tasks.id = picked.id
-            RETURNING tasks.*
-            """,
-            owner,
-            float(lease),
-            *args,
+        sql = (
+            "UPDATE tasks SET submit_started_at = $2, updated_at = $2 "
+            "WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL"
         )
-        return sorted((task_from_row(row) for row in rows), key=lambda task: (getattr(task, order), task.id))
-
-    async def begin_submit(self, task_id: int) -> bool:
-        """Claim a queued task for submission; False when it is no longer queued (a member cancelled it).
-
-        Committed before the provider call, so a crash in the middle is known to be in doubt.
-        """
-        now = time.time()
-        return (
-            await self._write(
-                "UPDATE tasks SET submit_started_at = $2, updated_at = $2 "
-                "WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL",
-                task_id,
-                now,
-            )
-            == 1
-        )
+        if owner is None:
+            return await self._db.execute(sql, task_id, time.time()) == 1
+        return await self._execute_if_leased(task_id, owner, sql, task_id, time.time()) == 1
 
     async def mark_submitted(
         self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
     ) -> bool:
-        """The provider accepted the task; only a task still queued moves."""
-        now = time.time()
-        return (
-            await self._write(
-                """
-                UPDATE tasks SET status = 'submitted', provider_task_id = $2, provider_status = NULL, attempts = 0,
-                                 next_attempt_at = $3, last_change_at = $4, submitted_at = $4,
-                                 reports_by_webhook = $5, updated_at = $4, lease_owner = NULL, lease_until = NULL
-                WHERE id = $1 AND status = 'queued'
-                """,
-                task_id,
-                provider_task_id,
-                float(next_poll_at),
-                now,
-                by_webhook,
-            )
-            == 1
+        """The provider accepted the task; `by_webhook` when it will report on it by webhook.
+
+        Only a task still queued moves: False when it was failed or cancelled meanwhile.
+        """
+        return await self._submitted(task_id, provider_task_id, next_poll_at, by_webhook, "status = 'queued'")
+
+    async def resume_in_doubt(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, by_webhook: bool = False
+    ) -> bool:
+        """The provider accepted a task that was failed only because its submission was in doubt: track it after all.
+
+        False for any other task (queued, cancelled, failed for another reason, or already resumed).
+        """
+        return await self._submitted(
+            task_id, provider_task_id, next_poll_at, by_webhook, "status = 'failed' AND failed_in_doubt"
         )
+
+    async def _submitted(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, by_webhook: bool, condition: str
+    ) -> bool:
+        now = time.time()
+        changed = await self._db.execute(
+            f"""
+            UPDATE tasks SET status = 'submitted', provider_task_id = $2, provider_status = NULL, attempts = 0,
+                             next_attempt_at = $3, last_change_at = $4, submitted_at = $4, reports_by_webhook = $5,
+                             error = NULL, finished_at = NULL, failed_in_doubt = FALSE, updated_at = $4{self.END_LEASE}
+            WHERE id = $1 AND {condition}
+            """,
+            task_id,
+            provider_task_id,
+            float(next_poll_at),
+            now,
+            by_webhook,
+        )
+        return self._moved(task_id, changed)
 
     async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool:
         """A transient submission failure: the task stays queued and is tried again at `retry_at`."""
-        return (
-            await self._write(
-                """
-                UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, provider_status = $3,
-                                 submit_started_at = NULL, updated_at = $4, lease_owner = NULL, lease_until = NULL
-                WHERE id = $1 AND status = 'queued'
-                """,
-                task_id,
-                retry_at,
-                note,
-                time.time(),
-            )
-            == 1
+        changed = await self._db.execute(
+            f"""
+            UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, provider_status = $3,
+                             submit_started_at = NULL, updated_at = $4{self.END_LEASE}
+            WHERE id = $1 AND status = 'queued'
+            """,
+            task_id,
+            float(retry_at),
+            note,
+            time.time(),
         )
+        return self._moved(task_id, changed)
 
     async def record_poll(
         self,
@@ -284,14 +232,11 @@ class PostgresTasks(PostgresConnection):
         """Store a poll answer; return whether it moved the task (status, progress or preview audio changed).
 
         `previews` (clip id → streaming audio URL) replaces the known ones when given; None keeps them.
-        Applied only while the task is at the provider: an answer cannot revive a finished task.
+        Applied only while the task is still at the provider: an answer cannot revive a finished task.
         """
         new_previews = previews is not None and dict(previews) != task.previews
-        moved = new_previews or (status, provider_status, progress) != (
-            task.status,
-            task.provider_status,
-            task.progress,
-        )
+        answer = (status, provider_status, progress)
+        moved = new_previews or answer != (task.status, task.provider_status, task.progress)
         now = time.time()
         extra = {"previews_json": json.dumps(dict(previews or {}), sort_keys=True)} if new_previews else {}
         applied = await self._update_task(
@@ -308,35 +253,37 @@ class PostgresTasks(PostgresConnection):
         return moved and applied
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None:
-        await self._write(
-            f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $3, {RELEASE} "
+        changed = await self._db.execute(
+            f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $3{self.END_LEASE} "
             f"WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}",
             task_id,
-            retry_at,
+            float(retry_at),
             time.time(),
         )
+        self._moved(task_id, changed)
 
     async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
         """Record the finished clips as songs and the task as ready to deliver, in one transaction.
 
-        A clip whose id is already stored is not written: another task's song is never overwritten.
+        False (and nothing written) when the task is no longer at the provider. A clip whose id is already stored
+        is not written: a stored song (another task's, already posted) is never overwritten.
         """
         now = time.time()
         request = task.request
         parent = request if isinstance(request, ExtendRequest) else None
-        async with self._transaction() as db:
-            status = await db.execute(
+        async with self._db.transaction() as db:
+            changed = await db.execute(
                 f"""
                 UPDATE tasks SET status = 'succeeded', progress = 100, provider_status = 'complete',
-                                 updated_at = $2, last_change_at = $2, {RELEASE}
+                                 updated_at = $2, last_change_at = $2{self.END_LEASE}
                 WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}
                 """,
                 task.id,
                 now,
             )
-            if changed(status) != 1:
+            if not self._moved(task.id, changed):
                 return False
-            await db.execute(NOTIFY, f"{TaskStatus.SUCCEEDED.value}:{task.id}")
+            await self._notify(db, TaskStatus.SUCCEEDED, task.id)
             await db.executemany(
                 """
                 INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
@@ -368,18 +315,18 @@ class PostgresTasks(PostgresConnection):
     async def mark_delivered(self, task_id: int, message_id: int, durations: Mapping[str, float]) -> bool:
         """Record the result message, and song lengths measured from the audio where none were known."""
         now = time.time()
-        async with self._transaction() as db:
-            status = await db.execute(
+        async with self._db.transaction() as db:
+            changed = await db.execute(
                 f"""
-                UPDATE tasks SET status = 'delivered', result_message_id = $2, finished_at = $3, updated_at = $3,
-                                 {RELEASE}
+                UPDATE tasks SET status = 'delivered', result_message_id = $2, finished_at = $3,
+                                 updated_at = $3{self.END_LEASE}
                 WHERE id = $1 AND status = 'succeeded'
                 """,
                 task_id,
                 message_id,
                 now,
             )
-            if changed(status) != 1:
+            if not self._moved(task_id, changed):
                 return False
             await db.executemany(
                 "UPDATE songs SET duration = $1 WHERE clip_id = $2 AND duration IS NULL",
@@ -397,10 +344,37 @@ class PostgresTasks(PostgresConnection):
             finished_at=time.time(),
         )
 
-    async def mark_failed(self, task_id: int, error: str) -> bool:
-        """End a task without a result; False when it had already ended (or made its songs) meanwhile."""
+    async def mark_failed(self, task_id: int, error: str, *, in_doubt: bool = False) -> bool:
+        """End a task without a result; False when it had already ended (or made its songs) meanwhile.
+
+        `in_doubt`: it failed only because its submission may or may not have reached the provider, so a late
+        answer from the provider resumes it (`resume_in_doubt`).
+        """
         return await self._update_task(
-            task_id, IN_PROGRESS, status=TaskStatus.FAILED.value, error=error, finished_at=time.time()
+            task_id,
+            IN_PROGRESS,
+            status=TaskStatus.FAILED.value,
+            error=error,
+            finished_at=time.time(),
+            failed_in_doubt=in_doubt,
+        )
+
+    async def result_parts(self, task_id: int) -> dict[int, int]:
+        """The messages of a task's result posted so far: part number (0 first) → message id."""
+        rows = await self._db.all("SELECT part, message_id FROM result_parts WHERE task_id = $1", task_id)
+        return {int(row[0]): int(row[1]) for row in rows}
+
+    async def record_result_part(self, task_id: int, part: int, message_id: int) -> None:
+        """One message of a result is posted: a retried delivery skips it, however long after."""
+        await self._db.execute(
+            """
+            INSERT INTO result_parts (task_id, part, message_id, posted_at) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (task_id, part) DO UPDATE SET message_id = excluded.message_id, posted_at = excluded.posted_at
+            """,
+            task_id,
+            part,
+            message_id,
+            time.time(),
         )
 
     async def unfinished_tasks(self, guild_id: int, requester_id: int | None = None) -> list[TaskRecord]:
@@ -410,36 +384,40 @@ class PostgresTasks(PostgresConnection):
         if requester_id is not None:
             sql += " AND requester_id = $2"
             args.append(requester_id)
-        rows = await self._all(sql + " ORDER BY id", *args)
+        rows = await self._db.all(sql + " ORDER BY id", *args)
         return [task_from_row(row) for row in rows]
 
     async def cancel_task(self, task_id: int, requester_id: int | None = None) -> bool:
-        """Cancel a task that is still queued and not being submitted; False when it is too late (or not theirs)."""
+        """Cancel a task that is still queued and not being submitted; False when it is too late (or not theirs).
+
+        One conditional UPDATE: the submit loop claims a task the same way (`begin_submit`), so exactly one wins.
+        A cancelled task is not charged against quotas.
+        """
         sql = (
             "UPDATE tasks SET status = 'cancelled', error = 'Cancelled before it was submitted.', "
-            f"finished_at = $2, updated_at = $2, {RELEASE} "
+            f"finished_at = $2, updated_at = $2{self.END_LEASE} "
             "WHERE id = $1 AND status = 'queued' AND submit_started_at IS NULL"
         )
         args: list[Any] = [task_id, time.time()]
         if requester_id is not None:
             sql += " AND requester_id = $3"
             args.append(requester_id)
-        return await self._write(sql, *args) == 1
+        return self._moved(task_id, await self._db.execute(sql, *args))
 
 
-async def _quota_usage(db: Connection, requester: Requester, quota: QuotaPolicy, now: float) -> QuotaUsage:
+async def _quota_usage(db: Session, requester: Requester, quota: QuotaPolicy, now: float) -> QuotaUsage:
     """Count what the quota rules read, skipping the counts of limits that are off."""
     active = 0
     if quota.max_active_per_user:
         active = int(
-            await db.fetchval(
+            await db.value(
                 f"SELECT COUNT(*) FROM tasks WHERE requester_id = $1 AND status IN {in_list(IN_PROGRESS)}",
                 requester.user_id,
             )
         )
     last = None
     if quota.cooldown_seconds:
-        value = await db.fetchval("SELECT MAX(created_at) FROM tasks WHERE requester_id = $1", requester.user_id)
+        value = await db.value("SELECT MAX(created_at) FROM tasks WHERE requester_id = $1", requester.user_id)
         last = float(value) if value is not None else None
     user_day = await _charged_since(db, "requester_id", requester.user_id, now, quota.daily_per_user)
     guild_day: list[float] = []
@@ -448,10 +426,10 @@ async def _quota_usage(db: Connection, requester: Requester, quota: QuotaPolicy,
     return QuotaUsage(active=active, last_request_at=last, user_day=user_day, guild_day=guild_day)
 
 
-async def _charged_since(db: Connection, column: str, owner: int, now: float, limit: int) -> list[float]:
+async def _charged_since(db: Session, column: str, owner: int, now: float, limit: int) -> list[float]:
     if not limit:
         return []
-    rows = await db.fetch(
+    rows = await db.all(
         f"SELECT created_at FROM tasks WHERE {column} = $1 AND created_at > $2 AND {CHARGED} "
         "ORDER BY created_at DESC LIMIT $3",
         owner,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 
 from bot.domain.models import TaskStatus
-from bot.domain.records import TaskRecord
-from bot.service.lifecycle import MAX_TRANSIENT_ATTEMPTS, Lifecycle, backoff, task_context
-from bot.service.ports import DeliveryError
+from bot.domain.records import SongRecord, TaskRecord
+from bot.service._context import MAX_TRANSIENT_ATTEMPTS, StageContext, backoff, task_context
+from bot.service.ports import ClipMedia, DeliveryError, PostedParts
+from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 
 log = logging.getLogger("bot.service")
@@ -18,8 +22,16 @@ log = logging.getLogger("bot.service")
 class Deliverer:
     """One asyncio task per succeeded task being posted; the store says when it is done."""
 
-    def __init__(self, lifecycle: Lifecycle, *, max_deliveries: int, whole_songs: WholeSongs | None = None) -> None:
-        self._life = lifecycle
+    def __init__(
+        self,
+        context: StageContext,
+        *,
+        max_deliveries: int,
+        whole_songs: WholeSongs | None = None,
+        media: ResultMedia | None = None,
+    ) -> None:
+        self._life = context
+        self._media = media  # without it, results are posted with links only
         self._whole_songs = whole_songs
         self._slots = asyncio.Semaphore(max_deliveries)
         self.running: dict[int, asyncio.Task[None]] = {}
@@ -48,28 +60,45 @@ class Deliverer:
         """Lease a succeeded task and post its songs, retrying transient faults; the store says when it is done.
 
         The lease (taken before the downloads, held through the posting) keeps other processes from posting it
-        meanwhile; were this one to die half-way, the next to claim it posts again with the same nonce, and
-        Discord drops the duplicate.
+        meanwhile; were this one to die half-way, the next to claim it posts only the parts not recorded as
+        posted, with the same nonces, so Discord drops a part posted just before its record was lost.
         """
         life = self._life
         if not await life.store.claim_delivery(task_id, life.owner, life.lease):
             return
         with life.working_on([task_id]):
-            await self._post(task_id)
+            try:
+                await self._post(task_id)
+            finally:
+                if self._media:
+                    self._media.forget(task_id)
+
+    async def _prepare(self, task: TaskRecord, songs: list[SongRecord]) -> Mapping[str, ClipMedia]:
+        """The clips' files, fetched once per task (a retry fetches only what is missing)."""
+        if self._media is None:
+            return {}
+        limit = task.upload_limit or self._life.events.upload_limit(task.guild_id)
+        return await self._media.prepare(task, songs, limit)
 
     async def _post(self, task_id: int) -> None:
         store, events, metrics = self._life.store, self._life.events, self._life.metrics
         attempt = 0
         if (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
+            # Slow sources may take long: fetch before taking a posting slot.
             try:
-                await events.prepare(task, await store.songs_of_task(task_id))
+                await self._prepare(task, await store.songs_of_task(task_id))
             except Exception:
                 log.exception("task %s: preparing its result failed; posting tries again", task_id)
         async with self._slots:
+            parts = PostedParts(await store.result_parts(task_id), functools.partial(store.record_result_part, task_id))
             while (task := await store.get_task(task_id)) and task.status is TaskStatus.SUCCEEDED:
                 started = time.monotonic()
                 try:
-                    delivered = await events.deliver(task, await store.songs_of_task(task_id))
+                    songs = await store.songs_of_task(task_id)
+                    media = await self._prepare(task, songs)
+                    durations = measured_durations(songs, media)
+                    songs = [replace(song, duration=durations.get(song.clip_id, song.duration)) for song in songs]
+                    message_id = await events.deliver(task, songs, media, parts)
                 except Exception as error:
                     if not isinstance(error, DeliveryError):
                         # A result Encore cannot render is a bug to fix, not a reason to leave the task hanging.
@@ -86,11 +115,11 @@ class Deliverer:
                     await asyncio.sleep(delay)
                 else:
                     metrics.delivered("delivered", time.monotonic() - started)
-                    await store.mark_delivered(task_id, delivered.message_id, delivered.durations)
+                    await store.mark_delivered(task_id, message_id, durations)
                     log.info(
                         "task %s delivered as message %s (member %s)",
                         task_id,
-                        delivered.message_id,
+                        message_id,
                         task.requester_id,
                         extra=task_context(task),
                     )
@@ -118,3 +147,12 @@ class Deliverer:
             self._whole_songs.start_auto(
                 song, channel_id=task.channel_id, reply_to=task.result_message_id, upload_limit=task.upload_limit
             )
+
+
+def measured_durations(songs: list[SongRecord], media: Mapping[str, ClipMedia]) -> dict[str, float]:
+    """The lengths measured from the downloaded audio, for the songs the provider gave none."""
+    return {
+        song.clip_id: found.duration
+        for song in songs
+        if (found := media.get(song.clip_id)) and found.duration and not song.duration
+    }

@@ -6,35 +6,33 @@ import time
 
 from bot.domain.records import ListenSessionRecord
 from bot.store.rows import listen_session_from_row, listen_tracks_json
-from bot.store.sqlite.connection import SqliteConnection
+from bot.store.sql.backend import SqlBackend
 
 
-class SqliteListening(SqliteConnection):
+class ListenQueries(SqlBackend):
     async def save_listen_session(self, session: ListenSessionRecord) -> None:
-        await self._write(
+        await self._db.execute(
             """
             INSERT INTO listen_sessions
                 (guild_id, voice_channel_id, text_channel_id, starter_id, tracks_json, position, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(guild_id) DO UPDATE SET
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (guild_id) DO UPDATE SET
                 voice_channel_id = excluded.voice_channel_id, text_channel_id = excluded.text_channel_id,
                 starter_id = excluded.starter_id, tracks_json = excluded.tracks_json, position = excluded.position,
                 updated_at = excluded.updated_at
             """,
-            (
-                session.guild_id,
-                session.voice_channel_id,
-                session.text_channel_id,
-                session.starter_id,
-                listen_tracks_json(session.tracks),
-                session.position,
-                time.time(),
-            ),
+            session.guild_id,
+            session.voice_channel_id,
+            session.text_channel_id,
+            session.starter_id,
+            listen_tracks_json(session.tracks),
+            session.position,
+            time.time(),
         )
 
     async def listen_sessions(self) -> list[ListenSessionRecord]:
-        rows = await self._all("SELECT * FROM listen_sessions ORDER BY guild_id")
+        rows = await self._db.all("SELECT * FROM listen_sessions ORDER BY guild_id")
         return [listen_session_from_row(row) for row in rows]
 
     async def delete_listen_session(self, guild_id: int) -> None:
-        await self._write("DELETE FROM listen_sessions WHERE guild_id = ?", (guild_id,))
+        await self._db.execute("DELETE FROM listen_sessions WHERE guild_id = $1", guild_id)

@@ -1,4 +1,5 @@
-"""What every stage of a task shares: the store, the provider, the events, and the moves that end or report a task."""
+"""What every stage of a task (intake, submit, poll, deliver) shares: the store, the provider, the events, the
+lease owner, and the moves that end or report a task. Internal to the service."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from bot.providers import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from bot.service._scheduling import PollPolicy
 from bot.service.ports import Metrics, TaskEvents
-from bot.service.scheduling import PollPolicy
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
@@ -58,8 +59,8 @@ def task_context(task: TaskRecord) -> dict[str, int]:
     return {"task_id": task.id, "user_id": task.requester_id}
 
 
-class Lifecycle:
-    """The task's shared context; each stage (intake, submit, poll, deliver) holds one.
+class StageContext:
+    """What the stages share; each stage (intake, submit, poll, deliver) holds the same one.
 
     `owner` names this process in the leases it takes for `lease` seconds; `working` is the set of tasks whose
     lease it is using right now, the ones it renews.
@@ -98,9 +99,12 @@ class Lifecycle:
         finally:
             self.working -= ids
 
-    async def fail(self, task: TaskRecord, reason: str) -> None:
-        """End the task without a result and tell the requester, unless it ended some other way meanwhile."""
-        if not await self.store.mark_failed(task.id, reason):
+    async def fail(self, task: TaskRecord, reason: str, *, in_doubt: bool = False) -> None:
+        """End the task without a result and tell the requester, unless it ended some other way meanwhile.
+
+        `in_doubt`: only because its submission may have reached the provider; a late answer resumes it.
+        """
+        if not await self.store.mark_failed(task.id, reason, in_doubt=in_doubt):
             return
         log.warning("task %s failed (member %s): %s", task.id, task.requester_id, reason, extra=task_context(task))
         if failed := await self.store.get_task(task.id):
