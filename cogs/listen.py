@@ -1,7 +1,8 @@
 """`/listen`: play songs in the member's voice channel, or queue them when Encore is already playing there.
 
 One command with one source each time: `song` (as `/extend` takes it; with `whole:True` its chain's whole song),
-`member` (their songs on the server, newest first) or `top` (the most starred of a period, as `/top` ranks them).
+`member` (their songs on the server, newest first), `top` (the most starred of a period, as `/top` ranks them) or
+`radio` (the server's songs without end, newest or most starred first).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.service.community import PERIODS
+from bot.service.listen import RADIO_ORDERS
 from bot.ui.client import EncoreClient
 from bot.ui.listing import song_choices
 from bot.ui.voice import ListenRequest, VoicePlayers
@@ -30,8 +32,12 @@ class ListenCog(commands.Cog):
         whole="With song: play the whole song its chain has become (once Encore has posted it)",
         member="Play this member's songs on this server, newest first",
         top="Play the server's most starred songs of a period, as /top ranks them",
+        radio="Play the server's songs without end, newest or most starred first",
     )
-    @app_commands.choices(top=[app_commands.Choice(name=label, value=key) for key, (label, _) in PERIODS.items()])
+    @app_commands.choices(
+        top=[app_commands.Choice(name=label, value=key) for key, (label, _) in PERIODS.items()],
+        radio=[app_commands.Choice(name=label, value=key) for key, label in RADIO_ORDERS.items()],
+    )
     async def listen(
         self,
         interaction: discord.Interaction[EncoreClient],
@@ -39,12 +45,13 @@ class ListenCog(commands.Cog):
         whole: bool = False,
         member: discord.Member | None = None,
         top: app_commands.Choice[str] | None = None,
+        radio: app_commands.Choice[str] | None = None,
     ) -> None:
-        given = [name for name, value in (("song", song), ("member", member), ("top", top)) if value is not None]
-        if len(given) != 1:
+        sources = (("song", song), ("member", member), ("top", top), ("radio", radio))
+        if sum(value is not None for _, value in sources) != 1:
             await interaction.response.send_message(
-                "⚠️ Give one of `song` (a song, or with `whole:True` its whole song), `member` (their songs) or "
-                "`top` (the most starred songs of a period).",
+                "⚠️ Give one of `song` (a song, or with `whole:True` its whole song), `member` (their songs), "
+                "`top` (the most starred songs of a period) or `radio` (the server's songs, without end).",
                 ephemeral=True,
             )
             return
@@ -54,7 +61,11 @@ class ListenCog(commands.Cog):
             )
             return
         request = ListenRequest(
-            song=song, whole=whole, member=member.id if member else None, top=top.value if top else None
+            song=song,
+            whole=whole,
+            member=member.id if member else None,
+            top=top.value if top else None,
+            radio=radio.value if radio else None,
         )
         await self.players.listen(interaction, request)
 

@@ -135,6 +135,15 @@ class SongAudio:
         rows = await self._community.top(guild_id, period, time.time(), limit)
         return self._playable([song for _, _, song in rows if song is not None])
 
+    async def radio_songs(self, guild_id: int, order: str, offset: int, limit: int) -> list[SongRecord]:
+        """The next songs of the server's radio: all its songs newest first, or its most starred of all time."""
+        if order == "starred":
+            rows = await self._community.top(guild_id, "all", time.time(), offset + limit)
+            songs = [song for _, _, song in rows[offset:] if song is not None]
+        else:
+            songs = await self.store.guild_songs(guild_id, offset, limit)
+        return songs  # a song over the length limit is skipped when due, with a note
+
     def _playable(self, songs: list[SongRecord]) -> list[SongRecord]:
         limit = self._limits.max_song_seconds
         return [song for song in songs if song.duration is None or song.duration <= limit]
@@ -184,3 +193,26 @@ class SongAudio:
             await self._fetcher.fetch(url, dest, max_bytes=PART_MAX_BYTES, kind="audio", deadline=PART_DEADLINE_SECONDS)
         except MediaRefused as refused:
             raise ListenRefused(f"Encore could not download the whole song ({refused.reason}).") from None
+
+
+RADIO_ORDERS = {"newest": "newest first", "starred": "most starred first"}
+
+
+@dataclass(eq=False)
+class Radio:
+    """`/listen radio`: endless, the next few of the server's songs whenever the queue runs dry, from the top again
+    after the last."""
+
+    audio: SongAudio
+    guild_id: int
+    order: str
+    requester_id: int
+    offset: int = 0
+
+    async def more(self, count: int) -> list[Track]:
+        songs = await self.audio.radio_songs(self.guild_id, self.order, self.offset, count)
+        if not songs and self.offset:
+            self.offset = 0
+            songs = await self.audio.radio_songs(self.guild_id, self.order, 0, count)
+        self.offset += len(songs)
+        return [Track(song, self.requester_id) for song in songs]

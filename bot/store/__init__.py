@@ -235,6 +235,9 @@ class ListenStore(Protocol):
 
     async def delete_listen_session(self, guild_id: int) -> None: ...
 
+    async def guild_songs(self, guild_id: int, offset: int, limit: int) -> list[SongRecord]:
+        """A server's songs, newest first (`/listen radio`)."""
+
 
 class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, MetaStore, ListenStore, Protocol):
     """Everything Encore keeps, on whichever backend the operator chose."""

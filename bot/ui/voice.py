@@ -25,7 +25,7 @@ from bot.domain.errors import Refusal
 from bot.domain.records import ListenSessionRecord, SavedTrack
 from bot.domain.validation import format_seconds
 from bot.service.community import PERIODS
-from bot.service.listen import ListenQueue, ListenRefused, SongAudio, Track
+from bot.service.listen import RADIO_ORDERS, ListenQueue, ListenRefused, Radio, SongAudio, Track
 from bot.store import StoreUnavailable
 from bot.ui import render
 from bot.ui.client import EncoreClient
@@ -37,6 +37,8 @@ EDIT_INTERVAL = 2.0
 CONNECT_TIMEOUT = 15.0
 """Discord answers a join within a second or two; one it refuses gets no answer at all."""
 QUEUE_SHOWN = 10
+RADIO_BATCH = 5
+"""Songs the radio adds each time the queue runs dry."""
 
 
 class OpusPacketSource(discord.AudioSource):
@@ -91,6 +93,7 @@ class GuildPlayer:
         self.players = players
         self._resume_at = resume_at  # into the first song, after a restart
         self.restarting = False  # ended by a shutdown: the saved queue stays for the next start
+        self.radio: Radio | None = None  # refills the queue when it runs dry
         self.voice = voice
         self.channel_id = voice.channel.id
         self.guild_id = voice.guild.id
@@ -120,7 +123,8 @@ class GuildPlayer:
     async def _run(self) -> None:
         reason = "the queue has ended"
         try:
-            while self._end_reason is None and (track := self.queue.advance()) is not None:
+            skipped_in_a_row = 0
+            while self._end_reason is None and (track := await self._next_track()) is not None:
                 if not self.voice.is_connected():
                     self._end_reason = "Encore was disconnected from the voice channel"
                     break
@@ -128,7 +132,11 @@ class GuildPlayer:
                     packets = await self.players.audio.prepare(track)
                 except Refusal as refusal:
                     await self._say(f"⚠️ Skipped **{discord.utils.escape_markdown(track.title)}**: {refusal}")
+                    skipped_in_a_row += 1
+                    if skipped_in_a_row >= RADIO_BATCH:
+                        self._end_reason = "none of the songs could be played"
                     continue
+                skipped_in_a_row = 0
                 self.source = OpusPacketSource(packets, self._resume_at)
                 self._resume_at = 0.0
                 self.duration = packets.duration
@@ -155,6 +163,14 @@ class GuildPlayer:
             reason = "something went wrong on Encore's side"
         finally:
             await self._leave(reason)
+
+    async def _next_track(self) -> Track | None:
+        """The queue's next song; when it has run dry, the radio's next ones (if it is on)."""
+        track = self.queue.advance()
+        if track is None and self.radio is not None:
+            self.queue.waiting.extend(await self.radio.more(RADIO_BATCH))
+            track = self.queue.advance()
+        return track
 
     def _prepare_next(self) -> None:
         """Encode the next song while this one plays, so it starts on time (a failure is reported when it is due)."""
@@ -266,7 +282,12 @@ class GuildPlayer:
         if song.owner_id:
             embed.add_field(name="Made by", value=f"<@{song.owner_id}>")
         embed.add_field(name="Queued by", value=f"<@{track.requester_id}>")
-        upcoming = self.queue.waiting[0].title if self.queue.waiting else "nothing: the session ends after this song"
+        if self.queue.waiting:
+            upcoming = self.queue.waiting[0].title
+        elif self.radio is not None:
+            upcoming = f"the radio ({RADIO_ORDERS[self.radio.order]})"
+        else:
+            upcoming = "nothing: the session ends after this song"
         more = f" (+{len(self.queue.waiting) - 1} more)" if len(self.queue.waiting) > 1 else ""
         embed.add_field(name="Next", value=render.shorten(upcoming, 200) + more, inline=False)
         if song.image_url and song.image_url.startswith(("https://", "http://")):
@@ -298,6 +319,7 @@ class ListenRequest:
     whole: bool = False
     member: int | None = None
     top: str | None = None
+    radio: str | None = None  # "newest" or "starred"
 
 
 class VoicePlayers:
@@ -366,6 +388,8 @@ class VoicePlayers:
             song = await self.audio.song(request.song, guild_id=guild_id, whole=request.whole)
             track = Track(song, user_id, whole=request.whole)
             return [track], f"**{discord.utils.escape_markdown(track.title)}**"
+        if request.radio is not None:
+            return [], f"the radio ({RADIO_ORDERS[request.radio]})"
         if request.member is not None:
             songs = await self.audio.member_songs(guild_id, request.member, room)
             if not songs:
@@ -385,12 +409,23 @@ class VoicePlayers:
     ) -> str:
         guild_id = channel.guild.id
         tracks, named = await self._tracks(request, guild_id, interaction.user.id)
+        radio = None
+        if request.radio is not None:
+            radio = Radio(self.audio, guild_id, request.radio, interaction.user.id)
+            tracks = await radio.more(RADIO_BATCH)
+            if not tracks:
+                raise ListenRefused("This server has no song yet: make one with `/generate`.")
         await self.audio.prepare(tracks[0])  # a song that cannot play is refused to the member, not later
         async with self._joining.setdefault(guild_id, asyncio.Lock()):
             player = self.players.get(guild_id)
             if player is not None:
                 if player.channel_id != channel.id:
                     raise ListenRefused(f"Encore is playing in <#{player.channel_id}>: join that channel to add songs.")
+                if radio is not None:
+                    radio.offset = 0  # from the top, once the queue has played
+                    player.radio = radio
+                    player.refresh()
+                    return f"📻 {named[0].upper()}{named[1:]} takes over when the queue ends."
                 places = [player.queue.add(track) for track in tracks[: max(1, player.queue.room)]]
                 player.refresh()
                 await self.save(player)
@@ -406,6 +441,7 @@ class VoicePlayers:
             text_channel = interaction.channel
             assert isinstance(text_channel, discord.abc.Messageable)
             player = GuildPlayer(self, voice, text_channel, interaction.user.id, queue)
+            player.radio = radio
             self.players[guild_id] = player
             player.company_changed()
         return f"▶️ Playing {named} in <#{channel.id}>."

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 from tests.e2e.listen_harness import SONG_SECONDS, assert_whole_and_steady, listening, new_result
-from tests.fakes.discord import CHANNEL_ID, OTHER_USER_ID, USER_ID, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, StoredMessage
+from tests.fakes.voice import played_songs
 from tests.fakes.voice.audio import SAMPLE_RATE
 from tests.support.audio import dominant_frequency
 
@@ -67,3 +68,25 @@ async def test_a_chains_whole_song_plays_once_posted(tmp_path: Path) -> None:
         start, end = heard.samples[: int(0.8 * SAMPLE_RATE)], heard.samples[-int(1.5 * SAMPLE_RATE) :]
         assert abs(dominant_frequency(start, SAMPLE_RATE) - setup.tones.freq[root]) < 5
         assert abs(dominant_frequency(end, SAMPLE_RATE) - setup.tones.freq[last]) < 5
+
+
+async def test_the_radio_plays_the_servers_songs_newest_first_without_end(tmp_path: Path) -> None:
+    async with listening(tmp_path) as setup:
+        await setup.join(USER_ID, setup.lounge)
+        assert "This server has no song yet" in await setup.listen(None, radio="newest")
+        older, newer = await setup.songs(2)
+        assert "Playing the radio (newest first)" in await setup.listen(None, radio="newest")
+        await setup.voice.wait_until(lambda: setup.voice.sessions_of(GUILD_ID), what="the voice session")
+        session = setup.voice.session_of(GUILD_ID)
+
+        def third_song_started() -> bool:
+            heard = played_songs(session.packets)
+            return len(heard) >= 3 and heard[2].seconds >= 0.3
+
+        await setup.voice.wait_until(third_song_started, timeout=20, what="the radio's third song")
+        assert await setup.press("stop") == "⏹️ Stopped."
+        await setup.left()
+        played = setup.played()
+        assert [round(p.frequency) for p in played] == [round(setup.tones.freq[c]) for c in (newer, older, newer)]
+        for heard, clip in zip(played[:2], (newer, older), strict=True):
+            assert_whole_and_steady(heard, setup.tones.freq[clip])

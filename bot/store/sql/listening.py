@@ -1,11 +1,12 @@
-"""`/listen` sessions saved for a restart: one row per server, rewritten as its queue moves."""
+"""`/listen`: sessions saved for a restart (one row per server, rewritten as its queue moves), and the radio's
+songs."""
 
 from __future__ import annotations
 
 import time
 
-from bot.domain.records import ListenSessionRecord
-from bot.store.rows import listen_session_from_row, listen_tracks_json
+from bot.domain.records import ListenSessionRecord, SongRecord
+from bot.store.rows import listen_session_from_row, listen_tracks_json, song_from_row
 from bot.store.sql.backend import SqlBackend
 
 
@@ -36,3 +37,15 @@ class ListenQueries(SqlBackend):
 
     async def delete_listen_session(self, guild_id: int) -> None:
         await self._db.execute("DELETE FROM listen_sessions WHERE guild_id = $1", guild_id)
+
+    async def guild_songs(self, guild_id: int, offset: int, limit: int) -> list[SongRecord]:
+        rows = await self._db.all(
+            f"""
+            SELECT * FROM songs WHERE guild_id = $1
+            ORDER BY created_at DESC, {self.SONG_ORDER} DESC LIMIT $2 OFFSET $3
+            """,
+            guild_id,
+            limit,
+            offset,
+        )
+        return [song_from_row(row) for row in rows]

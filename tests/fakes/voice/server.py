@@ -4,7 +4,8 @@ As strict as Discord where discord.py could get it wrong: IDENTIFY must carry th
 fake Discord handed out (else close 4004), a client that cannot speak DAVE is closed with 4017, only
 `aead_xchacha20_poly1305_rtpsize` is offered, a packet before SPEAKING or that does not decrypt is counted as
 refused, and a reused nonce too. Received packets are recorded with their arrival time, taken in a thread of
-their own so the test's event loop adds no gaps.
+their own and stamped by the kernel (SO_TIMESTAMPNS), so neither the test's event loop nor a late thread
+shifts them.
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ class VoiceSession:
         return [packet for packet in self.packets if packet.opus != OPUS_SILENCE]
 
 
+_TIMESPEC = struct.Struct("@ll")
+SO_TIMESTAMPNS: int = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python names it from 3.12 on
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """When the kernel received the datagram, on `time.perf_counter()`'s clock (now, if it gave no stamp)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = _TIMESPEC.unpack(data[: _TIMESPEC.size])
+            return float(seconds + nanoseconds / 1e9 - (time.time() - time.perf_counter()))
+    return time.perf_counter()
+
+
 class FakeVoiceServer:
     """A voice server on 127.0.0.1: a TLS websocket on one port, UDP on another."""
 
@@ -101,6 +115,10 @@ class FakeVoiceServer:
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._udp.bind(("127.0.0.1", 0))
         self._udp.settimeout(0.05)
+        # The kernel stamps each datagram as it arrives, so a late receiving thread shifts no arrival time, and
+        # a deep buffer keeps a busy machine from dropping packets before this thread reads them.
+        self._udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 2**20)
         self.udp_port = self._udp.getsockname()[1]
         self._udp_thread = threading.Thread(target=self._receive, name="fake-voice-udp", daemon=True)
         self._udp_thread.start()
@@ -247,12 +265,12 @@ class FakeVoiceServer:
         assert self._udp is not None
         while not self._stop.is_set():
             try:
-                packet, address = self._udp.recvfrom(2048)
+                packet, ancillary, _, address = self._udp.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
             except TimeoutError:
                 continue
             except OSError:
                 return
-            at = time.perf_counter()
+            at = _arrival(ancillary)
             if len(packet) == DISCOVERY_LENGTH and packet[:2] == b"\x00\x01":
                 self._discover(packet, address)
             else:
