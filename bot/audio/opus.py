@@ -32,9 +32,11 @@ _LENGTH = struct.Struct(">H")
 
 @dataclass(frozen=True, slots=True)
 class OpusSong:
-    """A song's Opus packets, in order, each 20 ms."""
+    """A song's Opus packets, in order, each 20 ms; `peaks` (encoding only) are each frame's (min, max) level, for
+    its waveform picture."""
 
     packets: tuple[bytes, ...]
+    peaks: tuple[tuple[float, float], ...] = ()
 
     @property
     def duration(self) -> float:
@@ -47,6 +49,7 @@ def encode_opus(source: Path, dest: Path, *, max_seconds: float | None = None) -
     `AudioError` when it cannot be decoded, holds no audio, or runs past `max_seconds` (checked while decoding,
     so an hour-long file is refused without being encoded whole)."""
     packets: list[bytes] = []
+    peaks: list[tuple[float, float]] = []
     limit = None if max_seconds is None else int(max_seconds / FRAME_SECONDS) + 1
     try:
         with av.open(str(source)) as container:
@@ -64,10 +67,12 @@ def encode_opus(source: Path, dest: Path, *, max_seconds: float | None = None) -
             pts = 0
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
+                    peaks.append(_peak(out))
                     pts = _encode(encoder, out, pts, packets)
                 if limit is not None and len(packets) > limit:
                     raise AudioError(f"the song is longer than {max_seconds:g} s")
             for out in resampler.resample(None):
+                peaks.append(_peak(out))
                 pts = _encode(encoder, out, pts, packets)
             packets.extend(bytes(packet) for packet in encoder.encode(None))
     except (av.error.FFmpegError, OSError) as error:
@@ -77,7 +82,13 @@ def encode_opus(source: Path, dest: Path, *, max_seconds: float | None = None) -
     if limit is not None and len(packets) > limit:
         raise AudioError(f"the song is longer than {max_seconds:g} s")
     write_packets(dest, packets)
-    return OpusSong(tuple(packets))
+    return OpusSong(tuple(packets), tuple(peaks))
+
+
+def _peak(frame: av.AudioFrame) -> tuple[float, float]:
+    """The lowest and highest sample of a 20 ms frame of s16 stereo, on a -1…1 scale."""
+    samples = frame.to_ndarray()
+    return float(samples.min()) / 32768, float(samples.max()) / 32768
 
 
 def _encode(encoder: AudioCodecContext, frame: av.AudioFrame, pts: int, packets: list[bytes]) -> int:

@@ -2,7 +2,8 @@
 
 Discord's attachment URLs expire and providers' links vanish, so the audio Encore already fetched once (to post a
 result, or to build a whole song) is kept, least recently used first out, within `max_bytes`. Beside a clip's mp3
-lives its Opus encoding for voice channels (`<clip>.opus`), made once, trimmed with the rest.
+lives its Opus encoding for voice channels (`<clip>.opus`) and its waveform (`<clip>.png`), made once, trimmed
+with the rest.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class AudioCache:
         return self.folder / f"{clip_id}.mp3" if _SAFE_NAME.fullmatch(clip_id) else None
 
     def opus_path(self, clip_id: str) -> Path | None:
-        """Where a clip's Opus packets for voice live (`bot.audio.opus`); None for an id that is not a plain name."""
+        """Where a clip's Opus packets for voice live (`bot.audio.opus`), and beside them its waveform picture
+        (`.png`); None for an id that is not a plain name."""
         path = self._path(clip_id)
         return None if path is None else path.with_suffix(".opus")
 
@@ -60,7 +62,7 @@ class AudioCache:
     def _trim(self) -> None:
         """Drop the least recently used copies until the folder fits in `max_bytes`."""
         entries = []
-        for entry in [*self.folder.glob("*.mp3"), *self.folder.glob("*.opus")]:
+        for entry in [*self.folder.glob("*.mp3"), *self.folder.glob("*.opus"), *self.folder.glob("*.png")]:
             with contextlib.suppress(FileNotFoundError):
                 status = entry.stat()
                 entries.append((status.st_mtime, status.st_size, entry))

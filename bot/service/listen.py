@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.audio.opus import OpusSong, encode_opus, read_packets
 from bot.audio.stitch import AudioError
+from bot.audio.waveform import render_waveform
 from bot.config import VoiceLimits
 from bot.domain.errors import Refusal
 from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
@@ -148,9 +149,21 @@ class SongAudio:
         limit = self._limits.max_song_seconds
         return [song for song in songs if song.duration is None or song.duration <= limit]
 
+    def waveform(self, track: Track) -> bytes | None:
+        """The track's waveform picture, drawn when it was encoded (None if it is not there); quick file work."""
+        path = self._cache.opus_path(self._key(track))
+        try:
+            return None if path is None else path.with_suffix(".png").read_bytes()
+        except OSError:
+            return None
+
+    @staticmethod
+    def _key(track: Track) -> str:
+        return f"whole-{track.song.clip_id}" if track.whole else track.song.clip_id
+
     async def prepare(self, track: Track) -> OpusSong:
         """The track's Opus packets, encoding them first if this song was never played (once, whoever asks)."""
-        key = f"whole-{track.song.clip_id}" if track.whole else track.song.clip_id
+        key = self._key(track)
         path = self._cache.opus_path(key)
         if path is None:
             raise ListenRefused("That is not a song id Encore can play.")
@@ -179,9 +192,13 @@ class SongAudio:
                     raise ListenRefused("Encore could not get this song's audio right now; try again later.")
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                await asyncio.to_thread(encode_opus, mp3, dest, max_seconds=self._limits.max_song_seconds)
+                encoded = await asyncio.to_thread(encode_opus, mp3, dest, max_seconds=self._limits.max_song_seconds)
             except AudioError as error:
                 raise ListenRefused(f"Encore cannot play this song: {error}.") from None
+        picture = await asyncio.to_thread(
+            render_waveform, encoded.peaks, encoded.duration, [(0.0, encoded.duration)], [], width=800, height=160
+        )
+        await asyncio.to_thread(dest.with_suffix(".png").write_bytes, picture)
         log.info("encoded %s%s to Opus for voice", "the whole song of " if track.whole else "", song.clip_id)
 
     async def _fetch_whole_song(self, song: SongRecord, dest: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import math
 import re
@@ -37,6 +38,7 @@ EDIT_INTERVAL = 2.0
 CONNECT_TIMEOUT = 15.0
 """Discord answers a join within a second or two; one it refuses gets no answer at all."""
 QUEUE_SHOWN = 10
+WAVEFORM_NAME = "waveform.png"
 RADIO_BATCH = 5
 """Songs the radio adds each time the queue runs dry."""
 
@@ -103,6 +105,8 @@ class GuildPlayer:
         self.queue = queue
         self.source: OpusPacketSource | None = None
         self.duration = 0.0  # of the current song
+        self.waveform: bytes | None = None  # its picture, shown in the now-playing message
+        self._new_waveform = False  # the message shows the previous song's picture
         self.skip_votes: set[int] = set()
         self._skipped = False
         self.message: discord.Message | None = None
@@ -137,6 +141,8 @@ class GuildPlayer:
                         self._end_reason = "none of the songs could be played"
                     continue
                 skipped_in_a_row = 0
+                self.waveform = await asyncio.to_thread(self.players.audio.waveform, track)
+                self._new_waveform = self.waveform is not None
                 self.source = OpusPacketSource(packets, self._resume_at)
                 self._resume_at = 0.0
                 self.duration = packets.duration
@@ -242,7 +248,7 @@ class GuildPlayer:
             self._editor.cancel()
         if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
-                await self.message.edit(embed=self._embed(ended=True), view=None)
+                await self.message.edit(embed=self._embed(ended=True), view=None, attachments=[])
         await self._say(f"👋 Encore left <#{self.channel_id}>: {reason}.")
         log.info("left voice in guild %s: %s", self.guild_id, reason)
 
@@ -255,11 +261,15 @@ class GuildPlayer:
     async def _edit_loop(self) -> None:
         while self._dirty.is_set() and self._end_reason is None:
             self._dirty.clear()
+            picture = [discord.File(io.BytesIO(self.waveform), WAVEFORM_NAME)] if self.waveform else []
             try:
                 if self.message is None:
-                    self.message = await self.text_channel.send(embed=self._embed(), view=self._view())
+                    self.message = await self.text_channel.send(embed=self._embed(), view=self._view(), files=picture)
+                elif self._new_waveform:
+                    await self.message.edit(embed=self._embed(), view=self._view(), attachments=picture)
                 else:
                     await self.message.edit(embed=self._embed(), view=self._view())
+                self._new_waveform = False
             except discord.HTTPException as error:
                 log.warning("now-playing message in guild %s not updated: %s", self.guild_id, error)
             await asyncio.sleep(EDIT_INTERVAL)
@@ -292,6 +302,8 @@ class GuildPlayer:
         embed.add_field(name="Next", value=render.shorten(upcoming, 200) + more, inline=False)
         if song.image_url and song.image_url.startswith(("https://", "http://")):
             embed.set_thumbnail(url=song.image_url)
+        if self.waveform:
+            embed.set_image(url=f"attachment://{WAVEFORM_NAME}")
         return embed
 
     def _view(self) -> discord.ui.View:

@@ -16,7 +16,12 @@ from tests.support.audio import dominant_frequency, make_tone_mp3
 def test_a_tone_is_encoded_once_to_20_ms_packets_that_decode_to_it(tmp_path: Path, channels: int) -> None:
     mp3 = make_tone_mp3(tmp_path / "tone.mp3", freq_hz=523.0, seconds=1.5, channels=channels)
     encoded = encode_opus(mp3, tmp_path / "tone.opus")
-    assert read_packets(tmp_path / "tone.opus") == encoded
+    assert read_packets(tmp_path / "tone.opus").packets == encoded.packets
+    assert abs(len(encoded.peaks) - len(encoded.packets)) <= 2  # one (min, max) per 20 ms frame, for the picture
+    highs = [high for _, high in encoded.peaks[5:-5]]
+    lows = [low for low, _ in encoded.peaks[5:-5]]
+    assert min(highs) > 0.3 and max(highs) - min(highs) < 0.01  # a steady tone (mono is spread at -3 dB)
+    assert max(lows) < -0.3 and max(lows) - min(lows) < 0.01
     assert abs(encoded.duration - 1.5) <= 2 * FRAME_SECONDS
     samples = decode(encoded.packets)
     assert len(samples) == len(encoded.packets) * int(FRAME_SECONDS * SAMPLE_RATE)  # every packet is 20 ms

@@ -3,9 +3,12 @@ checked on what the fake voice server heard."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import time
 from pathlib import Path
+
+from PIL import Image
 
 from tests.e2e.listen_harness import SONG_SECONDS, assert_whole_and_steady, is_now_playing, listening
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, OTHER_USER_ID, OWNER_ID, USER_ID, StoredMessage
@@ -35,6 +38,9 @@ async def test_the_now_playing_message_shows_the_song_and_what_is_next(tmp_path:
         fields = {field["name"]: field["value"] for field in embed["fields"]}
         assert fields["Made by"] == f"<@{USER_ID}>" and fields["Queued by"] == f"<@{USER_ID}>"
         assert fields["Next"] == "Tone 2" and "paused at 0:" in embed["description"]
+        assert embed["image"]["url"] == "attachment://waveform.png"
+        picture = Image.open(io.BytesIO(message.attachment("waveform.png").data))
+        assert picture.format == "PNG" and picture.size == (800, 160)
         labels = [button["label"] for row in message.components for button in row["components"]]
         assert labels == ["Skip", "Resume", "Stop", "Queue"]
         queue = await setup.press("queue", OTHER_USER_ID)
@@ -43,6 +49,7 @@ async def test_the_now_playing_message_shows_the_song_and_what_is_next(tmp_path:
         await setup.left()
         ended = setup.discord.message(message.id)
         assert ended is not None and not ended.components and ended.embeds[0]["title"] == "⏹️ Nothing playing"
+        assert not ended.attachments
         shown = [version.at for version in ended.edits]  # every state but the last (the session's end)
         assert all((later - earlier).total_seconds() >= 1.9 for earlier, later in itertools.pairwise(shown))
 
