@@ -376,6 +376,8 @@ class VoicePlayers:
         player = self.players.get(guild.id)
         if player is not None and player.channel_id != channel.id:
             return f"Encore is playing in <#{player.channel_id}>: join that channel to add songs to its queue."
+        if player is None and not self.limits.max_sessions:
+            return "Playing in voice channels is turned off on this bot (`VOICE_MAX_SESSIONS=0`)."
         if player is None:
             allowed = channel.permissions_for(guild.me)
             missing = [name for name, ok in (("Connect", allowed.connect), ("Speak", allowed.speak)) if not ok]

@@ -87,3 +87,19 @@ async def test_a_song_longer_than_the_limit_is_refused_before_joining(tmp_path: 
         text = await setup.listen(song)
         assert "long; this bot plays songs up to 1:00" in text
         assert not setup.discord.voice_updates
+
+
+async def test_a_stage_needs_encore_to_be_allowed_to_speak(tmp_path: Path) -> None:
+    async with listening(tmp_path) as setup:
+        (song,) = await setup.songs(1)
+        stage = await setup.discord.add_voice_channel("Stage", stage=True)
+        await setup.join(USER_ID, stage)
+        refused = await setup.listen(song)
+        assert f"joined the stage <#{stage}> but may not speak there" in refused
+        assert setup.discord.voice_channel_of(setup.discord.bot_user.id) is None  # it left again
+        await setup.discord.allow_permission(stage, "mute_members")
+        assert f"Playing **Tone 0** in <#{stage}>" in await setup.listen(song)
+        await setup.left()
+        assert_whole_and_steady(setup.played()[0], setup.tones.freq[song])
+        assert (GUILD_ID, setup.discord.bot_user.id) not in setup.discord.suppressed
+        assert not setup.voice.session_of(GUILD_ID).refused  # every packet came after Encore was let speak

@@ -83,6 +83,7 @@ class FakeDiscordParts:
     voice_states: dict[tuple[int, int], tuple[int, str]]
     voice_updates: list[JSON]
     refused_joins: list[JSON]
+    suppressed: set[tuple[int, int]]
 
     if TYPE_CHECKING:
         # server.py
@@ -138,6 +139,7 @@ class FakeDiscordParts:
         # voice.py
         def _guild_voice_states(self, guild_id: int) -> list[JSON]: ...
         async def _update_voice_state(self, session: _GatewaySession, data: JSON) -> None: ...
+        async def _edit_my_voice_state(self, request: web.Request) -> web.Response: ...
 
         # interactions.py
         async def _interaction_callback(self, request: web.Request) -> web.Response: ...

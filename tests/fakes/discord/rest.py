@@ -91,6 +91,7 @@ class RestMixin(FakeDiscordParts):
             ("DELETE", f"/channels/{channel}/messages/{message}/reactions/{{emoji}}/{user}", self._remove_reaction),
             ("GET", f"/guilds/{guild}", self._get_guild),
             ("GET", f"/guilds/{guild}/channels", self._get_guild_channels),
+            ("PATCH", f"/guilds/{guild}/voice-states/@me", self._edit_my_voice_state),
             ("GET", f"/guilds/{guild}/members/{user}", self._get_member),
         ]
         for method, path, handler in routes:

@@ -108,6 +108,9 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin, Voice
         self.voice_states: dict[tuple[int, int], tuple[int, str]] = {}  # (guild, user) -> (channel, session id)
         self.voice_updates: list[JSON] = []  # every op 4 the bot sent, in order
         self.refused_joins: list[JSON] = []  # op 4 joins Discord ignored (no CONNECT, not a voice channel)
+        self.suppressed: set[tuple[int, int]] = set()  # (guild, user) in a stage channel, not allowed to speak
+        if voice is not None:
+            voice.may_speak = lambda guild_id, user_id: (guild_id, user_id) not in self.suppressed
 
         self._messages: dict[int, StoredMessage] = {}
         self._attachments: dict[int, StoredAttachment] = {}
@@ -333,6 +336,14 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin, Voice
         bits = _permission_bits(permissions)
         _, allow, deny = channel.overwrites.get(self.bot_user.id, (1, 0, 0))
         channel.overwrites[self.bot_user.id] = (1, allow & ~bits, deny | bits)
+        await self._dispatch("CHANNEL_UPDATE", channel.payload())
+
+    async def allow_permission(self, channel_id: int, *permissions: str) -> None:
+        """Allow the bot discord.py-named permissions (``"mute_members"``, ...) in a channel (CHANNEL_UPDATE)."""
+        channel = self.channels[channel_id]
+        bits = _permission_bits(permissions)
+        _, allow, deny = channel.overwrites.get(self.bot_user.id, (1, 0, 0))
+        channel.overwrites[self.bot_user.id] = (1, allow | bits, deny & ~bits)
         await self._dispatch("CHANNEL_UPDATE", channel.payload())
 
     async def clear_overwrites(self, channel_id: int) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aiohttp import web
+
 from tests.fakes.discord.parts import FakeDiscordParts
-from tests.fakes.discord.state import JSON, FakeChannel, _permission_bits
+from tests.fakes.discord.state import JSON, ApiError, FakeChannel, _permission_bits
 
 if TYPE_CHECKING:
     from tests.fakes.discord.gateway import _GatewaySession
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 VOICE_STATES_INTENT = 1 << 7
 VOICE_CHANNEL, STAGE_CHANNEL = 2, 13
 CONNECT = _permission_bits(["connect"])
+MUTE_MEMBERS = _permission_bits(["mute_members"])
 
 
 class VoiceMixin(FakeDiscordParts):
@@ -55,7 +58,7 @@ class VoiceMixin(FakeDiscordParts):
             "self_mute": False,
             "self_stream": False,
             "self_video": False,
-            "suppress": False,
+            "suppress": (guild_id, user_id) in self.suppressed,
             "request_to_speak_timestamp": None,
         }
 
@@ -70,10 +73,14 @@ class VoiceMixin(FakeDiscordParts):
         return states
 
     async def _set_voice_state(self, guild_id: int, user_id: int, channel_id: int | None, session_id: str) -> None:
+        """Record and dispatch a voice state; joining a stage channel makes one a suppressed listener, as Discord."""
+        self.suppressed.discard((guild_id, user_id))
         if channel_id is None:
             self.voice_states.pop((guild_id, user_id), None)
         else:
             self.voice_states[(guild_id, user_id)] = (channel_id, session_id)
+            if self.channels[channel_id].kind == STAGE_CHANNEL:
+                self.suppressed.add((guild_id, user_id))
         await self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, user_id, channel_id, session_id))
         await self._notify()
 
@@ -101,3 +108,24 @@ class VoiceMixin(FakeDiscordParts):
         token = self.voice.expect(guild_id, bot_id, session.id, channel.id)
         server = {"token": token, "guild_id": str(guild_id), "endpoint": self.voice.endpoint}
         await self._dispatch("VOICE_SERVER_UPDATE", server)
+
+    async def _edit_my_voice_state(self, request: web.Request) -> web.Response:
+        """PATCH /guilds/{guild}/voice-states/@me: a stage speaker; unsuppressing oneself needs MUTE_MEMBERS there."""
+        guild_id, bot_id = self._int(request, "guild"), self.bot_user.id
+        body = self._body(request).json or {}
+        state = self.voice_states.get((guild_id, bot_id))
+        if state is None or str(body.get("channel_id")) != str(state[0]):
+            raise ApiError(400, 50035, "Invalid Form Body")
+        channel = self.channels[state[0]]
+        if channel.kind != STAGE_CHANNEL:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        if body.get("suppress") is False and not self.permissions_for(bot_id, channel.id) & MUTE_MEMBERS:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if "suppress" in body:
+            if body["suppress"]:
+                self.suppressed.add((guild_id, bot_id))
+            else:
+                self.suppressed.discard((guild_id, bot_id))
+            await self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, bot_id, channel.id, state[1]))
+            await self._notify()
+        return web.Response(status=204)

@@ -100,6 +100,8 @@ class FakeVoiceServer:
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()
+        # Set by the fake Discord: whether Discord lets this user speak in the guild (not a suppressed stage listener).
+        self.may_speak: Callable[[int, int], bool] = lambda guild_id, user_id: True
         self.port = 0
         self.udp_port = 0
 
@@ -304,6 +306,9 @@ class FakeVoiceServer:
             return
         if session.key is None or not session.speaking:  # the first SPEAKING (even 0) tells Discord the SSRC
             session.refused.append("audio before SPEAKING")
+            return
+        if not self.may_speak(session.guild_id, session.user_id):
+            session.refused.append("audio from a suppressed stage listener")
             return
         nonce = packet[-4:]
         (counter,) = struct.unpack(">I", nonce)
