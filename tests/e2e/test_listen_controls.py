@@ -1,4 +1,4 @@
-"""The now-playing message and its buttons, leaving an empty channel, a disconnect, and two servers at once,
+"""The now-playing message and its buttons, leaving an empty channel, a disconnect or a move, and two servers at once,
 checked on what the fake voice server heard."""
 
 from __future__ import annotations
@@ -168,3 +168,17 @@ async def test_two_servers_play_at_the_same_time(tmp_path: Path) -> None:
         assert_whole_and_steady(mine, setup.tones.freq[here[0]])
         assert_whole_and_steady(theirs, setup.tones.freq[there[0]])
         assert mine.packets[0].at < theirs.packets[-1].at and theirs.packets[0].at < mine.packets[-1].at  # overlap
+
+
+async def test_being_moved_to_another_channel_ends_the_session_cleanly(tmp_path: Path) -> None:
+    async with listening(tmp_path) as setup:
+        (song,) = await setup.songs(1)
+        hall = await setup.discord.add_voice_channel("Hall")
+        await setup.join(USER_ID, setup.lounge)
+        await setup.listen(song)
+        await setup.heard(0.2)
+        await setup.discord.join_voice(BOT_ID, hall)  # a moderator drags Encore elsewhere
+        left = await setup.left()
+        assert "moved to another channel" in left.content
+        assert setup.discord.voice_channel_of(BOT_ID) is None
+        assert len(setup.played()) == 1 and setup.played()[0].seconds < SONG_SECONDS
