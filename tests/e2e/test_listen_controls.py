@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.e2e.listen_harness import SONG_SECONDS, assert_whole_and_steady, is_now_playing, listening
+from tests.e2e.listen_harness import LONG_SONG_SECONDS, SONG_SECONDS, assert_whole_and_steady, is_now_playing, listening
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, OTHER_USER_ID, OWNER_ID, USER_ID, StoredMessage
 from tests.fakes.voice import OPUS_SILENCE
 
@@ -18,7 +18,7 @@ THIRD_USER_ID = 1_200_000_000_000_000_303
 
 
 async def test_the_now_playing_message_shows_the_song_and_what_is_next(tmp_path: Path) -> None:
-    async with listening(tmp_path) as setup:
+    async with listening(tmp_path, song_seconds=LONG_SONG_SECONDS) as setup:
         first, _, second = await setup.songs(3)  # a /generate makes two songs of one title
         await setup.join(USER_ID, setup.lounge)
         await setup.listen(first)
@@ -55,7 +55,7 @@ async def test_the_now_playing_message_shows_the_song_and_what_is_next(tmp_path:
 
 
 async def test_skip_by_the_queuer_then_by_half_of_the_listeners(tmp_path: Path) -> None:
-    async with listening(tmp_path) as setup:
+    async with listening(tmp_path, song_seconds=LONG_SONG_SECONDS) as setup:
         await setup.discord.add_member(THIRD_USER_ID, "third")
         first, second, third = await setup.songs(3)
         for member in (USER_ID, OTHER_USER_ID, THIRD_USER_ID):
@@ -74,8 +74,8 @@ async def test_skip_by_the_queuer_then_by_half_of_the_listeners(tmp_path: Path) 
 
         played = setup.played()
         assert [round(p.frequency) for p in played] == [round(setup.tones.freq[c]) for c in (first, second, third)]
-        assert played[0].seconds < SONG_SECONDS - 0.5 and played[1].seconds < SONG_SECONDS
-        assert_whole_and_steady(played[2], setup.tones.freq[third])
+        assert played[0].seconds < LONG_SONG_SECONDS - 0.5 and played[1].seconds < LONG_SONG_SECONDS
+        assert_whole_and_steady(played[2], setup.tones.freq[third], LONG_SONG_SECONDS)
 
 
 async def test_pause_sends_nothing_until_resume_and_the_song_is_still_heard_whole(tmp_path: Path) -> None:
