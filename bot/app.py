@@ -16,6 +16,7 @@ from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.listen import SongAudio
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
@@ -24,6 +25,7 @@ from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.voice import VoicePlayers
 from bot.ui.wholesong import WholeSongMessages
 from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
@@ -40,6 +42,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.library",
     "cogs.admin",
     "cogs.showcase",
+    "cogs.listen",
 )
 AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
@@ -127,9 +130,10 @@ class EncoreBot(EncoreClient):
         )
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
+        whole_song_posts = WholeSongMessages(self, view=whole_song_view, pages=self.pages)
         whole_songs = WholeSongs(
             self.store,
-            WholeSongMessages(self, view=whole_song_view, pages=self.pages),
+            whole_song_posts,
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
@@ -160,6 +164,16 @@ class EncoreBot(EncoreClient):
             # Other processes may leave work behind: look for it a few times per lease.
             rescan_interval=self.settings.lease_seconds / 4 if shared else None,
         )
+        voice_audio = SongAudio(
+            self.store,
+            whole_songs,
+            self.service.community,
+            self.media,
+            audio_cache,
+            self.settings.voice,
+            whole_song_url=whole_song_posts.whole_song_audio_url,
+        )
+        self.voice_players = VoicePlayers(self, voice_audio, self.settings.voice)
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
@@ -197,6 +211,8 @@ class EncoreBot(EncoreClient):
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
         if self.web_server:
             await self.web_server.stop()
+        if hasattr(self, "voice_players"):
+            await self.voice_players.close()
         if hasattr(self, "service"):
             await self.service.stop()
             self.task_messages.close()

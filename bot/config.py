@@ -40,6 +40,16 @@ DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
 HEALTH_PATH = "/healthz"
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceLimits:
+    """What `/listen` may take on: a song's length, a server's queue, sessions in this process, idle time."""
+
+    max_song_seconds: float = 900.0
+    queue_size: int = 50
+    max_sessions: int = 10
+    idle_seconds: float = 60.0
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -93,6 +103,7 @@ class Settings:
     public_url: str = ""  # where the web server is reached from outside: song pages live under it
     web_max_connections: int = 256
     web_request_timeout: float = 10.0
+    voice: VoiceLimits = field(default_factory=VoiceLimits)
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -214,6 +225,12 @@ class Settings:
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
             web_max_connections=web_max_connections,
             web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            voice=VoiceLimits(
+                max_song_seconds=reader.number("VOICE_MAX_SONG_SECONDS", 900.0, minimum=1.0),
+                queue_size=reader.count("VOICE_QUEUE_SIZE", 50),
+                max_sessions=reader.count("VOICE_MAX_SESSIONS", 10),
+                idle_seconds=reader.number("VOICE_IDLE_SECONDS", 60.0, minimum=0.0),
+            ),
         )
 
 

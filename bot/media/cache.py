@@ -5,7 +5,9 @@ result, or to build a whole song) is kept, least recently used first out, within
 
 The cache only ever saves work: a copy it cannot write or read is "not cached" (logged), never a failed post or
 build. Each write goes to its own temporary file, so threads and processes sharing the folder never collide, and
-temporary files a crash left behind are removed once stale, and counted against the size until then.
+temporary files a crash left behind are removed once stale, and counted against the size until then. Beside a clip's mp3
+lives its Opus encoding for voice channels (`<clip>.opus`) and its waveform (`<clip>.png`), made once, trimmed
+with the rest.
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ class AudioCache:
         """Where the clip's copy is, to serve it in place (it may be trimmed away later); None when there is none."""
         path = self._path(clip_id)
         return path if path is not None and path.is_file() else None
+
+    def opus_path(self, clip_id: str) -> Path | None:
+        """Where a clip's Opus packets for voice live (`bot.audio.opus`), and beside them its waveform picture
+        (`.png`); None for an id that is not a plain name."""
+        path = self._path(clip_id)
+        return None if path is None else path.with_suffix(".opus")
 
     def copy_out(self, clip_id: str, dest: Path) -> bool:
         """Copy the clip's audio to `dest` and mark it as just used; False when there is none (or it is unreadable)."""
@@ -120,7 +128,7 @@ class AudioCache:
                 else:
                     writing += status.st_size
         entries = []
-        for entry in self.folder.glob("*.mp3"):
+        for entry in [*self.folder.glob("*.mp3"), *self.folder.glob("*.opus"), *self.folder.glob("*.png")]:
             with contextlib.suppress(FileNotFoundError):
                 status = entry.stat()
                 entries.append((status.st_mtime, status.st_size, entry))

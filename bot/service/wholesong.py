@@ -15,7 +15,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.audio.join import join_in_thread
 from bot.audio.probe import probe_audio
@@ -27,6 +27,9 @@ from bot.media import MediaFetcher, MediaRefused
 from bot.media.cache import AudioCache
 from bot.service.ports import DeliveryError, Metrics, NoMetrics, WholeSongEvents, WholeSongPost
 from bot.store import Store
+
+# Where a part's audio came from, as `/metrics` counts it.
+PartSource = Literal["cache", "download"]
 
 log = logging.getLogger("bot.service")
 
@@ -258,9 +261,22 @@ class WholeSongs:
     async def _part_audio(self, index: int, part: ChainPart, work: Path) -> Path:
         """One part's mp3 from the first source that gives real audio; `PartUnavailable` says what each said."""
         dest = work / f"part-{index + 1}.mp3"
-        if await self._cached(part.clip_id, dest):
-            self._metrics.whole_song_part("cache")
+        source, failures = await self.fetch_clip_audio(part, dest)
+        if source is not None:
+            self._metrics.whole_song_part(source)
             return dest
+        title = f"“{part.song.title}”, " if part.song and part.song.title else ""
+        raise PartUnavailable(
+            f"Encore could not get the audio of part {index + 1} ({title}{part.clip_id[:8]}): "
+            + ("; ".join(failures) or "no source has it")
+            + ". Nothing was posted; try again later."
+        )
+
+    async def fetch_clip_audio(self, part: ChainPart, dest: Path) -> tuple[PartSource | None, list[str]]:
+        """Put a clip's mp3 at `dest` from the first source that gives real audio, Encore's own copy first (and keep
+        a copy of what was downloaded): where it came from, or None and what each source said."""
+        if await self._cached(part.clip_id, dest):
+            return "cache", []
         failures = []
         for label, url in await self._sources(part):
             try:
@@ -275,14 +291,8 @@ class WholeSongs:
                 continue
             if self.cache:
                 await asyncio.to_thread(self.cache.put, part.clip_id, dest)
-            self._metrics.whole_song_part("download")
-            return dest
-        title = f"“{part.song.title}”, " if part.song and part.song.title else ""
-        raise PartUnavailable(
-            f"Encore could not get the audio of part {index + 1} ({title}{part.clip_id[:8]}): "
-            + ("; ".join(failures) or "no source has it")
-            + ". Nothing was posted; try again later."
-        )
+            return "download", []
+        return None, failures
 
     async def _cached(self, clip_id: str, dest: Path) -> bool:
         """Encore's own copy of the clip, if it still has a readable one."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -23,6 +24,9 @@ from bot.store import Store
 from bot.ui.task_messages import TaskMessages
 from bot.web.pages import PagePublisher
 
+if TYPE_CHECKING:
+    from bot.ui.voice import VoicePlayers
+
 log = logging.getLogger("bot.app")
 
 COMMANDS_HASH_KEY = "commands_hash"
@@ -31,14 +35,16 @@ IDENTIFY_INTERVAL = 5.0
 
 
 def encore_intents() -> discord.Intents:
-    """Exactly what Encore uses: servers and their channels, and reactions (🔁, ⭐, read raw).
+    """Exactly what Encore uses: servers and their channels, reactions (🔁, ⭐, read raw), and voice states (who
+    is in which voice channel, for `/listen`; discord.py needs it to connect to voice).
 
     Commands, buttons and forms arrive as interactions without any intent; asking for messages, typing,
-    presences, members, voice or DMs would only make Discord send events nobody reads.
+    presences, members or DMs would only make Discord send events nobody reads.
     """
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_reactions = True
+    intents.voice_states = True
     return intents
 
 
@@ -59,6 +65,7 @@ class EncoreClient(commands.AutoShardedBot):
     service: TaskService
     task_messages: TaskMessages
     pages: PagePublisher | None = None  # song pages, with PUBLIC_URL set
+    voice_players: VoicePlayers
 
     def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
         super().__init__(

@@ -56,6 +56,8 @@ def test_the_invite_asks_for_what_encore_does() -> None:
             attach_files=True,
             add_reactions=True,
             read_message_history=True,
+            connect=True,
+            speak=True,
         ).value
         == INVITE_PERMISSIONS
     )
@@ -78,6 +80,7 @@ async def test_everything_works(tmp_path: Path) -> None:
     assert line(lines, "server 'Encore Test Guild'").startswith("✅")
     assert "results go to each command's channel" in line(lines, "server 'Encore Test Guild'")
     assert line(lines, "SUNOAPI_KEY") == "✅ SUNOAPI_KEY: accepted by sunoapi.co (it does not report credits)"
+    assert line(lines, "voice:") == "✅ voice: PyNaCl and davey (Discord's end-to-end encryption) are installed"
     assert "1 task(s) waiting, 0 at the provider; no Encore running on it" in line(lines, "DATABASE_PATH")
     assert lines[-1] == "Everything Encore needs works."
 
@@ -124,6 +127,25 @@ async def test_a_permission_missing_in_the_results_channel(tmp_path: Path) -> No
         await discord.delete_channel(results)
         code, lines = await check(sunoapi_env(discord, suno, database), tmp_path)
         assert f"its results channel {results} is gone" in line(lines, f"server {GUILD_ID}")
+
+
+async def test_voice_channels_where_listen_would_be_refused(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        lounge = await discord.add_voice_channel("Lounge")
+        stage = await discord.add_voice_channel("Stage", stage=True)
+        hidden = await discord.add_voice_channel("Hidden")
+        await discord.add_voice_channel("Open")
+        await discord.deny_permission(lounge, "connect")
+        await discord.deny_permission(stage, "speak")
+        await discord.deny_permission(hidden, "view_channel")
+        code, lines = await check(sunoapi_env(discord, suno, tmp_path / "encore.db"), tmp_path)
+    assert code == 1
+    assert line(lines, "'Lounge'") == (
+        "❌ server 'Encore Test Guild': the bot cannot connect in the voice channel 'Lounge', so /listen is refused "
+        "there; grant Connect to its role or in that channel"
+    )
+    assert "cannot speak in the voice channel 'Stage'" in line(lines, "'Stage'")
+    assert not [text for text in lines if "'Hidden'" in text or "'Open'" in text]
 
 
 async def test_a_permission_missing_in_the_server(tmp_path: Path) -> None:

@@ -140,7 +140,8 @@ async def test_the_whole_song_of_a_three_part_chain_is_posted_once_as_a_reply(tm
             ]
             assert whole.allowed_mentions == {"parse": []}
             assert [button["custom_id"] for row in whole.components for button in row["components"]] == [
-                f"encore:wextend:{chain.clips[-1]}"
+                f"encore:wextend:{chain.clips[-1]}",
+                f"encore:listen-whole:{chain.clips[-1]}",
             ]
 
             again = await discord.click_button(last.id, f"encore:whole:{chain.clips[-1]}", user_id=OTHER_USER_ID)
