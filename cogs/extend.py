@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import Refusal
-from bot.domain.validation import ExtendOptions, format_seconds
+from bot.domain.validation import ExtendOptions
 from bot.service import COMMAND_MAX_LENGTHS
 from bot.ui import render
 from bot.ui.client import EncoreClient
