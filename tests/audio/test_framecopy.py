@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -94,7 +94,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     encoding = ENCODINGS[request.param]
     folder = tmp_path_factory.mktemp(request.param)
     parts = make_chain(folder, encoding)
-    result = join(parts, folder / "whole.mp3", LIMIT, tags=TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(500))
+    result = join(parts, folder / "whole.mp3", LIMIT, tags=replace(TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(500)))
     samples, rate = decode_mono(result.path)
     return Built(encoding, parts, result, samples, rate)
 
