@@ -29,7 +29,16 @@ from typing import Any
 
 import asyncpg
 
-from bench.run import RESULTS, bot_env, markdown_table, peak_in_window, start_bot_process, stop_bot_process, summary_ms
+from bench.run import (
+    RESULTS,
+    bot_env,
+    markdown_table,
+    peak_in_window,
+    run_in_workdir,
+    start_bot_process,
+    stop_bot_process,
+    summary_ms,
+)
 from bot.domain.models import ExtendRequest, GenerateRequest, Requester, TaskStatus
 from bot.store import Store
 from bot.store.postgres import PostgresStore
@@ -490,11 +499,7 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = prin
         out(f"bench.scale needs PostgreSQL: run scripts/bench-scale, or set {URL_VARIABLE}")
         return 2
     sizes = TINY if args.tiny else FULL
-    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"encore-bench-scale-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(sizes, workdir, out))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
+    results = run_in_workdir("encore-bench-scale", lambda workdir: run_all(sizes, workdir, out), args.output)
     out(table(results))
     out(f"total {results['total_seconds']} s; JSON written to {args.output}")
     return 0

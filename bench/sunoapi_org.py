@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import sys
 import time
@@ -30,9 +28,11 @@ from bench.run import (
     RESULTS,
     bot_env,
     free_port,
+    generation_on_a_clock,
     is_result,
     markdown_table,
     peak_in_window,
+    run_in_workdir,
     start_bot_process,
     stop_bot_process,
     summary_ms,
@@ -65,7 +65,6 @@ def extend_options(n: int) -> dict[str, str]:
 
 async def budget(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """`in_flight` extends at once, generated on a clock like Suno's; what the provider saw."""
-    rng = random.Random(1)
     async with (
         FakeDiscord() as discord,
         FakeSunoApiOrg(
@@ -86,34 +85,15 @@ async def budget(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "DAILY_TASKS_PER_USER": "0",
             "USER_COOLDOWN_SECONDS": "0",
         }
-        finished_at: dict[str, float] = {}
-        timelines: list[asyncio.Task[None]] = []
-
-        async def generate(task_id: str) -> None:
-            """PENDING → TEXT_SUCCESS → FIRST_SUCCESS → SUCCESS on a clock (the fake advances only when told)."""
-            for low, high in ((5, 15), (15, 30), (10, 25)):
-                await asyncio.sleep(rng.uniform(low, high) * sizes.time_scale)
-                suno.advance(task_id)
-            finished_at[task_id] = time.perf_counter()
-
-        async def follow_submits() -> None:
-            while True:
-                submit = await suno.wait_for_submit(timeout=3600)
-                suno.hold(submit.task_id)
-                timelines.append(asyncio.create_task(generate(submit.task_id)))
-
         process, _ = await start_bot_process(bot_env(discord, workdir / "budget.db", provider))
         started = time.perf_counter()
         try:
-            follower = asyncio.create_task(follow_submits())
-            commands = await asyncio.gather(
-                *(discord.invoke_command("extend", extend_options(n)) for n in range(sizes.in_flight))
-            )
-            await asyncio.gather(*(command.wait_response(timeout=60) for command in commands))
-            await asyncio.sleep(sizes.window)
-            follower.cancel()
-            for timeline in timelines:
-                timeline.cancel()
+            async with generation_on_a_clock(suno, sizes.time_scale) as finished_at:
+                commands = await asyncio.gather(
+                    *(discord.invoke_command("extend", extend_options(n)) for n in range(sizes.in_flight))
+                )
+                await asyncio.gather(*(command.wait_response(timeout=60) for command in commands))
+                await asyncio.sleep(sizes.window)
         finally:
             await stop_bot_process(process)
         submits = [r.time for r in suno.requests if r.path.endswith("/generate/extend")]
@@ -228,11 +208,7 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = prin
     args = parser.parse_args(argv)
     sizes = TINY if args.tiny else FULL
     out(f"Encore on the sunoapi.org contract: real bot vs the local fake; {'tiny' if args.tiny else 'full'} sizes.")
-    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"encore-bench-org-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(sizes, workdir, out))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
+    results = run_in_workdir("encore-bench-org", lambda workdir: run_all(sizes, workdir, out), args.output)
     out(table(results))
     out(f"total {results['total_seconds']} s; JSON written to {args.output}")
     return 0
