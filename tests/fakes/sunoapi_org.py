@@ -21,8 +21,6 @@ silent are stated here:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
 import math
@@ -44,9 +42,9 @@ from tests.fakes.providers import (
     Step,
     StepLike,
     WebhookDelivery,
+    WebhookSender,
     _body,
     _duration,
-    _Feed,
 )
 
 Vendor = Literal["sunoapi_org", "kie"]
@@ -168,41 +166,34 @@ class FakeSunoApiOrg(FakeProvider):
         self.polls_per_task = polls_per_task
         self.poll_window = poll_window
         self.credits = credits
-        self.callback_timeout = callback_timeout
         self.rate_limit_violations: list[tuple[str, float]] = []
         # clip id -> (model, duration) of every clip the account has
         self.clips: dict[str, tuple[str, float]] = {}
         self.uploads: list[str] = []  # every uploadUrl fetched for an upload-extend
         self._recent_submits: deque[float] = deque()
         self._recent_polls: dict[str, deque[float]] = {}
-        self._callbacks: _Feed[WebhookDelivery] = _Feed()
-        self._callback_queue: asyncio.Queue[WebhookDelivery] = asyncio.Queue()
-        self._callback_worker: asyncio.Task[None] | None = None
+        self._callbacks = WebhookSender(clock, timeout=callback_timeout)
 
     # lifecycle and callbacks
 
     async def start(self) -> Self:
         await super().start()
-        self._callback_worker = asyncio.create_task(self._deliver_callbacks())
+        self._callbacks.start()
         return self
 
     async def close(self) -> None:
         """Stop serving; callbacks still queued are dropped."""
-        if self._callback_worker is not None:
-            self._callback_worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._callback_worker
-            self._callback_worker = None
+        await self._callbacks.close()
         await super().close()
 
     @property
     def callbacks(self) -> list[WebhookDelivery]:
         """Every callback attempt, in delivery order."""
-        return self._callbacks.items
+        return self._callbacks.delivered.items
 
     async def wait_for_callback(self, task_id: str | None = None, timeout: float = 10.0) -> WebhookDelivery:
         """The oldest finished callback (of `task_id`, if given) not yet returned by this method."""
-        return await self._callbacks.take(lambda c: task_id in (None, c.task_id), timeout)
+        return await self._callbacks.take(task_id, timeout)
 
     def seed_clip(self, clip_id: str, *, model: str = "V5", duration: float = 180.0) -> None:
         """A song of this account made elsewhere (on suno.com): extends may name it."""
@@ -222,20 +213,7 @@ class FakeSunoApiOrg(FakeProvider):
             return
         url = task.request.get("callBackUrl")
         if isinstance(url, str):
-            self._callback_queue.put_nowait(WebhookDelivery(task.task_id, url, self.callback_body(task), None))
-
-    async def _deliver_callbacks(self) -> None:
-        async with ClientSession(timeout=ClientTimeout(total=self.callback_timeout)) as session:
-            while True:
-                delivery = await self._callback_queue.get()
-                delivery.time = self.clock()
-                try:
-                    async with session.post(delivery.url, json=delivery.body) as response:
-                        await response.read()
-                        delivery.response_status = response.status
-                except (ClientError, TimeoutError) as error:
-                    delivery.error = repr(error)
-                self._callbacks.append(delivery)
+            self._callbacks.send(WebhookDelivery(task.task_id, url, self.callback_body(task), None))
 
     # the API
 
