@@ -41,6 +41,7 @@ from bot.audio.stitch import (
     CROSSFADE_SECONDS,
     CUT_TOLERANCE,
     LAME_OPTIONS,
+    PEAKS_WIDTH,
     AudioSourceError,
     BuildCancelled,
     CutPastEnd,
@@ -294,7 +295,6 @@ def copy_join(
     *,
     limit_bytes: int | None,
     tags: SongTags,
-    peaks_width: int,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Join the parts frame by frame into `out_path`; `CannotCopy` (nothing written) when they cannot be."""
@@ -324,7 +324,7 @@ def copy_join(
                     window_frames += len(window)
             writer.finish(delay=layout.skip - DECODER_DELAY, total_samples=layout.total)
         _check(cancel)
-        peaks = _peaks(temporary, writer, layout, first, peaks_width, cancel)
+        peaks = _peaks(temporary, writer, layout, first, PEAKS_WIDTH, cancel)
         duration = layout.total / first.header.sample_rate
         write_tags(temporary, tags, duration)
         size = temporary.stat().st_size

@@ -41,7 +41,6 @@ def join(
     limit_bytes: int,
     *,
     tags: SongTags,
-    peaks_width: int = 1200,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Copy the parts' frames; when they cannot be copied (or the copy is over `limit_bytes`), re-encode the song
@@ -50,10 +49,10 @@ def join(
     with _running_lock:
         _running += 1
     try:
-        return copy_join(parts, out_path, limit_bytes=limit_bytes, tags=tags, peaks_width=peaks_width, cancel=cancel)
+        return copy_join(parts, out_path, limit_bytes=limit_bytes, tags=tags, cancel=cancel)
     except CannotCopy as reason:
         log.info("whole song %s re-encoded: %s", out_path.name, reason)
-        result = fit_to_limit(parts, out_path, limit_bytes, tags=tags, peaks_width=peaks_width, cancel=cancel)
+        result = fit_to_limit(parts, out_path, limit_bytes, tags=tags, cancel=cancel)
         return dataclasses.replace(result, built_by=f"{result.built_by} ({reason})")
     finally:
         with _running_lock:

@@ -55,6 +55,9 @@ DECODE_MARGIN_SECONDS = 1.0
 """A part is decoded at most this far past the length its probe gave: a header that lies about a file's length
 (an 8 s FLAC holding 10 minutes) cannot make a build decode, encode and post more than it planned."""
 
+PEAKS_WIDTH = 1200
+"""Columns of the waveform peaks gathered while building, one per pixel of the picture drawn from them."""
+
 DAMAGED_FRAMES_ALLOWED = 50
 """Undecodable packets skipped (as silence of their length) in one part, as players do; more and the part is
 taken as unusable."""
@@ -174,7 +177,7 @@ def stitch(
     *,
     bitrate: int = BITRATE_LADDER[0],
     tags: SongTags,
-    peaks_width: int = 1200,
+    peaks_width: int = PEAKS_WIDTH,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Build the whole song at one bit rate; the file appears at `out_path` only when it is complete."""
@@ -188,7 +191,6 @@ def fit_to_limit(
     limit_bytes: int,
     *,
     tags: SongTags,
-    peaks_width: int = 1200,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Build the whole song at the best bit rate of `BITRATE_LADDER` whose file fits in `limit_bytes`.
@@ -204,7 +206,7 @@ def fit_to_limit(
         raise WholeSongTooLarge(estimate_size(duration, BITRATE_LADDER[-1], extra), limit_bytes, duration)
     result: StitchResult | None = None
     for rate in fitting:
-        result = _build(plan, out_path, rate, tags, peaks_width, cancel)
+        result = _build(plan, out_path, rate, tags, PEAKS_WIDTH, cancel)
         if result.size <= limit_bytes:
             return result
     assert result is not None
