@@ -611,6 +611,14 @@ def markdown_table(rows: Sequence[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def bench_arguments(prog: str, doc: str, results_file: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options every benchmark takes: `--tiny` sizes (what the smoke test runs) and where to write the JSON."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
+    parser.add_argument("--output", type=Path, default=RESULTS / results_file, help="where to write the JSON")
+    return parser.parse_args(argv)
+
+
 def run_in_workdir(
     name: str, run: Callable[[Path], Coroutine[Any, Any, dict[str, Any]]], output: Path
 ) -> dict[str, Any]:
@@ -625,10 +633,7 @@ def run_in_workdir(
 
 
 def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
-    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
-    args = parser.parse_args(argv)
+    args = bench_arguments("python -m bench", __doc__, "latest.json", argv)
     sizes = TINY if args.tiny else FULL
     out(
         "Encore bench: real bot vs local fakes; part 3 uses sunoapi.co's documented limits (2 polls/s, 1 extend/4 s)"

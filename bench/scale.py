@@ -14,7 +14,6 @@ Needs a PostgreSQL server: `scripts/bench-scale` starts a throwaway one (like `s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -30,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from bench.run import (
-    RESULTS,
+    bench_arguments,
     bot_env,
     markdown_table,
     peak_in_window,
@@ -491,10 +490,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
-    parser.add_argument("--output", type=Path, default=RESULTS / "scale.json", help="where to write the JSON")
-    args = parser.parse_args(argv)
+    args = bench_arguments("python -m bench.scale", __doc__, "scale.json", argv)
     if not os.environ.get(URL_VARIABLE):
         out(f"bench.scale needs PostgreSQL: run scripts/bench-scale, or set {URL_VARIABLE}")
         return 2

@@ -13,7 +13,6 @@ Run from the repository root: `python -m bench.sunoapi_org` (full: about four mi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 from bench.run import (
     MP3_BYTES,
-    RESULTS,
+    bench_arguments,
     bot_env,
     free_port,
     generation_on_a_clock,
@@ -202,10 +201,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.sunoapi_org", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
-    parser.add_argument("--output", type=Path, default=RESULTS / "sunoapi_org.json", help="where to write the JSON")
-    args = parser.parse_args(argv)
+    args = bench_arguments("python -m bench.sunoapi_org", __doc__, "sunoapi_org.json", argv)
     sizes = TINY if args.tiny else FULL
     out(f"Encore on the sunoapi.org contract: real bot vs the local fake; {'tiny' if args.tiny else 'full'} sizes.")
     results = run_in_workdir("encore-bench-org", lambda workdir: run_all(sizes, workdir, out), args.output)
