@@ -29,7 +29,7 @@ import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -42,7 +42,6 @@ from tests.fakes.providers import (
     Step,
     StepLike,
     WebhookDelivery,
-    WebhookSender,
     _duration,
 )
 
@@ -112,18 +111,9 @@ class FakeApiframeV2(FakeProvider):
         # track id -> (job id, model, duration) of every track the account's jobs made
         self.tracks: dict[str, tuple[str, str, float]] = {}
         self._webhook_routes: dict[str, str] = {}
-        self._webhooks = WebhookSender(clock, timeout=15, route=self._local)
+        self._webhooks = self._webhook_sender(timeout=15, route=self._local)
 
-    # lifecycle and webhooks
-
-    async def start(self) -> Self:
-        await super().start()
-        self._webhooks.start()
-        return self
-
-    async def close(self) -> None:
-        await self._webhooks.close()
-        await super().close()
+    # webhooks
 
     def route_webhooks(self, public: str, local: str) -> None:
         """Deliver webhooks for URLs under `public` (https) to the same path under `local`: a TLS proxy's job."""

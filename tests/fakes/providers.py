@@ -311,6 +311,7 @@ class FakeProvider:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._senders: list[WebhookSender] = []
 
     # lifecycle
 
@@ -341,10 +342,15 @@ class FakeProvider:
         host, port = runner.addresses[0][:2]
         self._runner = runner
         self._base_url = f"http://{host}:{port}"
+        for sender in self._senders:
+            sender.start()
         return self
 
     async def close(self) -> None:
-        """Stop serving; requests held by an injected delay get their connection reset."""
+        """Stop serving; requests held by an injected delay get their connection reset, webhooks still queued are
+        dropped."""
+        for sender in self._senders:
+            await sender.close()
         self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -352,6 +358,12 @@ class FakeProvider:
 
     async def __aenter__(self) -> Self:
         return await self.start()
+
+    def _webhook_sender(self, *, timeout: float, route: Callable[[str], str] = lambda url: url) -> WebhookSender:
+        """A sender of this fake's webhooks (callbacks), started and stopped with the fake."""
+        sender = WebhookSender(self.clock, timeout=timeout, route=route)
+        self._senders.append(sender)
+        return sender
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
@@ -916,22 +928,12 @@ class FakeApiframe(FakeProvider):
         self.email = email
         self.plan = plan
         self.media_uploads: list[str] = []  # ids of files sent to `/upload-audio`, served on the CDN
-        self._webhooks = WebhookSender(clock, timeout=webhook_timeout)
+        self._webhooks = self._webhook_sender(timeout=webhook_timeout)
 
     @property
     def webhooks(self) -> list[WebhookDelivery]:
         """Every webhook delivery attempt, in delivery order."""
         return self._webhooks.delivered.items
-
-    async def start(self) -> Self:
-        await super().start()
-        self._webhooks.start()
-        return self
-
-    async def close(self) -> None:
-        """Stop serving; webhooks still queued are dropped."""
-        await self._webhooks.close()
-        await super().close()
 
     def seed_task(self, task_id: str, songs: Sequence[str] | None = None) -> FakeTask:
         """A finished task the bot never submitted (e.g. a song made on the website)."""

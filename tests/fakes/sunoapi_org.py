@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from mutagen import MutagenError
@@ -42,7 +42,6 @@ from tests.fakes.providers import (
     Step,
     StepLike,
     WebhookDelivery,
-    WebhookSender,
     _body,
     _duration,
 )
@@ -172,19 +171,9 @@ class FakeSunoApiOrg(FakeProvider):
         self.uploads: list[str] = []  # every uploadUrl fetched for an upload-extend
         self._recent_submits: deque[float] = deque()
         self._recent_polls: dict[str, deque[float]] = {}
-        self._callbacks = WebhookSender(clock, timeout=callback_timeout)
+        self._callbacks = self._webhook_sender(timeout=callback_timeout)
 
-    # lifecycle and callbacks
-
-    async def start(self) -> Self:
-        await super().start()
-        self._callbacks.start()
-        return self
-
-    async def close(self) -> None:
-        """Stop serving; callbacks still queued are dropped."""
-        await self._callbacks.close()
-        await super().close()
+    # callbacks
 
     @property
     def callbacks(self) -> list[WebhookDelivery]:
@@ -268,14 +257,8 @@ class FakeSunoApiOrg(FakeProvider):
         custom, instrumental = _boolean(body, "customMode"), _boolean(body, "instrumental")
         model = _model(body)
         _callback_url(body)
-        prompt_limit, style_limit, title_limit = LIMITS[model]
         if custom:
-            _text(body, "style", style_limit)
-            _text(body, "title", title_limit)
-            if not instrumental:
-                _text(body, "prompt", prompt_limit)
-            elif "prompt" in body:
-                _text(body, "prompt", prompt_limit, required=False)
+            _custom_texts(body, model, prompt_required=not instrumental)
         else:
             _text(body, "prompt", DESCRIPTION_LIMIT)
             for name in ("style", "title"):
@@ -299,18 +282,8 @@ class FakeSunoApiOrg(FakeProvider):
         if model != source[0]:
             raise Refused(400, "Model version must be consistent with the source music")
         if defaults:
-            prompt_limit, style_limit, title_limit = LIMITS[model]
-            _text(body, "prompt", prompt_limit)
-            _text(body, "style", style_limit)
-            _text(body, "title", title_limit)
-            at = body.get("continueAt")
-            self.continue_at_types.append(type(at).__name__)
-            if (
-                not isinstance(at, int | float)
-                or isinstance(at, bool)
-                or not (math.isfinite(at) and 0 < at < source[1])
-            ):
-                raise Refused(400, f"continueAt must be a number of seconds above 0 and below {source[1]:g}")
+            _custom_texts(body, model)
+            _continue_at(self, body, source[1])
         self._charge()
         return {"taskId": self._make(record, "extend", body, model).task_id}
 
@@ -328,10 +301,7 @@ class FakeSunoApiOrg(FakeProvider):
         if seconds > MAX_UPLOAD_SECONDS:
             raise Refused(400, "the audio must be at most 8 minutes")
         if defaults:
-            prompt_limit, style_limit, title_limit = LIMITS[model]
-            _text(body, "prompt", prompt_limit, required=not instrumental)
-            _text(body, "style", style_limit)
-            _text(body, "title", title_limit)
+            _custom_texts(body, model, prompt_required=not instrumental)
             _continue_at(self, body, seconds)
         self._charge()
         self.uploads.append(url)
@@ -439,6 +409,14 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = True)
         raise Refused(400, f"{name} is required")
     if len(value) > limit:
         raise Refused(413, f"{name} is longer than {limit} characters")
+
+
+def _custom_texts(body: dict[str, Any], model: str, *, prompt_required: bool = True) -> None:
+    """The texts of custom mode (and of an extend with its own parameters), each within the model's limit."""
+    prompt_limit, style_limit, title_limit = LIMITS[model]
+    _text(body, "prompt", prompt_limit, required=prompt_required)
+    _text(body, "style", style_limit)
+    _text(body, "title", title_limit)
 
 
 def _continue_at(fake: FakeSunoApiOrg, body: dict[str, Any], duration: float) -> None:
