@@ -19,6 +19,7 @@ from bot.audio.framecopy import _encode, _mp3_decoder, _with_borrowed
 from bot.audio.join import join, join_in_thread
 from bot.audio.mpeg import crc16, parse_header
 from bot.audio.stitch import CROSSFADE_SECONDS, BuildCancelled, Part, SongTags, StitchResult, estimate_size
+from tests.audio.test_stitch import CUTS, LENGTHS, SEAMS, TONES, TOTAL
 from tests.e2e.harness import eventually
 from tests.support.audio import (
     TONE_AMPLITUDE,
@@ -34,11 +35,6 @@ from tests.support.audio import (
     window,
 )
 
-TONES = (440.0, 660.0, 880.0)
-LENGTHS = (8.0, 7.0, 6.0)
-CUTS = (3.0, 4.5)
-SEAMS = (3.0, 7.5)
-TOTAL = CUTS[0] + CUTS[1] + LENGTHS[2]
 TAGS = SongTags(title="Echoes (whole song)", artists=("Ann", "bob#42"))
 STEADY_RMS = TONE_AMPLITUDE / np.sqrt(2)
 LIMIT = 25 * 1024 * 1024

@@ -76,23 +76,7 @@ EXTEND_FIELDS = frozenset(
         "personaId",
     }
 )
-GENERATE_FIELDS = frozenset(
-    {
-        "customMode",
-        "instrumental",
-        "model",
-        "callBackUrl",
-        "prompt",
-        "style",
-        "title",
-        "negativeTags",
-        "vocalGender",
-        "styleWeight",
-        "weirdnessConstraint",
-        "audioWeight",
-        "personaId",
-    }
-)
+GENERATE_FIELDS = (EXTEND_FIELDS - {"defaultParamFlag", "audioId", "continueAt"}) | {"customMode", "instrumental"}
 UPLOAD_EXTEND_FIELDS = (EXTEND_FIELDS - {"audioId"}) | {"uploadUrl", "instrumental"}
 MAX_UPLOAD_SECONDS = 8 * 60
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
