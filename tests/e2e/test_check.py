@@ -54,13 +54,18 @@ def provider_env(discord: FakeDiscord, suno: FakeSunoApi, cwd: Path, provider: M
     return env | dict(provider)
 
 
+async def check_line(env: Mapping[str, str], cwd: Path, text: str, *, exit_code: int) -> str:
+    """Run the check, which must exit with `exit_code`; its one report line that holds `text`."""
+    code, lines = await check(env, cwd)
+    assert code == exit_code, "\n".join(lines)
+    return line(lines, text)
+
+
 async def check_unreachable(env: Mapping[str, str], cwd: Path, base_url: str, provider: str) -> None:
     """With the `base_url` setting on a closed port, the check fails on a `<provider> unreachable at` line."""
     port = closed_port()
-    code, lines = await check({**env, base_url: f"http://127.0.0.1:{port}"}, cwd)
-    assert code == 1 and line(lines, f"{provider} unreachable").startswith(
-        f"❌ {provider} unreachable at http://127.0.0.1:{port}"
-    )
+    found = await check_line({**env, base_url: f"http://127.0.0.1:{port}"}, cwd, f"{provider} unreachable", exit_code=1)
+    assert found.startswith(f"❌ {provider} unreachable at http://127.0.0.1:{port}")
 
 
 def test_the_invite_asks_for_what_encore_does() -> None:
@@ -158,9 +163,8 @@ async def test_a_refused_or_unreachable_provider(tmp_path: Path) -> None:
     database = tmp_path / "encore.db"
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
         env = sunoapi_env(discord, suno, database)
-        code, lines = await check({**env, "SUNOAPI_KEY": "a-key-sunoapi-does-not-know"}, tmp_path)
-        assert code == 1
-        assert line(lines, "SUNOAPI_KEY") == (
+        refused = {**env, "SUNOAPI_KEY": "a-key-sunoapi-does-not-know"}
+        assert await check_line(refused, tmp_path, "SUNOAPI_KEY", exit_code=1) == (
             "❌ SUNOAPI_KEY: sunoapi.co refused the key; copy it again from your sunoapi.co account"
         )
         await check_unreachable(env, tmp_path, "SUNOAPI_BASE_URL", "sunoapi.co")
@@ -171,12 +175,13 @@ async def test_apiframe_credits_and_a_refused_key(tmp_path: Path) -> None:
         env = provider_env(
             discord, suno, tmp_path, {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
         )
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "APIFRAME_KEY") == f"✅ APIFRAME_KEY: accepted by apiframe, {apiframe.credits} credits left"
+        assert await check_line(env, tmp_path, "APIFRAME_KEY", exit_code=0) == (
+            f"✅ APIFRAME_KEY: accepted by apiframe, {apiframe.credits} credits left"
+        )
         apiframe.api_key = "revoked"
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and line(lines, "APIFRAME_KEY").startswith("❌ APIFRAME_KEY: apiframe refused the key")
+        assert (await check_line(env, tmp_path, "APIFRAME_KEY", exit_code=1)).startswith(
+            "❌ APIFRAME_KEY: apiframe refused the key"
+        )
 
 
 async def test_sunoapi_org_credits_a_refused_key_and_an_unreachable_reseller(tmp_path: Path) -> None:
@@ -184,15 +189,13 @@ async def test_sunoapi_org_credits_a_refused_key_and_an_unreachable_reseller(tmp
         env = provider_env(
             discord, suno, tmp_path, {"SUNOAPI_ORG_KEY": PROVIDER_KEY, "SUNOAPI_ORG_BASE_URL": org.base_url}
         )
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "SUNOAPI_ORG_KEY") == "✅ SUNOAPI_ORG_KEY: accepted by sunoapi.org, 480 credits left"
+        assert await check_line(env, tmp_path, "SUNOAPI_ORG_KEY", exit_code=0) == (
+            "✅ SUNOAPI_ORG_KEY: accepted by sunoapi.org, 480 credits left"
+        )
         org.credits = 0
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and "no credits are left" in line(lines, "SUNOAPI_ORG_KEY")
+        assert "no credits are left" in await check_line(env, tmp_path, "SUNOAPI_ORG_KEY", exit_code=1)
         org.api_key = "revoked"
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and line(lines, "SUNOAPI_ORG_KEY").startswith(
+        assert (await check_line(env, tmp_path, "SUNOAPI_ORG_KEY", exit_code=1)).startswith(
             "❌ SUNOAPI_ORG_KEY: sunoapi.org refused the key"
         )
         await check_unreachable(env, tmp_path, "SUNOAPI_ORG_BASE_URL", "sunoapi.org")
@@ -261,13 +264,12 @@ async def test_apiframe_v2_credits_an_inactive_key_and_an_unreachable_api(tmp_pa
         env = provider_env(
             discord, suno, tmp_path, {"APIFRAME_V2_KEY": PROVIDER_KEY, "APIFRAME_V2_BASE_URL": api.base_url}
         )
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "APIFRAME_V2_KEY") == "✅ APIFRAME_V2_KEY: accepted by apiframe v2, 77 credits left"
+        assert await check_line(env, tmp_path, "APIFRAME_V2_KEY", exit_code=0) == (
+            "✅ APIFRAME_V2_KEY: accepted by apiframe v2, 77 credits left"
+        )
         assert api.calls("/v2/me")[0].headers["x-api-key"] == PROVIDER_KEY
         api.inactive = True
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and line(lines, "APIFRAME_V2_KEY").startswith(
+        assert (await check_line(env, tmp_path, "APIFRAME_V2_KEY", exit_code=1)).startswith(
             "❌ APIFRAME_V2_KEY: apiframe v2 refused the key"
         )
         await check_unreachable(env, tmp_path, "APIFRAME_V2_BASE_URL", "apiframe v2")
@@ -278,16 +280,16 @@ async def test_suno_api_limits_with_and_without_a_proxy_key_and_suno_unreachable
         env = provider_env(
             discord, suno, tmp_path, {"SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": instance.base_url}
         )
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "suno-api (no key)") == "✅ suno-api (no key): accepted by suno-api, 40 credits left"
+        assert await check_line(env, tmp_path, "suno-api (no key)", exit_code=0) == (
+            "✅ suno-api (no key): accepted by suno-api, 40 credits left"
+        )
         instance.api_key = "proxy-key"  # now behind a proxy that wants a key
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and "suno-api refused the key" in line(lines, "suno-api (no key)")
-        code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
-        assert code == 0 and line(lines, "SUNO_API_KEY") == "✅ SUNO_API_KEY: accepted by suno-api, 40 credits left"
+        assert "suno-api refused the key" in await check_line(env, tmp_path, "suno-api (no key)", exit_code=1)
+        keyed = {**env, "SUNO_API_KEY": "proxy-key"}
+        assert await check_line(keyed, tmp_path, "SUNO_API_KEY", exit_code=0) == (
+            "✅ SUNO_API_KEY: accepted by suno-api, 40 credits left"
+        )
         instance.suno_down = True
-        code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
-        assert code == 1 and line(lines, "suno-api unreachable").startswith(
+        assert (await check_line(keyed, tmp_path, "suno-api unreachable", exit_code=1)).startswith(
             f"❌ suno-api unreachable at {instance.base_url}: suno_api error: HTTP 503 on /api/get_limit"
         )
