@@ -34,7 +34,7 @@ from typing import Any
 
 from bot.domain.models import ExtendRequest, Requester
 from bot.store.sqlite import SqliteStore
-from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, free_port, running_bot, settings_for, webhook_env
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 
@@ -289,13 +289,7 @@ async def completion_to_post(sizes: Sizes, workdir: Path, *, webhooks: bool) -> 
             "LOG_LEVEL": "WARNING",
         }
         if webhooks:
-            port = free_port()
-            env |= {
-                "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-                "WEBHOOK_HOST": "127.0.0.1",
-                "WEBHOOK_PORT": str(port),
-                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
-            }
+            env |= webhook_env(free_port())
         settings = settings_for(discord, workdir / f"post-{webhooks}.db", env)
         async with running_bot(discord, settings) as running:
             provider_ids = []
@@ -321,14 +315,6 @@ async def completion_to_post(sizes: Sizes, workdir: Path, *, webhooks: bool) -> 
                     delays.append(upload_at - finished_at[task.provider_task_id])
             fetches = len(apiframe.calls("/fetch")) + len(apiframe.calls("/fetch-many"))
         return {"mode": "webhook" if webhooks else "polling", "fetch_requests": fetches, **summary_ms(delays)}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # ---------------------------------------------------------------- parts 4 and 5: the bot as a process

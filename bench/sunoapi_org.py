@@ -26,7 +26,6 @@ from bench.run import (
     MP3_BYTES,
     bench_arguments,
     bot_env,
-    free_port,
     generation_on_a_clock,
     is_result,
     markdown_table,
@@ -37,7 +36,7 @@ from bench.run import (
     summary_ms,
     upload_times,
 )
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, free_port, running_bot, settings_for, webhook_env
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
 
@@ -125,7 +124,6 @@ async def callback_to_upload(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         FakeSunoApiOrg(PROVIDER_KEY, clock=time.perf_counter, audio_size=MP3_BYTES, submit_window=1.0) as suno,
     ):
         suno.seed_clip(SONG, model="V5_5", duration=300.0)
-        port = free_port()
         env = {
             "SUNOAPI_ORG_KEY": PROVIDER_KEY,
             "SUNOAPI_ORG_BASE_URL": suno.base_url,
@@ -133,10 +131,7 @@ async def callback_to_upload(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "MAX_ACTIVE_TASKS_PER_USER": "0",
             "DAILY_TASKS_PER_USER": "0",
             "LOG_LEVEL": "WARNING",
-            "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-            "WEBHOOK_HOST": "127.0.0.1",
-            "WEBHOOK_PORT": str(port),
-            "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
+            **webhook_env(free_port()),
         }
         settings = settings_for(discord, workdir / "callbacks.db", env)
         async with running_bot(discord, settings) as running:

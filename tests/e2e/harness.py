@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -48,6 +49,24 @@ def provider_env(provider: ProviderFake) -> dict[str, str]:
         "SUNOAPI_BASE_URL": provider.base_url,
         "SUNOAPI_SUBMIT_INTERVAL_SECONDS": str(provider.submit_interval),
         "SUNOAPI_POLLS_PER_SECOND": str(polls),
+    }
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def webhook_env(port: int, public: str | None = None) -> dict[str, str]:
+    """Encore's webhook receiver on 127.0.0.1:`port`, reached at `public` (that address by default), with polling
+    slowed to its 600 s safety net so that only webhooks deliver on time."""
+    return {
+        "PUBLIC_WEBHOOK_URL": public or f"http://127.0.0.1:{port}",
+        "WEBHOOK_HOST": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
     }
 
 

@@ -11,10 +11,18 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.harness import PROVIDER_KEY, eventually, is_result, provider_env, running_bot, settings_for
+from tests.e2e.harness import (
+    PROVIDER_KEY,
+    eventually,
+    free_port,
+    is_result,
+    provider_env,
+    running_bot,
+    settings_for,
+    webhook_env,
+)
 from tests.e2e.test_extend_flow import assert_result_message
 from tests.e2e.test_generate import clip_ids, ever_said
-from tests.e2e.test_webhooks import free_port
 from tests.fakes.apiframe_v2 import FakeApiframeV2, signature
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.reliability.harness import BotProcess, bot_process_env, tasks
@@ -43,10 +51,7 @@ async def test_the_real_process_generates_and_extends_by_signed_webhooks_and_ref
             discord,
             apiframe,
             database,
-            PUBLIC_WEBHOOK_URL=PUBLIC,
-            WEBHOOK_HOST="127.0.0.1",
-            WEBHOOK_PORT=str(port),
-            WEBHOOK_POLL_INTERVAL_SECONDS="600",
+            **webhook_env(port, PUBLIC),
         )
         bot = await BotProcess.start(env, tmp_path)
         await discord.invoke_command(

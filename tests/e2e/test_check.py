@@ -3,7 +3,6 @@ each failure with its own ❌ line and a non-zero exit."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from bot.domain.models import ExtendRequest, Requester
 from bot.ops.permissions import INVITE_PERMISSIONS
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
-from tests.e2e.harness import PROVIDER_KEY
+from tests.e2e.harness import PROVIDER_KEY, free_port
 from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.apiframe_v2 import FakeApiframeV2
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, FakeDiscord
@@ -41,12 +40,6 @@ def line(lines: list[str], text: str) -> str:
     return found[0]
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def provider_env(discord: FakeDiscord, suno: FakeSunoApi, cwd: Path, provider: Mapping[str, str]) -> dict[str, str]:
     """The bot's settings (its database in `cwd`) with another provider's (`provider`) in place of sunoapi.co's."""
     env = sunoapi_env(discord, suno, cwd / "encore.db")
@@ -63,7 +56,7 @@ async def check_line(env: Mapping[str, str], cwd: Path, text: str, *, exit_code:
 
 async def check_unreachable(env: Mapping[str, str], cwd: Path, base_url: str, provider: str) -> None:
     """With the `base_url` setting on a closed port, the check fails on a `<provider> unreachable at` line."""
-    port = closed_port()
+    port = free_port()
     found = await check_line({**env, base_url: f"http://127.0.0.1:{port}"}, cwd, f"{provider} unreachable", exit_code=1)
     assert found.startswith(f"❌ {provider} unreachable at http://127.0.0.1:{port}")
 
@@ -115,7 +108,7 @@ async def test_a_refused_token(tmp_path: Path) -> None:
 
 
 async def test_discord_unreachable(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
         env = sunoapi_env(discord, suno, tmp_path / "encore.db")
     env["DISCORD_API_BASE"] = f"http://127.0.0.1:{port}/api/v10"
@@ -211,7 +204,7 @@ async def test_a_database_that_cannot_be_used(tmp_path: Path) -> None:
 
 
 async def test_beside_a_running_bot_with_webhooks(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframe(PROVIDER_KEY) as apiframe:
         env = provider_env(
             discord,
