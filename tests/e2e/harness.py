@@ -14,7 +14,7 @@ from typing import TypeVar
 from bot.app import EncoreBot
 from bot.config import Settings
 from tests.fakes.apiframe_v2 import FakeApiframeV2
-from tests.fakes.discord import GUILD_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.fakes.suno_api import FakeSunoApiSelfHosted
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
@@ -129,3 +129,15 @@ async def running_bot(discord: FakeDiscord, settings: Settings) -> AsyncIterator
             await running.stop()
         elif runner.exception():
             raise runner.exception()  # type: ignore[misc]
+
+
+async def failed_generation_notice(provider: ProviderFake, database: Path, reason: str) -> StoredMessage:
+    """Encore on `provider`, and a /generate the provider fails with `reason` while it waits in its first step;
+    the ❌ message Encore posts in the channel about it."""
+    async with FakeDiscord() as discord:
+        provider.set_script(None, [provider.default_script[0]])
+        async with running_bot(discord, settings_for(discord, database, provider_env(provider))):
+            await discord.invoke_command("generate", {"prompt": "a song Suno will refuse"})
+            submit = await provider.wait_for_submit()
+            provider.fail(submit.task_id, reason)
+            return await discord.wait_for_message(CHANNEL_ID, lambda message: "❌" in message.content)
