@@ -69,7 +69,7 @@ class SunoApiProvider(PacedProvider):
             try:
                 results.append(parse_task(task_id, data))
             except ProviderAnswerMalformed as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
+                results.append(answers.unreadable(task_id, error))
         return results
 
     async def _call(

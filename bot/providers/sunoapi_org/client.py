@@ -138,14 +138,12 @@ class SunoApiOrgProvider(PacedProvider):
             try:
                 results.append(parse_record(task_id, answer))
             except ProviderAnswerMalformed as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
+                results.append(answers.unreadable(task_id, error))
         return results
 
     async def credits(self) -> int | None:
         """`GET /api/v1/generate/credit` → `data`; None when it is not a whole, non-negative number."""
-        credits = (await self._call("GET", "/api/v1/generate/credit", None, None)).get("data")
-        valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
-        return credits if valid else None
+        return answers.credits((await self._call("GET", "/api/v1/generate/credit", None, None)).get("data"))
 
     async def _submitted(self, path: str, body: Mapping[str, Any]) -> str:
         """Submit (the caller holds the submit slot already) and read `data.taskId`."""
