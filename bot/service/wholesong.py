@@ -225,13 +225,13 @@ class WholeSongs:
                 title=song.title or "Untitled",
                 artists=await self._events.maker_names(song.guild_id, makers),
                 comment=f"The whole song of {len(parts)} parts, joined by Encore",
+                cover=cover,
             )
             result = await join_in_thread(
                 [Part(path, part.end) for path, part in zip(paths, parts, strict=True)],
                 work / "whole.mp3",
                 limit,
                 tags=tags,
-                cover=cover,
             )
             png = await asyncio.to_thread(render_waveform, result.peaks, result.duration, result.spans, result.seams)
             timeline = WholeSongTimeline(

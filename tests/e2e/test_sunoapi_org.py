@@ -17,14 +17,15 @@ from tests.e2e.harness import (
     PROVIDER_KEY,
     RunningBot,
     eventually,
+    free_port,
     is_result,
     provider_env,
     running_bot,
     settings_for,
+    webhook_env,
 )
 from tests.e2e.test_extend_flow import assert_result_message
 from tests.e2e.test_generate import clip_ids, ever_said
-from tests.e2e.test_webhooks import free_port
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
 from tests.reliability.harness import BotProcess, bot_process_env, tasks
@@ -54,13 +55,7 @@ async def test_generate_and_extend_arrive_by_their_own_callbacks_and_forgeries_c
         settings = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                **provider_env(suno),
-                "PUBLIC_WEBHOOK_URL": public,
-                "WEBHOOK_HOST": "127.0.0.1",
-                "WEBHOOK_PORT": str(port),
-                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
-            },
+            {**provider_env(suno), **webhook_env(port)},
         )
         async with running_bot(discord, settings) as running:
             command = await discord.invoke_command(
@@ -149,10 +144,7 @@ async def test_the_real_process_generates_and_extends_by_callbacks_and_ignores_a
     """`python -m bot` itself, as an operator runs it: callbacks at each task's own URL, a forgery refused."""
     database, port = tmp_path / "encore.db", free_port()
     async with FakeDiscord() as discord, FakeSunoApiOrg(PROVIDER_KEY, submit_window=1.0) as suno:
-        webhooks = {"PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}", "WEBHOOK_HOST": "127.0.0.1"}
-        env = bot_process_env(
-            discord, suno, database, WEBHOOK_PORT=str(port), WEBHOOK_POLL_INTERVAL_SECONDS="600", **webhooks
-        )
+        env = bot_process_env(discord, suno, database, **webhook_env(port))
         bot = await BotProcess.start(env, tmp_path)
         await discord.invoke_command("generate", {"prompt": "a sea shanty about servers"})
         generate = await suno.wait_for_submit()

@@ -56,7 +56,7 @@ def read_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
         if task.task_id != task_id:
             raise ProviderAnswerMalformed("the answer is about another task")
     except ProviderAnswerMalformed as error:
-        return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
+        return answers.unreadable(task_id, error)
     return task
 
 

@@ -8,11 +8,9 @@ from typing import Any
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import PacedProvider, optional_fields
+from bot.providers.base import PacedProvider, fetch_each, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
-    ProviderAnswerMalformed,
-    ProviderRejected,
     ProviderUnavailable,
     answer_error,
     as_code,
@@ -59,18 +57,11 @@ class SunoApiProvider(PacedProvider):
         return answers.accepted_task_id(data, self.name, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
-        results = []
-        for task_id in task_ids:
-            try:
-                data = await self._call("/suno/music/get-task", {"task_id": task_id}, self.poll_limiter)
-            except ProviderRejected as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, raw_status=error.message))
-                continue
-            try:
-                results.append(parse_task(task_id, data))
-            except ProviderAnswerMalformed as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
-        return results
+        return await fetch_each(
+            task_ids,
+            lambda task_id: self._call("/suno/music/get-task", {"task_id": task_id}, self.poll_limiter),
+            parse_task,
+        )
 
     async def _call(
         self, path: str, body: Mapping[str, Any], limiter: Pacer | None, *, paced: bool = True
