@@ -19,11 +19,10 @@ import pytest
 
 from bot.logs import FileLimitNotices
 from bot.web.server import SECRET_META_KEY
-from tests.e2e.harness import eventually
+from tests.e2e.harness import eventually, free_port
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
 from tests.reliability.harness import BotProcess, bot_process_env, is_result, rows, seeded_apiframe_options, tasks
-from tests.reliability.test_startup import free_port
 
 FILE_LIMIT = 256
 """The child's hard RLIMIT_NOFILE, a quarter of systemd's default soft limit (its soft one starts at half that);
