@@ -140,7 +140,7 @@ class EncoreBot(EncoreClient):
             metrics=self.metrics,
         )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
-        secret = await webhook_secret(self.store) if webhooks_on else None
+        secret = await webhook_secret(self.store, self.settings.provider) if webhooks_on else None
         if secret:
             redact_also(secret)
         if secret:

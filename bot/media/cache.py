@@ -21,6 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+
+def whole_song_key(clip_id: str) -> str:
+    """The cache's name for the whole song ending at `clip_id` (a clip's own name is its id): one name, so the song
+    pages and `/listen` find the same copy."""
+    return f"whole-{clip_id}"
+
+
 log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")

@@ -25,7 +25,7 @@ from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.validation import format_seconds, parse_song_ref
 from bot.domain.wholesong import ChainPart
 from bot.media import MediaFetcher, MediaRefused
-from bot.media.cache import AudioCache
+from bot.media.cache import AudioCache, whole_song_key
 from bot.service.community import PERIODS, Community
 from bot.service.wholesong import PART_DEADLINE_SECONDS, PART_MAX_BYTES, WholeSongs
 from bot.store import Store
@@ -159,7 +159,7 @@ class SongAudio:
 
     @staticmethod
     def _key(track: Track) -> str:
-        return f"whole-{track.song.clip_id}" if track.whole else track.song.clip_id
+        return whole_song_key(track.song.clip_id) if track.whole else track.song.clip_id
 
     async def prepare(self, track: Track) -> OpusSong:
         """The track's Opus packets, encoding them first if this song was never played (once, whoever asks)."""

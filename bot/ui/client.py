@@ -27,6 +27,9 @@ from bot.web.pages import PagePublisher
 if TYPE_CHECKING:
     from bot.ui.voice import VoicePlayers
 
+# Commands that queue paid work: their failure says that nothing was queued or charged (the others spend nothing).
+SPENDING_COMMANDS = frozenset({"extend", "generate"})
+
 log = logging.getLogger("bot.app")
 
 COMMANDS_HASH_KEY = "commands_hash"
@@ -99,7 +102,11 @@ class EncoreClient(commands.AutoShardedBot):
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             log.error("/%s failed", name, exc_info=error)
-            text = "⚠️ Something went wrong on Encore's side and nothing was queued or charged. Try again in a moment."
+            text = (
+                "⚠️ Something went wrong on Encore's side and nothing was queued or charged. Try again in a moment."
+                if name in SPENDING_COMMANDS
+                else "⚠️ Something went wrong on Encore's side. Try again in a moment."
+            )
         try:
             if interaction.response.is_done():
                 await interaction.edit_original_response(content=text)

@@ -33,8 +33,6 @@ from bot.web.pages import SongPages
 
 log = logging.getLogger(__name__)
 
-# The install's one webhook secret (named for the provider that first used it, so existing installs keep theirs).
-SECRET_META_KEY = "apiframe_webhook_secret"
 # A webhook body is one task's fetch result, a few kB: anything larger is refused (413) before it is read whole.
 MAX_WEBHOOK_BYTES = 256 * 1024
 # Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
@@ -45,12 +43,22 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_CONNECTIONS = 256
 
 
-async def webhook_secret(store: MetaStore) -> str:
-    """This install's webhook secret: generated once, kept in the database, never logged."""
-    secret = await store.get_meta(SECRET_META_KEY)
+def secret_meta_key(provider: str) -> str:
+    """Where a provider's webhook secret is kept: apiframe's is the one earlier versions kept for the install."""
+    return f"{provider}_webhook_secret"
+
+
+async def webhook_secret(store: MetaStore, provider: str) -> str:
+    """A provider's webhook secret: generated once, kept in the database, never logged.
+
+    One per provider, because one provider sees its secret (apiframe v1 gets it in every submission, to echo it
+    back): shared, it would let that provider forge another's callbacks, whose URLs carry tokens made with it.
+    """
+    key = secret_meta_key(provider)
+    secret = await store.get_meta(key)
     if secret is None:
         secret = secrets.token_urlsafe(32)
-        await store.set_meta(SECRET_META_KEY, secret)
+        await store.set_meta(key, secret)
     return secret
 
 

@@ -55,8 +55,7 @@ async def test_lyrics_go_to_custom_generate_models_are_suno_s_and_refusals_are_t
                 "chirp-bluejay",
                 "chirp-auk",
                 "chirp-v4",
-                "chirp-v3-5",
-            ]
+            ]  # not chirp-v3-5, suno-api's own default: Suno retired it
             too_long = await discord.invoke_command(
                 "generate", {"lyrics": "l" * 3001, "style": "folk", "title": "T", "model": "chirp-v4"}
             )

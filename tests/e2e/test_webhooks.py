@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from bot.domain.models import TaskStatus
-from bot.web.server import SECRET_META_KEY
+from bot.web.server import secret_meta_key
 from tests.e2e.harness import (
     PROVIDER_KEY,
     free_port,
@@ -45,7 +45,7 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
             {**provider_env(apiframe), **webhook_env(port)},
         )
         async with running_bot(discord, settings) as running:
-            secret = await running.bot.store.get_meta(SECRET_META_KEY)
+            secret = await running.bot.store.get_meta(secret_meta_key("apiframe"))
             assert secret and len(secret) >= 32
             await discord.invoke_command("extend", {"song": song, "task": parent, "at": "30", "prompt": "faster"})
             submit = await apiframe.wait_for_submit()

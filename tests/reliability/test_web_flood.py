@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from bot.logs import FileLimitNotices
-from bot.web.server import SECRET_META_KEY
+from bot.web.server import secret_meta_key
 from tests.e2e.harness import eventually, free_port
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
@@ -92,7 +92,7 @@ async def test_a_flood_of_half_sent_requests_leaves_health_webhooks_and_tasks_wo
             LOG_LEVEL="INFO",
         )
         bot = await BotProcess.start(env, tmp_path, file_limit=(FILE_LIMIT // 2, FILE_LIMIT))
-        [secret_row] = rows(database, "SELECT value FROM meta WHERE key = ?", (SECRET_META_KEY,))
+        [secret_row] = rows(database, "SELECT value FROM meta WHERE key = ?", (secret_meta_key("apiframe"),))
         slow_body = (
             b"POST /webhooks/apiframe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4000\r\n"
             b"x-webhook-secret: " + str(secret_row["value"]).encode() + b'\r\n\r\n{"task_id": '
