@@ -8,10 +8,10 @@ adapter says explicitly, and the suite checks that the plug-in's capabilities sa
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -174,6 +174,13 @@ async def test_a_new_song_is_polled_to_two_finished_clips_and_extended_from_a_po
         extension = await poll_until_done(provider, extend_id)
         assert extension.state is ProviderState.SUCCEEDED and len(extension.clips) == 2
 
+        if provider.capabilities.continue_before_end:  # the song's own end is not a point inside it
+            assert source.duration is not None
+            with pytest.raises(ProviderRejected):
+                async with provider.submit_slot():
+                    await provider.submit_extend(dataclasses.replace(request, continue_at=source.duration))
+            assert len(fake.submits) == 2
+
 
 async def test_a_failed_task_is_failed_with_the_providers_reason(
     adapter: ContractAdapter, http_session: aiohttp.ClientSession
@@ -263,11 +270,16 @@ async def test_an_unknown_task_is_unknown_and_a_malformed_answer_is_reported_not
         (unknown,) = await provider.fetch(["no-such-task"])
         assert (unknown.task_id, unknown.state, unknown.clips) == ("no-such-task", ProviderState.UNKNOWN, ())
 
-        task_id = await generate(provider)
+        task_id, readable_id = await generate(provider), await generate(provider)
         adapter.malformed(fake, task_id)
         (task,) = await provider.fetch([task_id])
         assert (task.task_id, task.state, task.clips) == (task_id, ProviderState.UNKNOWN, ())
         assert task.malformed
+        if provider.batch_size > 1:  # one unreadable task never holds up the others of its batch
+            unreadable, readable = await provider.fetch([task_id, readable_id])
+            assert unreadable.malformed and unreadable.state is ProviderState.UNKNOWN
+            assert readable.task_id == readable_id and readable.malformed is None
+            assert readable.state is not ProviderState.UNKNOWN
 
 
 # credits
@@ -315,7 +327,7 @@ async def test_an_upload_is_extended_where_the_provider_takes_them(
 # pushed updates
 
 
-@dataclass
+@dataclasses.dataclass
 class Receiver:
     """Encore's real web server and task service over an in-memory store, for one provider's pushed calls."""
 
@@ -374,7 +386,7 @@ async def test_a_pushed_update_is_taken_and_a_forged_one_refused_without_a_chang
         genuine = await adapter.delivered(fake, pushed_provider_id)
         assert genuine.response_status == 200 and genuine.error is None
         pushed = await encore.store.get_task(pushed_id)
-        assert pushed is not None and pushed.status not in (TaskStatus.SUBMITTED, TaskStatus.RUNNING)
+        assert pushed is not None and pushed.status in (TaskStatus.SUCCEEDED, TaskStatus.DELIVERED)
 
         forgeries = adapter.forgeries(genuine, other_provider_id, encore.public_url, KEY)
         assert forgeries
