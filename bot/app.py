@@ -184,7 +184,13 @@ class EncoreBot(EncoreClient):
                 host=self.settings.webhook_host,
                 port=port,
                 metrics=self.metrics,
-                pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
+                pages=SongPages(
+                    self.store,
+                    public_url=public_url,
+                    cache=audio_cache,
+                    media=self.media,
+                    trusted_proxies=self.settings.trusted_proxies,
+                )
                 if public_url
                 else None,
                 max_connections=connection_cap(self.settings.web_max_connections),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.audio.stitch import Part, SongTags, stitch
+from bot.config import LOOPBACK, Network
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester
 from bot.domain.wholesong import Span, WholeSongTimeline
 from bot.media import MediaFetcher, parse_origin
@@ -100,7 +101,11 @@ async def _song(store: SqliteStore, request: GenerateRequest | ExtendRequest, cl
 
 @contextlib.asynccontextmanager
 async def published_site(
-    folder: Path, *, limiter: AddressLimiter | None = None, child_title: str = HOSTILE_TITLE
+    folder: Path,
+    *,
+    limiter: AddressLimiter | None = None,
+    trusted_proxies: Sequence[Network] = LOOPBACK,
+    child_title: str = HOSTILE_TITLE,
 ) -> AsyncIterator[PublishedSite]:
     """Two songs (a new one and its extension, by default with a hostile title) and the extension's whole song,
     each with its page, in a server whose pages are on."""
@@ -164,7 +169,9 @@ async def published_site(
             await publisher.posted(page_id, 21, message_id)
             pages.append(page_id)
 
-        site = SongPages(store, public_url=PUBLIC_URL, cache=cache, media=media, limiter=limiter)
+        site = SongPages(
+            store, public_url=PUBLIC_URL, cache=cache, media=media, limiter=limiter, trusted_proxies=trusted_proxies
+        )
         app = web.Application()
         site.register(app)
         runner = web.AppRunner(app, access_log=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import re
 import wave
 from collections.abc import AsyncIterator
@@ -194,6 +195,29 @@ async def test_the_rate_limit_answers_429_per_address(tmp_path: Path, http: aioh
         status, headers, _ = await get(http, url)
         assert statuses == [200] * 5 and status == 429
         assert int(headers["Retry-After"]) >= 1 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+async def forwarded_statuses(url: str, source: str, forwarded_for: list[str]) -> list[int]:
+    """The statuses of one request per forwarded address, all sent from `source` (a proxy's address)."""
+    connector = aiohttp.TCPConnector(local_addr=(source, 0), force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as proxy:
+        return [
+            (await get(proxy, url, **{"X-Forwarded-For": f"203.0.113.9, {address}"}))[0] for address in forwarded_for
+        ]
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [("127.0.0.2/32", [200] * 4), ("10.0.0.0/8", [200, 200, 429, 429])])
+async def test_the_rate_limit_believes_x_forwarded_for_only_from_a_trusted_proxy(
+    tmp_path: Path, trusted: str, expected: list[int]
+) -> None:
+    """A proxy at 127.0.0.2, as in a container network: trusted, each visitor it forwards for has their own bucket;
+    not trusted, its header is ignored and everything it sends shares the proxy's one bucket."""
+    networks = [ipaddress.ip_network(trusted)]
+    limiter = AddressLimiter(rate=0.01, burst=2)
+    async with published_site(tmp_path, limiter=limiter, trusted_proxies=networks) as site:
+        url = f"{site.base_url}/s/{site.song_page}"
+        visitors = ["198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.2"]
+        assert await forwarded_statuses(url, "127.0.0.2", visitors) == expected
 
 
 def test_the_limiter_refills_and_keeps_a_bounded_table() -> None:

@@ -17,7 +17,7 @@ import re
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from aiohttp import web
 
 from bot.audio.probe import probe_audio
 from bot.audio.waveform import format_clock
+from bot.config import LOOPBACK, Network
 from bot.domain.pages import SongPage
 from bot.domain.wholesong import WholeSongTimeline
 from bot.media import MediaFetcher, MediaRefused, sniff_image
@@ -109,6 +110,7 @@ class SongPages:
         cache: AudioCache,
         media: MediaFetcher | None,
         limiter: AddressLimiter | None = None,
+        trusted_proxies: Sequence[Network] = LOOPBACK,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -116,6 +118,7 @@ class SongPages:
         self._cache = cache
         self._media = media
         self._limiter = limiter or AddressLimiter(RATE_PER_SECOND, RATE_BURST)
+        self._trusted_proxies = tuple(trusted_proxies)
         self._clock = clock
         self._in_progress = asyncio.Semaphore(MAX_IN_PROGRESS)
         self._pictures_at_once = asyncio.Semaphore(MAX_PICTURES_AT_ONCE)
@@ -151,7 +154,7 @@ class SongPages:
         """Rate limit per address, then a bounded number in progress; the security headers on every answer."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            wait = self._limiter.allow(client_address(request))
+            wait = self._limiter.allow(client_address(request, self._trusted_proxies))
             if wait is not None:
                 response: web.StreamResponse = _text(429, "Too many requests: slow down a little.")
                 response.headers["Retry-After"] = str(max(1, round(wait)))
