@@ -17,6 +17,7 @@ from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
 from bot.service.listen import SongAudio
+from bot.service.pages import PagePublisher
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
@@ -29,7 +30,7 @@ from bot.ui.voice import VoicePlayers
 from bot.ui.wholesong import WholeSongMessages
 from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
-from bot.web.pages import PagePublisher, SongPages
+from bot.web.pages import SongPages
 from bot.web.server import WebServer, webhook_secret
 
 log = logging.getLogger(__name__)

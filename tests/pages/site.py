@@ -20,8 +20,9 @@ from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester
 from bot.domain.wholesong import Span, WholeSongTimeline
 from bot.media import MediaFetcher, parse_origin
 from bot.media.cache import AudioCache
+from bot.service.pages import PagePublisher
 from bot.store.sqlite import SqliteStore
-from bot.web.pages import PagePublisher, SongPages
+from bot.web.pages import SongPages
 from bot.web.pages.guard import AddressLimiter
 from tests.support.audio import make_tone_mp3
 

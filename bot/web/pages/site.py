@@ -31,6 +31,7 @@ from bot.domain.pages import SongPage
 from bot.domain.wholesong import WholeSongTimeline
 from bot.media import MediaFetcher, MediaRefused, sniff_image
 from bot.media.cache import AudioCache
+from bot.service.pages import whole_audio_key
 from bot.store import PageStore
 from bot.web.pages.guard import AddressLimiter, client_address
 from bot.web.pages.picture import audio_picture, timeline_picture
@@ -65,11 +66,6 @@ GALLERY_SIZE = 12
 IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def whole_audio_key(clip_id: str) -> str:
-    """The audio cache's name for a clip's whole song (clip names are the clip ids themselves)."""
-    return f"whole-{clip_id}"
 
 
 class ByteBoundedCache:
