@@ -125,7 +125,9 @@ class EncoreBot(EncoreClient):
         self.media = MediaFetcher(self.settings.media_origins)
         audio_cache = await checked_audio_cache(self.settings)
         public_url = self.settings.public_url
-        self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
+        # Whole songs with a page, kept apart from the clips' cache so its traffic never pushes them out.
+        page_audio = AudioCache(self.settings.audio_cache_dir / "pages", self.settings.page_audio_bytes)
+        self.pages = PagePublisher(self.store, public_url, page_audio) if public_url else None
         self.task_messages = TaskMessages(
             self, progress_interval=self.progress_interval, result_view=result_view, pages=self.pages
         )
@@ -189,6 +191,7 @@ class EncoreBot(EncoreClient):
                     self.store,
                     public_url=public_url,
                     cache=audio_cache,
+                    whole_songs=page_audio,
                     media=self.media,
                     trusted_proxies=self.settings.trusted_proxies,
                 )

@@ -107,6 +107,7 @@ class Settings:
     http_port: int | None = None
     public_url: str = ""  # where the web server is reached from outside: song pages live under it
     trusted_proxies: tuple[Network, ...] = LOOPBACK  # peers whose X-Forwarded-For the pages' rate limit believes
+    page_audio_bytes: int = 1024 * 1024 * 1024  # whole songs kept for their pages, apart from the clips' cache
     web_max_connections: int = 256
     web_request_timeout: float = 10.0
     voice: VoiceLimits = field(default_factory=VoiceLimits)
@@ -230,6 +231,7 @@ class Settings:
             http_port=reader.port("HTTP_PORT", None),
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
             trusted_proxies=reader.networks("TRUSTED_PROXIES", LOOPBACK),
+            page_audio_bytes=reader.megabytes("PAGE_AUDIO_MAX_MB", 1024),
             web_max_connections=web_max_connections,
             web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             voice=VoiceLimits(
@@ -374,6 +376,12 @@ class _EnvReader:
         if port == 0:
             raise ConfigError(name, f"has port 0, which no server listens on: {shown!r}")
         return raw
+
+    def megabytes(self, name: str, default: int) -> int:
+        megabytes = self.count(name, default)
+        if megabytes < 1:
+            raise ConfigError(name, "must be a whole number of megabytes, at least 1")
+        return megabytes * 1024 * 1024
 
     def networks(self, name: str, default: tuple[Network, ...]) -> tuple[Network, ...]:
         raw = self.text(name)

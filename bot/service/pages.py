@@ -19,11 +19,6 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def whole_audio_key(clip_id: str) -> str:
-    """The audio cache's name for a clip's whole song (clip names are the clip ids themselves)."""
-    return f"whole-{clip_id}"
-
-
 class SongPageChoices:
     """A server's page settings and a result's take-down."""
 
@@ -55,10 +50,10 @@ class PagePublisher:
     """Giving a post its page, while its server has pages on: the Discord side reserves the page before posting
     (the Page button needs its link) and records the post once made, which is when the page starts answering."""
 
-    def __init__(self, store: PageStore, public_url: str, cache: AudioCache | None = None) -> None:
+    def __init__(self, store: PageStore, public_url: str, whole_songs: AudioCache | None = None) -> None:
         self._store = store
         self._public_url = public_url.rstrip("/")
-        self._cache = cache
+        self._whole_songs = whole_songs
 
     def url(self, page_id: str) -> str:
         return f"{self._public_url}/s/{page_id}"
@@ -96,6 +91,10 @@ class PagePublisher:
         await self._store.record_page_message(page_id, channel_id, message_id)
 
     async def keep_whole_song(self, clip_id: str, audio: Path) -> None:
-        """Keep the whole song's mp3 in the audio cache: its page plays it from there (the post's copy expires)."""
-        if self._cache is not None:
-            await asyncio.to_thread(self._cache.put, whole_audio_key(clip_id), audio)
+        """Keep the whole song's mp3 for its page, which plays it from there (the post's copy expires).
+
+        Whole songs are kept apart from the clips' cache, whose traffic would soon push them out; only other whole
+        songs do, past `PAGE_AUDIO_MAX_MB`.
+        """
+        if self._whole_songs is not None:
+            await asyncio.to_thread(self._whole_songs.put, clip_id, audio)

@@ -107,6 +107,7 @@ async def published_site(
     limiter: AddressLimiter | None = None,
     trusted_proxies: Sequence[Network] = LOOPBACK,
     child_title: str = HOSTILE_TITLE,
+    clip_cache_bytes: int = 100 * 1024 * 1024,
 ) -> AsyncIterator[PublishedSite]:
     """Two songs (a new one and its extension, by default with a hostile title) and the extension's whole song,
     each with its page, in a server whose pages are on."""
@@ -137,7 +138,8 @@ async def published_site(
             ExtendRequest(clip_id=ROOT, continue_at=CONTINUE_AT, prompt="more", model="chirp-v4-5"),
             Clip(CHILD, f"{base}/child.mp3", f"{base}/cover.png", child_title, CHILD_SECONDS),
         )
-        cache = AudioCache(folder / "audio-cache", 100 * 1024 * 1024)
+        cache = AudioCache(folder / "audio-cache", clip_cache_bytes)
+        whole_songs = AudioCache(folder / "audio-cache" / "pages", 100 * 1024 * 1024)
         cache.put(CHILD, audio[CHILD])
         built = stitch(
             [Part(audio[ROOT], CONTINUE_AT), Part(audio[CHILD], None)],
@@ -154,7 +156,7 @@ async def published_site(
         assert await store.record_whole_song(CHILD, channel_id=21, message_id=702, timeline_json=timeline.to_json())
 
         await store.set_pages_on(GUILD, True)
-        publisher = PagePublisher(store, PUBLIC_URL, cache)
+        publisher = PagePublisher(store, PUBLIC_URL, whole_songs)
         pages: list[str] = []
         for clip, task_id, whole, message_id in (
             (ROOT, root_task, False, 700),
@@ -171,7 +173,13 @@ async def published_site(
             pages.append(page_id)
 
         site = SongPages(
-            store, public_url=PUBLIC_URL, cache=cache, media=media, limiter=limiter, trusted_proxies=trusted_proxies
+            store,
+            public_url=PUBLIC_URL,
+            cache=cache,
+            whole_songs=whole_songs,
+            media=media,
+            limiter=limiter,
+            trusted_proxies=trusted_proxies,
         )
         app = web.Application()
         site.register(app)

@@ -197,6 +197,21 @@ async def test_the_rate_limit_answers_429_per_address(tmp_path: Path, http: aioh
         assert int(headers["Retry-After"]) >= 1 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
+async def test_a_whole_songs_audio_outlives_the_clip_caches_evictions(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """Clips posted after the whole song push the oldest out of the clips' cache; the whole song's page still plays
+    it (the post's copy on Discord expires, so nothing else could)."""
+    bound = 2 * 1024 * 1024
+    async with published_site(tmp_path, clip_cache_bytes=bound) as site:
+        filler = site.audio[ROOT]
+        for number in range(bound // filler.stat().st_size + 1):
+            assert site.cache.put(f"later-clip-{number}", filler)
+        assert site.cache.find(CHILD) is None  # the clips' cache did evict
+        status, _, body = await get(http, f"{site.base_url}/s/{site.whole_page}/audio")
+        assert status == 200 and body == site.audio["whole"].read_bytes()
+
+
 async def forwarded_statuses(url: str, source: str, forwarded_for: list[str]) -> list[int]:
     """The statuses of one request per forwarded address, all sent from `source` (a proxy's address)."""
     connector = aiohttp.TCPConnector(local_addr=(source, 0), force_close=True)

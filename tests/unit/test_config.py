@@ -74,6 +74,8 @@ def test_apiframe_v2_needs_its_key_and_a_self_hosted_suno_api_runs_without_one()
         ({**BASE, "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({**BASE, "TRUSTED_PROXIES": "172.16.0.0/12,proxy.local"}, "TRUSTED_PROXIES"),
         ({**BASE, "TRUSTED_PROXIES": "10.0.0.1/8"}, "TRUSTED_PROXIES"),
+        ({**BASE, "PAGE_AUDIO_MAX_MB": "0"}, "PAGE_AUDIO_MAX_MB"),
+        ({**BASE, "PAGE_AUDIO_MAX_MB": "1.5"}, "PAGE_AUDIO_MAX_MB"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -102,6 +104,11 @@ def test_trusted_proxies_default_to_this_machine_or_are_the_listed_networks() ->
         ipaddress.ip_network("10.1.2.3/32"),
         ipaddress.ip_network("fd00::/8"),
     )
+
+
+def test_whole_songs_for_pages_are_kept_within_their_own_bound() -> None:
+    assert Settings.from_env(BASE).page_audio_bytes == 1024 * 1024 * 1024
+    assert Settings.from_env({**BASE, "PAGE_AUDIO_MAX_MB": "200"}).page_audio_bytes == 200 * 1024 * 1024
 
 
 def test_poll_interval_may_be_below_one_second() -> None:
