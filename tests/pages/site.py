@@ -75,6 +75,7 @@ class PublishedSite:
     root_page: str  # the song it extends, its audio only at the provider
     whole_page: str  # the extension's whole song
     child_task: int
+    root_task: int
     audio: dict[str, Path] = field(default_factory=dict)
 
 
@@ -196,6 +197,7 @@ async def published_site(
             root_page=pages[0],
             whole_page=pages[2],
             child_task=child_task,
+            root_task=root_task,
             audio={**audio, "whole": built.path},
         )
     finally:

@@ -143,6 +143,20 @@ async def test_the_whole_songs_picture_shows_each_part_in_its_colour(
     assert status == 200 and Image.open(io.BytesIO(song_picture)).size == (1200, 300)
 
 
+async def test_a_parent_taken_down_leaves_the_childs_page_and_takes_the_whole_song_with_it(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with published_site(tmp_path, child_title="Second light") as site:
+        _, _, before = await get(http, f"{site.base_url}/s/{site.song_page}")
+        assert f'<a href="/s/{site.root_page}">First light</a>' in before.decode()
+        assert await site.store.take_down_pages(site.root_task) == 2  # its page, and the whole song it is part of
+        _, _, after = await get(http, f"{site.base_url}/s/{site.song_page}")
+        html = after.decode()
+        assert "First light" not in html and site.root_page not in html and site.whole_page not in html
+        assert "A song not shown here" in html and "continued from" in html
+        assert (await get(http, f"{site.base_url}/s/{site.whole_page}/audio"))[0] == 404
+
+
 async def test_unknown_and_malformed_ids_are_404_before_any_lookup(
     site: PublishedSite, http: aiohttp.ClientSession
 ) -> None:
