@@ -16,6 +16,7 @@ from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
 from bot.providers import create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.listen import SongAudio
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
@@ -24,7 +25,9 @@ from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.voice import VoicePlayers
 from bot.ui.wholesong import WholeSongMessages
+from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
 from bot.web.pages import PagePublisher, SongPages
 from bot.web.server import WebServer, webhook_secret
@@ -39,6 +42,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.library",
     "cogs.admin",
     "cogs.showcase",
+    "cogs.listen",
 )
 AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
@@ -52,12 +56,26 @@ async def open_store(settings: Settings) -> Store:
             return await PostgresStore.open(settings.database_url)
         except StoreUnavailable as error:
             raise StoreUnavailable(f"DATABASE_URL: {error}") from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"DATABASE_URL: PostgreSQL cannot be used ({error})") from None
     try:
         return await SqliteStore.open(settings.database_path)
     except StoreUnavailable as error:
         raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
+
+
+async def checked_audio_cache(settings: Settings) -> AudioCache:
+    """The audio cache, its folder checked at start: one that cannot be written is a warning, not a stop (every
+    write is then logged and skipped; results are still posted)."""
+    cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+    if problem := await asyncio.to_thread(cache.check):
+        log.warning(
+            "AUDIO_CACHE_DIR=%s: Encore cannot write there (%s); results are posted without keeping a copy, and "
+            "whole songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
+            settings.audio_cache_dir,
+            problem,
+        )
+    return cache
 
 
 def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
@@ -104,7 +122,7 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=[trace])
         self.store = self._given_store or await open_store(self.settings)
         self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = AudioCache(self.settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+        audio_cache = await checked_audio_cache(self.settings)
         public_url = self.settings.public_url
         self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
         self.task_messages = TaskMessages(
@@ -112,19 +130,23 @@ class EncoreBot(EncoreClient):
         )
         pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
         provider = create_provider(self.settings, self._session, pacers=pacers)
+        whole_song_posts = WholeSongMessages(self, view=whole_song_view, pages=self.pages)
         whole_songs = WholeSongs(
             self.store,
-            WholeSongMessages(self, view=whole_song_view, pages=self.pages),
+            whole_song_posts,
             self.media,
             cdn_base_url=self.settings.suno_cdn_base_url,
             cache=audio_cache,
+            metrics=self.metrics,
         )
         webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
-        secret = await webhook_secret(self.store) if webhooks_on else None
+        secret = await webhook_secret(self.store, self.settings.provider) if webhooks_on else None
         if secret:
             redact_also(secret)
         if secret:
             provider = create_provider(self.settings, self._session, webhook_secret=secret, pacers=pacers)
+            # A provider may still poll (apiframe v2 pushes only to an https URL): then polling stays at full pace.
+            webhooks_on = bool(provider.webhook_routes())
         shared = isinstance(self.store, PostgresStore)
         self.service = TaskService(
             self.store,
@@ -142,6 +164,16 @@ class EncoreBot(EncoreClient):
             # Other processes may leave work behind: look for it a few times per lease.
             rescan_interval=self.settings.lease_seconds / 4 if shared else None,
         )
+        voice_audio = SongAudio(
+            self.store,
+            whole_songs,
+            self.service.community,
+            self.media,
+            audio_cache,
+            self.settings.voice,
+            whole_song_url=whole_song_posts.whole_song_audio_url,
+        )
+        self.voice_players = VoicePlayers(self, voice_audio, self.settings.voice)
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
@@ -155,6 +187,8 @@ class EncoreBot(EncoreClient):
                 pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
                 if public_url
                 else None,
+                max_connections=connection_cap(self.settings.web_max_connections),
+                request_timeout=self.settings.web_request_timeout,
             )
             await self.web_server.start()
         await self.service.start()
@@ -177,6 +211,8 @@ class EncoreBot(EncoreClient):
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
         if self.web_server:
             await self.web_server.stop()
+        if hasattr(self, "voice_players"):
+            await self.voice_players.close()
         if hasattr(self, "service"):
             await self.service.stop()
             self.task_messages.close()

@@ -15,13 +15,17 @@ from typing import Literal, overload
 from bot.domain.quota import QuotaPolicy
 from bot.media import Origin, origin_of, parse_origins
 
-ProviderName = Literal["sunoapi", "apiframe", "sunoapi_org"]
+ProviderName = Literal["sunoapi", "apiframe", "sunoapi_org", "apiframe_v2", "suno_api"]
 # Each provider's key variable, by the name SUNO_PROVIDER gives it (the registry in bot.providers has their code).
 PROVIDER_KEY_VARIABLES: dict[ProviderName, str] = {
     "sunoapi": "SUNOAPI_KEY",
     "apiframe": "APIFRAME_KEY",
     "sunoapi_org": "SUNOAPI_ORG_KEY",
+    "apiframe_v2": "APIFRAME_V2_KEY",
+    "suno_api": "SUNO_API_KEY",
 }
+# Providers that run without a key: a self-hosted suno-api takes one only behind an operator's proxy.
+KEY_OPTIONAL: frozenset[ProviderName] = frozenset({"suno_api"})
 PROVIDERS: tuple[ProviderName, ...] = tuple(PROVIDER_KEY_VARIABLES)
 
 DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
@@ -29,9 +33,21 @@ DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_SUNOAPI_BASE_URL = "https://api.sunoapi.co"
 DEFAULT_APIFRAME_BASE_URL = "https://api.apiframe.pro"
 DEFAULT_SUNOAPI_ORG_BASE_URL = "https://api.sunoapi.org"
+DEFAULT_APIFRAME_V2_BASE_URL = "https://api.apiframe.ai"
+DEFAULT_SUNO_API_BASE_URL = "http://localhost:3000"  # gcui-art/suno-api's own default port
 DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
 # Where the web server answers health checks: part of the operator's setup (Docker, a service manager, `check`).
 HEALTH_PATH = "/healthz"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceLimits:
+    """What `/listen` may take on: a song's length, a server's queue, sessions in this process, idle time."""
+
+    max_song_seconds: float = 900.0
+    queue_size: int = 50
+    max_sessions: int = 10
+    idle_seconds: float = 60.0
 
 
 class ConfigError(Exception):
@@ -51,11 +67,15 @@ class Settings:
     sunoapi_key: str = field(default="", repr=False)
     apiframe_key: str = field(default="", repr=False)
     sunoapi_org_key: str = field(default="", repr=False)
+    apiframe_v2_key: str = field(default="", repr=False)
+    suno_api_key: str = field(default="", repr=False)
     discord_api_base: str = DEFAULT_DISCORD_API_BASE
     discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
     sunoapi_base_url: str = DEFAULT_SUNOAPI_BASE_URL
     apiframe_base_url: str = DEFAULT_APIFRAME_BASE_URL
     sunoapi_org_base_url: str = DEFAULT_SUNOAPI_ORG_BASE_URL
+    apiframe_v2_base_url: str = DEFAULT_APIFRAME_V2_BASE_URL
+    suno_api_base_url: str = DEFAULT_SUNO_API_BASE_URL
     sunoapi_org_submits_per_second: float = 2.0  # 20 per 10 s, documented: never more than 2 in any second
     sunoapi_org_polls_per_second: float = 3.0
     suno_cdn_base_url: str = DEFAULT_SUNO_CDN_BASE_URL
@@ -81,6 +101,9 @@ class Settings:
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
     public_url: str = ""  # where the web server is reached from outside: song pages live under it
+    web_max_connections: int = 256
+    web_request_timeout: float = 10.0
+    voice: VoiceLimits = field(default_factory=VoiceLimits)
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -119,11 +142,19 @@ class Settings:
             "sunoapi": self.sunoapi_base_url,
             "apiframe": self.apiframe_base_url,
             "sunoapi_org": self.sunoapi_org_base_url,
+            "apiframe_v2": self.apiframe_v2_base_url,
+            "suno_api": self.suno_api_base_url,
         }
         return urls[self.provider]
 
     def _provider_keys(self) -> dict[ProviderName, str]:
-        return {"sunoapi": self.sunoapi_key, "apiframe": self.apiframe_key, "sunoapi_org": self.sunoapi_org_key}
+        return {
+            "sunoapi": self.sunoapi_key,
+            "apiframe": self.apiframe_key,
+            "sunoapi_org": self.sunoapi_org_key,
+            "apiframe_v2": self.apiframe_v2_key,
+            "suno_api": self.suno_api_key,
+        }
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -141,24 +172,31 @@ class Settings:
         shard_count = reader.count("SHARD_COUNT", 1)
         if shard_count < 1:
             raise ConfigError("SHARD_COUNT", "must be at least 1")
+        web_max_connections = reader.count("WEB_MAX_CONNECTIONS", 256)
+        if web_max_connections < 1:
+            raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
             provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), keys),
             sunoapi_key=keys["sunoapi"],
             apiframe_key=keys["apiframe"],
             sunoapi_org_key=keys["sunoapi_org"],
+            apiframe_v2_key=keys["apiframe_v2"],
+            suno_api_key=keys["suno_api"],
             discord_api_base=reader.url("DISCORD_API_BASE", DEFAULT_DISCORD_API_BASE, ("http", "https")),
             discord_gateway_url=reader.url("DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, ("ws", "wss")),
             sunoapi_base_url=reader.url("SUNOAPI_BASE_URL", DEFAULT_SUNOAPI_BASE_URL, ("http", "https")),
             apiframe_base_url=reader.url("APIFRAME_BASE_URL", DEFAULT_APIFRAME_BASE_URL, ("http", "https")),
             sunoapi_org_base_url=reader.url("SUNOAPI_ORG_BASE_URL", DEFAULT_SUNOAPI_ORG_BASE_URL, ("http", "https")),
+            apiframe_v2_base_url=reader.url("APIFRAME_V2_BASE_URL", DEFAULT_APIFRAME_V2_BASE_URL, ("http", "https")),
+            suno_api_base_url=reader.url("SUNO_API_BASE_URL", DEFAULT_SUNO_API_BASE_URL, ("http", "https")),
             sunoapi_org_submits_per_second=reader.number("SUNOAPI_ORG_SUBMITS_PER_SECOND", 2.0, minimum=0.01),
             sunoapi_org_polls_per_second=reader.number("SUNOAPI_ORG_POLLS_PER_SECOND", 3.0, minimum=0.01),
             suno_cdn_base_url=reader.url("SUNO_CDN_BASE_URL", DEFAULT_SUNO_CDN_BASE_URL, ("http", "https")),
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=database_path,
-            database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
+            database_url=reader.database_url("DATABASE_URL"),
             audio_cache_dir=Path(
                 reader.text("AUDIO_CACHE_DIR")
                 or Path(reader.text("DATABASE_PATH") or "data/encore.db").parent / "audio-cache"
@@ -185,7 +223,24 @@ class Settings:
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
+            web_max_connections=web_max_connections,
+            web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            voice=VoiceLimits(
+                max_song_seconds=reader.number("VOICE_MAX_SONG_SECONDS", 900.0, minimum=1.0),
+                queue_size=reader.count("VOICE_QUEUE_SIZE", 50),
+                max_sessions=reader.count("VOICE_MAX_SESSIONS", 10),
+                idle_seconds=reader.number("VOICE_IDLE_SECONDS", 60.0, minimum=0.0),
+            ),
         )
+
+
+def _without_password(url: str) -> str:
+    """`url` with the password of its user part replaced, also when the rest of it does not parse."""
+    scheme, sep, rest = url.partition("://")
+    user_part, at, after = rest.rpartition("@")  # the last @: a password may hold one
+    if not at or ":" not in user_part:
+        return url
+    return f"{scheme}{sep}{user_part.partition(':')[0]}:***@{after}"
 
 
 def _choose_provider(requested: str, keys: Mapping[ProviderName, str]) -> ProviderName:
@@ -194,7 +249,7 @@ def _choose_provider(requested: str, keys: Mapping[ProviderName, str]) -> Provid
         chosen = next((name for name in PROVIDERS if name == requested), None)
         if chosen is None:
             raise ConfigError("SUNO_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, not {requested!r}")
-        if not keys[chosen]:
+        if not keys[chosen] and chosen not in KEY_OPTIONAL:
             raise ConfigError(PROVIDER_KEY_VARIABLES[chosen], f"is required when SUNO_PROVIDER={chosen}")
         return chosen
     with_keys = [name for name in PROVIDERS if keys[name]]
@@ -295,6 +350,23 @@ class _EnvReader:
         if not sep or scheme.lower() not in schemes or not rest:
             raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
         return raw.rstrip("/") if scheme.lower() in ("http", "https") else raw
+
+    def database_url(self, name: str) -> str:
+        """A PostgreSQL URL whose host and port parse; a bad one is named with its password redacted."""
+        raw = self.text(name)
+        if not raw:
+            return ""
+        shown = _without_password(raw)
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme.lower() not in ("postgresql", "postgres") or not rest:
+            raise ConfigError(name, f"must be a postgresql:// URL, not {shown!r}")
+        try:
+            port = urllib.parse.urlsplit(raw).port  # a bad host (an IPv6 literal) or port raises here
+        except ValueError as error:
+            raise ConfigError(name, f"is not a valid URL ({error}): {shown!r}") from None
+        if port == 0:
+            raise ConfigError(name, f"has port 0, which no server listens on: {shown!r}")
+        return raw
 
     def origins(self, name: str) -> frozenset[Origin]:
         try:
