@@ -206,9 +206,19 @@ class WholeSongStore(Protocol):
     """The one whole-song post of a clip: claimed exactly once (or again once stale or failed), then recorded."""
 
     async def claim_whole_song(
-        self, clip_id: str, *, guild_id: int | None, channel_id: int, requested_by: int | None, stale_after: float
+        self,
+        clip_id: str,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        requested_by: int | None,
+        stale_after: float,
+        now: float | None = None,
     ) -> bool:
-        """Take the right to build and post it; False while it is posted or a claim younger than `stale_after` runs."""
+        """Take the right to build and post it; False while it is posted or a claim younger than `stale_after` runs.
+
+        `now` is the moment of the claim (the wall clock when omitted); claims are aged against it.
+        """
 
     async def get_whole_song(self, clip_id: str) -> WholeSongRecord | None: ...
 

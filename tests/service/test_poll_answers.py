@@ -17,7 +17,7 @@ from bot.service._poll import REUSED_CLIPS_MESSAGE
 from bot.store.sqlite import SqliteStore
 from tests.fakes.events import RecordingEvents
 from tests.fakes.scripted_provider import ScriptedSunoApi, answer, clip
-from tests.service.conftest import CLIP, NO_QUOTA, POLL_INTERVAL, at_provider, current
+from tests.service.conftest import CLIP, NO_QUOTA, POLL_INTERVAL, STALL_TIMEOUT, at_provider, current
 
 FIRST = "aaaaaaaa-0000-4000-8000-000000000001"
 SECOND = "aaaaaaaa-0000-4000-8000-000000000002"
@@ -25,17 +25,23 @@ UNREADABLE = {"code": 200, "status": "complete", "clips": "not a list"}
 
 
 async def test_a_queued_answer_keeps_the_task_submitted_and_schedules_its_next_poll(
-    service: TaskService, provider: ScriptedSunoApi, events: RecordingEvents
+    store: SqliteStore, provider: ScriptedSunoApi, events: RecordingEvents
 ) -> None:
+    # The production interval, not the suite's microsecond one: "not due yet" must not depend on how fast the
+    # machine runs the next line (1 ms later the task would be legitimately due again and polled a second time).
+    interval = 5.0
+    service = TaskService(store, provider, events, poll_interval=interval, stall_timeout=STALL_TIMEOUT, quota=NO_QUOTA)
     task = await at_provider(service)
     provider.answers[task.provider_task_id or ""] = answer("queued", clip(FIRST, "queued", audio=False))
     before = time.time()
     assert await service.poller.poll_due() == 0
+    after = time.time()
     polled = await current(service, task)
     assert (polled.status, polled.provider_status) == (TaskStatus.SUBMITTED, "queued")
-    assert polled.next_attempt_at > before
+    assert before + interval <= polled.next_attempt_at <= after + interval  # one interval after the answer
     assert [event.task.provider_status for event in events.progressed] == ["queued"]
-    assert await service.poller.poll_due() is not None  # nothing else is due: the step says how long to wait
+    wait = await service.poller.poll_due()  # nothing else is due: the step says how long to wait
+    assert wait is not None and 0 < wait <= interval
     assert provider.polled == [task.provider_task_id]
 
 

@@ -13,8 +13,10 @@ CLIP = "aaaaaaaa-1111-4222-8333-444455556666"
 ALICE = Requester(user_id=11, channel_id=21, guild_id=31)
 
 
-async def claim(store: Store, *, user: int = 11, stale_after: float = 300.0) -> bool:
-    return await store.claim_whole_song(CLIP, guild_id=31, channel_id=21, requested_by=user, stale_after=stale_after)
+async def claim(store: Store, *, user: int = 11, stale_after: float = 300.0, now: float | None = None) -> bool:
+    return await store.claim_whole_song(
+        CLIP, guild_id=31, channel_id=21, requested_by=user, stale_after=stale_after, now=now
+    )
 
 
 async def test_of_many_presses_at_once_exactly_one_claims(store: Store) -> None:
@@ -47,11 +49,15 @@ async def test_a_failed_build_releases_the_claim_with_its_reason(store: Store) -
 
 
 async def test_a_stale_claim_is_retaken_once_and_its_old_builder_cannot_post(store: Store) -> None:
-    assert await claim(store)
-    assert not await claim(store, stale_after=300.0)
-    await asyncio.sleep(0.01)
-    retakes = await asyncio.gather(*(claim(store, stale_after=0.005) for _ in range(4)))
+    # Time goes through the claims' `now`, not the wall clock: the claim is stale only once 300 s have passed,
+    # and the retakes, however far apart they really run, all happen at one moment after that.
+    claimed_at = 1_000_000.0
+    assert await claim(store, now=claimed_at)
+    assert not await claim(store, stale_after=300.0, now=claimed_at + 300.0)
+    retakes = await asyncio.gather(*(claim(store, stale_after=300.0, now=claimed_at + 301.0) for _ in range(4)))
     assert retakes.count(True) == 1
+    retaken = await store.get_whole_song(CLIP)
+    assert retaken is not None and retaken.state is WholeSongState.BUILDING and retaken.claimed_at == claimed_at + 301.0
     assert await store.record_whole_song(CLIP, channel_id=21, message_id=900, timeline_json="{}")
     await store.release_whole_song(CLIP, "the old builder's late failure")
     record = await store.get_whole_song(CLIP)

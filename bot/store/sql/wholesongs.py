@@ -11,14 +11,21 @@ from bot.store.sql.backend import SqlBackend
 
 class WholeSongQueries(SqlBackend):
     async def claim_whole_song(
-        self, clip_id: str, *, guild_id: int | None, channel_id: int, requested_by: int | None, stale_after: float
+        self,
+        clip_id: str,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        requested_by: int | None,
+        stale_after: float,
+        now: float | None = None,
     ) -> bool:
         """Take the one right to build and post a clip's whole song; False while it is posted or being built.
 
         One statement: an insert, or an update of a row that failed or whose claim is older than `stale_after`
-        seconds (its builder died), so two presses at once, in one process or several, cannot both win.
+        seconds at `now` (its builder died), so two presses at once, in one process or several, cannot both win.
         """
-        now = time.time()
+        now = time.time() if now is None else now
         changed = await self._db.execute(
             """
             INSERT INTO whole_songs (clip_id, state, guild_id, channel_id, requested_by, claimed_at, updated_at)
