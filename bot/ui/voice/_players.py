@@ -34,12 +34,44 @@ class VoicePlayers:
         self.audio = audio
         self.limits = limits
         self.players: dict[int, GuildPlayer] = {}
+        self._sessions: set[int] = set()
+        """Servers holding one of the `max_sessions` slots: playing, or joining (which takes up to
+        `CONNECT_TIMEOUT`), so `/listen` in many servers at once cannot run more sessions than allowed."""
         self._joining: dict[int, asyncio.Lock] = {}
         self._resumed = False
 
     def forget(self, player: GuildPlayer) -> None:
         if self.players.get(player.guild_id) is player:
             del self.players[player.guild_id]
+            self._sessions.discard(player.guild_id)
+
+    def _reserve(self, guild_id: int) -> bool:
+        """Take a session slot for a server about to join (checked and taken at once); False when none is free."""
+        if guild_id not in self._sessions and len(self._sessions) >= self.limits.max_sessions:
+            return False
+        self._sessions.add(guild_id)
+        return True
+
+    async def _start(
+        self,
+        channel: discord.VoiceChannel | discord.StageChannel,
+        text_channel: discord.abc.Messageable,
+        starter_id: int,
+        queue: ListenQueue,
+        *,
+        resume_at: float = 0.0,
+    ) -> GuildPlayer:
+        """Join with a slot reserved by `_reserve` and start the session; the slot is given back if joining fails."""
+        guild_id = channel.guild.id
+        try:
+            voice = await self._connect(channel)
+        except BaseException:
+            self._sessions.discard(guild_id)
+            raise
+        player = GuildPlayer(self, voice, text_channel, starter_id, queue, resume_at=resume_at)
+        self.players[guild_id] = player
+        player.company_changed()
+        return player
 
     async def listen(self, interaction: discord.Interaction[EncoreClient], request: ListenRequest) -> None:
         """`/listen`: check at once what can be checked, then defer, find and prepare the songs, join or queue."""
@@ -80,7 +112,7 @@ class VoicePlayers:
                     f"Encore may not {verbs} in <#{channel.id}>. A server manager can give its role the "
                     f"{' and '.join(missing)} permission{plural} there."
                 )
-            if (playing := len(self.players)) >= self.limits.max_sessions:
+            if (playing := len(self._sessions)) >= self.limits.max_sessions:
                 return (
                     f"Encore is already playing in {playing} voice channel{'s' if playing != 1 else ''}, as many as "
                     "this bot runs at once. Try again when one of them ends."
@@ -139,17 +171,14 @@ class VoicePlayers:
                     return f"📋 Queued {named}: number {places[0]} in the queue."
                 cut = f" (the queue is full: {len(tracks) - len(places)} left out)" if len(places) < len(tracks) else ""
                 return f"📋 Queued {named}: numbers {places[0]} to {places[-1]} in the queue{cut}."
-            if len(self.players) >= self.limits.max_sessions:
+            text_channel = interaction.channel
+            assert isinstance(text_channel, discord.abc.Messageable)
+            if not self._reserve(guild_id):
                 raise ListenRefused("Encore is already playing in as many voice channels as it runs at once.")
             queue = ListenQueue(self.limits.queue_size)
             queue.waiting.extend(tracks[: self.limits.queue_size + 1])  # the first plays at once
-            voice = await self._connect(channel)
-            text_channel = interaction.channel
-            assert isinstance(text_channel, discord.abc.Messageable)
-            player = GuildPlayer(self, voice, text_channel, interaction.user.id, queue)
+            player = await self._start(channel, text_channel, interaction.user.id, queue)
             player.radio = radio
-            self.players[guild_id] = player
-            player.company_changed()
         return f"▶️ Playing {named} in <#{channel.id}>."
 
     async def _connect(self, channel: discord.VoiceChannel | discord.StageChannel) -> discord.VoiceClient:
@@ -230,8 +259,8 @@ class VoicePlayers:
             guild = self.client.get_guild(saved.guild_id)
             if guild is None:
                 continue  # another process's shard, or a server Encore left: not this process's to end
-            if saved.guild_id in self.players:
-                continue  # a session started since this process came up (`on_ready` waits for every server)
+            if saved.guild_id in self._sessions:
+                continue  # a session started or starting since this process came up (`on_ready` waits)
             try:
                 await self._resume(guild, saved)
             except Exception:
@@ -255,7 +284,7 @@ class VoicePlayers:
             problem = f"Encore may no longer connect and speak in <#{channel.id}>"
         elif not tracks:
             problem = "none of its songs can be found any more"
-        elif len(self.players) >= self.limits.max_sessions:
+        elif not self._reserve(guild.id):
             problem = "this bot already plays in as many voice channels as it runs at once"
         if problem is not None or not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
             await self.unsave(guild.id)
@@ -265,9 +294,6 @@ class VoicePlayers:
         queue = ListenQueue(self.limits.queue_size)
         queue.waiting.extend(tracks)
         async with self._joining.setdefault(guild.id, asyncio.Lock()):
-            voice = await self._connect(channel)
-            player = GuildPlayer(self, voice, text_channel, saved.starter_id, queue, resume_at=saved.position)
-            self.players[guild.id] = player
-            player.company_changed()
+            await self._start(channel, text_channel, saved.starter_id, queue, resume_at=saved.position)
         with contextlib.suppress(discord.HTTPException):
             await text_channel.send(f"🔁 Encore restarted: the queue in <#{channel.id}> goes on where it was.")
