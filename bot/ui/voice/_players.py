@@ -16,7 +16,7 @@ from bot.service.community import PERIODS
 from bot.service.listen import RADIO_ORDERS, ListenQueue, ListenRefused, Radio, SongAudio, Track
 from bot.store import StoreUnavailable
 from bot.ui import render
-from bot.ui.client import EncoreClient
+from bot.ui.client import EncoreClient, answer
 from bot.ui.voice._player import RADIO_BATCH, GuildPlayer, listeners
 from bot.ui.voice._request import ListenRequest
 
@@ -84,7 +84,10 @@ class VoicePlayers:
             text = await self._play(interaction, channel, request)
         except Refusal as refusal:
             text = f"⚠️ {render.refusal_text(refusal)}"
-        await interaction.edit_original_response(content=text)
+        except Exception:  # the Listen button's errors reach no handler that answers: never leave "thinking…"
+            log.exception("/listen in guild %s failed", channel.guild.id)
+            text = "⚠️ Something went wrong on Encore's side; try again in a moment."
+        await answer(interaction, text)
 
     def _voice_channel_of(
         self, interaction: discord.Interaction[EncoreClient]
