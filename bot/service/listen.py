@@ -25,7 +25,7 @@ from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.validation import format_seconds, parse_song_ref
 from bot.domain.wholesong import ChainPart
 from bot.media import MediaFetcher, MediaRefused
-from bot.media.cache import AudioCache, whole_song_key
+from bot.media.cache import AudioCache, whole_song_key, write_atomically
 from bot.service.community import PERIODS, Community
 from bot.service.wholesong import PART_DEADLINE_SECONDS, PART_MAX_BYTES, WholeSongs
 from bot.store import Store
@@ -102,7 +102,8 @@ class SongAudio:
         self._cache = cache
         self._limits = limits
         self._whole_song_url = whole_song_url
-        self._encoding: dict[str, asyncio.Lock] = {}
+        self._encoding: dict[str, asyncio.Task[None]] = {}
+        """The encode under way for each song: whoever asks for it meanwhile waits for that one."""
 
     async def song(self, song_ref: str, *, guild_id: int, whole: bool = False) -> SongRecord:
         """The song of a `song` option; a `Refusal` says why it cannot be played (`InputError` for a bad option)."""
@@ -163,21 +164,36 @@ class SongAudio:
 
     async def prepare(self, track: Track) -> OpusSong:
         """The track's Opus packets, encoding them first if this song was never played (once, whoever asks)."""
-        key = self._key(track)
-        path = self._cache.opus_path(key)
-        if path is None:
-            raise ListenRefused("That is not a song id Encore can play.")
-        lock = self._encoding.setdefault(key, asyncio.Lock())
-        async with lock:  # two /listen of a new song encode it once
-            if not path.exists():
-                await self._encode(track, path)
-        if not lock.locked():
-            self._encoding.pop(key, None)
+        path = await self.encoded(track)
         try:
             return await asyncio.to_thread(read_packets, path)
         except (AudioError, OSError) as error:
             path.unlink(missing_ok=True)  # encoded again next time
             raise ListenRefused(f"Encore's copy of this song is damaged ({error}); ask for it again.") from None
+
+    async def encoded(self, track: Track) -> Path:
+        """Where the track's Opus packets are, encoding them first if they are not there: one encode per song at a
+        time, whoever asks, and carried through even if everyone waiting for it gives up (it is kept for later)."""
+        key = self._key(track)
+        path = self._cache.opus_path(key)
+        if path is None:
+            raise ListenRefused("That is not a song id Encore can play.")
+        encoding = self._encoding.get(key)
+        if encoding is None:
+            if path.exists():
+                return path
+            encoding = asyncio.create_task(self._encode(track, path), name=f"encore-encode-{key}")
+            self._encoding[key] = encoding
+            encoding.add_done_callback(lambda done: self._encoded(key, done))
+        await asyncio.shield(encoding)
+        return path
+
+    def _encoded(self, key: str, done: asyncio.Task[None]) -> None:
+        """An encode ended: the next request looks at the file again."""
+        if self._encoding.get(key) is done:
+            del self._encoding[key]
+        if not done.cancelled():
+            done.exception()  # its waiters, if any, have it; with none, nobody is left to tell
 
     async def _encode(self, track: Track, dest: Path) -> None:
         song = track.song
@@ -198,8 +214,9 @@ class SongAudio:
         picture = await asyncio.to_thread(
             render_waveform, encoded.peaks, encoded.duration, [(0.0, encoded.duration)], [], width=800, height=160
         )
-        await asyncio.to_thread(dest.with_suffix(".png").write_bytes, picture)
+        await asyncio.to_thread(write_atomically, dest.with_suffix(".png"), lambda out: out.write(picture))
         log.info("encoded %s%s to Opus for voice", "the whole song of " if track.whole else "", song.clip_id)
+        await asyncio.to_thread(self._cache.trim)  # the cache's size counts the packets and the picture too
 
     async def _fetch_whole_song(self, song: SongRecord, dest: Path) -> None:
         record = await self.store.get_whole_song(song.clip_id)
