@@ -81,6 +81,14 @@ class ListenQueue:
         return self.current
 
 
+@dataclass(eq=False)
+class _Encoding:
+    """A song's encode under way, and how many requests wait for it."""
+
+    task: asyncio.Task[None]
+    waiting: int = 0
+
+
 class SongAudio:
     """Finds the songs a `/listen` means (only songs Encore made on the server, no longer than the limit) and
     turns one into Opus packets: its mp3 from Encore's cache or through the media guard, encoded once and kept."""
@@ -102,7 +110,7 @@ class SongAudio:
         self._cache = cache
         self._limits = limits
         self._whole_song_url = whole_song_url
-        self._encoding: dict[str, asyncio.Task[None]] = {}
+        self._encoding: dict[str, _Encoding] = {}
         """The encode under way for each song: whoever asks for it meanwhile waits for that one."""
 
     async def song(self, song_ref: str, *, guild_id: int, whole: bool = False) -> SongRecord:
@@ -173,7 +181,7 @@ class SongAudio:
 
     async def encoded(self, track: Track) -> Path:
         """Where the track's Opus packets are, encoding them first if they are not there: one encode per song at a
-        time, whoever asks, and carried through even if everyone waiting for it gives up (it is kept for later)."""
+        time, shared by whoever asks meanwhile, and stopped when all of them have given up."""
         key = self._key(track)
         path = self._cache.opus_path(key)
         if path is None:
@@ -182,18 +190,24 @@ class SongAudio:
         if encoding is None:
             if path.exists():
                 return path
-            encoding = asyncio.create_task(self._encode(track, path), name=f"encore-encode-{key}")
+            encoding = _Encoding(asyncio.create_task(self._encode(track, path), name=f"encore-encode-{key}"))
             self._encoding[key] = encoding
-            encoding.add_done_callback(lambda done: self._encoded(key, done))
-        await asyncio.shield(encoding)
+            encoding.task.add_done_callback(lambda done: self._encoded(key, encoding))
+        encoding.waiting += 1
+        try:
+            await asyncio.shield(encoding.task)  # one waiter cancelled does not cancel it for the others
+        finally:
+            encoding.waiting -= 1
+            if not encoding.waiting:
+                encoding.task.cancel()  # nobody wants it any more (a no-op once it is done)
         return path
 
-    def _encoded(self, key: str, done: asyncio.Task[None]) -> None:
+    def _encoded(self, key: str, encoding: _Encoding) -> None:
         """An encode ended: the next request looks at the file again."""
-        if self._encoding.get(key) is done:
+        if self._encoding.get(key) is encoding:
             del self._encoding[key]
-        if not done.cancelled():
-            done.exception()  # its waiters, if any, have it; with none, nobody is left to tell
+        if not encoding.task.cancelled():
+            encoding.task.exception()  # its waiters have it
 
     async def _encode(self, track: Track, dest: Path) -> None:
         song = track.song
