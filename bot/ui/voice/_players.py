@@ -14,7 +14,6 @@ from bot.domain.errors import Refusal
 from bot.domain.records import ListenSessionRecord, SavedTrack
 from bot.service.community import PERIODS
 from bot.service.listen import RADIO_ORDERS, ListenQueue, ListenRefused, Radio, SongAudio, Track
-from bot.store import StoreUnavailable
 from bot.ui import render
 from bot.ui.client import EncoreClient, answer
 from bot.ui.voice._player import RADIO_BATCH, GuildPlayer, listeners
@@ -242,23 +241,17 @@ class VoicePlayers:
             tracks=tuple(SavedTrack(t.song.clip_id, t.requester_id, t.whole) for t in tracks),
             position=player.source.position if player.source is not None else 0.0,
         )
-        try:
-            await self.audio.store.save_listen_session(saved)
-        except StoreUnavailable as error:
-            log.warning("the queue of guild %s was not saved: %s", player.guild_id, error)
+        await self.audio.save_session(saved)
 
     async def unsave(self, guild_id: int) -> None:
-        try:
-            await self.audio.store.delete_listen_session(guild_id)
-        except StoreUnavailable as error:
-            log.warning("the ended queue of guild %s was not deleted: %s", guild_id, error)
+        await self.audio.forget_session(guild_id)
 
     async def resume_saved(self) -> None:
         """After a start: take up the saved sessions of this process's servers, or say in each why not."""
         if self._resumed:
             return
         self._resumed = True
-        for saved in await self.audio.store.listen_sessions():
+        for saved in await self.audio.saved_sessions():
             guild = self.client.get_guild(saved.guild_id)
             if guild is None:
                 continue  # another process's shard, or a server Encore left: not this process's to end
@@ -273,11 +266,7 @@ class VoicePlayers:
     async def _resume(self, guild: discord.Guild, saved: ListenSessionRecord) -> None:
         text_channel = self.client.get_partial_messageable(saved.text_channel_id, guild_id=guild.id)
         channel = guild.get_channel(saved.voice_channel_id)
-        tracks = []
-        for item in saved.tracks:
-            song = await self.audio.store.get_song(item.clip_id)
-            if song is not None:
-                tracks.append(Track(song, item.requester_id, item.whole))
+        tracks = await self.audio.saved_tracks(saved)
         problem = None
         if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
             problem = "its voice channel is gone"
