@@ -9,16 +9,17 @@ The file: the magic `ENCOREOPUS1\\n`, then each packet as a big-endian u16 lengt
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import av.error
 from av.audio.codeccontext import AudioCodecContext
 
 from bot.audio.stitch import AudioError
+from bot.media.cache import write_atomically
 
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = 960
@@ -99,14 +100,15 @@ def _encode(encoder: AudioCodecContext, frame: av.AudioFrame, pts: int, packets:
 
 
 def write_packets(dest: Path, packets: list[bytes]) -> None:
-    """The packet file, written beside itself first and renamed, so a reader never sees half of one."""
-    partial = dest.with_name(f"{dest.name}.{os.getpid()}.part")
-    with partial.open("wb") as out:
+    """The packet file, written atomically: a reader never sees half of one, nor two writers' bytes mixed."""
+
+    def write(out: BinaryIO) -> None:
         out.write(MAGIC)
         for packet in packets:
             out.write(_LENGTH.pack(len(packet)))
             out.write(packet)
-    os.replace(partial, dest)
+
+    write_atomically(dest, write)
 
 
 def read_packets(path: Path) -> OpusSong:

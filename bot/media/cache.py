@@ -19,7 +19,9 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def whole_song_key(clip_id: str) -> str:
@@ -34,6 +36,22 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 PART_SUFFIX = ".part"
 # A temporary file not written to for this long belongs to a write that died with its process.
 STALE_PART_SECONDS = 600.0
+
+
+def write_atomically(dest: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Make `dest` with `write`, through a temporary file of its own beside it renamed into place: a reader never
+    sees half a file, and writers in other threads or processes never share one. The temporary file ends in
+    `PART_SUFFIX`, so a cache in that folder counts it (and removes it once stale, if its writer died)."""
+    descriptor, name = tempfile.mkstemp(dir=dest.parent, prefix=f"{dest.name}.", suffix=PART_SUFFIX)
+    partial = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            write(out)
+        os.replace(partial, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise
 
 
 class AudioCache:
@@ -57,7 +75,7 @@ class AudioCache:
                 probe.flush()
                 if Path(probe.name).read_bytes() != b"encore":
                     return "a file written there does not read back the same"
-            self._trim()
+            self.trim()
         except OSError as error:
             return error.strerror or str(error)
         return None
@@ -101,28 +119,19 @@ class AudioCache:
         path = self._path(clip_id)
         if path is None:
             return False
-        partial: Path | None = None
         try:
             if source.stat().st_size > self.max_bytes:
                 return False
             self.folder.mkdir(parents=True, exist_ok=True)
-            descriptor, name = tempfile.mkstemp(dir=self.folder, prefix=f"{clip_id}.", suffix=PART_SUFFIX)
-            os.close(descriptor)
-            partial = Path(name)
-            shutil.copyfile(source, partial)
-            os.replace(partial, path)
-            partial = None
-            self._trim()
+            with source.open("rb") as data:
+                write_atomically(path, lambda out: shutil.copyfileobj(data, out))
+            self.trim()
         except OSError as error:
             log.warning("audio cache: could not keep clip %s in %s (%s); it is not cached", clip_id, self.folder, error)
             return False
-        finally:
-            if partial is not None:
-                with contextlib.suppress(OSError):
-                    partial.unlink(missing_ok=True)
         return True
 
-    def _trim(self) -> None:
+    def trim(self) -> None:
         """Remove stale temporary files, then drop the least recently used copies until the folder (temporary
         files in progress included) fits in `max_bytes`."""
         now = time.time()

@@ -21,14 +21,14 @@ from bot.audio.stitch import AudioError
 from bot.audio.waveform import render_waveform
 from bot.config import VoiceLimits
 from bot.domain.errors import Refusal
-from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
+from bot.domain.records import ListenSessionRecord, SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.validation import format_seconds, parse_song_ref
 from bot.domain.wholesong import ChainPart
 from bot.media import MediaFetcher, MediaRefused
-from bot.media.cache import AudioCache, whole_song_key
+from bot.media.cache import AudioCache, whole_song_key, write_atomically
 from bot.service.community import PERIODS, Community
 from bot.service.wholesong import PART_DEADLINE_SECONDS, PART_MAX_BYTES, WholeSongs
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger("bot.service")
 
@@ -81,6 +81,14 @@ class ListenQueue:
         return self.current
 
 
+@dataclass(eq=False)
+class _Encoding:
+    """A song's encode under way, and how many requests wait for it."""
+
+    task: asyncio.Task[None]
+    waiting: int = 0
+
+
 class SongAudio:
     """Finds the songs a `/listen` means (only songs Encore made on the server, no longer than the limit) and
     turns one into Opus packets: its mp3 from Encore's cache or through the media guard, encoded once and kept."""
@@ -95,22 +103,23 @@ class SongAudio:
         limits: VoiceLimits,
         whole_song_url: WholeSongUrl,
     ) -> None:
-        self.store = store
+        self._store = store
         self._whole_songs = whole_songs
         self._community = community
         self._fetcher = fetcher
         self._cache = cache
         self._limits = limits
         self._whole_song_url = whole_song_url
-        self._encoding: dict[str, asyncio.Lock] = {}
+        self._encoding: dict[str, _Encoding] = {}
+        """The encode under way for each song: whoever asks for it meanwhile waits for that one."""
 
     async def song(self, song_ref: str, *, guild_id: int, whole: bool = False) -> SongRecord:
         """The song of a `song` option; a `Refusal` says why it cannot be played (`InputError` for a bad option)."""
-        song = await self.store.get_song(parse_song_ref(song_ref))
+        song = await self._store.get_song(parse_song_ref(song_ref))
         if song is None or song.guild_id != guild_id:
             raise ListenRefused("Encore has not made that song on this server, so it has nothing to play.")
         if whole:
-            record = await self.store.get_whole_song(song.clip_id)
+            record = await self._store.get_whole_song(song.clip_id)
             if record is None or record.state is not WholeSongState.POSTED:
                 raise ListenRefused(
                     "This song's whole song has not been posted yet: press **Whole song** under it first."
@@ -126,7 +135,7 @@ class SongAudio:
 
     async def member_songs(self, guild_id: int, member_id: int, limit: int) -> list[SongRecord]:
         """A member's songs on the server, newest first."""
-        songs, _ = await self.store.songs_page(guild_id, member_id, 0, limit)
+        songs, _ = await self._store.songs_page(guild_id, member_id, 0, limit)
         return self._playable(songs)
 
     async def top_songs(self, guild_id: int, period: str, limit: int) -> list[SongRecord]:
@@ -142,8 +151,36 @@ class SongAudio:
             rows = await self._community.top(guild_id, "all", time.time(), offset + limit)
             songs = [song for _, _, song in rows[offset:] if song is not None]
         else:
-            songs = await self.store.guild_songs(guild_id, offset, limit)
+            songs = await self._store.guild_songs(guild_id, offset, limit)
         return songs  # a song over the length limit is skipped when due, with a note
+
+    async def save_session(self, session: ListenSessionRecord) -> None:
+        """Keep a server's queue (and how far its song got) for the next start; a store that does not answer is
+        logged, and the session plays on."""
+        try:
+            await self._store.save_listen_session(session)
+        except StoreUnavailable as error:
+            log.warning("the queue of guild %s was not saved: %s", session.guild_id, error)
+
+    async def forget_session(self, guild_id: int) -> None:
+        """A server's session ended for good: nothing to take up at the next start."""
+        try:
+            await self._store.delete_listen_session(guild_id)
+        except StoreUnavailable as error:
+            log.warning("the ended queue of guild %s was not deleted: %s", guild_id, error)
+
+    async def saved_sessions(self) -> list[ListenSessionRecord]:
+        """The sessions a restart interrupted, of every server (each process takes up its own)."""
+        return await self._store.listen_sessions()
+
+    async def saved_tracks(self, session: ListenSessionRecord) -> list[Track]:
+        """A saved queue's songs that can still be found, in order."""
+        tracks = []
+        for item in session.tracks:
+            song = await self._store.get_song(item.clip_id)
+            if song is not None:
+                tracks.append(Track(song, item.requester_id, item.whole))
+        return tracks
 
     def _playable(self, songs: list[SongRecord]) -> list[SongRecord]:
         limit = self._limits.max_song_seconds
@@ -163,21 +200,42 @@ class SongAudio:
 
     async def prepare(self, track: Track) -> OpusSong:
         """The track's Opus packets, encoding them first if this song was never played (once, whoever asks)."""
-        key = self._key(track)
-        path = self._cache.opus_path(key)
-        if path is None:
-            raise ListenRefused("That is not a song id Encore can play.")
-        lock = self._encoding.setdefault(key, asyncio.Lock())
-        async with lock:  # two /listen of a new song encode it once
-            if not path.exists():
-                await self._encode(track, path)
-        if not lock.locked():
-            self._encoding.pop(key, None)
+        path = await self.encoded(track)
         try:
             return await asyncio.to_thread(read_packets, path)
         except (AudioError, OSError) as error:
             path.unlink(missing_ok=True)  # encoded again next time
             raise ListenRefused(f"Encore's copy of this song is damaged ({error}); ask for it again.") from None
+
+    async def encoded(self, track: Track) -> Path:
+        """Where the track's Opus packets are, encoding them first if they are not there: one encode per song at a
+        time, shared by whoever asks meanwhile, and stopped when all of them have given up."""
+        key = self._key(track)
+        path = self._cache.opus_path(key)
+        if path is None:
+            raise ListenRefused("That is not a song id Encore can play.")
+        encoding = self._encoding.get(key)
+        if encoding is None:
+            if path.exists():
+                return path
+            encoding = _Encoding(asyncio.create_task(self._encode(track, path), name=f"encore-encode-{key}"))
+            self._encoding[key] = encoding
+            encoding.task.add_done_callback(lambda done: self._encoded(key, encoding))
+        encoding.waiting += 1
+        try:
+            await asyncio.shield(encoding.task)  # one waiter cancelled does not cancel it for the others
+        finally:
+            encoding.waiting -= 1
+            if not encoding.waiting:
+                encoding.task.cancel()  # nobody wants it any more (a no-op once it is done)
+        return path
+
+    def _encoded(self, key: str, encoding: _Encoding) -> None:
+        """An encode ended: the next request looks at the file again."""
+        if self._encoding.get(key) is encoding:
+            del self._encoding[key]
+        if not encoding.task.cancelled():
+            encoding.task.exception()  # its waiters have it
 
     async def _encode(self, track: Track, dest: Path) -> None:
         song = track.song
@@ -198,11 +256,12 @@ class SongAudio:
         picture = await asyncio.to_thread(
             render_waveform, encoded.peaks, encoded.duration, [(0.0, encoded.duration)], [], width=800, height=160
         )
-        await asyncio.to_thread(dest.with_suffix(".png").write_bytes, picture)
+        await asyncio.to_thread(write_atomically, dest.with_suffix(".png"), lambda out: out.write(picture))
         log.info("encoded %s%s to Opus for voice", "the whole song of " if track.whole else "", song.clip_id)
+        await asyncio.to_thread(self._cache.trim)  # the cache's size counts the packets and the picture too
 
     async def _fetch_whole_song(self, song: SongRecord, dest: Path) -> None:
-        record = await self.store.get_whole_song(song.clip_id)
+        record = await self._store.get_whole_song(song.clip_id)
         url = None if record is None else await self._whole_song_url(record)
         if url is None:
             raise ListenRefused("The whole song's post cannot be read any more; press **Whole song** again.")

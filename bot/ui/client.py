@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -55,6 +55,18 @@ def point_at_discord(settings: Settings) -> None:
     """Aim discord.py's REST and gateway at the configured endpoints (Discord itself, a proxy, or a test fake)."""
     discord.http.Route.BASE = settings.discord_api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+async def answer(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer an interaction in plain words, whether it was deferred ("thinking…" is replaced) or not; an answer
+    Discord refuses is logged, so a caller reporting a failure cannot fail again."""
+    try:
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=text)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as reply_error:
+        log.warning("could not answer the member: %s", reply_error)
 
 
 class EncoreClient(commands.AutoShardedBot):
@@ -107,13 +119,7 @@ class EncoreClient(commands.AutoShardedBot):
                 if name in SPENDING_COMMANDS
                 else "⚠️ Something went wrong on Encore's side. Try again in a moment."
             )
-        try:
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=text)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException as reply_error:
-            log.warning("could not tell the member about the failure: %s", reply_error)
+        await answer(interaction, text)
 
     def gateway_connected(self) -> bool:
         """Whether every shard's gateway session is up (for `/healthz`); a worker has none to lose."""

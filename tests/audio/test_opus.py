@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.audio.opus import FRAME_SECONDS, encode_opus, read_packets
+from bot.audio.opus import FRAME_SECONDS, encode_opus, read_packets, write_packets
 from bot.audio.stitch import AudioError
 from tests.fakes.voice.audio import SAMPLE_RATE, decode
 from tests.support.audio import dominant_frequency, make_tone_mp3
@@ -46,3 +47,22 @@ def test_not_audio_and_a_cut_off_packet_file_are_refused(tmp_path: Path) -> None
     (tmp_path / "cut.opus").write_bytes(data[:-3])
     with pytest.raises(AudioError, match="cut off"):
         read_packets(tmp_path / "cut.opus")
+
+
+def test_two_writers_of_one_packet_file_never_mix_or_fail(tmp_path: Path) -> None:
+    dest = tmp_path / "song.opus"
+    other = [b"\x02" * 30, b"\x03" * 30]
+
+    class WrittenMeanwhile(list[bytes]):
+        """Packets whose writing lets a second writer (another thread or request) write the same file midway."""
+
+        def __iter__(self) -> Iterator[bytes]:
+            for place, packet in enumerate(super().__iter__()):
+                if place == 1:
+                    write_packets(dest, other)
+                yield packet
+
+    mine = WrittenMeanwhile([b"\x01" * 20, b"\x01" * 21, b"\x01" * 22])
+    write_packets(dest, mine)
+    assert read_packets(dest).packets == tuple(mine)  # the last to finish wins, whole
+    assert [path.name for path in tmp_path.iterdir()] == ["song.opus"]  # no temporary file left behind

@@ -29,6 +29,7 @@ class Listening:
     tones: ToneBank
     lounge: int  # a voice channel
     settings: Settings
+    suno: FakeSunoApi
 
     async def songs(self, count: int, user_id: int = USER_ID, channel_id: int = CHANNEL_ID) -> list[str]:
         """`count` new songs by the member in a channel's server (two per /generate), their clip ids in order."""
@@ -107,7 +108,7 @@ async def listening(tmp_path: Path, song_seconds: float = SONG_SECONDS, **env: s
         settings = settings_for(discord, tmp_path / "encore.db", {**provider_env(suno), **env})
         async with running_bot(discord, settings) as running:
             lounge = await discord.add_voice_channel("Lounge")
-            yield Listening(discord, voice, running, tones, lounge, settings)
+            yield Listening(discord, voice, running, tones, lounge, settings, suno)
 
 
 def new_result(seen: frozenset[int]) -> Callable[[StoredMessage], bool]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import eventually
 from tests.e2e.listen_harness import assert_whole_and_steady, listening
 from tests.fakes.discord import GUILD_ID, OTHER_USER_ID, USER_ID
 
@@ -103,3 +104,32 @@ async def test_a_stage_needs_encore_to_be_allowed_to_speak(tmp_path: Path) -> No
         assert_whole_and_steady(setup.played()[0], setup.tones.freq[song])
         assert (GUILD_ID, setup.discord.bot_user.id) not in setup.discord.suppressed
         assert not setup.voice.session_of(GUILD_ID).refused  # every packet came after Encore was let speak
+
+
+async def test_servers_joining_at_once_share_the_session_limit(tmp_path: Path) -> None:
+    async with listening(tmp_path, VOICE_MAX_SESSIONS="1") as setup:
+        other_guild, other_text = await setup.discord.add_guild("Second server")
+        hall = await setup.discord.add_voice_channel("Hall", guild_id=other_guild)
+        (here,) = await setup.songs(1)
+        (there,) = await setup.songs(1, OTHER_USER_ID, other_text)
+        await setup.join(USER_ID, setup.lounge)
+        await setup.join(OTHER_USER_ID, hall, other_guild)
+        setup.discord.hold_voice_joins()  # the first join takes its time, as one to a far voice region does
+        first = await setup.discord.invoke_command("listen", {"song": here})
+        await eventually(lambda: setup.discord.voice_updates, what="the first join")
+        second = await setup.discord.invoke_command("listen", {"song": there}, OTHER_USER_ID, other_text)
+
+        def second_answered_or_joining() -> bool:
+            reply = second.original
+            return (reply is not None and not reply.loading) or len(setup.discord.voice_updates) > 1
+
+        await eventually(second_answered_or_joining, within=20, what="the second /listen to be answered or join")
+        setup.discord.release_voice_joins()
+        assert "▶️ Playing" in (await first.wait_original(lambda m: not m.loading, timeout=20)).content
+        refused = (await second.wait_original(lambda m: not m.loading, timeout=20)).content
+        assert "already playing in 1 voice channel, as many as this bot runs at once" in refused
+        await setup.left()
+        assert not setup.voice.sessions_of(other_guild)
+        assert [int(update["guild_id"]) for update in setup.discord.voice_updates if update["channel_id"]] == [GUILD_ID]
+        assert "▶️ Playing" in await setup.listen(there, OTHER_USER_ID, other_text)  # the ended session's slot is free
+        await setup.left(other_text)

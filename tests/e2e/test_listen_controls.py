@@ -15,6 +15,7 @@ from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, OTHER_USER_ID, OWN
 from tests.fakes.voice import OPUS_SILENCE
 
 THIRD_USER_ID = 1_200_000_000_000_000_303
+FOURTH_USER_ID = 1_200_000_000_000_000_304
 
 
 async def test_the_now_playing_message_shows_the_song_and_what_is_next(tmp_path: Path) -> None:
@@ -78,13 +79,35 @@ async def test_skip_by_the_queuer_then_by_half_of_the_listeners(tmp_path: Path) 
         assert_whole_and_steady(played[2], setup.tones.freq[third], LONG_SONG_SECONDS)
 
 
+async def test_skip_votes_count_those_still_listening_and_only_listeners_pause(tmp_path: Path) -> None:
+    async with listening(tmp_path, song_seconds=LONG_SONG_SECONDS) as setup:
+        await setup.discord.add_member(THIRD_USER_ID, "third")
+        await setup.discord.add_member(FOURTH_USER_ID, "fourth")
+        first, second = await setup.songs(2)
+        for member in (USER_ID, OTHER_USER_ID, THIRD_USER_ID, FOURTH_USER_ID):
+            await setup.join(member, setup.lounge)
+        await setup.listen(first)
+        await setup.listen(second)
+        await setup.heard(0.2)
+        assert "1 of 2 needed" in await setup.press("skip", OTHER_USER_ID)  # 4 listening: 2 votes needed
+        await setup.join(OTHER_USER_ID, None)  # leaves: that vote no longer counts
+        assert "1 of 2 needed" in await setup.press("skip", THIRD_USER_ID)
+        assert "Join the voice channel to pause" in await setup.press("pause", OTHER_USER_ID)
+        assert await setup.press("skip", FOURTH_USER_ID) == "⏭️ Skipped by vote."
+        await setup.left()
+        first_heard, second_heard = setup.played()
+        assert first_heard.seconds < LONG_SONG_SECONDS - 0.5 and first_heard.longest_gap < 0.1  # never paused
+        assert_whole_and_steady(second_heard, setup.tones.freq[second], LONG_SONG_SECONDS)
+
+
 async def test_pause_sends_nothing_until_resume_and_the_song_is_still_heard_whole(tmp_path: Path) -> None:
     async with listening(tmp_path) as setup:
         (song,) = await setup.songs(1)
         await setup.join(USER_ID, setup.lounge)
+        await setup.join(OTHER_USER_ID, setup.lounge)
         await setup.listen(song)
         await setup.heard(0.5)
-        assert await setup.press("pause", OTHER_USER_ID) == "⏸️ Paused."
+        assert await setup.press("pause", OTHER_USER_ID) == "⏸️ Paused."  # any listener
         session = setup.voice.session_of(GUILD_ID)
         await setup.voice.wait_until(
             lambda: all(p.opus == OPUS_SILENCE for p in session.packets[-5:]), what="the pause's five silence frames"

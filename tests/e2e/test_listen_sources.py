@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
-from tests.e2e.listen_harness import SONG_SECONDS, assert_whole_and_steady, listening, new_result
+from tests.e2e.listen_harness import LONG_SONG_SECONDS, SONG_SECONDS, assert_whole_and_steady, listening, new_result
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, StoredMessage
 from tests.fakes.voice import played_songs
 from tests.fakes.voice.audio import SAMPLE_RATE
@@ -90,3 +91,27 @@ async def test_the_radio_plays_the_servers_songs_newest_first_without_end(tmp_pa
         assert [round(p.frequency) for p in played] == [round(setup.tones.freq[c]) for c in (newer, older, newer)]
         for heard, clip in zip(played[:2], (newer, older), strict=True):
             assert_whole_and_steady(heard, setup.tones.freq[clip])
+
+
+async def test_the_listen_button_answers_when_the_database_fails(tmp_path: Path) -> None:
+    async with listening(tmp_path, song_seconds=LONG_SONG_SECONDS) as setup:
+        (root,) = await setup.songs(1)
+        seen = frozenset(m.id for m in setup.discord.messages(CHANNEL_ID))
+        await setup.discord.invoke_command("extend", {"song": root, "at": "1", "lyrics": "la", "title": "Tone II"})
+        extension = await setup.discord.wait_for_message(CHANNEL_ID, new_result(seen))
+        last = clip_of(extension)
+        await setup.discord.click_button(extension.id, f"encore:whole:{last}")
+        whole = await setup.discord.wait_for_message(CHANNEL_ID, lambda m: m.content.startswith("🎼 The whole song"))
+        await setup.join(USER_ID, setup.lounge)
+        await setup.listen(root)
+        await setup.heard(0.2)  # the session has saved its queue: the store is quiet
+        writer = sqlite3.connect(setup.settings.database_path, isolation_level=None)  # another process writes
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            press = await setup.discord.click_button(whole.id, f"encore:listen-whole:{last}")  # queues: a write
+            text = (await press.wait_original(lambda m: not m.loading, timeout=20)).content
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        assert text == "⚠️ Something went wrong on Encore's side; try again in a moment."
+        await setup.left()

@@ -76,6 +76,8 @@ class ListenButton(
         if self.action == "queue":
             return player.queue_text()
         if self.action == "pause":
+            if user_id not in player.listeners() and not is_manager(interaction):
+                return "⚠️ Join the voice channel to pause or resume it."
             return "⏸️ Paused." if player.toggle_pause() else "▶️ Resumed."
         if self.action == "stop":
             if user_id != player.starter_id and not is_manager(interaction):
@@ -91,11 +93,12 @@ class ListenButton(
         if user_id not in people:
             return "⚠️ Join the voice channel to vote to skip."
         player.skip_votes.add(user_id)
+        votes = len(player.skip_votes & set(people))  # of those still listening
         needed = math.ceil(len(people) / 2)
-        if len(player.skip_votes & set(people)) >= needed:
+        if votes >= needed:
             player.skip()
             return "⏭️ Skipped by vote."
-        return f"🗳️ Your vote to skip is in: {len(player.skip_votes)} of {needed} needed."
+        return f"🗳️ Your vote to skip is in: {votes} of {needed} needed."
 
 
 class ListenWholeButton(

@@ -86,6 +86,7 @@ class GuildPlayer:
         self._dirty = asyncio.Event()
         self._editor: asyncio.Task[None] | None = None
         self._idle: asyncio.Task[None] | None = None
+        self._next: asyncio.Task[None] | None = None  # encoding the next song ahead
         self.task = asyncio.create_task(self._run(), name=f"encore-voice-{self.guild_id}")
 
     @property
@@ -151,11 +152,20 @@ class GuildPlayer:
         return track
 
     def _prepare_next(self) -> None:
-        """Encode the next song while this one plays, so it starts on time (a failure is reported when it is due)."""
+        """Encode the next song while this one plays, so it starts on time."""
+        if self._next is not None:
+            self._next.cancel()
         if self.queue.waiting:
             upcoming = self.queue.waiting[0]
-            task = asyncio.create_task(self.players.audio.prepare(upcoming), name=f"encore-voice-next-{self.guild_id}")
-            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._next = asyncio.create_task(self._encode_ahead(upcoming), name=f"encore-voice-next-{self.guild_id}")
+
+    async def _encode_ahead(self, track: Track) -> None:
+        try:
+            await self.players.audio.encoded(track)
+        except Refusal:
+            pass  # reported when the song is due
+        except Exception as error:
+            log.warning("next song in guild %s not encoded ahead (tried again when due): %r", self.guild_id, error)
 
     async def _say(self, text: str) -> None:
         with contextlib.suppress(discord.HTTPException):
@@ -209,6 +219,8 @@ class GuildPlayer:
     async def _leave(self, reason: str) -> None:
         if self._idle is not None:
             self._idle.cancel()
+        if self._next is not None:
+            self._next.cancel()
         self.players.forget(self)
         if not self.restarting:
             await self.players.unsave(self.guild_id)

@@ -14,9 +14,8 @@ from bot.domain.errors import Refusal
 from bot.domain.records import ListenSessionRecord, SavedTrack
 from bot.service.community import PERIODS
 from bot.service.listen import RADIO_ORDERS, ListenQueue, ListenRefused, Radio, SongAudio, Track
-from bot.store import StoreUnavailable
 from bot.ui import render
-from bot.ui.client import EncoreClient
+from bot.ui.client import EncoreClient, answer
 from bot.ui.voice._player import RADIO_BATCH, GuildPlayer, listeners
 from bot.ui.voice._request import ListenRequest
 
@@ -34,12 +33,44 @@ class VoicePlayers:
         self.audio = audio
         self.limits = limits
         self.players: dict[int, GuildPlayer] = {}
+        self._sessions: set[int] = set()
+        """Servers holding one of the `max_sessions` slots: playing, or joining (which takes up to
+        `CONNECT_TIMEOUT`), so `/listen` in many servers at once cannot run more sessions than allowed."""
         self._joining: dict[int, asyncio.Lock] = {}
         self._resumed = False
 
     def forget(self, player: GuildPlayer) -> None:
         if self.players.get(player.guild_id) is player:
             del self.players[player.guild_id]
+            self._sessions.discard(player.guild_id)
+
+    def _reserve(self, guild_id: int) -> bool:
+        """Take a session slot for a server about to join (checked and taken at once); False when none is free."""
+        if guild_id not in self._sessions and len(self._sessions) >= self.limits.max_sessions:
+            return False
+        self._sessions.add(guild_id)
+        return True
+
+    async def _start(
+        self,
+        channel: discord.VoiceChannel | discord.StageChannel,
+        text_channel: discord.abc.Messageable,
+        starter_id: int,
+        queue: ListenQueue,
+        *,
+        resume_at: float = 0.0,
+    ) -> GuildPlayer:
+        """Join with a slot reserved by `_reserve` and start the session; the slot is given back if joining fails."""
+        guild_id = channel.guild.id
+        try:
+            voice = await self._connect(channel)
+        except BaseException:
+            self._sessions.discard(guild_id)
+            raise
+        player = GuildPlayer(self, voice, text_channel, starter_id, queue, resume_at=resume_at)
+        self.players[guild_id] = player
+        player.company_changed()
+        return player
 
     async def listen(self, interaction: discord.Interaction[EncoreClient], request: ListenRequest) -> None:
         """`/listen`: check at once what can be checked, then defer, find and prepare the songs, join or queue."""
@@ -52,7 +83,10 @@ class VoicePlayers:
             text = await self._play(interaction, channel, request)
         except Refusal as refusal:
             text = f"⚠️ {render.refusal_text(refusal)}"
-        await interaction.edit_original_response(content=text)
+        except Exception:  # the Listen button's errors reach no handler that answers: never leave "thinking…"
+            log.exception("/listen in guild %s failed", channel.guild.id)
+            text = "⚠️ Something went wrong on Encore's side; try again in a moment."
+        await answer(interaction, text)
 
     def _voice_channel_of(
         self, interaction: discord.Interaction[EncoreClient]
@@ -80,7 +114,7 @@ class VoicePlayers:
                     f"Encore may not {verbs} in <#{channel.id}>. A server manager can give its role the "
                     f"{' and '.join(missing)} permission{plural} there."
                 )
-            if (playing := len(self.players)) >= self.limits.max_sessions:
+            if (playing := len(self._sessions)) >= self.limits.max_sessions:
                 return (
                     f"Encore is already playing in {playing} voice channel{'s' if playing != 1 else ''}, as many as "
                     "this bot runs at once. Try again when one of them ends."
@@ -139,17 +173,14 @@ class VoicePlayers:
                     return f"📋 Queued {named}: number {places[0]} in the queue."
                 cut = f" (the queue is full: {len(tracks) - len(places)} left out)" if len(places) < len(tracks) else ""
                 return f"📋 Queued {named}: numbers {places[0]} to {places[-1]} in the queue{cut}."
-            if len(self.players) >= self.limits.max_sessions:
+            text_channel = interaction.channel
+            assert isinstance(text_channel, discord.abc.Messageable)
+            if not self._reserve(guild_id):
                 raise ListenRefused("Encore is already playing in as many voice channels as it runs at once.")
             queue = ListenQueue(self.limits.queue_size)
             queue.waiting.extend(tracks[: self.limits.queue_size + 1])  # the first plays at once
-            voice = await self._connect(channel)
-            text_channel = interaction.channel
-            assert isinstance(text_channel, discord.abc.Messageable)
-            player = GuildPlayer(self, voice, text_channel, interaction.user.id, queue)
+            player = await self._start(channel, text_channel, interaction.user.id, queue)
             player.radio = radio
-            self.players[guild_id] = player
-            player.company_changed()
         return f"▶️ Playing {named} in <#{channel.id}>."
 
     async def _connect(self, channel: discord.VoiceChannel | discord.StageChannel) -> discord.VoiceClient:
@@ -210,28 +241,22 @@ class VoicePlayers:
             tracks=tuple(SavedTrack(t.song.clip_id, t.requester_id, t.whole) for t in tracks),
             position=player.source.position if player.source is not None else 0.0,
         )
-        try:
-            await self.audio.store.save_listen_session(saved)
-        except StoreUnavailable as error:
-            log.warning("the queue of guild %s was not saved: %s", player.guild_id, error)
+        await self.audio.save_session(saved)
 
     async def unsave(self, guild_id: int) -> None:
-        try:
-            await self.audio.store.delete_listen_session(guild_id)
-        except StoreUnavailable as error:
-            log.warning("the ended queue of guild %s was not deleted: %s", guild_id, error)
+        await self.audio.forget_session(guild_id)
 
     async def resume_saved(self) -> None:
         """After a start: take up the saved sessions of this process's servers, or say in each why not."""
         if self._resumed:
             return
         self._resumed = True
-        for saved in await self.audio.store.listen_sessions():
+        for saved in await self.audio.saved_sessions():
             guild = self.client.get_guild(saved.guild_id)
             if guild is None:
                 continue  # another process's shard, or a server Encore left: not this process's to end
-            if saved.guild_id in self.players:
-                continue  # a session started since this process came up (`on_ready` waits for every server)
+            if saved.guild_id in self._sessions:
+                continue  # a session started or starting since this process came up (`on_ready` waits)
             try:
                 await self._resume(guild, saved)
             except Exception:
@@ -241,11 +266,7 @@ class VoicePlayers:
     async def _resume(self, guild: discord.Guild, saved: ListenSessionRecord) -> None:
         text_channel = self.client.get_partial_messageable(saved.text_channel_id, guild_id=guild.id)
         channel = guild.get_channel(saved.voice_channel_id)
-        tracks = []
-        for item in saved.tracks:
-            song = await self.audio.store.get_song(item.clip_id)
-            if song is not None:
-                tracks.append(Track(song, item.requester_id, item.whole))
+        tracks = await self.audio.saved_tracks(saved)
         problem = None
         if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
             problem = "its voice channel is gone"
@@ -255,7 +276,7 @@ class VoicePlayers:
             problem = f"Encore may no longer connect and speak in <#{channel.id}>"
         elif not tracks:
             problem = "none of its songs can be found any more"
-        elif len(self.players) >= self.limits.max_sessions:
+        elif not self._reserve(guild.id):
             problem = "this bot already plays in as many voice channels as it runs at once"
         if problem is not None or not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
             await self.unsave(guild.id)
@@ -265,9 +286,6 @@ class VoicePlayers:
         queue = ListenQueue(self.limits.queue_size)
         queue.waiting.extend(tracks)
         async with self._joining.setdefault(guild.id, asyncio.Lock()):
-            voice = await self._connect(channel)
-            player = GuildPlayer(self, voice, text_channel, saved.starter_id, queue, resume_at=saved.position)
-            self.players[guild.id] = player
-            player.company_changed()
+            await self._start(channel, text_channel, saved.starter_id, queue, resume_at=saved.position)
         with contextlib.suppress(discord.HTTPException):
             await text_channel.send(f"🔁 Encore restarted: the queue in <#{channel.id}> goes on where it was.")

@@ -84,6 +84,8 @@ class FakeDiscordParts:
     voice_updates: list[JSON]
     refused_joins: list[JSON]
     suppressed: set[tuple[int, int]]
+    voice_joins_open: asyncio.Event
+    _held_joins: set[asyncio.Task[None]]
 
     if TYPE_CHECKING:
         # server.py

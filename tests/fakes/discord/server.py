@@ -109,6 +109,9 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin, Voice
         self.voice_updates: list[JSON] = []  # every op 4 the bot sent, in order
         self.refused_joins: list[JSON] = []  # op 4 joins Discord ignored (no CONNECT, not a voice channel)
         self.suppressed: set[tuple[int, int]] = set()  # (guild, user) in a stage channel, not allowed to speak
+        self.voice_joins_open = asyncio.Event()  # cleared by `hold_voice_joins`
+        self.voice_joins_open.set()
+        self._held_joins: set[asyncio.Task[None]] = set()
         if voice is not None:
             voice.may_speak = lambda guild_id, user_id: (guild_id, user_id) not in self.suppressed
 

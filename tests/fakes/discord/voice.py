@@ -7,6 +7,7 @@ As Discord does, a join the bot may not make (no CONNECT in the channel) gets no
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -84,10 +85,38 @@ class VoiceMixin(FakeDiscordParts):
         await self._dispatch("VOICE_STATE_UPDATE", self._voice_state(guild_id, user_id, channel_id, session_id))
         await self._notify()
 
+    def hold_voice_joins(self) -> None:
+        """Leave the bot's next joins unanswered (a slow voice region) until `release_voice_joins`; each is
+        recorded in `voice_updates` at once."""
+        self.voice_joins_open.clear()
+
+    def release_voice_joins(self) -> None:
+        self.voice_joins_open.set()
+
     async def _update_voice_state(self, session: _GatewaySession, data: JSON) -> None:
         """The bot's op 4: join, move or leave, answered as Discord does (nothing for a join it refuses)."""
-        guild_id, raw_channel = int(data["guild_id"]), data.get("channel_id")
         self.voice_updates.append(data)
+        if data.get("channel_id") is not None and not self.voice_joins_open.is_set():
+            task = asyncio.create_task(self._answer_held_join(session, data))
+            self._held_joins.add(task)
+            task.add_done_callback(self._held_joins.discard)
+            await self._notify()
+            return
+        await self._answer_voice_update(session, data)
+
+    async def _answer_held_join(self, session: _GatewaySession, data: JSON) -> None:
+        opened = asyncio.create_task(self.voice_joins_open.wait())
+        closing = asyncio.create_task(self._closing.wait())
+        try:
+            await asyncio.wait({opened, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            opened.cancel()
+            closing.cancel()
+        if self.voice_joins_open.is_set():
+            await self._answer_voice_update(session, data)
+
+    async def _answer_voice_update(self, session: _GatewaySession, data: JSON) -> None:
+        guild_id, raw_channel = int(data["guild_id"]), data.get("channel_id")
         bot_id = self.bot_user.id
         if raw_channel is None:
             await self._set_voice_state(guild_id, bot_id, None, session.id)
