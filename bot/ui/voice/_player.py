@@ -185,6 +185,11 @@ class GuildPlayer:
             self.voice.stop()
         self._song_done.set()
 
+    def hold(self) -> None:
+        """Stop sending (before its place is saved for a restart), so what was heard is where the next start goes on."""
+        if self.voice.is_playing():
+            self.voice.pause()
+
     def skip(self) -> None:
         self._skipped = True
         self.voice.stop()  # fires `after`: the next song starts

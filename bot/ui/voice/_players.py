@@ -226,6 +226,7 @@ class VoicePlayers:
         players = list(self.players.values())
         for player in players:
             player.restarting = True
+            player.hold()
             await self.save(player)
             player.end("Encore is restarting; it picks the queue up when it is back")
         await asyncio.gather(*(player.task for player in players), return_exceptions=True)
