@@ -14,8 +14,9 @@ from bot.domain.pacing import Pacer, PacerFactory
 from bot.logs import redact_also
 from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
-from bot.providers import create_provider, in_process_pacer
+from bot.providers import PLUGINS, create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.health import ProviderHealth
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
@@ -99,50 +100,67 @@ class EncoreBot(EncoreClient):
         await self._closed.wait()
 
     async def setup_hook(self) -> None:
-        trace = self.metrics.provider_trace(self.settings.provider, self.settings.provider_base_url)
-        self._session = aiohttp.ClientSession(trace_configs=[trace])
-        self.store = self._given_store or await open_store(self.settings)
-        self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = AudioCache(self.settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+        settings = self.settings
+        traces = [self.metrics.provider_trace(name, settings.base_url_of(name)) for name in settings.providers]
+        self._session = aiohttp.ClientSession(trace_configs=traces)
+        self.store = self._given_store or await open_store(settings)
+        self.media = MediaFetcher(settings.media_origins)
+        audio_cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
         self.task_messages = TaskMessages(self, progress_interval=self.progress_interval, result_view=result_view)
-        pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
-        provider = create_provider(self.settings, self._session, pacers=pacers)
         whole_songs = WholeSongs(
             self.store,
             WholeSongMessages(self, view=whole_song_view),
             self.media,
-            cdn_base_url=self.settings.suno_cdn_base_url,
+            cdn_base_url=settings.suno_cdn_base_url,
             cache=audio_cache,
         )
-        webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
+        webhooks_on = bool(settings.public_webhook_url) and any(
+            PLUGINS[name].capabilities.webhooks for name in settings.providers
+        )
         secret = await webhook_secret(self.store) if webhooks_on else None
         if secret:
             redact_also(secret)
-        if secret:
-            provider = create_provider(self.settings, self._session, webhook_secret=secret, pacers=pacers)
+        providers = [
+            create_provider(
+                settings,
+                self._session,
+                name=name,
+                webhook_secret=secret,
+                # Each provider paces its own key, across processes on a shared database.
+                pacers=pacers_for(self.store, name, settings.key_of(name)),
+            )
+            for name in settings.providers
+        ]
+        self.metrics.providers_configured(settings.providers)
+        health = ProviderHealth(
+            settings.providers,
+            failures_before_cooldown=settings.provider_failures_before_cooldown,
+            cooldown=settings.provider_cooldown,
+            metrics=self.metrics,
+        )
         shared = isinstance(self.store, PostgresStore)
         self.service = TaskService(
             self.store,
-            provider,
+            providers,
             self.task_messages,
-            poll_interval=self.settings.poll_interval,
-            stall_timeout=self.settings.stall_timeout,
-            quota=self.settings.quota,
-            allowed_guild_ids=self.settings.allowed_guild_ids,
-            webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            poll_interval=settings.poll_interval,
+            stall_timeout=settings.stall_timeout,
+            quota=settings.quota,
+            allowed_guild_ids=settings.allowed_guild_ids,
+            webhook_poll_interval=settings.webhook_poll_interval if webhooks_on else None,
             whole_songs=whole_songs,
             media=ResultMedia(self.media, audio_cache=audio_cache),
             metrics=self.metrics,
-            lease_seconds=self.settings.lease_seconds,
+            lease_seconds=settings.lease_seconds,
             # Other processes may leave work behind: look for it a few times per lease.
-            rescan_interval=self.settings.lease_seconds / 4 if shared else None,
+            rescan_interval=settings.lease_seconds / 4 if shared else None,
+            health=health,
         )
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
             self.web_server = WebServer(
                 self.service,
-                routes=provider.webhook_routes(),
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
                 port=port,
@@ -151,9 +169,12 @@ class EncoreBot(EncoreClient):
             await self.web_server.start()
         await self.service.start()
         if self.settings.runs_gateway:
-            log.info("Encore ready to take commands with provider %s", self.settings.provider)
+            log.info("Encore ready to take commands with provider(s) %s", ", ".join(self.settings.providers))
         else:
-            log.info("Encore ready to work without a gateway (a worker) with provider %s", self.settings.provider)
+            log.info(
+                "Encore ready to work without a gateway (a worker) with provider(s) %s",
+                ", ".join(self.settings.providers),
+            )
 
     async def _serve_gateway(self) -> None:
         """What only a process with shards needs: commands, persistent buttons, paced IDENTIFYs."""

@@ -85,6 +85,9 @@ class Metrics(Protocol):
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
         """The submit loop waits `seconds` for the provider's documented pace before the next submission."""
 
+    def provider_health(self, provider: str, *, up: bool) -> None:
+        """A provider was put in cool-down (`up` False) or answered again (`up` True)."""
+
 
 class NoMetrics:
     """Measures nothing: the default for a service built without an exporter (tests, tools)."""
@@ -99,6 +102,9 @@ class NoMetrics:
         pass
 
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
+        pass
+
+    def provider_health(self, provider: str, *, up: bool) -> None:
         pass
 
 

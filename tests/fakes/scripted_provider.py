@@ -12,15 +12,18 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from bot.domain.capabilities import ProviderCapabilities
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, TaskRequest
 from bot.providers import Provider, ProviderAnswerMalformed, ProviderError, ProviderRejected
 from bot.providers.sunoapi import parse_task
+from bot.providers.sunoapi.capabilities import CAPABILITIES
 
 
 class ScriptedSunoApi(Provider):
     """Accepts every submission (or raises the next scripted error) and answers polls from `answers`."""
 
     name: ClassVar[str] = "sunoapi"
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     batch_size: ClassVar[int] = 1  # sunoapi.co's get-task reads one task
 
     def __init__(self) -> None:  # nothing leaves the process: no session, address or key
