@@ -1,8 +1,9 @@
 """Not a benchmark: draw the README's `docs/waveform.png` from a real whole song (`python -m bench.waveform_picture`).
 
-Three tone MP3s from the project's test generator are joined as Encore joins a chain (c0 cut at 1:05, c1 at 1:05,
-so the seams sit at 1:05 and 2:10), and the picture is drawn from that build's own peaks, exactly as a whole-song
-post shows it.
+Three MP3s from the project's test generator, each pulsing on its beat like a song (a hit per beat, the bar's first
+loudest, a slow swell) and the last fading out, are joined as Encore joins a chain (c0 cut at 1:05, c1 at 1:05, so
+the seams sit at 1:05 and 2:10), and the picture is drawn from that build's own peaks, exactly as a whole-song post
+and its song page show it.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from tests.support.audio import make_tone_mp3
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "waveform.png"
-PARTS = ((440.0, 90.0, 65.0), (660.0, 90.0, 65.0), (550.0, 100.0, None))
-"""(tone in Hz, clip length, continue point of the next clip on this one's timeline)."""
+PARTS = ((440.0, 90.0, 65.0, 96.0, 0.0), (660.0, 90.0, 65.0, 120.0, 0.0), (550.0, 100.0, None, 132.0, 20.0))
+"""(tone in Hz, clip length, continue point of the next clip on this one's timeline, beats per minute, fade-out)."""
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="encore-picture-") as folder:
         work = Path(folder)
         parts = [
-            Part(make_tone_mp3(work / f"c{index}.mp3", freq_hz=tone, seconds=length), cut)
-            for index, (tone, length, cut) in enumerate(PARTS)
+            Part(
+                make_tone_mp3(
+                    work / f"c{index}.mp3", freq_hz=tone, seconds=length, beats_per_minute=bpm, fade_seconds=fade
+                ),
+                cut,
+            )
+            for index, (tone, length, cut, bpm, fade) in enumerate(PARTS)
         ]
         result = stitch(parts, work / "whole.mp3", tags=SongTags(title="Encore's README"))
     OUT.parent.mkdir(exist_ok=True)

@@ -12,7 +12,11 @@ one run:
     (goal under 150 MB; 7.7 minutes of stereo float PCM alone is about 163 MB, so holding the song is ruled out);
 (e) the event loop while a build runs as the bot runs it (`stitch_in_thread`): how late a 10 ms timer fires, idle
     and during the build; whatever else the bot does (acking an interaction within Discord's 3 s) waits that long
-    at most (goal: p99 under 50 ms during the build).
+    at most (goal: p99 under 50 ms during the build);
+(f) the frame-copy path the bot uses now (`join`: copy the parts' frames, re-encode only the seams), against
+    its floor, a plain file copy of the same bytes, in the same rounds (goal ≤ 0.5 s); what the seams' windows
+    cost (frames, audio, time to build them); the share of the song's frames byte-identical to a part's frame
+    (goal ≥ 98 %); and the peak RSS of a child doing it (goal < 100 MB).
 
 The tones come from `tests.support.audio` (the one tone generator in the project); this is a dev tool run from
 the repository root, so importing the tests' helpers is fine.
@@ -25,6 +29,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +44,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from bot.audio import framecopy
+from bot.audio.join import join
 from bot.audio.stitch import (
     BITRATE_LADDER,
     LAME_OPTIONS,
@@ -64,7 +71,14 @@ RSS_GOAL_MB = 150.0
 LAG_GOAL_MS = 50.0
 TICK_SECONDS = 0.01
 TAGS = SongTags(title="Benchmark (whole song)", artists=("Ann", "Bob", "Cy"))
-IMPORTS = "import av, numpy, mutagen.id3, PIL.Image; import bot.audio.stitch, bot.audio.waveform"
+COPY_GOAL_SECONDS = 0.5
+COPY_RSS_GOAL_MB = 100.0
+IDENTICAL_GOAL = 0.98
+LIMIT_BYTES = 25 * 1024 * 1024
+IMPORTS = (
+    "import av, numpy, mutagen.id3, PIL.Image; import bot.audio.join, bot.audio.waveform; "
+    "import json; from bench.whole_song import _own_rss_mb; print(json.dumps({'rss_mb': _own_rss_mb()}))"
+)
 
 
 @dataclass(frozen=True)
@@ -90,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part-seconds", type=float, default=PART_SECONDS, help="length of each part (240)")
     parser.add_argument("--cuts", type=float, nargs=2, default=CUTS, help="the two continue points (100 120)")
     parser.add_argument("--rounds", type=int, default=3, help="floor and stitch alternate this often; best kept (3)")
-    parser.add_argument("--child", nargs=2, metavar=("PARTS_DIR", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("METHOD", "PARTS_DIR", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cuts = (float(args.cuts[0]), float(args.cuts[1]))
     if args.child:
-        return _child_stitch(Path(args.child[0]), Path(args.child[1]), cuts)
+        return _child_stitch(args.child[0], Path(args.child[1]), Path(args.child[2]), cuts)
 
     song_seconds = cuts[0] + cuts[1] + args.part_seconds
     lengths = (cuts[0], cuts[1], args.part_seconds)
@@ -109,19 +123,29 @@ def main(argv: list[str] | None = None) -> int:
         periods = _decoded_periods(paths)
         floors: list[Timing] = []
         stitches: list[Timing] = []
+        copies: list[Timing] = []
+        file_copies: list[Timing] = []
+        copied = work / "copied.mp3"
         for round_number in range(args.rounds):
-            print(f"Round {round_number + 1} of {args.rounds}: floor, then stitch…", flush=True)
+            print(f"Round {round_number + 1} of {args.rounds}: floor, stitch, frame copy, file copy…", flush=True)
             floors.append(timed(lambda: _floor(work / "floor.mp3", lengths, periods), 1))
             stitches.append(timed(lambda: stitch(parts, work / "whole.mp3", bitrate=BITRATE, tags=TAGS), 1))
+            copies.append(timed(lambda: join(parts, copied, LIMIT_BYTES, tags=TAGS), 1))
+            file_copies.append(timed(lambda: shutil.copyfile(copied, work / "plain-copy.mp3"), 1))
         decode = timed(lambda: _decode_only(paths), 1)
+        windows = _windows(parts)
+        identical, frames = _identical_frames(parts, copied)
         print("Event loop: a 10 ms timer, idle, then while the build runs in a thread…", flush=True)
         lag = asyncio.run(_loop_lag(parts, work / "threaded.mp3"))
-        print("Peak RSS: a child that only imports, then a child that stitches…", flush=True)
+        print("Peak RSS: a child that only imports, one that copies frames, one that stitches…", flush=True)
         baseline_rss = _child_rss([sys.executable, "-c", IMPORTS])
-        child, stitch_rss = _run_child(work, cuts)
+        copy_child, copy_rss = _run_child("copy", work, cuts)
+        child, stitch_rss = _run_child("stitch", work, cuts)
 
     floor = Timing(min(t.wall for t in floors), min(t.cpu for t in floors))
     built = Timing(min(t.wall for t in stitches), min(t.cpu for t in stitches))
+    copy = Timing(min(t.wall for t in copies), min(t.cpu for t in copies))
+    plain = Timing(min(t.wall for t in file_copies), min(t.cpu for t in file_copies))
     ratio, cpu_ratio = built.wall / floor.wall, built.cpu / floor.cpu
     pcm_mb = song_seconds * SAMPLE_RATE * 2 * 4 / 1e6
     rows = [
@@ -139,6 +163,20 @@ def main(argv: list[str] | None = None) -> int:
             "(e) loop lag during the build, p99 / max",
             f"{lag['build_p99_ms']:9.1f} ms  {lag['build_max_ms']:8.1f} ms   goal p99 < {LAG_GOAL_MS:.0f} ms",
         ),
+        ("(f) floor: plain file copy of the same bytes", f"{plain.wall:9.3f} s  {plain.cpu:8.3f} s"),
+        ("(f) Encore frame copy (join)", f"{copy.wall:9.3f} s  {copy.cpu:8.3f} s   goal ≤ {COPY_GOAL_SECONDS} s"),
+        ("    frame copy ÷ re-encode", f"{copy.wall / built.wall:9.3f} ×  {copy.cpu / built.cpu:8.3f} ×"),
+        ("    frame copy in a fresh child", f"{copy_child['stitch_seconds']:9.3f} s"),
+        (
+            "(f) the seams' windows",
+            f"{windows['frames']:9d} frames, {windows['audio_seconds'] * 1000:.0f} ms of audio, "
+            f"built in {windows['seconds'] * 1000:.0f} ms",
+        ),
+        (
+            "(f) frames byte-identical to a part's",
+            f"{identical:9d} of {frames} ({identical / frames:.2%})   goal ≥ {IDENTICAL_GOAL:.0%}",
+        ),
+        ("(f) peak RSS, child copying frames", f"{copy_rss:9.0f} MB   goal < {COPY_RSS_GOAL_MB:.0f} MB"),
     ]
     print()
     print(
@@ -152,10 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(holding the song's stereo float PCM would take {pcm_mb:.0f} MB by itself)")
     ratio_ok, rss_ok = ratio <= RATIO_GOAL, stitch_rss < RSS_GOAL_MB
     lag_ok = lag["build_p99_ms"] < LAG_GOAL_MS
+    copy_ok, copy_rss_ok = copy.wall <= COPY_GOAL_SECONDS, copy_rss < COPY_RSS_GOAL_MB
+    identical_ok = identical / frames >= IDENTICAL_GOAL
     print()
     print(f"goal stitch ≤ {RATIO_GOAL}× floor (wall): {'met' if ratio_ok else 'MISSED'}")
     print(f"goal peak RSS < {RSS_GOAL_MB:.0f} MB: {'met' if rss_ok else 'MISSED'}")
     print(f"goal event loop p99 lag < {LAG_GOAL_MS:.0f} ms during a build: {'met' if lag_ok else 'MISSED'}")
+    print(f"goal frame copy ≤ {COPY_GOAL_SECONDS} s: {'met' if copy_ok else 'MISSED'}")
+    print(f"goal frame copy peak RSS < {COPY_RSS_GOAL_MB:.0f} MB: {'met' if copy_rss_ok else 'MISSED'}")
+    print(f"goal frames byte-identical ≥ {IDENTICAL_GOAL:.0%}: {'met' if identical_ok else 'MISSED'}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {
         "song_seconds": song_seconds,
@@ -171,9 +214,51 @@ def main(argv: list[str] | None = None) -> int:
         "size_bytes": child["size"],
         "lame_options": LAME_OPTIONS,
         "loop_lag": lag,
+        "copy": asdict(copy),
+        "file_copy": asdict(plain),
+        "child_copy_seconds": copy_child["stitch_seconds"],
+        "copy_rss_mb": copy_rss,
+        "copy_size_bytes": copy_child["size"],
+        "windows": windows,
+        "identical_frames": identical,
+        "frames": frames,
     }
     (RESULTS / "whole_song.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return 0 if ratio_ok and rss_ok and lag_ok else 1
+    goals = (ratio_ok, rss_ok, lag_ok, copy_ok, copy_rss_ok, identical_ok)
+    return 0 if all(goals) else 1
+
+
+def _windows(parts: list[Part]) -> dict[str, Any]:
+    """What the seams cost: frames rebuilt, the audio they hold, and the time to decode, fade and encode them."""
+    scanned = [framecopy.scan(index, part.path) for index, part in enumerate(parts)]
+    layout = framecopy.plan(parts, scanned)
+    started = time.perf_counter()
+    built = [framecopy.build_window(seam, layout, scanned) for seam in layout.seams]
+    seconds = time.perf_counter() - started
+    count = sum(len(window) for window in built)
+    rate = scanned[0].header.sample_rate
+    return {"frames": count, "audio_seconds": count * scanned[0].spf / rate, "seconds": seconds}
+
+
+def _identical_frames(parts: list[Part], song: Path) -> tuple[int, int]:
+    """Frames of the song equal, byte for byte, to the part's frame the grid puts there; and the song's frames."""
+    scanned = [framecopy.scan(index, part.path) for index, part in enumerate(parts)]
+    layout = framecopy.plan(parts, scanned)
+    whole = framecopy.scan(0, song)
+    data = song.read_bytes()
+    sources = [part.path.read_bytes() for part in parts]
+    bounds = [*(seam.first for seam in layout.seams), whole.count]
+    identical, begin = 0, 0
+    for index, (frames, stop) in enumerate(zip(scanned, bounds, strict=True)):
+        offset = layout.offsets[index]
+        for number in range(begin, stop):
+            source = number - offset
+            if 0 <= source < frames.count:
+                at, size = int(whole.offsets[number]), int(whole.lengths[number])
+                theirs = int(frames.offsets[source])
+                identical += data[at : at + size] == sources[index][theirs : theirs + int(frames.lengths[source])]
+        begin = stop
+    return identical, whole.count
 
 
 async def _loop_lag(parts: list[Part], out: Path) -> dict[str, float]:
@@ -285,21 +370,27 @@ def _decode_only(paths: list[Path]) -> float:
 
 
 def _child_rss(command: list[str]) -> float:
-    """Peak RSS in MB of a child that runs `command` (the first child of this process to be measured)."""
-    subprocess.run(command, check=True, cwd=ROOT, env=_env())
-    return _children_max_rss()
+    """Peak RSS in MB of a child that runs `command` and prints a JSON line with its own `rss_mb` last."""
+    finished = subprocess.run(command, check=True, cwd=ROOT, env=_env(), capture_output=True, text=True)
+    return float(json.loads(finished.stdout.strip().splitlines()[-1])["rss_mb"])
 
 
-def _run_child(work: Path, cuts: tuple[float, float]) -> tuple[dict[str, Any], float]:
-    """Stitch in a fresh child; returns its report and the largest child RSS seen so far (it, being the biggest)."""
-    command = [sys.executable, "-m", "bench.whole_song", "--child", str(work), str(work / "whole.mp3")]
+def _run_child(method: str, work: Path, cuts: tuple[float, float]) -> tuple[dict[str, Any], float]:
+    """Build in a fresh child; returns its report and its own peak RSS."""
+    command = [sys.executable, "-m", "bench.whole_song", "--child", method, str(work), str(work / f"{method}.mp3")]
     command += ["--cuts", str(cuts[0]), str(cuts[1])]
     finished = subprocess.run(command, check=True, cwd=ROOT, env=_env(), capture_output=True, text=True)
-    return json.loads(finished.stdout.strip().splitlines()[-1]), _children_max_rss()
+    report: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+    return report, float(report["rss_mb"])
 
 
-def _children_max_rss() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _own_rss_mb() -> float:
+    """This process's peak RSS in MB, since its exec: `VmHWM` (getrusage's maxrss also counts the parent's pages
+    the child held between fork and exec, so every child would show the bench's own size)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _env() -> dict[str, str]:
@@ -308,18 +399,28 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _child_stitch(work: Path, out: Path, cuts: tuple[float, float]) -> int:
-    """The measured child: stitch the chain, draw its waveform, print a JSON line."""
+def _child_stitch(method: str, work: Path, out: Path, cuts: tuple[float, float]) -> int:
+    """The measured child: build the song (`copy`: as the bot does; `stitch`: re-encoded), draw its waveform."""
     from bot.audio.waveform import render_waveform
 
     parts = [Part(work / "c0.mp3", cuts[0]), Part(work / "c1.mp3", cuts[1]), Part(work / "c2.mp3", None)]
+    cover = b"\xff\xd8\xff\xe0" + bytes(30_000)
     started = time.perf_counter()
-    result = stitch(parts, out, bitrate=BITRATE, tags=TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(30_000))
+    if method == "copy":
+        result = join(parts, out, LIMIT_BYTES, tags=TAGS, cover=cover)
+    else:
+        result = stitch(parts, out, bitrate=BITRATE, tags=TAGS, cover=cover)
     stitched = time.perf_counter() - started
     started = time.perf_counter()
     render_waveform(result.peaks, result.duration, result.spans, result.seams)
     drawn = time.perf_counter() - started
-    report = {"stitch_seconds": stitched, "waveform_seconds": drawn, "size": result.size, "duration": result.duration}
+    report = {
+        "stitch_seconds": stitched,
+        "waveform_seconds": drawn,
+        "size": result.size,
+        "duration": result.duration,
+        "rss_mb": _own_rss_mb(),
+    }
     print(json.dumps(report))
     return 0
 

@@ -27,6 +27,7 @@ from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
 from bot.ui.wholesong import WholeSongMessages
 from bot.web.metrics import PrometheusMetrics
+from bot.web.pages import PagePublisher, SongPages
 from bot.web.server import WebServer, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,14 @@ class EncoreBot(EncoreClient):
         self.store = self._given_store or await open_store(settings)
         self.media = MediaFetcher(settings.media_origins)
         audio_cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
-        self.task_messages = TaskMessages(self, progress_interval=self.progress_interval, result_view=result_view)
+        public_url = settings.public_url
+        self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
+        self.task_messages = TaskMessages(
+            self, progress_interval=self.progress_interval, result_view=result_view, pages=self.pages
+        )
         whole_songs = WholeSongs(
             self.store,
-            WholeSongMessages(self, view=whole_song_view),
+            WholeSongMessages(self, view=whole_song_view, pages=self.pages),
             self.media,
             cdn_base_url=settings.suno_cdn_base_url,
             cache=audio_cache,
@@ -165,6 +170,9 @@ class EncoreBot(EncoreClient):
                 host=self.settings.webhook_host,
                 port=port,
                 metrics=self.metrics,
+                pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
+                if public_url
+                else None,
             )
             await self.web_server.start()
         await self.service.start()

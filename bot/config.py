@@ -15,13 +15,17 @@ from typing import Literal, overload
 from bot.domain.quota import QuotaPolicy
 from bot.media import Origin, origin_of, parse_origins
 
-ProviderName = Literal["sunoapi", "apiframe", "sunoapi_org"]
+ProviderName = Literal["sunoapi", "apiframe", "sunoapi_org", "apiframe_v2", "suno_api"]
 # Each provider's key variable, by the name SUNO_PROVIDER gives it (the registry in bot.providers has their code).
 PROVIDER_KEY_VARIABLES: dict[ProviderName, str] = {
     "sunoapi": "SUNOAPI_KEY",
     "apiframe": "APIFRAME_KEY",
     "sunoapi_org": "SUNOAPI_ORG_KEY",
+    "apiframe_v2": "APIFRAME_V2_KEY",
+    "suno_api": "SUNO_API_KEY",
 }
+# Providers that run without a key: a self-hosted suno-api takes one only behind an operator's proxy.
+KEY_OPTIONAL: frozenset[ProviderName] = frozenset({"suno_api"})
 PROVIDERS: tuple[ProviderName, ...] = tuple(PROVIDER_KEY_VARIABLES)
 
 DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
@@ -29,6 +33,8 @@ DEFAULT_DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 DEFAULT_SUNOAPI_BASE_URL = "https://api.sunoapi.co"
 DEFAULT_APIFRAME_BASE_URL = "https://api.apiframe.pro"
 DEFAULT_SUNOAPI_ORG_BASE_URL = "https://api.sunoapi.org"
+DEFAULT_APIFRAME_V2_BASE_URL = "https://api.apiframe.ai"
+DEFAULT_SUNO_API_BASE_URL = "http://localhost:3000"  # gcui-art/suno-api's own default port
 DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
 # Where the web server answers health checks: part of the operator's setup (Docker, a service manager, `check`).
 HEALTH_PATH = "/healthz"
@@ -53,11 +59,15 @@ class Settings:
     sunoapi_key: str = field(default="", repr=False)
     apiframe_key: str = field(default="", repr=False)
     sunoapi_org_key: str = field(default="", repr=False)
+    apiframe_v2_key: str = field(default="", repr=False)
+    suno_api_key: str = field(default="", repr=False)
     discord_api_base: str = DEFAULT_DISCORD_API_BASE
     discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY_URL
     sunoapi_base_url: str = DEFAULT_SUNOAPI_BASE_URL
     apiframe_base_url: str = DEFAULT_APIFRAME_BASE_URL
     sunoapi_org_base_url: str = DEFAULT_SUNOAPI_ORG_BASE_URL
+    apiframe_v2_base_url: str = DEFAULT_APIFRAME_V2_BASE_URL
+    suno_api_base_url: str = DEFAULT_SUNO_API_BASE_URL
     sunoapi_org_submits_per_second: float = 2.0  # 20 per 10 s, documented: never more than 2 in any second
     sunoapi_org_polls_per_second: float = 3.0
     suno_cdn_base_url: str = DEFAULT_SUNO_CDN_BASE_URL
@@ -82,6 +92,7 @@ class Settings:
     webhook_poll_interval: float = 120.0
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
+    public_url: str = ""  # where the web server is reached from outside: song pages live under it
     # A provider that fails this many calls in a row (refused connections, timeouts, 5xx, rate limits) is skipped
     # for `provider_cooldown` seconds.
     provider_failures_before_cooldown: int = 3
@@ -104,11 +115,11 @@ class Settings:
 
     @property
     def web_server_port(self) -> int | None:
-        """Where the web server (health, metrics, webhooks) listens: HTTP_PORT, else WEBHOOK_PORT with webhooks on,
-        else nowhere (no server)."""
+        """Where the web server (health, metrics, webhooks, song pages) listens: HTTP_PORT, else WEBHOOK_PORT with
+        webhooks or pages on, else nowhere (no server)."""
         if self.http_port is not None:
             return self.http_port
-        return self.webhook_port if self.public_webhook_url else None
+        return self.webhook_port if self.public_webhook_url or self.public_url else None
 
     @property
     def runs_gateway(self) -> bool:
@@ -128,10 +139,18 @@ class Settings:
             "sunoapi": self.sunoapi_base_url,
             "apiframe": self.apiframe_base_url,
             "sunoapi_org": self.sunoapi_org_base_url,
+            "apiframe_v2": self.apiframe_v2_base_url,
+            "suno_api": self.suno_api_base_url,
         }
 
     def _provider_keys(self) -> dict[ProviderName, str]:
-        return {"sunoapi": self.sunoapi_key, "apiframe": self.apiframe_key, "sunoapi_org": self.sunoapi_org_key}
+        return {
+            "sunoapi": self.sunoapi_key,
+            "apiframe": self.apiframe_key,
+            "sunoapi_org": self.sunoapi_org_key,
+            "apiframe_v2": self.apiframe_v2_key,
+            "suno_api": self.suno_api_key,
+        }
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -157,11 +176,15 @@ class Settings:
             sunoapi_key=keys["sunoapi"],
             apiframe_key=keys["apiframe"],
             sunoapi_org_key=keys["sunoapi_org"],
+            apiframe_v2_key=keys["apiframe_v2"],
+            suno_api_key=keys["suno_api"],
             discord_api_base=reader.url("DISCORD_API_BASE", DEFAULT_DISCORD_API_BASE, ("http", "https")),
             discord_gateway_url=reader.url("DISCORD_GATEWAY_URL", DEFAULT_DISCORD_GATEWAY_URL, ("ws", "wss")),
             sunoapi_base_url=reader.url("SUNOAPI_BASE_URL", DEFAULT_SUNOAPI_BASE_URL, ("http", "https")),
             apiframe_base_url=reader.url("APIFRAME_BASE_URL", DEFAULT_APIFRAME_BASE_URL, ("http", "https")),
             sunoapi_org_base_url=reader.url("SUNOAPI_ORG_BASE_URL", DEFAULT_SUNOAPI_ORG_BASE_URL, ("http", "https")),
+            apiframe_v2_base_url=reader.url("APIFRAME_V2_BASE_URL", DEFAULT_APIFRAME_V2_BASE_URL, ("http", "https")),
+            suno_api_base_url=reader.url("SUNO_API_BASE_URL", DEFAULT_SUNO_API_BASE_URL, ("http", "https")),
             sunoapi_org_submits_per_second=reader.number("SUNOAPI_ORG_SUBMITS_PER_SECOND", 2.0, minimum=0.01),
             sunoapi_org_polls_per_second=reader.number("SUNOAPI_ORG_POLLS_PER_SECOND", 3.0, minimum=0.01),
             suno_cdn_base_url=reader.url("SUNO_CDN_BASE_URL", DEFAULT_SUNO_CDN_BASE_URL, ("http", "https")),
@@ -196,6 +219,7 @@ class Settings:
             http_port=reader.port("HTTP_PORT", None),
             provider_failures_before_cooldown=max(1, reader.count("PROVIDER_FAILURES_BEFORE_COOLDOWN", 3)),
             provider_cooldown=reader.number("PROVIDER_COOLDOWN_SECONDS", 60.0, minimum=0.1),
+            public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
         )
 
 
@@ -221,7 +245,7 @@ def _choose_providers(reader: _EnvReader, keys: Mapping[ProviderName, str]) -> t
         name = provider_name(requested)
         if name in chosen:
             raise ConfigError("SUNO_PROVIDERS", f"lists {name} twice")
-        if not keys[name]:
+        if not keys[name] and name not in KEY_OPTIONAL:
             raise ConfigError(PROVIDER_KEY_VARIABLES[name], f"is required when SUNO_PROVIDERS lists {name}")
         chosen.append(name)
     return tuple(chosen)
@@ -233,7 +257,7 @@ def _choose_provider(requested: str, keys: Mapping[ProviderName, str]) -> Provid
         chosen = next((name for name in PROVIDERS if name == requested), None)
         if chosen is None:
             raise ConfigError("SUNO_PROVIDER", f"must be one of {', '.join(PROVIDERS)}, not {requested!r}")
-        if not keys[chosen]:
+        if not keys[chosen] and chosen not in KEY_OPTIONAL:
             raise ConfigError(PROVIDER_KEY_VARIABLES[chosen], f"is required when SUNO_PROVIDER={chosen}")
         return chosen
     with_keys = [name for name in PROVIDERS if keys[name]]

@@ -14,13 +14,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain.pages import PageSettings
 from bot.domain.records import GuildSettings
 from bot.service.admin import Credits
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
+from bot.web.pages import PagePublisher
 from cogs.library import manages_server
 
 NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."
+NO_PUBLIC_URL = "⚠️ Song pages need the bot's operator to set `PUBLIC_URL` (the address of Encore's web server) first."
+ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 NOT_A_MANAGER_USAGE = "⚠️ Only members with the Manage Server permission can see Encore's usage."
 USAGE_DAYS = 7
 
@@ -41,6 +45,16 @@ def settings_embed(settings: GuildSettings, default_daily: int) -> discord.Embed
     embed.add_field(name="Whole songs", value=whole, inline=False)
     embed.set_footer(text="Change any of them with /encore settings and its options.")
     return embed
+
+
+def pages_field(embed: discord.Embed, settings: PageSettings, pages: PagePublisher | None) -> None:
+    """Song pages and the gallery, with the gallery's link while it is on."""
+    if pages is None:
+        embed.add_field(name="Song pages", value="unavailable (the operator has not set PUBLIC_URL)", inline=False)
+        return
+    state = "on: every result and whole song gets a web page" if settings.pages_on else "off"
+    gallery = f"on: {pages.gallery_url(settings.gallery_id)}" if settings.gallery_id else "off"
+    embed.add_field(name="Song pages", value=f"{state}\nGallery: {gallery}", inline=False)
 
 
 class AdminCog(commands.Cog):
@@ -67,12 +81,16 @@ class AdminCog(commands.Cog):
         daily_limit="Songs this server may request per day (0: no limit)",
         daily_default="True: use the bot's default daily limit again",
         whole_song_auto="True: post the whole song of every extension after its result; False: only when pressed",
+        pages="on: every song posted from now on gets a page on the web (needs the operator's PUBLIC_URL)",
+        gallery="on: a web gallery of the showcase and the month's top songs, at a link shown here",
     )
     @app_commands.choices(
         reroll=[
             app_commands.Choice(name="only the member who asked", value="requester"),
             app_commands.Choice(name="anyone", value="anyone"),
-        ]
+        ],
+        pages=ON_OFF,
+        gallery=ON_OFF,
     )
     async def settings(
         self,
@@ -86,9 +104,14 @@ class AdminCog(commands.Cog):
         daily_limit: app_commands.Range[int, 0, 100_000] | None = None,
         daily_default: bool = False,
         whole_song_auto: bool | None = None,
+        pages: app_commands.Choice[str] | None = None,
+        gallery: app_commands.Choice[str] | None = None,
     ) -> None:
         if not manages_server(interaction) or interaction.guild_id is None:
             await interaction.response.send_message(NOT_A_MANAGER, ephemeral=True)
+            return
+        if (pages or gallery) and self.bot.pages is None:
+            await interaction.response.send_message(NO_PUBLIC_URL, ephemeral=True)
             return
         conflicts = [
             ("results_channel", "results_here", results_channel is not None and results_here),
@@ -116,9 +139,20 @@ class AdminCog(commands.Cog):
             changes["whole_song_auto"] = whole_song_auto
         admin = self.bot.service.admin
         current = await admin.update_settings(interaction.guild_id, changes)
-        default_daily = admin.default_daily_limit
-        content = "✅ Saved." if changes else None
-        await interaction.response.send_message(content, embed=settings_embed(current, default_daily), ephemeral=True)
+        page_settings = await self.bot.service.pages.change(
+            interaction.guild_id,
+            pages=None if pages is None else pages.value == "on",
+            gallery=None if gallery is None else gallery.value == "on",
+        )
+        content = "✅ Saved." if changes or pages or gallery else None
+        embed = settings_embed(current, admin.default_daily_limit)
+        pages_field(embed, page_settings, self.bot.pages)
+        await interaction.response.send_message(content, embed=embed, ephemeral=True)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """A server that removed Encore: its pages and gallery stop answering."""
+        await self.bot.service.pages.server_left(guild.id)
 
     @encore.command(name="usage", description="Songs asked, sent to Suno and failed, per member and per day")
     async def usage(self, interaction: discord.Interaction[EncoreClient]) -> None:

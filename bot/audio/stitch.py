@@ -11,7 +11,9 @@ crossfade tail (`CROSSFADE_SECONDS`) is ever held, and the waveform peaks are ga
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -49,6 +51,16 @@ LAME_OPTIONS = {"compression_level": "3"}
 
 ENCODER_NAME = "Encore"
 
+DECODE_MARGIN_SECONDS = 1.0
+"""A part is decoded at most this far past the length its probe gave: a header that lies about a file's length
+(an 8 s FLAC holding 10 minutes) cannot make a build decode, encode and post more than it planned."""
+
+DAMAGED_FRAMES_ALLOWED = 50
+"""Undecodable packets skipped (as silence of their length) in one part, as players do; more and the part is
+taken as unusable."""
+
+log = logging.getLogger("bot.audio")
+
 _TAG_OVERHEAD = 4_096
 """Bytes to allow for the ID3 text frames and the Xing/LAME frame when estimating a file's size."""
 
@@ -70,6 +82,13 @@ class AudioSourceError(AudioError):
         self.part_index = part_index
         self.reason = reason
         super().__init__(f"part {part_index + 1} of the chain {reason}")
+
+
+class BuildCancelled(AudioError):
+    """The build was stopped between two blocks (its deadline passed, or the bot is stopping)."""
+
+    def __init__(self) -> None:
+        super().__init__("the build was stopped before it finished")
 
 
 class CutPastEnd(AudioError):
@@ -125,6 +144,10 @@ class StitchResult:
     peaks: Peaks = field(repr=False)
     bitrate: int
     size: int
+    method: str = "re-encoded"
+    """`copied` (the parts' frames, only the seams encoded) or `re-encoded` (decoded and encoded whole)."""
+    built_by: str = ""
+    """How it was built, in words for the post's footer."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +157,8 @@ class _Plan:
     parts: tuple[Part, ...]
     cuts: tuple[int | None, ...]
     expected_samples: int
+    limits: tuple[int, ...]
+    """Per part: samples decoded at most (its probed length plus `DECODE_MARGIN_SECONDS`)."""
 
 
 def stitch(
@@ -145,10 +170,11 @@ def stitch(
     cover: bytes | None = None,
     cover_mime: str | None = None,
     peaks_width: int = 1200,
+    cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Build the whole song at one bit rate; the file appears at `out_path` only when it is complete."""
     plan = _plan(parts)
-    return _build(plan, out_path, bitrate, tags, cover, cover_mime, peaks_width)
+    return _build(plan, out_path, bitrate, tags, cover, cover_mime, peaks_width, cancel)
 
 
 def fit_to_limit(
@@ -160,6 +186,7 @@ def fit_to_limit(
     cover: bytes | None = None,
     cover_mime: str | None = None,
     peaks_width: int = 1200,
+    cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Build the whole song at the best bit rate of `BITRATE_LADDER` whose file fits in `limit_bytes`.
 
@@ -174,7 +201,7 @@ def fit_to_limit(
         raise WholeSongTooLarge(estimate_size(duration, BITRATE_LADDER[-1], extra), limit_bytes, duration)
     result: StitchResult | None = None
     for rate in fitting:
-        result = _build(plan, out_path, rate, tags, cover, cover_mime, peaks_width)
+        result = _build(plan, out_path, rate, tags, cover, cover_mime, peaks_width, cancel)
         if result.size <= limit_bytes:
             return result
     assert result is not None
@@ -205,29 +232,6 @@ async def stitch_in_thread(
     )
 
 
-async def fit_in_thread(
-    parts: Sequence[Part],
-    out_path: Path,
-    limit_bytes: int,
-    *,
-    tags: SongTags,
-    cover: bytes | None = None,
-    cover_mime: str | None = None,
-    peaks_width: int = 1200,
-) -> StitchResult:
-    """`fit_to_limit` off the event loop."""
-    return await asyncio.to_thread(
-        fit_to_limit,
-        parts,
-        out_path,
-        limit_bytes,
-        tags=tags,
-        cover=cover,
-        cover_mime=cover_mime,
-        peaks_width=peaks_width,
-    )
-
-
 def estimate_size(duration: float, bitrate: int, extra_bytes: int = _TAG_OVERHEAD) -> int:
     """The size of a CBR MP3 of `duration` seconds: its frames plus `extra_bytes` of tags and headers."""
     return math.ceil(duration * bitrate / 8) + extra_bytes
@@ -238,6 +242,7 @@ def _plan(parts: Sequence[Part]) -> _Plan:
     if not parts:
         raise ValueError("a whole song needs at least one part")
     cuts: list[int | None] = []
+    limits: list[int] = []
     expected = 0
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -245,16 +250,17 @@ def _plan(parts: Sequence[Part]) -> _Plan:
             raise ValueError(f"part {index + 1} of the chain needs a cut point: only the last part plays to its end")
         if part.end is not None and not part.end > 0:
             raise ValueError(f"part {index + 1} of the chain has a cut point of {part.end} s; it must be after 0")
-        info = _probe_part(index, part.path)
+        info = probe_part(index, part.path)
         if part.end is not None and part.end > info.duration + CUT_TOLERANCE:
             raise CutPastEnd(index, part.end, info.duration)
         cut = None if part.end is None else round(min(part.end, info.duration) * SAMPLE_RATE)
         cuts.append(cut)
+        limits.append(round((info.duration + DECODE_MARGIN_SECONDS) * SAMPLE_RATE))
         expected += cut if cut is not None else round(info.duration * SAMPLE_RATE)
-    return _Plan(tuple(parts), tuple(cuts), expected)
+    return _Plan(tuple(parts), tuple(cuts), expected, tuple(limits))
 
 
-def _probe_part(index: int, path: Path) -> AudioInfo:
+def probe_part(index: int, path: Path) -> AudioInfo:
     """The part's facts, or an `AudioSourceError` that says what is wrong with the file in words."""
     try:
         size = path.stat().st_size
@@ -279,6 +285,7 @@ def _build(
     cover: bytes | None,
     cover_mime: str | None,
     peaks_width: int,
+    cancel: threading.Event | None,
 ) -> StitchResult:
     """Decode, join and encode into a temporary file, tag it, then move it into place."""
     temporary = out_path.with_name(out_path.name + ".part")
@@ -287,11 +294,13 @@ def _build(
     try:
         with Mp3Writer(temporary, bitrate) as writer:
             for block in _song_blocks(plan, bodies):
+                if cancel is not None and cancel.is_set():
+                    raise BuildCancelled()
                 peaks.add(block)
                 writer.write(block)
         total = sum(bodies)
         duration = total / SAMPLE_RATE
-        _write_tags(temporary, tags, cover, cover_mime, duration)
+        write_tags(temporary, tags, cover, cover_mime, duration)
         temporary.replace(out_path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -308,6 +317,7 @@ def _build(
         peaks=peaks.finish(total),
         bitrate=bitrate,
         size=out_path.stat().st_size,
+        built_by=f"re-encoded whole at {bitrate // 1000} kbit/s",
     )
 
 
@@ -324,11 +334,11 @@ def _song_blocks(plan: _Plan, bodies: list[int]) -> Iterator[_Block]:
     for index, part in enumerate(plan.parts):
         cut = plan.cuts[index]
         tail_wanted = fade if cut is not None and index < len(plan.parts) - 1 else 0
-        fade_in = _fade_curves(held.shape[1])[0] if held is not None else None
+        fade_in = fade_curves(held.shape[1])[0] if held is not None else None
         position = 0
         tail: list[_Block] = []
         tail_have = 0
-        for block in _decoded_blocks(index, part.path):
+        for block in _decoded_blocks(index, part.path, plan.limits[index]):
             n = block.shape[1]
             if cut is not None and position >= cut:
                 piece = block[:, : tail_wanted - tail_have]
@@ -362,32 +372,89 @@ def _song_blocks(plan: _Plan, bodies: list[int]) -> Iterator[_Block]:
         bodies.append(body_length)
         if tail:
             joined = np.concatenate(tail, axis=1) if len(tail) > 1 else tail[0].copy()
-            held = joined * _fade_curves(joined.shape[1])[1]
+            held = joined * fade_curves(joined.shape[1])[1]
         else:
             held = None
 
 
-def _fade_curves(length: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+def fade_curves(length: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Equal-power fade-in (sin) and fade-out (cos) over `length` samples: their squares sum to one."""
     phase = (np.arange(length, dtype=np.float32) + 0.5) * np.float32(math.pi / 2 / max(length, 1))
     return np.sin(phase), np.cos(phase)
 
 
-def _decoded_blocks(index: int, path: Path) -> Iterator[_Block]:
-    """One part's audio, resampled to SAMPLE_RATE stereo float, in blocks of BLOCK_SAMPLES."""
+def _decoded_blocks(index: int, path: Path, limit: int) -> Iterator[_Block]:
+    """One part's audio, resampled to SAMPLE_RATE stereo float, in blocks of BLOCK_SAMPLES, at most `limit` samples.
+
+    A packet that does not decode becomes silence of its length, as a player skips it, up to
+    `DAMAGED_FRAMES_ALLOWED`; the reasons stay in the log, and the member is told in words.
+    """
     resampler = av.AudioResampler(format=SAMPLE_FORMAT, layout=LAYOUT, rate=SAMPLE_RATE, frame_size=BLOCK_SAMPLES)
-    decoded = 0.0
+    produced = 0
+    damaged = 0
+    first: av.AudioFrame | None = None
     try:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
-            for frame in container.decode(stream):
-                decoded += frame.samples / (frame.sample_rate or SAMPLE_RATE)
-                for out in resampler.resample(frame):
-                    yield _as_block(out)
-            for out in resampler.resample(None):
-                yield _as_block(out)
+            for packet in container.demux(stream):
+                if produced >= limit:
+                    break
+                try:
+                    frames = stream.codec_context.decode(packet)
+                except av.error.InvalidDataError as error:
+                    frames, damaged = [], damaged + 1
+                    log.debug("part %s (%s): a damaged frame: %s", index + 1, path.name, error)
+                    if first is not None:
+                        frames = [_silence_like(first, packet, stream)]
+                good = [frame for frame in frames if first is None or _same_shape(frame, first)]
+                damaged += len(frames) - len(good)
+                if damaged > DAMAGED_FRAMES_ALLOWED:
+                    reason = f"is damaged: more than {DAMAGED_FRAMES_ALLOWED} of its frames cannot be played"
+                    raise AudioSourceError(index, f"({path.name}) {reason}")
+                for frame in good:
+                    first = first or frame
+                    for out in resampler.resample(frame):
+                        block = _as_block(out)[:, : limit - produced]
+                        produced += block.shape[1]
+                        if block.shape[1]:
+                            yield block
+            if produced < limit:
+                for out in resampler.resample(None):
+                    block = _as_block(out)[:, : limit - produced]
+                    produced += block.shape[1]
+                    if block.shape[1]:
+                        yield block
     except (av.error.FFmpegError, OSError, IndexError) as error:
-        raise AudioSourceError(index, f"({path.name}) cannot be decoded after {decoded:.1f} s: {error}") from error
+        log.warning("part %s (%s) stopped decoding after %d samples: %s", index + 1, path.name, produced, error)
+        raise AudioSourceError(
+            index, f"({path.name}) is damaged and cannot be decoded after {produced / SAMPLE_RATE:.1f} s"
+        ) from error
+    if damaged:
+        log.info("part %s (%s): %d damaged frames skipped", index + 1, path.name, damaged)
+
+
+def _same_shape(frame: av.AudioFrame, first: av.AudioFrame) -> bool:
+    """Whether a decoded frame is like the stream's first: damage can parse as a frame of another rate or layout."""
+    return (frame.format.name, frame.layout.name, frame.sample_rate) == (
+        first.format.name,
+        first.layout.name,
+        first.sample_rate,
+    )
+
+
+def _silence_like(
+    first: av.AudioFrame, packet: av.Packet[av.AudioStream], stream: av.audio.AudioStream
+) -> av.AudioFrame:
+    """The silence a player gives for a frame it cannot decode: the packet's length (the first frame's when unknown),
+    shaped like the stream's first frame."""
+    samples = first.samples
+    if packet.duration and stream.time_base is not None:
+        samples = max(1, round(packet.duration * stream.time_base * first.sample_rate))
+    frame = av.AudioFrame(format=first.format.name, layout=first.layout.name, samples=samples)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = first.sample_rate
+    return frame
 
 
 def _as_block(frame: av.AudioFrame) -> _Block:
@@ -485,7 +552,7 @@ class Mp3Writer:
             self.container.mux(self.stream.encode(frame))
 
 
-def _write_tags(path: Path, tags: SongTags, cover: bytes | None, cover_mime: str | None, duration: float) -> None:
+def write_tags(path: Path, tags: SongTags, cover: bytes | None, cover_mime: str | None, duration: float) -> None:
     """ID3v2.3 (the version every player reads): title, the chain's makers, Encore as encoder, the cover."""
     artists = list(dict.fromkeys(name.strip() for name in tags.artists if name.strip()))
     frames = [

@@ -28,6 +28,11 @@ class AudioCache:
         """Where a clip's copy lives; None for an id that is not a plain name (it never reaches the filesystem)."""
         return self.folder / f"{clip_id}.mp3" if _SAFE_NAME.fullmatch(clip_id) else None
 
+    def find(self, clip_id: str) -> Path | None:
+        """Where the clip's copy is, to serve it in place (it may be trimmed away later); None when there is none."""
+        path = self._path(clip_id)
+        return path if path is not None and path.is_file() else None
+
     def copy_out(self, clip_id: str, dest: Path) -> bool:
         """Copy the clip's audio to `dest` and mark it as just used; False when there is none."""
         path = self._path(clip_id)

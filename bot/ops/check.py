@@ -151,8 +151,9 @@ async def check_provider(settings: Settings, session: aiohttp.ClientSession, nam
     """One configured provider's key and reachability, with a harmless authenticated request: the credits, or a
     look-up of a task nobody has."""
     provider = create_provider(settings, session, name=name)
-    key = PROVIDER_KEY_VARIABLES[provider_name(name)]
     label = provider.capabilities.label
+    # A key may be optional (a self-hosted suno-api).
+    key = PROVIDER_KEY_VARIABLES[provider_name(name)] if settings.key_of(name) else f"{label} (no key)"
     try:
         credits = await provider.credits()
         if credits is None:

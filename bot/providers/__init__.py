@@ -15,8 +15,9 @@ import aiohttp
 from bot.config import Settings
 from bot.domain.capabilities import ProviderCapabilities, TextLimits, ceiling
 from bot.domain.pacing import Pacer, PacerFactory
-from bot.providers import apiframe, sunoapi, sunoapi_org
+from bot.providers import apiframe, apiframe_v2, suno_api, sunoapi, sunoapi_org
 from bot.providers.apiframe import ApiframeProvider
+from bot.providers.apiframe_v2 import ApiframeV2Provider
 from bot.providers.base import Provider, RateLimiter
 from bot.providers.errors import (
     ProviderAnswerMalformed,
@@ -28,6 +29,7 @@ from bot.providers.errors import (
     ProviderUnreachable,
 )
 from bot.providers.plugin import ProviderPlugin
+from bot.providers.suno_api import SunoApiSelfHostedProvider
 from bot.providers.sunoapi import SunoApiProvider
 from bot.providers.sunoapi_org import SunoApiOrgProvider
 from bot.providers.webhooks import WebhookRoute, WebhookUnauthorized
@@ -38,6 +40,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "PLUGINS",
     "ApiframeProvider",
+    "ApiframeV2Provider",
     "Provider",
     "ProviderAnswerMalformed",
     "ProviderAuthError",
@@ -49,6 +52,7 @@ __all__ = [
     "RateLimiter",
     "SunoApiOrgProvider",
     "SunoApiProvider",
+    "SunoApiSelfHostedProvider",
     "WebhookRoute",
     "WebhookUnauthorized",
     "create_provider",
@@ -57,7 +61,8 @@ __all__ = [
 
 # The one place that knows every provider, by the name SUNO_PROVIDER gives it.
 PLUGINS: Mapping[str, ProviderPlugin] = {
-    plugin.name: plugin for plugin in (sunoapi.PLUGIN, apiframe.PLUGIN, sunoapi_org.PLUGIN)
+    plugin.name: plugin
+    for plugin in (sunoapi.PLUGIN, apiframe.PLUGIN, sunoapi_org.PLUGIN, apiframe_v2.PLUGIN, suno_api.PLUGIN)
 }
 CAPABILITIES: Mapping[str, ProviderCapabilities] = {name: plugin.capabilities for name, plugin in PLUGINS.items()}
 # The longest text any provider's model takes: the ceiling of the command options' `max_length` (the chosen

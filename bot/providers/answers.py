@@ -137,6 +137,21 @@ def reason(data: Any, *keys: str) -> str | None:
     return None
 
 
+def track(data: Mapping[str, Any], *, audio: str, image: str) -> Clip | None:
+    """One song of an answer that names its audio and cover fields `audio` and `image` (each provider spells them
+    its own way); None without an `id`, as nothing can be stored or linked for it."""
+    clip_id = identifier(data, "id")
+    if clip_id is None:
+        return None
+    return Clip(
+        id=clip_id,
+        audio_url=url(data, audio),
+        image_url=url(data, image),
+        title=text(data, "title", TITLE_MAX),
+        duration=duration(data.get("duration")),
+    )
+
+
 def unique(clips: Iterable[Clip | None]) -> tuple[Clip, ...]:
     """The clips with an id, each id once (the first wins): a repeated id in one answer is one song."""
     seen: dict[str, Clip] = {}

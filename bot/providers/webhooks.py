@@ -35,6 +35,13 @@ class WebhookRoute(ABC):
         wrong secret, never a crash.
         """
 
+    def verify(self, body: bytes, headers: RawHeaders) -> None:
+        """Check a signature over the raw body, before it is parsed; raise `WebhookUnauthorized` when it fails.
+
+        Nothing to check by default: a route whose proof is in the URL or a header has done it in `authenticate`.
+        """
+        return None
+
     @abstractmethod
     def parse(self, body: Any) -> ProviderTask:
         """The update the (JSON) body carries; raises `ProviderAnswerMalformed` for one Encore cannot read."""
@@ -49,6 +56,11 @@ def single_header(headers: RawHeaders, name: bytes) -> bytes | None:
 def task_token(secret: str, scope: str, task_id: int) -> str:
     """The unguessable part of a per-task callback URL: an HMAC of the task under the install's secret."""
     return hmac.new(secret.encode(), f"{scope}:{task_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(supplied: bytes | None, key: bytes, body: bytes) -> bool:
+    """Constant-time check of a lowercase hex HMAC-SHA256 of `body` under `key`."""
+    return matches(supplied, hmac.new(key, body, hashlib.sha256).hexdigest())
 
 
 def matches(supplied: bytes | str | None, expected: str) -> bool:

@@ -156,6 +156,8 @@ class WholeSongPost:
     channel_id: int
     guild_id: int | None
     reply_to: int | None
+    built_by: str = ""
+    """How the audio was made (frames copied, or re-encoded and why), for the post's footer."""
 
 
 class WholeSongEvents(Protocol):

@@ -33,6 +33,7 @@ from bot.service.community import Community
 from bot.service.health import ProviderHealth
 from bot.service.intake import Intake
 from bot.service.library import Library
+from bot.service.pages import SongPageChoices
 from bot.service.ports import Metrics, NoMetrics, TaskEvents
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
@@ -122,6 +123,7 @@ class TaskService:
         self.community = Community(store)
         self.library = Library(store)
         self.admin = ServerAdmin(store, self.provider, default_daily_limit=quota.daily_per_guild if quota else 0)
+        self.pages = SongPageChoices(store)
 
     async def start(self) -> None:
         """Resume every unfinished task nobody else is working on, and start the loops."""

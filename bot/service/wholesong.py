@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.audio.join import join_in_thread
 from bot.audio.probe import probe_audio
-from bot.audio.stitch import AudioError, Part, SongTags, fit_in_thread
+from bot.audio.stitch import AudioError, Part, SongTags
 from bot.audio.waveform import render_waveform
 from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.wholesong import ChainPart, Span, WholeSongTimeline, WholeSongUnavailable, chain_parts
@@ -202,7 +203,7 @@ class WholeSongs:
                 artists=await self._events.maker_names(song.guild_id, makers),
                 comment=f"The whole song of {len(parts)} parts, joined by Encore",
             )
-            result = await fit_in_thread(
+            result = await join_in_thread(
                 [Part(path, part.end) for path, part in zip(paths, parts, strict=True)],
                 work / "whole.mp3",
                 limit,
@@ -226,6 +227,7 @@ class WholeSongs:
                 waveform_png=png,
                 timeline=timeline,
                 bitrate=result.bitrate,
+                built_by=result.built_by,
                 makers=makers,
                 channel_id=channel_id,
                 guild_id=song.guild_id,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
+from bot.domain.pages import GalleryEntry, LineageEntry, PageSettings, SongPage
 from bot.domain.quota import QuotaPolicy
 from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage, WholeSongRecord
 
@@ -225,6 +226,51 @@ class WholeSongStore(Protocol):
         """The build or post failed: record why and let a later press claim it again."""
 
 
+class PageStore(Protocol):
+    """Song pages: a server's choice to publish them, the page of each posted song, take-downs and the gallery."""
+
+    async def page_settings(self, guild_id: int) -> PageSettings: ...
+
+    async def set_pages_on(self, guild_id: int, on: bool) -> PageSettings: ...
+
+    async def set_gallery(self, guild_id: int, gallery_id: str | None) -> PageSettings:
+        """Turn the gallery on under `gallery_id`, or off with None."""
+
+    async def reserve_page(
+        self,
+        page_id: str,
+        *,
+        clip_id: str,
+        whole: bool,
+        guild_id: int,
+        task_id: int | None,
+        makers: Sequence[str],
+        model: str | None,
+    ) -> str | None:
+        """The id of the clip's page (or its whole song's): the one it already has, else `page_id`, newly kept.
+
+        None while the server's pages are off, and for a page that was taken down (it never comes back).
+        """
+
+    async def record_page_message(self, page_id: str, channel_id: int, message_id: int) -> None:
+        """The post the page belongs to is made: from now on the page answers."""
+
+    async def song_page(self, page_id: str) -> SongPage | None:
+        """A page that answers: posted, not taken down, its server's pages on; else None."""
+
+    async def page_lineage(self, clip_id: str, guild_id: int) -> list[LineageEntry]:
+        """The songs `clip_id` extends, nearest first, each with its own page in that server if it has one."""
+
+    async def take_down_pages(self, task_id: int) -> int:
+        """Take down every page of a result (its songs and their whole songs), for good; how many were up."""
+
+    async def gallery(
+        self, gallery_id: str, *, since: float, limit: int
+    ) -> tuple[int, list[GalleryEntry], list[GalleryEntry]] | None:
+        """A gallery that is on: its server, its showcased pages (newest first) and its pages with the most ⭐ since
+        `since`; None for an unknown id or a gallery (or pages) turned off."""
+
+
 class MetaStore(Protocol):
     """Small facts of the install: the commands hash, the webhook secret."""
 
@@ -233,7 +279,7 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, MetaStore, Protocol):
+class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, PageStore, MetaStore, Protocol):
     """Everything Encore keeps, on whichever backend the operator chose."""
 
     async def close(self) -> None: ...

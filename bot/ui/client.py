@@ -21,6 +21,7 @@ from bot.providers import in_process_pacer
 from bot.service import TaskService
 from bot.store import Store
 from bot.ui.task_messages import TaskMessages
+from bot.web.pages import PagePublisher
 
 log = logging.getLogger("bot.app")
 
@@ -57,6 +58,7 @@ class EncoreClient(commands.AutoShardedBot):
     store: Store
     service: TaskService
     task_messages: TaskMessages
+    pages: PagePublisher | None = None  # song pages, with PUBLIC_URL set
 
     def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
         super().__init__(

@@ -19,6 +19,7 @@ from bot.service import ClipMedia, DeliveryError, PostedParts
 from bot.service.ports import NO_MEDIA
 from bot.ui import render
 from bot.ui._progress import ProgressReplies
+from bot.web.pages import PagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,23 @@ TOO_LARGE_CODE = 40005
 MAX_FILES = 10
 MAX_EMBEDS = 10
 MAX_EMBED_CHARS = 6000
+MAX_COMPONENTS = 25  # Discord's limit per message: Page buttons are added while there is room
 
 
 class TaskMessages:
     """The service's `TaskEvents` as Discord messages: progress replies, results, failure notices, DMs."""
 
-    def __init__(self, client: discord.Client, *, progress_interval: float, result_view: ResultView) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        progress_interval: float,
+        result_view: ResultView,
+        pages: PagePublisher | None = None,
+    ) -> None:
         self._client = client
         self._result_view = result_view
+        self._pages = pages
         self.replies = ProgressReplies(progress_interval)
 
     async def task_progressed(
@@ -75,14 +85,15 @@ class TaskMessages:
         self, task: TaskRecord, songs: list[SongRecord], media: Mapping[str, ClipMedia], parts: PostedParts
     ) -> int:
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        pages = await self._reserve_pages(task, songs)
         try:
             try:
-                first = await self._post_all(channel, task, songs, media, parts, attach_audio=True)
+                first = await self._post_all(channel, task, songs, media, parts, pages, attach_audio=True)
             except discord.HTTPException as error:
                 if error.status != 413 and error.code != TOO_LARGE_CODE:
                     raise
                 log.info("task %s: upload too large for the channel; posting audio links instead", task.id)
-                first = await self._post_all(channel, task, songs, media, parts, attach_audio=False)
+                first = await self._post_all(channel, task, songs, media, parts, pages, attach_audio=False)
         except (discord.Forbidden, discord.NotFound) as error:
             raise DeliveryError(f"the channel is gone or closed to Encore ({error.text})", permanent=True) from None
         except discord.HTTPException as error:
@@ -115,6 +126,7 @@ class TaskMessages:
         songs: list[SongRecord],
         media: Mapping[str, ClipMedia],
         parts: PostedParts,
+        pages: dict[str, str],
         *,
         attach_audio: bool,
     ) -> int:
@@ -130,18 +142,57 @@ class TaskMessages:
                 continue
             files, embeds = self._message_parts(task, group, media, attach_audio=attach_audio)
             content = render.result_content(task) if number == 0 else render.continued_content(task, number + 1)
+            view = self._result_view(task, group, number == 0)
+            if self._pages:
+                add_page_buttons(view, group, {clip: self._pages.url(page) for clip, page in pages.items()})
             message = await channel.send(
                 content,
                 embeds=embeds,
                 files=files,
-                view=self._result_view(task, group, number == 0),
+                view=view,
                 nonce=f"encore-{task.id}" if number == 0 else f"encore-{task.id}-{number + 1}",
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             await parts.add(number, message.id)
+            await self._pages_posted([pages[song.clip_id] for song in group if song.clip_id in pages], task, message)
             first = first or message.id
         assert first is not None  # a succeeded task has at least one song
         return first
+
+    async def _reserve_pages(self, task: TaskRecord, songs: list[SongRecord]) -> dict[str, str]:
+        """Page ids of the result's clips while its server has pages on, reserved before posting (the Page buttons
+        link them). A page is a bonus: a failure here is logged and the result posted without one."""
+        if self._pages is None or task.guild_id is None:
+            return {}
+        try:
+            if not await self._pages.enabled(task.guild_id):
+                return {}
+            makers = await member_names(self._client, task.guild_id, [task.requester_id])
+            found = {}
+            for song in songs:
+                page_id = await self._pages.reserve(
+                    song.clip_id,
+                    whole=False,
+                    guild_id=task.guild_id,
+                    task_id=task.id,
+                    makers=makers,
+                    model=task.request.model,
+                )
+                if page_id:
+                    found[song.clip_id] = page_id
+        except Exception:
+            log.warning("task %s: could not reserve its song pages", task.id, exc_info=True)
+            return {}
+        return found
+
+    async def _pages_posted(self, page_ids: list[str], task: TaskRecord, message: discord.Message) -> None:
+        if self._pages is None:
+            return
+        try:
+            for page_id in page_ids:
+                await self._pages.posted(page_id, task.channel_id, message.id)
+        except Exception:
+            log.warning("task %s: could not record its song pages", task.id, exc_info=True)
 
     @staticmethod
     def _message_parts(
@@ -171,6 +222,33 @@ class TaskMessages:
             await user.send(text, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as error:
             log.warning("could not DM user %s either: %s", user_id, error)
+
+
+async def member_names(client: discord.Client, guild_id: int | None, user_ids: list[int]) -> list[str]:
+    """Server display names where Encore can read them; a member it cannot is left out."""
+    guild = client.get_guild(guild_id) if guild_id else None
+    names = []
+    for user_id in user_ids:
+        try:
+            if guild is not None:
+                member = guild.get_member(user_id) or await guild.fetch_member(user_id)
+                names.append(member.display_name)
+            else:
+                user = client.get_user(user_id) or await client.fetch_user(user_id)
+                names.append(user.display_name)
+        except discord.HTTPException as error:
+            log.info("no name for member %s: %s", user_id, error)
+    return names
+
+
+def add_page_buttons(view: discord.ui.View, songs: Sequence[SongRecord], links: dict[str, str]) -> None:
+    """A **Page** link button per clip that has a page (numbered when there are several), while the message has room."""
+    linked = [links[song.clip_id] for song in songs if song.clip_id in links]
+    for index, url in enumerate(linked, start=1):
+        if len(view.children) >= MAX_COMPONENTS:
+            break
+        label = f"Page {index}" if len(linked) > 1 else "Page"
+        view.add_item(discord.ui.Button(label=label, emoji="🌐", style=discord.ButtonStyle.link, url=url))
 
 
 def upload_limit(client: discord.Client, guild_id: int | None) -> int:

@@ -172,7 +172,9 @@ class DeleteButton(
         except discord.HTTPException as error:
             await interaction.edit_original_response(content=f"⚠️ Discord would not delete it ({error.text}).")
             return
-        await interaction.edit_original_response(content="🗑️ Deleted. The song stays in Encore's history.")
+        taken_down = await interaction.client.service.pages.take_down(self.task_id)
+        pages = " Its web pages are taken down." if taken_down else ""
+        await interaction.edit_original_response(content=f"🗑️ Deleted. The song stays in Encore's history.{pages}")
 
 
 class ExtendModal(discord.ui.Modal, title="Extend this song"):

@@ -19,7 +19,8 @@ from bot.service.ports import DeliveryError, WholeSongPost
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
-from bot.ui.task_messages import TOO_LARGE_CODE, upload_limit
+from bot.ui.task_messages import TOO_LARGE_CODE, add_page_buttons, member_names, upload_limit
+from bot.web.pages import PagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def whole_song_embed(post: WholeSongPost) -> discord.Embed:
     embed.add_field(name="Parts", value=str(len(post.parts)))
     embed.add_field(name="Quality", value=f"MP3 {post.bitrate // 1000} kbit/s")
     embed.set_image(url=f"attachment://{WAVEFORM_NAME}")
-    embed.set_footer(text=f"Extend it from any point: `at` is on the whole song · clip {post.song.clip_id}")
+    built = f"Audio: {post.built_by} · " if post.built_by else ""
+    embed.set_footer(text=f"{built}Extend it from any point: `at` is on the whole song · clip {post.song.clip_id}")
     return embed
 
 
@@ -91,9 +93,10 @@ class WholeSongMessages:
     """The service's `WholeSongEvents` as Discord calls (the post, its failure notice, fresh attachment URLs, names),
     with the bot's own token: no interaction is needed."""
 
-    def __init__(self, client: EncoreClient, *, view: WholeSongView) -> None:
+    def __init__(self, client: EncoreClient, *, view: WholeSongView, pages: PagePublisher | None = None) -> None:
         self._client = client
         self._view = view
+        self._pages = pages
 
     async def result_audio_url(self, task: TaskRecord, position: int) -> str | None:
         """The clip's mp3 on the result message, read again now: Discord's attachment URLs are signed and expire."""
@@ -109,19 +112,7 @@ class WholeSongMessages:
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Server display names where Encore can read them; a member it cannot is left out of the tags."""
-        guild = self._client.get_guild(guild_id) if guild_id else None
-        names = []
-        for user_id in user_ids:
-            try:
-                if guild is not None:
-                    member = guild.get_member(user_id) or await guild.fetch_member(user_id)
-                    names.append(member.display_name)
-                else:
-                    user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
-                    names.append(user.display_name)
-            except discord.HTTPException as error:
-                log.info("no name for maker %s: %s", user_id, error)
-        return names
+        return await member_names(self._client, guild_id, user_ids)
 
     def upload_limit(self, guild_id: int | None) -> int:
         return upload_limit(self._client, guild_id)
@@ -137,12 +128,16 @@ class WholeSongMessages:
         content = (
             f"🎼 The whole song of **{title}**: {len(post.parts)} parts joined, {format_clock(post.timeline.duration)}"
         )
+        view = self._view(post.song.clip_id)
+        page_id = await self._reserve_page(post)
+        if page_id and self._pages:
+            add_page_buttons(view, [post.song], {post.song.clip_id: self._pages.url(page_id)})
         try:
             message = await channel.send(
                 content,
                 embed=whole_song_embed(post),
                 files=files,
-                view=self._view(post.song.clip_id),
+                view=view,
                 reference=self._reference(post.channel_id, post.guild_id, post.reply_to),
                 nonce=whole_song_nonce(post.song.clip_id),
                 allowed_mentions=discord.AllowedMentions.none(),
@@ -160,7 +155,32 @@ class WholeSongMessages:
             raise DeliveryError(f"Discord answered {error.status}; press again to retry.", permanent=False) from None
         except (TimeoutError, aiohttp.ClientError) as error:
             raise DeliveryError(f"the connection to Discord failed ({type(error).__name__})", permanent=False) from None
+        if page_id and self._pages:
+            try:
+                await self._pages.posted(page_id, post.channel_id, message.id)
+            except Exception:
+                log.warning("whole song of %s: could not record its page", post.song.clip_id, exc_info=True)
         return message.id
+
+    async def _reserve_page(self, post: WholeSongPost) -> str | None:
+        """The whole song's page while its server has pages on, its audio kept for it; a failure only costs the page."""
+        if self._pages is None or post.guild_id is None:
+            return None
+        try:
+            if not await self._pages.enabled(post.guild_id):
+                return None
+            await self._pages.keep_whole_song(post.song.clip_id, post.audio)
+            return await self._pages.reserve(
+                post.song.clip_id,
+                whole=True,
+                guild_id=post.guild_id,
+                task_id=post.song.task_id,
+                makers=await member_names(self._client, post.guild_id, post.makers),
+                model=None,
+            )
+        except Exception:
+            log.warning("whole song of %s: could not reserve its page", post.song.clip_id, exc_info=True)
+            return None
 
     async def whole_song_failed(self, channel_id: int, guild_id: int | None, reply_to: int | None, reason: str) -> None:
         channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)

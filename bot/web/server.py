@@ -29,6 +29,7 @@ from bot.service import TaskService
 from bot.service.health import HealthReport
 from bot.store import MetaStore
 from bot.web.metrics import PrometheusMetrics
+from bot.web.pages import SongPages
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,10 @@ class WebServer:
         port: int,
         clock: Callable[[], float] = time.monotonic,
         metrics: PrometheusMetrics | None = None,
+        pages: SongPages | None = None,
     ) -> None:
         self._service = service
+        self._pages = pages
         self._metrics = metrics
         self._routes = [
             (name, route) for name, provider in service.providers.items() for route in provider.webhook_routes()
@@ -109,6 +112,8 @@ class WebServer:
             app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
         for provider, route in self._routes:
             app.router.add_post(route.path, functools.partial(self._receive, provider, route))
+        if self._pages is not None:
+            self._pages.register(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, self._port).start()
@@ -121,7 +126,8 @@ class WebServer:
             self._runner = None
 
     async def _receive(self, provider: str, route: WebhookRoute, request: web.Request) -> web.Response:
-        """Authenticate first (before the body is read), then read, parse and hand the update on.
+        """Authenticate first (before the body is read), then read, verify a body signature before parsing, parse
+        and hand the update on.
 
         Every answer is a small JSON one: 401 for a call that proves nothing, 413 for a body over
         `MAX_WEBHOOK_BYTES`, 400 for a body that is not JSON (or nested too deep) or not a task Encore can read,
@@ -130,14 +136,15 @@ class WebServer:
         try:
             bound = route.authenticate(request.match_info, request.raw_headers)
         except WebhookUnauthorized:
-            self._refused += 1
-            self._refused_from = request.remote
-            self._log_refusals()
-            return web.json_response({"error": "unauthorized"}, status=401)
+            return self._unauthorized(request)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": f"the body is over {MAX_WEBHOOK_BYTES // 1024} kB"}, status=413)
+        try:
+            route.verify(raw, request.raw_headers)
+        except WebhookUnauthorized:
+            return self._unauthorized(request)
         try:
             body: Any = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
@@ -152,6 +159,13 @@ class WebServer:
         applied = await self._service.apply_update(update.task_id, update, provider)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
+
+    def _unauthorized(self, request: web.Request) -> web.Response:
+        """401 for a call that proves nothing (counted and logged in summary)."""
+        self._refused += 1
+        self._refused_from = request.remote
+        self._log_refusals()
+        return web.json_response({"error": "unauthorized"}, status=401)
 
     def _log_refusals(self, *, stopping: bool = False) -> None:
         """Log the refused calls counted so far, at most once per `REFUSAL_LOG_SECONDS`, and what is left at stop."""

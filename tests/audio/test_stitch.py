@@ -12,6 +12,8 @@ from PIL import Image
 
 from bot.audio.stitch import (
     CROSSFADE_SECONDS,
+    DAMAGED_FRAMES_ALLOWED,
+    DECODE_MARGIN_SECONDS,
     AudioSourceError,
     CutPastEnd,
     Part,
@@ -25,12 +27,17 @@ from bot.audio.stitch import (
 )
 from tests.support.audio import (
     TONE_AMPLITUDE,
+    damaged_mp3,
     decode_mono,
     dominant_frequency,
+    heard_change,
     id3_tags,
+    lying_flac,
     make_tone_mp3,
     mp3_header,
     rms,
+    tone_level,
+    window,
 )
 
 TONES = (440.0, 660.0, 880.0)
@@ -70,16 +77,6 @@ def decoded(built: StitchResult) -> tuple[npt.NDArray[np.float32], int]:
     return decode_mono(built.path)
 
 
-def tone_level(samples: npt.NDArray[np.float32], rate: int, freq: float) -> float:
-    """Amplitude of one frequency in `samples` (a single-bin Fourier projection)."""
-    t = np.arange(len(samples)) / rate
-    return float(2 * np.abs(np.dot(samples, np.exp(-2j * np.pi * freq * t))) / len(samples))
-
-
-def window(samples: npt.NDArray[np.float32], rate: int, start: float, end: float) -> npt.NDArray[np.float32]:
-    return samples[round(start * rate) : round(end * rate)]
-
-
 def test_whole_song_length(built: StitchResult, decoded: tuple[npt.NDArray[np.float32], int]) -> None:
     samples, rate = decoded
     assert len(samples) / rate == pytest.approx(TOTAL, abs=0.05)
@@ -95,17 +92,9 @@ def test_each_region_plays_its_part_in_order(decoded: tuple[npt.NDArray[np.float
 
 def test_tone_changes_at_each_cut_point(decoded: tuple[npt.NDArray[np.float32], int]) -> None:
     samples, rate = decoded
-    step, span = 0.005, 0.02
     for seam, old, new in zip(SEAMS, TONES, TONES[1:], strict=False):
-        times = np.arange(seam - 0.5, seam + 0.5, step)
-        changed = [
-            t
-            for t in times
-            if tone_level(window(samples, rate, t, t + span), rate, new)
-            > tone_level(window(samples, rate, t, t + span), rate, old)
-        ]
-        # The centre of the first window where the new tone wins is where the change is heard.
-        assert changed[0] + span / 2 == pytest.approx(seam + CROSSFADE_SECONDS / 2, abs=0.05)
+        # Where the new tone wins is where the change is heard: the middle of the crossfade.
+        assert heard_change(samples, rate, seam, old, new) == pytest.approx(seam + CROSSFADE_SECONDS / 2, abs=0.05)
 
 
 def test_result_places_the_seams_and_spans(built: StitchResult) -> None:
@@ -242,3 +231,34 @@ async def test_stitch_in_thread(chain: list[Part], tmp_path: Path) -> None:
     result = await stitch_in_thread(chain[1:], tmp_path / "whole.mp3", bitrate=128_000, tags=TAGS)
     assert result.duration == pytest.approx(CUTS[1] + LENGTHS[2], abs=0.05)
     assert result.seams == pytest.approx((CUTS[1],))
+
+
+def test_a_part_is_decoded_only_to_its_stated_length(chain: list[Part], tmp_path: Path) -> None:
+    """A FLAC whose header says 3 s but which holds 40 s: the song ends at its stated length plus the margin."""
+    liar = tmp_path / "liar.flac"
+    liar.write_bytes(lying_flac(550.0, 40.0, 3.0))
+    result = stitch([chain[0], Part(liar, None)], tmp_path / "whole.mp3", tags=TAGS)
+    assert CUTS[0] + 3.0 - 0.05 <= result.duration <= CUTS[0] + 3.0 + DECODE_MARGIN_SECONDS + 0.05
+    samples, rate = decode_mono(result.path)
+    assert len(samples) / rate == pytest.approx(result.duration, abs=0.05)
+
+
+def test_damaged_frames_are_played_as_silence(chain: list[Part], tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(damaged_mp3(chain[2].path.read_bytes(), frames=3))
+    result = stitch([chain[0], Part(damaged, None)], tmp_path / "whole.mp3", tags=TAGS)
+    assert result.duration == pytest.approx(CUTS[0] + LENGTHS[2], abs=0.1)
+    samples, rate = decode_mono(result.path)
+    assert dominant_frequency(window(samples, rate, CUTS[0] + 0.2, CUTS[0] + 5.8), rate) == pytest.approx(880, abs=2)
+
+
+def test_a_part_with_too_many_damaged_frames_is_refused_in_words(chain: list[Part], tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(damaged_mp3(chain[2].path.read_bytes(), frames=DAMAGED_FRAMES_ALLOWED + 5, every=2))
+    with pytest.raises(AudioSourceError) as caught:
+        stitch([chain[0], Part(damaged, None)], tmp_path / "whole.mp3", tags=TAGS)
+    assert caught.value.part_index == 1
+    assert str(caught.value) == (
+        f"part 2 of the chain (damaged.mp3) is damaged: more than {DAMAGED_FRAMES_ALLOWED} of its frames "
+        "cannot be played"
+    )

@@ -12,8 +12,10 @@ from typing import TypeVar
 
 from bot.app import EncoreBot
 from bot.config import Settings
+from tests.fakes.apiframe_v2 import FakeApiframeV2
 from tests.fakes.discord import GUILD_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
+from tests.fakes.suno_api import FakeSunoApiSelfHosted
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
 
 DISCORD_TOKEN = "fake-discord-token-0123456789"
@@ -21,10 +23,16 @@ PROVIDER_KEY = "fake-provider-key-0123456789"
 T = TypeVar("T")
 NO_CDN = "http://127.0.0.1:9"
 """Suno's CDN for tests that do not serve one: a local port that refuses at once, so no test reaches the internet."""
+ProviderFake = FakeSunoApi | FakeApiframe | FakeSunoApiOrg | FakeApiframeV2 | FakeSunoApiSelfHosted
 
 
-def provider_env(provider: FakeSunoApi | FakeApiframe | FakeSunoApiOrg) -> dict[str, str]:
+def provider_env(provider: ProviderFake) -> dict[str, str]:
     """The provider part of `.env` for a fake, pacing the bot to the fake's own (test-speed) limits."""
+    if isinstance(provider, FakeApiframeV2):
+        return {"APIFRAME_V2_KEY": provider.api_key, "APIFRAME_V2_BASE_URL": provider.base_url}
+    if isinstance(provider, FakeSunoApiSelfHosted):
+        proxy = {"SUNO_API_KEY": provider.api_key} if provider.api_key else {}
+        return {"SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": provider.base_url, **proxy}
     if isinstance(provider, FakeApiframe):
         return {"APIFRAME_KEY": provider.api_key, "APIFRAME_BASE_URL": provider.base_url}
     if isinstance(provider, FakeSunoApiOrg):

@@ -15,8 +15,10 @@ from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import PROVIDER_KEY
 from tests.e2e.test_extend_flow import CLIP
+from tests.fakes.apiframe_v2 import FakeApiframeV2
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
+from tests.fakes.suno_api import FakeSunoApiSelfHosted
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
 from tests.reliability.harness import BotProcess, fast_sunoapi, sunoapi_env
 from tests.support.postgres import fresh_database
@@ -240,3 +242,44 @@ async def test_a_postgresql_database(tmp_path: Path) -> None:
         backup = await BotProcess.spawn(env, tmp_path, "backup", str(tmp_path / "copy.db"))
         assert await backup.wait(30) == 1 and "pg_dump" in backup.lines[-1]
     assert not (tmp_path / "encore.db").exists() and not (tmp_path / "copy.db").exists()
+
+
+async def test_apiframe_v2_credits_an_inactive_key_and_an_unreachable_api(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframeV2(PROVIDER_KEY, credits=77) as api:
+        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
+        del env["SUNOAPI_KEY"]
+        env |= {"APIFRAME_V2_KEY": PROVIDER_KEY, "APIFRAME_V2_BASE_URL": api.base_url}
+        code, lines = await check(env, tmp_path)
+        assert code == 0
+        assert line(lines, "APIFRAME_V2_KEY") == "✅ APIFRAME_V2_KEY: accepted by apiframe v2, 77 credits left"
+        assert api.calls("/v2/me")[0].headers["x-api-key"] == PROVIDER_KEY
+        api.inactive = True
+        code, lines = await check(env, tmp_path)
+        assert code == 1 and line(lines, "APIFRAME_V2_KEY").startswith(
+            "❌ APIFRAME_V2_KEY: apiframe v2 refused the key"
+        )
+        port = closed_port()
+        code, lines = await check({**env, "APIFRAME_V2_BASE_URL": f"http://127.0.0.1:{port}"}, tmp_path)
+        assert code == 1 and line(lines, "apiframe v2 unreachable").startswith(
+            f"❌ apiframe v2 unreachable at http://127.0.0.1:{port}"
+        )
+
+
+async def test_suno_api_limits_with_and_without_a_proxy_key_and_suno_unreachable(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeSunoApiSelfHosted(credits=40) as instance:
+        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
+        del env["SUNOAPI_KEY"]
+        env |= {"SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": instance.base_url}
+        code, lines = await check(env, tmp_path)
+        assert code == 0
+        assert line(lines, "suno-api (no key)") == "✅ suno-api (no key): accepted by suno-api, 40 credits left"
+        instance.api_key = "proxy-key"  # now behind a proxy that wants a key
+        code, lines = await check(env, tmp_path)
+        assert code == 1 and "suno-api refused the key" in line(lines, "suno-api (no key)")
+        code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
+        assert code == 0 and line(lines, "SUNO_API_KEY") == "✅ SUNO_API_KEY: accepted by suno-api, 40 credits left"
+        instance.suno_down = True
+        code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
+        assert code == 1 and line(lines, "suno-api unreachable").startswith(
+            f"❌ suno-api unreachable at {instance.base_url}: suno_api error: HTTP 503 on /api/get_limit"
+        )

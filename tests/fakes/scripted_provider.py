@@ -15,16 +15,15 @@ from typing import Any, ClassVar
 from bot.domain.capabilities import ProviderCapabilities
 from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, TaskRequest
 from bot.providers import Provider, ProviderAnswerMalformed, ProviderError, ProviderRejected
-from bot.providers.sunoapi import parse_task
-from bot.providers.sunoapi.capabilities import CAPABILITIES
+from bot.providers.sunoapi import CAPABILITIES, parse_task
 
 
 class ScriptedSunoApi(Provider):
     """Accepts every submission (or raises the next scripted error) and answers polls from `answers`."""
 
     name: ClassVar[str] = "sunoapi"
-    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     batch_size: ClassVar[int] = 1  # sunoapi.co's get-task reads one task
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
 
     def __init__(self) -> None:  # nothing leaves the process: no session, address or key
         self.submitted: list[TaskRequest] = []

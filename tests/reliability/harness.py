@@ -19,19 +19,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bot.config import Settings
-from tests.e2e.harness import NO_CDN, PROVIDER_KEY, provider_env, settings_for
+from tests.e2e.harness import NO_CDN, PROVIDER_KEY, ProviderFake, provider_env, settings_for
 from tests.fakes.discord import GUILD_ID, FakeDiscord, InteractionRecord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
-from tests.fakes.sunoapi_org import FakeSunoApiOrg
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = "3f2a1c9b-1111-4222-8333-444455556666"
 READY_LINE = "Encore ready to"  # take commands, or work as a worker
 
 
-def bot_process_env(
-    discord: FakeDiscord, provider: FakeSunoApi | FakeApiframe | FakeSunoApiOrg, database: Path, **extra: str
-) -> dict[str, str]:
+def bot_process_env(discord: FakeDiscord, provider: ProviderFake, database: Path, **extra: str) -> dict[str, str]:
     """`.env` values aiming the bot at the fakes, with test-speed polling and no credit limits in the way."""
     return {
         "DISCORD_TOKEN": discord.token or "fake-discord-token-0123456789",

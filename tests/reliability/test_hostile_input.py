@@ -38,7 +38,8 @@ songs = st.one_of(
     st.builds(lambda s: f"{s}suno.com/s/{s}", st.text(max_size=5)),
 )
 timestamps = st.one_of(anything, st.from_regex(r"\A\d{1,3}(:\d{1,2}){0,2}(\.\d{1,3})?\Z"))
-models = st.one_of(anything, st.sampled_from(CAPABILITIES["apiframe"].choosable_models))
+every_model = sorted({model for caps in CAPABILITIES.values() for model in caps.choosable_models})
+models = st.one_of(anything, st.sampled_from(every_model))
 options = st.builds(
     ExtendOptions,
     song=songs,
@@ -52,7 +53,7 @@ options = st.builds(
 )
 
 
-@pytest.mark.parametrize("provider", ["sunoapi", "apiframe", "sunoapi_org"])
+@pytest.mark.parametrize("provider", sorted(CAPABILITIES))
 @EXAMPLES
 @given(extend=options)
 @example(extend=ExtendOptions(song="["))  # urlsplit raised ValueError("Invalid IPv6 URL") past InputError

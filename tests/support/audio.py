@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import struct
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -15,8 +17,13 @@ import numpy.typing as npt
 from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 
+from bot.audio.mpeg import parse_header
+
 TONE_AMPLITUDE = 0.5
 """Half of full scale: room for a crossfade's overlap without clipping."""
+
+_QP2LAMBDA = 118
+"""FFmpeg's FF_QP2LAMBDA: libmp3lame takes `global_quality / FF_QP2LAMBDA` as LAME's VBR quality."""
 
 _BLOCK = 44_100
 """Samples generated per step, so a long tone never sits in memory whole."""
@@ -30,13 +37,29 @@ def make_tone_mp3(
     sample_rate: int = 44_100,
     channels: int = 2,
     bitrate: int = 192_000,
+    beats_per_minute: float | None = None,
+    fade_seconds: float = 0.0,
+    vbr_quality: int | None = None,
+    reservoir: bool = True,
+    tagged: bool = True,
 ) -> Path:
-    """Write a real CBR MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length)."""
+    """Write a real MP3 of a sine at `freq_hz`, `seconds` long (gapless: it decodes to exactly that length).
+
+    Encoded the way Suno's are as far as is known: LAME through FFmpeg, with its Info/Xing + LAME tag; CBR at
+    `bitrate`, or VBR at LAME quality `vbr_quality` (`-V`); the bit reservoir on unless `reservoir` is False;
+    without the Xing/Info + LAME tag when `tagged` is False (as FFmpeg writes to a pipe: nothing is trimmed then).
+    With `beats_per_minute` the tone pulses like a song (a hit on each beat decaying until the next, louder every
+    fourth), and `fade_seconds` fades its end out, so its waveform looks like music rather than a solid block.
+    """
     layout = "stereo" if channels == 2 else "mono"
     total = round(seconds * sample_rate)
-    with av.open(str(path), "w", format="mp3") as container:
-        stream = container.add_stream("libmp3lame", rate=sample_rate)
-        stream.bit_rate = bitrate
+    with av.open(str(path), "w", format="mp3", options={} if tagged else {"write_xing": "0"}) as container:
+        stream = container.add_stream("libmp3lame", rate=sample_rate, options={} if reservoir else {"reservoir": "0"})
+        if vbr_quality is None:
+            stream.bit_rate = bitrate
+        else:
+            stream.codec_context.qscale = True
+            stream.codec_context.global_quality = vbr_quality * _QP2LAMBDA
         stream.layout = layout
         stream.format = "fltp"
         container.start_encoding()
@@ -45,7 +68,9 @@ def make_tone_mp3(
         pts = 0
         for start in range(0, total, _BLOCK):
             t = np.arange(start, min(start + _BLOCK, total), dtype=np.float64) / sample_rate
-            wave = (TONE_AMPLITUDE * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+            wave = (
+                TONE_AMPLITUDE * np.sin(2 * np.pi * freq_hz * t) * _dynamics(t, seconds, beats_per_minute, fade_seconds)
+            ).astype(np.float32)
             block = av.AudioFrame.from_ndarray(np.tile(wave, (channels, 1)), format="fltp", layout=layout)
             block.sample_rate = sample_rate
             fifo.write(block)
@@ -57,6 +82,12 @@ def make_tone_mp3(
                 container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+def mp3_packets(path: Path) -> list[bytes]:
+    """The MPEG audio frames of a file as FFmpeg's demuxer splits them (the Xing/Info frame left out)."""
+    with av.open(str(path)) as container:
+        return [bytes(packet) for packet in container.demux(container.streams.audio[0]) if packet.size]
 
 
 def decode_mono(path: Path) -> tuple[npt.NDArray[np.float32], int]:
@@ -93,9 +124,47 @@ def dominant_frequency(samples: npt.NDArray[np.floating], sample_rate: int) -> f
     return float((peak + offset) * sample_rate / len(samples))
 
 
+def window(samples: npt.NDArray[np.float32], rate: int, start: float, end: float) -> npt.NDArray[np.float32]:
+    """The samples from `start` to `end` seconds."""
+    return samples[round(start * rate) : round(end * rate)]
+
+
+def tone_level(samples: npt.NDArray[np.float32], rate: int, freq: float) -> float:
+    """Amplitude of one frequency in `samples` (a single-bin Fourier projection)."""
+    t = np.arange(len(samples)) / rate
+    return float(2 * np.abs(np.dot(samples, np.exp(-2j * np.pi * freq * t))) / len(samples))
+
+
+def heard_change(samples: npt.NDArray[np.float32], rate: int, near: float, old: float, new: float) -> float:
+    """Where the tone is heard to change from `old` to `new`, within half a second of `near`: the centre of the
+    first 20 ms window (in 5 ms steps) where the new tone is the louder."""
+    step, span = 0.005, 0.02
+    for t in np.arange(near - 0.5, near + 0.5, step):
+        piece = window(samples, rate, t, t + span)
+        if tone_level(piece, rate, new) > tone_level(piece, rate, old):
+            return float(t + span / 2)
+    raise AssertionError(f"no change from {old} Hz to {new} Hz near {near} s")
+
+
 def rms(samples: npt.NDArray[np.floating]) -> float:
     """Root mean square level of `samples` (0 for none)."""
     return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+
+
+def _dynamics(
+    t: npt.NDArray[np.float64], seconds: float, beats_per_minute: float | None, fade_seconds: float
+) -> npt.NDArray[np.float64]:
+    """A gain between 0 and 1 per sample: beats that decay (the bar's first beat loudest), and a fade at the end."""
+    gain = np.ones_like(t)
+    if beats_per_minute:
+        beat = 60.0 / beats_per_minute
+        since_beat = np.mod(t, beat)
+        accent = np.where(np.mod(np.floor(t / beat), 4) == 0, 1.0, 0.7)
+        swell = 0.75 + 0.25 * np.sin(2 * np.pi * t / (beat * 16))
+        gain = (0.15 + 0.85 * np.exp(-since_beat / (beat * 0.3))) * accent * swell
+    if fade_seconds > 0:
+        gain = gain * np.clip((seconds - t) / fade_seconds, 0.0, 1.0)
+    return gain
 
 
 class ToneBank:
@@ -116,10 +185,11 @@ class ToneBank:
         return tone_bytes(self.freq[clip_id], self.seconds)
 
 
-def tone_bytes(freq_hz: float, seconds: float) -> bytes:
+def tone_bytes(freq_hz: float, seconds: float, *, sample_rate: int = 44_100) -> bytes:
     """The bytes of a real tone MP3 (`make_tone_mp3` through a temporary file)."""
     with tempfile.TemporaryDirectory() as folder:
-        return make_tone_mp3(Path(folder) / "tone.mp3", freq_hz=freq_hz, seconds=seconds).read_bytes()
+        path = make_tone_mp3(Path(folder) / "tone.mp3", freq_hz=freq_hz, seconds=seconds, sample_rate=sample_rate)
+        return path.read_bytes()
 
 
 def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz: float) -> float:
@@ -128,6 +198,46 @@ def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz:
     phase = 2 * np.pi * freq_hz * t
     cos, sin = np.mean(samples * np.cos(phase)), np.mean(samples * np.sin(phase))
     return float(2 * np.hypot(cos, sin))
+
+
+def lying_flac(freq_hz: float, seconds: float, claimed: float, rate: int = 44_100) -> bytes:
+    """A real FLAC of a tone, `seconds` long, whose STREAMINFO says it holds `claimed` seconds."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate)
+        stream.layout = "stereo"
+        stream.format = "s16"
+        pts = 0
+        block = rate
+        for start in range(0, round(seconds * rate), block):
+            t = np.arange(start, start + block) / rate
+            wave = (0.5 * np.sin(2 * np.pi * freq_hz * t) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(np.repeat(wave, 2)[np.newaxis, :], format="s16", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
+            pts += block
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    data = bytearray(out.getvalue())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO first
+    (packed,) = struct.unpack_from(">Q", data, 8 + 10)
+    packed = (packed & ~((1 << 36) - 1)) | round(claimed * rate)
+    struct.pack_into(">Q", data, 8 + 10, packed)
+    return bytes(data)
+
+
+def damaged_mp3(data: bytes, *, frames: int, every: int = 40) -> bytes:
+    """`data` with the headers of `frames` frames, one in `every` from the 40th on, made invalid (bit-rate index 15)."""
+    out = bytearray(data)
+    position = 10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(data[6:10]))
+    number = damaged = 0
+    while damaged < frames and (header := parse_header(data, position)) is not None:
+        if number >= 40 and number % every == 0:
+            out[position + 2] |= 0xF0
+            damaged += 1
+        position += header.length
+        number += 1
+    assert damaged == frames
+    return bytes(out)
 
 
 @dataclass(frozen=True, slots=True)

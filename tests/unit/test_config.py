@@ -39,6 +39,26 @@ def test_provider_is_the_one_with_a_key_unless_named() -> None:
     assert Settings.from_env({**both, "SUNO_PROVIDER": "APIFRAME"}).provider == "apiframe"
 
 
+def test_apiframe_v2_needs_its_key_and_a_self_hosted_suno_api_runs_without_one() -> None:
+    v2 = Settings.from_env({"DISCORD_TOKEN": "t", "APIFRAME_V2_KEY": "afk_k"})
+    assert (v2.provider, v2.base_url_of(v2.provider), v2.key_of(v2.provider)) == (
+        "apiframe_v2",
+        "https://api.apiframe.ai",
+        "afk_k",
+    )
+    with pytest.raises(ConfigError, match="APIFRAME_V2_KEY"):
+        Settings.from_env({"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "apiframe_v2"})
+    own = Settings.from_env(
+        {"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": "http://box:3000/"}
+    )
+    assert (own.provider, own.base_url_of("suno_api"), own.key_of("suno_api")) == ("suno_api", "http://box:3000", "")
+    proxied = Settings.from_env({"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "suno_api", "SUNO_API_KEY": "proxy-secret"})
+    assert proxied.base_url_of("suno_api") == "http://localhost:3000" and "proxy-secret" in proxied.secrets
+    assert "proxy-secret" not in repr(proxied)
+    with pytest.raises(ConfigError, match="SUNO_API_BASE_URL"):
+        Settings.from_env({"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": "localhost:3000"})
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [

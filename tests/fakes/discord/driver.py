@@ -221,6 +221,11 @@ class DriverMixin(FakeDiscordParts):
                 },
             )
 
+    async def remove_bot_from_guild(self, guild_id: int) -> None:
+        """The server removes the bot (kicked, or the server deleted): GUILD_DELETE without `unavailable`."""
+        await self._dispatch("GUILD_DELETE", {"id": str(guild_id)})
+        await self._notify()
+
     async def add_reaction(self, channel_id: int, message_id: int, user_id: int, emoji: str) -> None:
         """A member reacts to a message: recorded on it and dispatched as MESSAGE_REACTION_ADD."""
         message = self._visible_message(channel_id, message_id)

@@ -1,0 +1,6 @@
+"""Song pages: a page on the web for every song and whole song Encore posts, and a gallery per server."""
+
+from bot.web.pages.publish import PagePublisher
+from bot.web.pages.site import SongPages
+
+__all__ = ["PagePublisher", "SongPages"]

@@ -1,0 +1,59 @@
+"""What keeps the pages cheap to serve: a per-address rate limit and a bound on requests in progress."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from aiohttp import web
+
+
+class AddressLimiter:
+    """A token bucket per client address: `burst` requests at once, then `rate` per second.
+
+    At most `max_addresses` buckets are kept (the least recently seen go first), so a scan from many addresses
+    cannot grow the table without bound.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._max = max_addresses
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, address: str) -> float | None:
+        """None when the request may go ahead, else the seconds until it would."""
+        now = self._clock()
+        tokens, last = self._buckets.pop(address, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        allowed = tokens >= 1.0
+        self._buckets[address] = (tokens - 1.0 if allowed else tokens, now)
+        while len(self._buckets) > self._max:
+            self._buckets.popitem(last=False)
+        return None if allowed else (1.0 - tokens) / self._rate
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking: the peer, or, when the peer is a proxy on this machine, the address it forwards for.
+
+    Only a loopback peer is trusted to say so (the usual reverse proxy in front of `PUBLIC_URL`); anyone else's
+    `X-Forwarded-For` is ignored, so a client cannot pick its own bucket.
+    """
+    peer = request.remote or ""
+    try:
+        loopback = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        loopback = False
+    forwarded = request.headers.get("X-Forwarded-For", "") if loopback else ""
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    return last[:64] if last else peer

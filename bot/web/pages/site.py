@@ -1,0 +1,376 @@
+"""Song pages on the web server: `/s/<id>` for a posted song or whole song, `/g/<id>` for a server's gallery.
+
+Server-rendered HTML (Jinja2, every text escaped), one small stylesheet, no script and nothing from another
+origin: the cover, the audio and the waveform picture are served from here. Audio comes from Encore's cache (with
+Range requests, for seeking); a song not cached yet is fetched once through the guarded media fetcher. Every
+answer carries a strict Content-Security-Policy, an ETag and Cache-Control; each client address has a rate limit,
+and requests in progress are bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import logging
+import re
+import tempfile
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from bot.audio.probe import probe_audio
+from bot.audio.waveform import format_clock
+from bot.domain.pages import SongPage
+from bot.domain.wholesong import WholeSongTimeline
+from bot.media import MediaFetcher, MediaRefused, sniff_image
+from bot.media.cache import AudioCache
+from bot.store import PageStore
+from bot.web.pages.guard import AddressLimiter, client_address
+from bot.web.pages.picture import audio_picture, timeline_picture
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+PAGE_CACHE = "public, max-age=60"  # a page taken down is gone from caches within a minute
+MEDIA_CACHE = "public, max-age=300"
+STATIC_CACHE = "public, max-age=86400"
+# An id is what `new_page_id` makes (22 URL-safe characters); anything else is refused before the database.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,43}")
+RATE_PER_SECOND = 5.0
+RATE_BURST = 40  # a page and its cover, picture, stylesheet and audio ranges, a few times over
+MAX_IN_PROGRESS = 64
+BUSY_WAIT_SECONDS = 2.0
+MAX_COVER_BYTES = 4 * 1024 * 1024
+COVER_CACHE_BYTES = 16 * 1024 * 1024
+MAX_AUDIO_BYTES = 25 * 1024 * 1024
+PICTURE_CACHE_ENTRIES = 64
+MAX_PICTURES_AT_ONCE = 2  # decoding audio for a picture is CPU work: never more than this at once
+GALLERY_SIZE = 12
+IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "jpeg": "image/jpeg"}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def whole_audio_key(clip_id: str) -> str:
+    """The audio cache's name for a clip's whole song (clip names are the clip ids themselves)."""
+    return f"whole-{clip_id}"
+
+
+class ByteBoundedCache:
+    """Least recently used bytes by key, within a total size."""
+
+    def __init__(self, max_bytes: int, max_entries: int = 1024) -> None:
+        self._max_bytes = max_bytes
+        self._max_entries = max_entries
+        self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._size = 0
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        if len(body) > self._max_bytes:
+            return
+        if old := self._items.pop(key, None):
+            self._size -= len(old[0])
+        self._items[key] = (body, content_type)
+        self._size += len(body)
+        while self._size > self._max_bytes or len(self._items) > self._max_entries:
+            _, (dropped, _) = self._items.popitem(last=False)
+            self._size -= len(dropped)
+
+
+class SongPages:
+    """The routes of song pages and galleries, added to Encore's web server by `register`."""
+
+    def __init__(
+        self,
+        store: PageStore,
+        *,
+        public_url: str,
+        cache: AudioCache,
+        media: MediaFetcher | None,
+        limiter: AddressLimiter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._public_url = public_url.rstrip("/")
+        self._cache = cache
+        self._media = media
+        self._limiter = limiter or AddressLimiter(RATE_PER_SECOND, RATE_BURST)
+        self._clock = clock
+        self._in_progress = asyncio.Semaphore(MAX_IN_PROGRESS)
+        self._pictures_at_once = asyncio.Semaphore(MAX_PICTURES_AT_ONCE)
+        self._covers = ByteBoundedCache(COVER_CACHE_BYTES)
+        self._pictures = ByteBoundedCache(PICTURE_CACHE_ENTRIES * 512 * 1024, PICTURE_CACHE_ENTRIES)
+        self._fetching: dict[str, asyncio.Lock] = {}
+        self._rendering: dict[str, asyncio.Future[str | None]] = {}
+        templates = jinja2.Environment(
+            loader=jinja2.PackageLoader("bot.web.pages", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        templates.filters["clock"] = format_clock
+        self._song_template = templates.get_template("song.html")
+        self._gallery_template = templates.get_template("gallery.html")
+        static = resources.files("bot.web.pages").joinpath("static")
+        self._static = {name: static.joinpath(name).read_bytes() for name in ("pages.css", "icon.svg")}
+
+    def register(self, app: web.Application) -> None:
+        add = app.router.add_get
+        add("/s/{page_id}", self._guarded(self._song_page))
+        add("/s/{page_id}/audio", self._guarded(self._audio))
+        add("/s/{page_id}/cover", self._guarded(self._cover))
+        add("/s/{page_id}/waveform.png", self._guarded(self._waveform))
+        add("/g/{gallery_id}", self._guarded(self._gallery))
+        add("/pages.css", self._guarded(self._stylesheet))
+        add("/icon.svg", self._guarded(self._icon))
+
+    def _guarded(self, handler: Handler) -> Handler:
+        """Rate limit per address, then a bounded number in progress; the security headers on every answer."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            wait = self._limiter.allow(client_address(request))
+            if wait is not None:
+                response: web.StreamResponse = _text(429, "Too many requests: slow down a little.")
+                response.headers["Retry-After"] = str(max(1, round(wait)))
+            else:
+                try:
+                    async with asyncio.timeout(BUSY_WAIT_SECONDS):
+                        await self._in_progress.acquire()
+                except TimeoutError:
+                    response = _text(503, "Encore is busy: try again in a moment.")
+                    response.headers["Retry-After"] = "5"
+                else:
+                    try:
+                        response = await handler(request)
+                    finally:
+                        self._in_progress.release()
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        return guarded
+
+    async def _page(self, request: web.Request) -> SongPage | None:
+        page_id = request.match_info["page_id"]
+        return await self._store.song_page(page_id) if ID_PATTERN.fullmatch(page_id) else None
+
+    async def _song_page(self, request: web.Request) -> web.StreamResponse:
+        """The page's HTML; requests for a page that arrive while it is being rendered share that rendering (a
+        link shared in a busy channel is opened by many at once), and nothing is kept after it."""
+        page_id = request.match_info["page_id"]
+        if not ID_PATTERN.fullmatch(page_id):
+            return _not_found()
+        running = self._rendering.get(page_id)
+        if running is None:
+            running = asyncio.ensure_future(self._render_song_page(page_id))
+            self._rendering[page_id] = running
+            running.add_done_callback(lambda _: self._rendering.pop(page_id, None))
+        html = await asyncio.shield(running)
+        return _not_found() if html is None else _html(request, html)
+
+    async def _render_song_page(self, page_id: str) -> str | None:
+        page = await self._store.song_page(page_id)
+        if page is None:
+            return None
+        lineage = await self._store.page_lineage(page.clip_id, page.guild_id)
+        parts = _part_count(page.timeline_json)
+        title = page.title or "Untitled"
+        made = datetime.datetime.fromtimestamp(page.created_at, datetime.UTC)
+        base = f"{self._public_url}/s/{page.page_id}"
+        makers = ", ".join(page.makers)
+        description = " · ".join(
+            text
+            for text in (
+                f"the whole song of {parts} parts" if page.whole else "",
+                format_clock(page.duration) if page.duration and not page.whole else "",
+                f"by {makers}" if makers else "",
+                "made with Encore",
+            )
+            if text
+        )
+        return self._song_template.render(
+            page=page,
+            title=title,
+            heading=f"{title} · the whole song" if page.whole else title,
+            description=description,
+            makers=makers,
+            lineage=lineage,
+            parts=parts,
+            made_iso=made.isoformat(timespec="seconds"),
+            made_text=f"{made.day} {made:%B %Y}",
+            url=base,
+            cover_url=f"{base}/cover" if page.image_url else f"{base}/waveform.png",
+            has_cover=bool(page.image_url),
+            audio_url=f"{base}/audio",
+            whole_audio=f"/s/{page.whole_page_id}/audio" if page.whole_page_id else None,
+            discord_url=f"https://discord.com/channels/{page.guild_id}/{page.channel_id}/{page.message_id}",
+        )
+
+    async def _gallery(self, request: web.Request) -> web.StreamResponse:
+        gallery_id = request.match_info["gallery_id"]
+        if not ID_PATTERN.fullmatch(gallery_id):
+            return _not_found()
+        now = datetime.datetime.fromtimestamp(self._clock(), datetime.UTC)
+        month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        found = await self._store.gallery(gallery_id, since=month.timestamp(), limit=GALLERY_SIZE)
+        if found is None:
+            return _not_found()
+        _, showcase, top = found
+        html = self._gallery_template.render(
+            showcase=showcase,
+            top=top,
+            month=f"{month:%B %Y}",
+            url=f"{self._public_url}/g/{gallery_id}",
+        )
+        return _html(request, html)
+
+    async def _audio(self, request: web.Request) -> web.StreamResponse:
+        """The song's mp3 from the cache (aiohttp's FileResponse answers Range and conditional requests)."""
+        page = await self._page(request)
+        if page is None:
+            return _not_found()
+        path = await self._audio_path(page)
+        if path is None:
+            return _text(404, "This song's audio is not available.")
+        return web.FileResponse(path, headers={"Cache-Control": MEDIA_CACHE, "Content-Type": "audio/mpeg"})
+
+    async def _audio_path(self, page: SongPage) -> Path | None:
+        """The cached mp3; a song's is fetched from its provider once when missing (a whole song is only cached)."""
+        key = whole_audio_key(page.clip_id) if page.whole else page.clip_id
+        path = await asyncio.to_thread(self._cache.find, key)
+        if path is not None or page.whole or not page.audio_url or self._media is None:
+            return path
+        lock = self._fetching.setdefault(key, asyncio.Lock())
+        async with lock:
+            path = await asyncio.to_thread(self._cache.find, key)
+            if path is None:
+                path = await self._fetch_audio(key, page.audio_url)
+        self._fetching.pop(key, None)
+        return path
+
+    async def _fetch_audio(self, key: str, url: str) -> Path | None:
+        assert self._media is not None
+        with tempfile.TemporaryDirectory(prefix="encore-page-") as folder:
+            download = Path(folder) / "audio.mp3"
+            try:
+                await self._media.fetch(url, download, max_bytes=MAX_AUDIO_BYTES, kind="audio")
+            except MediaRefused as refused:
+                log.info("page audio of %s not fetched: %s", key, refused.reason)
+                return None
+            info = await asyncio.to_thread(probe_audio, download)
+            if info is None or info.container != "mp3":
+                log.info("page audio of %s not kept: not an MP3 (%s)", key, info.container if info else "unreadable")
+                return None
+            try:
+                await asyncio.to_thread(self._cache.put, key, download)
+            except OSError as error:  # a cache that cannot be written means "not cached", never a failed answer
+                log.warning("page audio of %s could not be cached: %s", key, error)
+                return None
+        return await asyncio.to_thread(self._cache.find, key)
+
+    async def _cover(self, request: web.Request) -> web.StreamResponse:
+        page = await self._page(request)
+        if page is None or not page.image_url:
+            return _not_found()
+        found = self._covers.get(page.image_url)
+        if found is None and self._media is not None:
+            found = await self._fetch_cover(page.image_url)
+        if found is None:
+            return _text(404, "This song's cover is not available.")
+        body, content_type = found
+        return _cached_bytes(request, body, content_type, MEDIA_CACHE)
+
+    async def _fetch_cover(self, url: str) -> tuple[bytes, str] | None:
+        assert self._media is not None
+        with tempfile.TemporaryDirectory(prefix="encore-page-") as folder:
+            download = Path(folder) / "cover"
+            try:
+                await self._media.fetch(url, download, max_bytes=MAX_COVER_BYTES, kind="image")
+            except MediaRefused as refused:
+                log.info("page cover not fetched: %s", refused.reason)
+                return None
+            body = await asyncio.to_thread(download.read_bytes)
+        content_type = IMAGE_TYPES.get(sniff_image(body[:16]) or "", "image/jpeg")
+        self._covers.put(url, body, content_type)
+        return body, content_type
+
+    async def _waveform(self, request: web.Request) -> web.StreamResponse:
+        page = await self._page(request)
+        if page is None:
+            return _not_found()
+        found = self._pictures.get(page.page_id)
+        if found is None:
+            picture = await self._picture(page)
+            if picture is None:
+                return _text(404, "This song's waveform is not available.")
+            found = (picture, "image/png")
+            self._pictures.put(page.page_id, picture, "image/png")
+        return _cached_bytes(request, found[0], found[1], MEDIA_CACHE)
+
+    async def _picture(self, page: SongPage) -> bytes | None:
+        if page.whole and page.timeline_json:
+            timeline = page.timeline_json
+            async with self._pictures_at_once:
+                return await asyncio.to_thread(timeline_picture, timeline)
+        path = await self._audio_path(page)
+        if path is None:
+            return None
+        async with self._pictures_at_once:
+            return await asyncio.to_thread(audio_picture, path)
+
+    async def _stylesheet(self, request: web.Request) -> web.StreamResponse:
+        return _cached_bytes(request, self._static["pages.css"], "text/css; charset=utf-8", STATIC_CACHE)
+
+    async def _icon(self, request: web.Request) -> web.StreamResponse:
+        return _cached_bytes(request, self._static["icon.svg"], "image/svg+xml", STATIC_CACHE)
+
+
+def _part_count(timeline_json: str | None) -> int:
+    if not timeline_json:
+        return 1
+    return len(WholeSongTimeline.from_json(timeline_json).spans)
+
+
+def _html(request: web.Request, html: str) -> web.StreamResponse:
+    return _cached_bytes(request, html.encode(), "text/html; charset=utf-8", PAGE_CACHE)
+
+
+def _cached_bytes(request: web.Request, body: bytes, content_type: str, cache_control: str) -> web.StreamResponse:
+    """`body` with a strong ETag of its bytes; 304 when the client already holds them."""
+    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    if request.if_none_match and any(tag.value == etag for tag in request.if_none_match):
+        return web.Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": cache_control})
+    return web.Response(
+        body=body, headers={"Content-Type": content_type, "ETag": f'"{etag}"', "Cache-Control": cache_control}
+    )
+
+
+def _text(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text + "\n", headers={"Cache-Control": "no-store"})
+
+
+def _not_found() -> web.Response:
+    """One answer for an unknown id, a page taken down and pages turned off: nothing tells them apart."""
+    return _text(404, "There is no page here.")

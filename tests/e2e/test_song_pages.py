@@ -1,0 +1,149 @@
+"""Song pages end to end with the real bot: off until a manager turns them on, then a Page button on each result
+that opens its page on Encore's web server; Delete takes it down, and a server that removes Encore loses its pages."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+from PIL import Image
+
+from bot.app import EncoreBot
+from bot.domain.models import TaskStatus
+from bot.domain.pages import PageSettings
+from tests.e2e.harness import PROVIDER_KEY, eventually, is_result, provider_env, running_bot, settings_for
+from tests.e2e.test_extend_flow import CLIP
+from tests.e2e.test_result_buttons import reply_text
+from tests.e2e.test_whole_song import PART_SECONDS, is_whole_song, make_chain
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.providers import FakeSunoApi
+from tests.support.audio import ToneBank
+
+PUBLIC_URL = "https://encore.example"
+
+
+def page_links(message: StoredMessage) -> list[str]:
+    """The URLs of the message's Page link buttons (style 5)."""
+    return [
+        str(button["url"])
+        for row in message.components
+        for button in row["components"]
+        if button.get("style") == 5 and str(button.get("label", "")).startswith("Page")
+    ]
+
+
+async def test_pages_off_by_default_then_a_page_per_song_until_deleted(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.1, poll_per_second=50) as suno:
+        env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
+        settings = settings_for(discord, tmp_path / "encore.db", env)
+        async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
+            await discord.invoke_command("extend", {"song": CLIP, "at": "95", "lyrics": "before"})
+            unpublished = await discord.wait_for_message(CHANNEL_ID, is_result)
+            assert page_links(unpublished) == []  # off until a manager turns them on
+
+            refused = await discord.invoke_command("encore", {"pages": "on"}, subcommand="settings", user_id=USER_ID)
+            assert "Manage Server" in str((await refused.wait_response()).data["content"])
+            turned_on = await discord.invoke_command(
+                "encore", {"pages": "on", "gallery": "on"}, subcommand="settings", user_id=OWNER_ID
+            )
+            answer = await turned_on.wait_response()
+            fields = {field["name"]: field["value"] for field in answer.data["embeds"][0]["fields"]}
+            gallery = re.search(rf"{PUBLIC_URL}/g/([A-Za-z0-9_-]+)", fields["Song pages"])
+            assert gallery and fields["Song pages"].startswith("on")
+
+            await discord.invoke_command("extend", {"song": CLIP, "at": "95", "lyrics": "after"})
+            result = await discord.wait_for_message(CHANNEL_ID, lambda m: is_result(m) and m.id != unpublished.id)
+            await delivered(running.bot, result)
+            links = page_links(result)
+            assert len(links) == 2 and all(link.startswith(f"{PUBLIC_URL}/s/") for link in links)
+            for link in links:
+                async with http.get(base + link.removeprefix(PUBLIC_URL)) as response:
+                    html = await response.text()
+                    assert response.status == 200, html
+                assert "by alice" in html and str(USER_ID) not in html
+                assert f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{result.id}" in html
+            async with http.get(f"{base}/g/{gallery[1]}") as response:
+                assert response.status == 200
+
+            task_id = int(result.content.rsplit("#", 1)[1])
+            deleted = await discord.click_button(result.id, f"encore:delete:{task_id}")
+            assert "web pages are taken down" in await reply_text(deleted)  # written before the answer
+            for link in links:
+                async with http.get(base + link.removeprefix(PUBLIC_URL)) as response:
+                    assert response.status == 404
+
+            await discord.remove_bot_from_guild(GUILD_ID)
+            await eventually(lambda: running.bot.get_guild(GUILD_ID) is None, what="the server gone")
+            settings_now = await eventually_async(running.bot.store.page_settings, GUILD_ID)
+            assert settings_now.gallery_id is None and not settings_now.pages_on
+            async with http.get(f"{base}/g/{gallery[1]}") as response:
+                assert response.status == 404
+
+
+async def delivered(bot: EncoreBot, result: StoredMessage) -> None:
+    """Wait until the result's task is recorded as delivered: its pages are recorded before that, after the post."""
+    task_id = int(result.content.rsplit("#", 1)[1])
+    deadline = time.monotonic() + 10
+    while (task := await bot.store.get_task(task_id)) is None or task.status is not TaskStatus.DELIVERED:
+        assert time.monotonic() < deadline, f"task {task_id} is not delivered"
+        await asyncio.sleep(0.02)
+
+
+async def eventually_async(read: Callable[[int], Awaitable[PageSettings]], guild_id: int) -> PageSettings:
+    """The server's page settings once the removal's listener has turned them off (it runs after the event)."""
+    deadline = time.monotonic() + 10
+    while (found := await read(guild_id)).pages_on or found.gallery_id:
+        assert time.monotonic() < deadline, "the server's pages are still on"
+        await asyncio.sleep(0.02)
+    return found
+
+
+async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+        suno.audio_factory = ToneBank(PART_SECONDS)
+        env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
+        settings = settings_for(discord, tmp_path / "encore.db", env)
+        async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
+            turned_on = await discord.invoke_command("encore", {"pages": "on"}, subcommand="settings", user_id=OWNER_ID)
+            await turned_on.wait_response()
+            chain = await make_chain(discord)
+            for result in chain.results:
+                await delivered(running.bot, result)
+            last = chain.results[-1]
+            press = await discord.click_button(last.id, f"encore:whole:{chain.clips[-1]}")
+            assert "Here is the whole song" in await reply_text(press)  # answered once posted and recorded
+            whole = await discord.wait_for_message(CHANNEL_ID, is_whole_song)
+            (whole_link,) = page_links(whole)
+            whole_path = whole_link.removeprefix(PUBLIC_URL)
+
+            async with http.get(base + whole_path) as response:
+                html = await response.text()
+                assert response.status == 200, html
+            assert "Tone III · the whole song" in html and "by alice, bob, owner" in html
+            assert "3 parts joined" in html
+            async with http.get(f"{base}{whole_path}/audio") as response:
+                assert response.status == 200 and response.headers["Content-Type"] == "audio/mpeg"
+                assert (
+                    await response.read()
+                    == whole.attachment(next(a.filename for a in whole.attachments if a.filename.endswith(".mp3"))).data
+                )
+            async with http.get(f"{base}{whole_path}/waveform.png") as response:
+                assert response.status == 200
+                picture = Image.open(io.BytesIO(await response.read()))
+                assert picture.size == (1200, 300)
+
+            song_path = page_links(last)[0].removeprefix(PUBLIC_URL)
+            async with http.get(base + song_path) as response:
+                song_html = await response.text()
+            assert f'src="{whole_path}/audio"' in song_html  # the song's page plays its whole song too
+            parent_path = page_links(chain.results[1])[0].removeprefix(PUBLIC_URL)
+            assert f'<a href="{parent_path}">Tone II</a>' in song_html and "continued from 0:04" in song_html
