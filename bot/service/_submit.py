@@ -89,14 +89,33 @@ class Submitter:
         """Submit the oldest queued task; return how long to wait before looking again (None: until woken)."""
         life = self._life
         store, provider = life.store, life.provider
+        if life.health.is_down(provider.name):
+            return await self._while_down()
         task = await store.claim_next_queued(provider.name, life.owner, time.time(), life.lease)
         if task is None:
             due = await store.next_queued_due_at(provider.name)
             return None if due is None else max(0.0, due - time.time())
         with life.working_on([task.id]):
-            if task.submit_started_at is None and life.health.is_down(provider.name):
-                return await self._wait_for_provider(task)
             return await self._submit_claimed(task)
+
+    async def _while_down(self) -> float:
+        """The provider is skipped for a cool-down: nothing is sent to it. Its tasks bound to no provider go to
+        another healthy one (if any is up), those that waited past the stall timeout are given up, and the rest
+        stay queued (and due) until the cool-down ends; return how long until then."""
+        life = self._life
+        now = time.time()
+        others_up = any(not life.health.is_down(name) for name in life.providers if name != life.provider.name)
+        task = await life.store.claim_next_waiting(
+            life.provider.name, life.owner, now, life.lease, created_before=now - self.stall_timeout, movable=others_up
+        )
+        if task is None:
+            return life.health.retry_in(life.provider.name)
+        with life.working_on([task.id]):
+            if task.submit_started_at is not None:
+                await life.fail(task, IN_DOUBT_MESSAGE, in_doubt=True)
+            else:
+                await self._wait_for_provider(task)
+        return 0
 
     async def _submit_claimed(self, task: TaskRecord) -> float:
         store, provider = self._life.store, self._life.provider
@@ -200,14 +219,14 @@ class Submitter:
             reason = error.message if isinstance(error, ProviderRejected) else str(error)
             await self._life.fail(task, f"The provider refused this request: {reason}")
 
-    async def _wait_for_provider(self, task: TaskRecord, error: ProviderUnreachable | None = None) -> float:
+    async def _wait_for_provider(self, task: TaskRecord, error: ProviderUnreachable | None = None) -> None:
         """The task's provider is down (in cool-down, or `error` says it took nothing): a task bound to no provider
         goes to another healthy one that takes it; any other waits in the queue, spending none of its attempts, up
-        to the stall timeout."""
+        to the stall timeout (the submit loop sends nothing to a provider in cool-down)."""
         life = self._life
         provider = life.provider
         if not task.bound and await self._send_elsewhere(task, error):
-            return 0
+            return
         if time.time() - task.created_at >= self.stall_timeout:
             minutes = max(1, round(self.stall_timeout / 60))
             await life.fail(
@@ -215,14 +234,13 @@ class Submitter:
                 f"{provider.capabilities.label} could not be reached for {minutes} minute(s), so this request was "
                 "dropped. Nothing was sent or spent: try again later.",
             )
-            return 0
-        delay = max(life.health.retry_in(provider.name), backoff(task.attempts, life.poll_interval))
+            return
+        delay = backoff(task.attempts, life.poll_interval)
         why = error.message if error else f"{provider.name} is not answering"
         log.warning("task %s waits for %s (%s); next try in %.1f s", task.id, provider.name, why, delay)
         note = f"waiting for {provider.capabilities.label} to answer again"
         if await life.store.defer_submit(task.id, time.time() + delay, note, counted=False):
             await life.progressed(task.id)
-        return 0
 
     async def _send_elsewhere(self, task: TaskRecord, error: ProviderError | None) -> bool:
         """Hand a task bound to no provider, which certainly did not reach this one, to the first other healthy

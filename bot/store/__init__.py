@@ -127,6 +127,12 @@ class TaskStore(Protocol):
     async def defer_submit(self, task_id: int, retry_at: float, note: str, *, counted: bool = True) -> bool:
         """Try a queued task again at `retry_at`; `counted` False spends none of its attempts (it only waits)."""
 
+    async def claim_next_waiting(
+        self, provider: str, owner: str, now: float, lease: float, *, created_before: float, movable: bool
+    ) -> TaskRecord | None:
+        """While `provider` is down: lease its oldest due queued task created before `created_before`, or (when
+        `movable`) one that is not bound."""
+
     async def move_to_provider(self, task_id: int, owner: str, provider: str, request: TaskRequest) -> bool:
         """Hand a leased, queued, unbound task that certainly did not reach its provider to another one."""
 

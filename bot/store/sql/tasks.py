@@ -113,6 +113,15 @@ class TaskQueries(SqlBackend):
         tasks = await self._claim(f"{QUEUED} AND next_attempt_at <= $2", "id", 1, owner, lease, provider, now)
         return tasks[0] if tasks else None
 
+    async def claim_next_waiting(
+        self, provider: str, owner: str, now: float, lease: float, *, created_before: float, movable: bool
+    ) -> TaskRecord | None:
+        """While `provider` is down: lease its oldest due queued task that has waited since before `created_before`
+        (to be given up) or, when `movable` (another provider is up), that may go elsewhere (is not bound)."""
+        condition = f"{QUEUED} AND next_attempt_at <= $2 AND (created_at <= $3{' OR NOT bound' if movable else ''})"
+        tasks = await self._claim(condition, "id", 1, owner, lease, provider, now, created_before)
+        return tasks[0] if tasks else None
+
     async def next_queued_due_at(self, provider: str) -> float | None:
         return await self._earliest_unleased(QUEUED, provider)
 
