@@ -238,7 +238,7 @@ class Submitter:
         delay = backoff(task.attempts, life.poll_interval)
         why = error.message if error else f"{provider.name} is not answering"
         log.warning("task %s waits for %s (%s); next try in %.1f s", task.id, provider.name, why, delay)
-        note = f"waiting for {provider.capabilities.label} to answer again"
+        note = f"retrying once {provider.capabilities.label} answers again"
         if await life.store.defer_submit(task.id, time.time() + delay, note, counted=False):
             await life.progressed(task.id)
 

@@ -39,6 +39,11 @@ async def health(port: int) -> dict[str, Any]:
         return body
 
 
+async def metrics(port: int) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as response:
+        return await response.text()
+
+
 def results(discord: FakeDiscord) -> list[StoredMessage]:
     return [message for message in discord.messages(CHANNEL_ID) if is_result(message)]
 
@@ -69,6 +74,10 @@ async def test_a_new_song_fails_over_and_an_extend_waits_for_the_provider_that_m
         assert state["provider_health"]["sunoapi_org"]["state"] == "cooling down"
         assert "connection failed" in state["provider_health"]["sunoapi_org"]["last_error"]
         assert state["provider_health"]["sunoapi"]["state"] == "up"
+        exposed = await metrics(port)
+        assert 'encore_provider_up{provider="sunoapi_org"} 0.0' in exposed
+        assert 'encore_provider_up{provider="sunoapi"} 1.0' in exposed
+        assert 'encore_provider_cooldowns_total{provider="sunoapi_org"} 1.0' in exposed
 
         # An extend of the first's song waits for it (the reply says so), and goes nowhere else.
         waiting = await discord.invoke_command(

@@ -263,7 +263,7 @@ async def test_a_refused_connection_keeps_a_bound_extend_queued_without_spending
         await service.submitters[first.name].submit_next()
     waiting = await current(service, accepted.task)
     assert (waiting.provider, waiting.status, waiting.attempts) == (first.name, TaskStatus.QUEUED, 0)
-    assert waiting.provider_status == "waiting for sunoapi.org to answer again"
+    assert waiting.provider_status == "retrying once sunoapi.org answers again"
     assert service.health.is_down(first.name)
     assert second.submitted == []
 
