@@ -133,3 +133,30 @@ def test_shards_some_all_or_none() -> None:
         with pytest.raises(ConfigError) as caught:
             Settings.from_env({**BASE, **bad})
         assert caught.value.variable in bad
+
+
+def test_several_providers_in_order_each_with_its_key() -> None:
+    env = {"DISCORD_TOKEN": "t", "SUNOAPI_ORG_KEY": "org", "APIFRAME_V2_KEY": "afk_k"}
+    settings = Settings.from_env({**env, "SUNO_PROVIDERS": " apiframe_v2, SUNOAPI_ORG "})
+    assert (settings.provider, settings.providers) == ("apiframe_v2", ("apiframe_v2", "sunoapi_org"))
+    assert (settings.key_of("sunoapi_org"), settings.base_url_of("sunoapi_org")) == ("org", "https://api.sunoapi.org")
+    assert settings.provider_failures_before_cooldown == 3 and settings.provider_cooldown == 60.0
+    # A self-hosted suno-api needs no key; the one-provider form is still one provider.
+    assert Settings.from_env({**env, "SUNO_PROVIDERS": "sunoapi_org,suno_api"}).providers[-1] == "suno_api"
+    assert Settings.from_env({**env, "SUNO_PROVIDER": "sunoapi_org"}).providers == ("sunoapi_org",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable", "problem"),
+    [
+        ({"SUNO_PROVIDERS": "sunoapi_org,udio"}, "SUNO_PROVIDERS", "not 'udio'"),
+        ({"SUNO_PROVIDERS": "sunoapi_org,sunoapi_org"}, "SUNO_PROVIDERS", "twice"),
+        ({"SUNO_PROVIDERS": "sunoapi_org,apiframe"}, "APIFRAME_KEY", "SUNO_PROVIDERS lists apiframe"),
+        ({"SUNO_PROVIDERS": "sunoapi_org", "SUNO_PROVIDER": "sunoapi_org"}, "SUNO_PROVIDER", "not both"),
+        ({"SUNO_PROVIDERS": "sunoapi_org", "PROVIDER_COOLDOWN_SECONDS": "soon"}, "PROVIDER_COOLDOWN_SECONDS", "number"),
+    ],
+)
+def test_bad_provider_lists_name_the_variable(extra: dict[str, str], variable: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as refused:
+        Settings.from_env({"DISCORD_TOKEN": "t", "SUNOAPI_ORG_KEY": "org", **extra})
+    assert refused.value.variable == variable
