@@ -49,7 +49,6 @@ class Clip:
     image_url: str | None
     title: str | None = None
     duration: float | None = None
-    model: str | None = None  # the model the provider says made it, when it says
 
 
 @dataclass(frozen=True, slots=True)

@@ -346,7 +346,8 @@ class TaskQueries(SqlBackend):
                         parent.clip_id if parent else None,
                         parent.continue_at if parent else None,
                         now,
-                        clip.model or request.model,
+                        # The model Encore asked for, in the provider's own names (what an extend must send again).
+                        request.model,
                     )
                     for clip in clips
                 ],
