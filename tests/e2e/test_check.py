@@ -281,5 +281,5 @@ async def test_suno_api_limits_with_and_without_a_proxy_key_and_suno_unreachable
         instance.suno_down = True
         code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
         assert code == 1 and line(lines, "suno-api unreachable").startswith(
-            f"❌ suno-api unreachable at {instance.base_url}: suno_api error: HTTP 503 on /api/get_limit"
+            f"❌ suno-api unreachable at {instance.base_url}: suno_api is down: HTTP 503 on /api/get_limit"
         )
