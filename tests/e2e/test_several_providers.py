@@ -44,6 +44,11 @@ async def metrics(port: int) -> str:
         return await response.text()
 
 
+async def model_choices(discord: FakeDiscord, command: str, **options: str) -> list[str]:
+    """The `model` option's autocomplete, as a member typing in it sees it."""
+    return [choice["value"] for choice in await discord.autocomplete(command, options, focused="model")]
+
+
 def results(discord: FakeDiscord) -> list[StoredMessage]:
     return [message for message in discord.messages(CHANNEL_ID) if is_result(message)]
 
@@ -62,6 +67,7 @@ async def test_a_new_song_fails_over_and_an_extend_waits_for_the_provider_that_m
         first.finish(made.task_id)
         song = clip_ids(await discord.wait_for_message(CHANNEL_ID, is_result))[0]
         assert (await health(port))["providers"] == "ok"
+        assert await model_choices(discord, "generate") == ["V5_5", "V5", "V4_5ALL", "V4_5PLUS", "V4_5", "V4"]
 
         # The first refuses connections: the next new song is delivered through the second, and nobody is told.
         await first.close()
@@ -78,6 +84,9 @@ async def test_a_new_song_fails_over_and_an_extend_waits_for_the_provider_that_m
         assert 'encore_provider_up{provider="sunoapi_org"} 0.0' in exposed
         assert 'encore_provider_up{provider="sunoapi"} 1.0' in exposed
         assert 'encore_provider_cooldowns_total{provider="sunoapi_org"} 1.0' in exposed
+        # /generate offers the second's models now (sunoapi.co runs one fixed model); /extend, the song's own.
+        assert await model_choices(discord, "generate") == []
+        assert (await model_choices(discord, "extend", song=song))[0] == "V5_5"
 
         # An extend of the first's song waits for it (the reply says so), and goes nowhere else.
         waiting = await discord.invoke_command(
