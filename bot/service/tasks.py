@@ -122,7 +122,7 @@ class TaskService:
         self.poller = self.pollers[self.provider.name]
         self.community = Community(store)
         self.library = Library(store)
-        self.admin = ServerAdmin(store, self.provider, default_daily_limit=quota.daily_per_guild if quota else 0)
+        self.admin = ServerAdmin(store, every, default_daily_limit=quota.daily_per_guild if quota else 0)
         self.pages = SongPageChoices(store)
 
     async def start(self) -> None:

@@ -26,6 +26,7 @@ from bot.providers import (
 )
 from bot.providers.sunoapi_org.capabilities import CAPABILITIES as SUNOAPI_ORG_CAPABILITIES
 from bot.service import TaskService
+from bot.service.admin import Credits
 from bot.service.health import ProviderHealth
 from bot.store.sqlite import SqliteStore
 from tests.fakes.events import RecordingEvents
@@ -305,3 +306,10 @@ async def test_new_songs_queued_for_a_provider_that_goes_down_move_to_a_healthy_
     assert (await current(service, extend.task)).provider == first.name
     await service.submitters[second.name].submit_next()
     assert len(second.submitted) == 1 and first.submitted == []
+
+
+async def test_usage_shows_the_credits_of_every_provider_in_order(
+    service: TaskService, first: ScriptedSunoApiOrg, second: ScriptedSunoApi
+) -> None:
+    report = await service.admin.usage(1, days=1, now=time.time())
+    assert report.credits == [Credits(first.name, None), Credits(second.name, None)]
