@@ -75,7 +75,8 @@ class Intake:
         store = self._life.store
         known = await store.get_song(parse_song_ref(options.song)) if options.song else None
         if known is None or known.provider not in self._life.providers:
-            # A song Encore never made (a suno.com link): the first healthy provider that takes it.
+            # A song Encore never made (a suno.com link), or made by a provider this server no longer uses: the first
+            # healthy provider that takes it.
             provider, request, note = self._route(lambda caps: validate_extend(caps, options, known))
             return await self._accepted(await self._create(requester, request, provider, bound=False), note)
         # A song Encore made: its extends run on the provider that made it, with its model by default.
