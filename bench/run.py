@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -26,16 +27,16 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.domain.models import ExtendRequest, Requester
 from bot.store.sqlite import SqliteStore
-from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, free_port, running_bot, settings_for, webhook_env
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, StoredMessage
-from tests.fakes.providers import FakeApiframe, FakeSunoApi
+from tests.fakes.providers import FakeApiframe, FakeProvider, FakeSunoApi
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -194,9 +195,37 @@ def sunoapi_env(suno: FakeSunoApi, sizes: Sizes) -> dict[str, str]:
     }
 
 
+@contextlib.asynccontextmanager
+async def generation_on_a_clock(provider: FakeProvider, time_scale: float) -> AsyncIterator[dict[str, float]]:
+    """Each task submitted to `provider` is held and moved through its three steps on a clock like Suno's (the fake
+    advances only when told), the steps' seconds times `time_scale`; yields provider task id → when it finished."""
+    rng = random.Random(1)
+    finished_at: dict[str, float] = {}
+    timelines: list[asyncio.Task[None]] = []
+
+    async def generate(task_id: str) -> None:
+        for low, high in ((5, 15), (15, 30), (10, 25)):
+            await asyncio.sleep(rng.uniform(low, high) * time_scale)
+            provider.advance(task_id)
+        finished_at[task_id] = time.perf_counter()
+
+    async def follow_submits() -> None:
+        while True:
+            submit = await provider.wait_for_submit(timeout=3600)
+            provider.hold(submit.task_id)
+            timelines.append(asyncio.create_task(generate(submit.task_id)))
+
+    follower = asyncio.create_task(follow_submits())
+    try:
+        yield finished_at
+    finally:
+        follower.cancel()
+        for timeline in timelines:
+            timeline.cancel()
+
+
 async def burst_and_provider_load(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """200 concurrent /extend against sunoapi at its documented limits, then the poll traffic they cause."""
-    rng = random.Random(1)
     async with (
         FakeDiscord() as discord,
         FakeSunoApi(
@@ -206,31 +235,12 @@ async def burst_and_provider_load(sizes: Sizes, workdir: Path) -> dict[str, Any]
             poll_per_second=SUNOAPI_POLLS_PER_SECOND,
         ) as suno,
     ):
-        finished_at: dict[str, float] = {}
-        timelines: list[asyncio.Task[None]] = []
-
-        async def generate(task_id: str) -> None:
-            """submitted → queued → streaming → complete on a clock, like Suno (the fake advances only when told)."""
-            for low, high in ((5, 15), (15, 30), (10, 25)):
-                await asyncio.sleep(rng.uniform(low, high) * sizes.time_scale)
-                suno.advance(task_id)
-            finished_at[task_id] = time.perf_counter()
-
-        async def follow_submits() -> None:
-            while True:
-                submit = await suno.wait_for_submit(timeout=3600)
-                suno.hold(submit.task_id)
-                timelines.append(asyncio.create_task(generate(submit.task_id)))
-
         process, _ = await start_bot_process(bot_env(discord, workdir / "burst.db", sunoapi_env(suno, sizes)))
         try:
-            follower = asyncio.create_task(follow_submits())
-            await burst(discord, sizes.burst)
-            load_started = time.perf_counter()
-            await asyncio.sleep(sizes.load_window)
-            follower.cancel()
-            for timeline in timelines:
-                timeline.cancel()
+            async with generation_on_a_clock(suno, sizes.time_scale) as finished_at:
+                await burst(discord, sizes.burst)
+                load_started = time.perf_counter()
+                await asyncio.sleep(sizes.load_window)
         finally:
             await stop_bot_process(process)
         window = [r for r in suno.requests if load_started <= r.time]
@@ -279,13 +289,7 @@ async def completion_to_post(sizes: Sizes, workdir: Path, *, webhooks: bool) -> 
             "LOG_LEVEL": "WARNING",
         }
         if webhooks:
-            port = free_port()
-            env |= {
-                "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-                "WEBHOOK_HOST": "127.0.0.1",
-                "WEBHOOK_PORT": str(port),
-                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
-            }
+            env |= webhook_env(free_port())
         settings = settings_for(discord, workdir / f"post-{webhooks}.db", env)
         async with running_bot(discord, settings) as running:
             provider_ids = []
@@ -311,14 +315,6 @@ async def completion_to_post(sizes: Sizes, workdir: Path, *, webhooks: bool) -> 
                     delays.append(upload_at - finished_at[task.provider_task_id])
             fetches = len(apiframe.calls("/fetch")) + len(apiframe.calls("/fetch-many"))
         return {"mode": "webhook" if webhooks else "polling", "fetch_requests": fetches, **summary_ms(delays)}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # ---------------------------------------------------------------- parts 4 and 5: the bot as a process
@@ -601,22 +597,36 @@ def markdown_table(rows: Sequence[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+def bench_arguments(prog: str, doc: str, results_file: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The options every benchmark takes: `--tiny` sizes (what the smoke test runs) and where to write the JSON."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
-    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
-    args = parser.parse_args(argv)
+    parser.add_argument("--output", type=Path, default=RESULTS / results_file, help="where to write the JSON")
+    return parser.parse_args(argv)
+
+
+def run_in_workdir(
+    name: str, run: Callable[[Path], Coroutine[Any, Any, dict[str, Any]]], output: Path
+) -> dict[str, Any]:
+    """Run a benchmark in its own folder under $TMPDIR (`name` and this process's id) and write its figures to
+    `output` as JSON."""
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(workdir))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
+    args = bench_arguments("python -m bench", __doc__, "latest.json", argv)
     sizes = TINY if args.tiny else FULL
     out(
         "Encore bench: real bot vs local fakes; part 3 uses sunoapi.co's documented limits (2 polls/s, 1 extend/4 s)"
         f" over a {sizes.load_window:g} s window; {'tiny' if args.tiny else 'full'} sizes. "
         "Takes about 4 minutes on 2 cores (the tiny run: seconds)."
     )
-    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"encore-bench-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(sizes, workdir, out))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
+    results = run_in_workdir("encore-bench", lambda workdir: run_all(sizes, workdir, out), args.output)
     out(rounds_table(results["ack"]))
     out(table(results))
     out(f"total {results['total_seconds']} s; JSON written to {args.output}")

@@ -14,7 +14,6 @@ Needs a PostgreSQL server: `scripts/bench-scale` starts a throwaway one (like `s
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -29,7 +28,16 @@ from typing import Any
 
 import asyncpg
 
-from bench.run import RESULTS, bot_env, markdown_table, peak_in_window, start_bot_process, stop_bot_process, summary_ms
+from bench.run import (
+    bench_arguments,
+    bot_env,
+    markdown_table,
+    peak_in_window,
+    run_in_workdir,
+    start_bot_process,
+    stop_bot_process,
+    summary_ms,
+)
 from bot.domain.models import ExtendRequest, GenerateRequest, Requester, TaskStatus
 from bot.store import Store
 from bot.store.postgres import PostgresStore
@@ -482,19 +490,12 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
-    parser.add_argument("--output", type=Path, default=RESULTS / "scale.json", help="where to write the JSON")
-    args = parser.parse_args(argv)
+    args = bench_arguments("python -m bench.scale", __doc__, "scale.json", argv)
     if not os.environ.get(URL_VARIABLE):
         out(f"bench.scale needs PostgreSQL: run scripts/bench-scale, or set {URL_VARIABLE}")
         return 2
     sizes = TINY if args.tiny else FULL
-    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"encore-bench-scale-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(sizes, workdir, out))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
+    results = run_in_workdir("encore-bench-scale", lambda workdir: run_all(sizes, workdir, out), args.output)
     out(table(results))
     out(f"total {results['total_seconds']} s; JSON written to {args.output}")
     return 0

@@ -13,10 +13,7 @@ Run from the repository root: `python -m bench.sunoapi_org` (full: about four mi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import random
 import sys
 import time
@@ -27,18 +24,19 @@ from typing import Any
 
 from bench.run import (
     MP3_BYTES,
-    RESULTS,
+    bench_arguments,
     bot_env,
-    free_port,
+    generation_on_a_clock,
     is_result,
     markdown_table,
     peak_in_window,
+    run_in_workdir,
     start_bot_process,
     stop_bot_process,
     summary_ms,
     upload_times,
 )
-from tests.e2e.harness import PROVIDER_KEY, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, free_port, running_bot, settings_for, webhook_env
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
 
@@ -65,7 +63,6 @@ def extend_options(n: int) -> dict[str, str]:
 
 async def budget(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     """`in_flight` extends at once, generated on a clock like Suno's; what the provider saw."""
-    rng = random.Random(1)
     async with (
         FakeDiscord() as discord,
         FakeSunoApiOrg(
@@ -86,34 +83,15 @@ async def budget(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "DAILY_TASKS_PER_USER": "0",
             "USER_COOLDOWN_SECONDS": "0",
         }
-        finished_at: dict[str, float] = {}
-        timelines: list[asyncio.Task[None]] = []
-
-        async def generate(task_id: str) -> None:
-            """PENDING → TEXT_SUCCESS → FIRST_SUCCESS → SUCCESS on a clock (the fake advances only when told)."""
-            for low, high in ((5, 15), (15, 30), (10, 25)):
-                await asyncio.sleep(rng.uniform(low, high) * sizes.time_scale)
-                suno.advance(task_id)
-            finished_at[task_id] = time.perf_counter()
-
-        async def follow_submits() -> None:
-            while True:
-                submit = await suno.wait_for_submit(timeout=3600)
-                suno.hold(submit.task_id)
-                timelines.append(asyncio.create_task(generate(submit.task_id)))
-
         process, _ = await start_bot_process(bot_env(discord, workdir / "budget.db", provider))
         started = time.perf_counter()
         try:
-            follower = asyncio.create_task(follow_submits())
-            commands = await asyncio.gather(
-                *(discord.invoke_command("extend", extend_options(n)) for n in range(sizes.in_flight))
-            )
-            await asyncio.gather(*(command.wait_response(timeout=60) for command in commands))
-            await asyncio.sleep(sizes.window)
-            follower.cancel()
-            for timeline in timelines:
-                timeline.cancel()
+            async with generation_on_a_clock(suno, sizes.time_scale) as finished_at:
+                commands = await asyncio.gather(
+                    *(discord.invoke_command("extend", extend_options(n)) for n in range(sizes.in_flight))
+                )
+                await asyncio.gather(*(command.wait_response(timeout=60) for command in commands))
+                await asyncio.sleep(sizes.window)
         finally:
             await stop_bot_process(process)
         submits = [r.time for r in suno.requests if r.path.endswith("/generate/extend")]
@@ -146,7 +124,6 @@ async def callback_to_upload(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         FakeSunoApiOrg(PROVIDER_KEY, clock=time.perf_counter, audio_size=MP3_BYTES, submit_window=1.0) as suno,
     ):
         suno.seed_clip(SONG, model="V5_5", duration=300.0)
-        port = free_port()
         env = {
             "SUNOAPI_ORG_KEY": PROVIDER_KEY,
             "SUNOAPI_ORG_BASE_URL": suno.base_url,
@@ -154,10 +131,7 @@ async def callback_to_upload(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "MAX_ACTIVE_TASKS_PER_USER": "0",
             "DAILY_TASKS_PER_USER": "0",
             "LOG_LEVEL": "WARNING",
-            "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-            "WEBHOOK_HOST": "127.0.0.1",
-            "WEBHOOK_PORT": str(port),
-            "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
+            **webhook_env(free_port()),
         }
         settings = settings_for(discord, workdir / "callbacks.db", env)
         async with running_bot(discord, settings) as running:
@@ -222,17 +196,10 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.sunoapi_org", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="a seconds-long run with tiny sizes (smoke test)")
-    parser.add_argument("--output", type=Path, default=RESULTS / "sunoapi_org.json", help="where to write the JSON")
-    args = parser.parse_args(argv)
+    args = bench_arguments("python -m bench.sunoapi_org", __doc__, "sunoapi_org.json", argv)
     sizes = TINY if args.tiny else FULL
     out(f"Encore on the sunoapi.org contract: real bot vs the local fake; {'tiny' if args.tiny else 'full'} sizes.")
-    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"encore-bench-org-{os.getpid()}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_all(sizes, workdir, out))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
+    results = run_in_workdir("encore-bench-org", lambda workdir: run_all(sizes, workdir, out), args.output)
     out(table(results))
     out(f"total {results['total_seconds']} s; JSON written to {args.output}")
     return 0

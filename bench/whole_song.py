@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -404,12 +404,12 @@ def _child_stitch(method: str, work: Path, out: Path, cuts: tuple[float, float])
     from bot.audio.waveform import render_waveform
 
     parts = [Part(work / "c0.mp3", cuts[0]), Part(work / "c1.mp3", cuts[1]), Part(work / "c2.mp3", None)]
-    cover = b"\xff\xd8\xff\xe0" + bytes(30_000)
+    tags = replace(TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(30_000))
     started = time.perf_counter()
     if method == "copy":
-        result = join(parts, out, LIMIT_BYTES, tags=TAGS, cover=cover)
+        result = join(parts, out, LIMIT_BYTES, tags=tags)
     else:
-        result = stitch(parts, out, bitrate=BITRATE, tags=TAGS, cover=cover)
+        result = stitch(parts, out, bitrate=BITRATE, tags=tags)
     stitched = time.perf_counter() - started
     started = time.perf_counter()
     render_waveform(result.peaks, result.duration, result.spans, result.seams)

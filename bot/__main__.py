@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from dotenv import load_dotenv
 
 from bot.app import EncoreBot, open_store
 from bot.config import ConfigError, Settings
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact
 from bot.ops.backup import backup
 from bot.ops.check import run_checks
 from bot.ops.network import connection_failure
@@ -49,9 +50,10 @@ async def run(settings: Settings) -> int:
     """Open the database (refusing at once if it cannot be used), then run until stopped; return the exit code."""
     try:
         store = await open_store(settings)
-    except StoreUnavailable as error:
-        print(f"encore: {error}", file=sys.stderr)
+    except StoreUnavailable as error:  # a driver's message may quote DATABASE_URL: never its password
+        print(f"encore: {redact(str(error), settings.secrets)}", file=sys.stderr)
         return 1
+    raise_open_files_limit()  # after the store opened: a start that fails stays one line
     try:
         return await _serve(settings, store)
     finally:
@@ -106,6 +108,20 @@ async def _serve(settings: Settings, store: Store) -> int:
     # `start` returns as soon as the gateway is closed, before `close` has closed everything: wait for the rest.
     await asyncio.gather(*closing)
     return 0
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft limit on open files to the hard one, as servers do: a service manager's default soft limit
+    (1,024 under systemd) is low for a bot holding sockets for Discord, the provider, downloads and its web port."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as error:  # a hard limit the kernel will not grant as a soft one
+        log.warning("limit of open files stays at %d: it could not be raised to %d (%s)", soft, hard, error)
+        return
+    log.info("limit of open files raised from %d to %s", soft, "none" if hard == resource.RLIM_INFINITY else hard)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -17,6 +17,7 @@ from bot.media.cache import AudioCache
 from bot.providers import PLUGINS, create_provider, in_process_pacer
 from bot.service import TaskService
 from bot.service.health import ProviderHealth
+from bot.service.listen import SongAudio
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
@@ -25,7 +26,9 @@ from bot.store.sqlite import SqliteStore
 from bot.ui.client import EncoreClient, encore_intents
 from bot.ui.task_messages import TaskMessages
 from bot.ui.views import PERSISTENT_ITEMS, result_view, whole_song_view
+from bot.ui.voice import VoicePlayers
 from bot.ui.wholesong import WholeSongMessages
+from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
 from bot.web.pages import PagePublisher, SongPages
 from bot.web.server import WebServer, webhook_secret
@@ -40,6 +43,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.library",
     "cogs.admin",
     "cogs.showcase",
+    "cogs.listen",
 )
 AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
@@ -53,12 +57,26 @@ async def open_store(settings: Settings) -> Store:
             return await PostgresStore.open(settings.database_url)
         except StoreUnavailable as error:
             raise StoreUnavailable(f"DATABASE_URL: {error}") from None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise StoreUnavailable(f"DATABASE_URL: PostgreSQL cannot be used ({error})") from None
     try:
         return await SqliteStore.open(settings.database_path)
     except StoreUnavailable as error:
         raise StoreUnavailable(f"DATABASE_PATH={settings.database_path}: {error}") from None
+
+
+async def checked_audio_cache(settings: Settings) -> AudioCache:
+    """The audio cache, its folder checked at start: one that cannot be written is a warning, not a stop (every
+    write is then logged and skipped; results are still posted)."""
+    cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+    if problem := await asyncio.to_thread(cache.check):
+        log.warning(
+            "AUDIO_CACHE_DIR=%s: Encore cannot write there (%s); results are posted without keeping a copy, and "
+            "whole songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
+            settings.audio_cache_dir,
+            problem,
+        )
+    return cache
 
 
 def pacers_for(store: Store, service: str, secret: str) -> PacerFactory:
@@ -106,36 +124,31 @@ class EncoreBot(EncoreClient):
         self._session = aiohttp.ClientSession(trace_configs=traces)
         self.store = self._given_store or await open_store(settings)
         self.media = MediaFetcher(settings.media_origins)
-        audio_cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
+        audio_cache = await checked_audio_cache(settings)
         public_url = settings.public_url
         self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
         self.task_messages = TaskMessages(
             self, progress_interval=self.progress_interval, result_view=result_view, pages=self.pages
         )
+        whole_song_posts = WholeSongMessages(self, view=whole_song_view, pages=self.pages)
         whole_songs = WholeSongs(
             self.store,
-            WholeSongMessages(self, view=whole_song_view, pages=self.pages),
+            whole_song_posts,
             self.media,
             cdn_base_url=settings.suno_cdn_base_url,
             cache=audio_cache,
+            metrics=self.metrics,
         )
-        webhooks_on = bool(settings.public_webhook_url) and any(
-            PLUGINS[name].capabilities.webhooks for name in settings.providers
-        )
-        secret = await webhook_secret(self.store) if webhooks_on else None
-        if secret:
-            redact_also(secret)
-        providers = [
-            create_provider(
-                settings,
-                self._session,
-                name=name,
-                webhook_secret=secret,
-                # Each provider paces its own key, across processes on a shared database.
-                pacers=pacers_for(self.store, name, settings.key_of(name)),
-            )
-            for name in settings.providers
-        ]
+        providers = []
+        for name in settings.providers:
+            # Each provider that pushes updates has its own secret (a provider sees its own: see `webhook_secret`).
+            pushes = bool(settings.public_webhook_url) and PLUGINS[name].capabilities.webhooks
+            secret = await webhook_secret(self.store, name) if pushes else None
+            if secret:
+                redact_also(secret)
+            # Each provider paces its own key, across processes on a shared database.
+            pacers = pacers_for(self.store, name, settings.key_of(name))
+            providers.append(create_provider(settings, self._session, name=name, webhook_secret=secret, pacers=pacers))
         self.metrics.providers_configured(settings.providers)
         health = ProviderHealth(
             settings.providers,
@@ -152,7 +165,8 @@ class EncoreBot(EncoreClient):
             stall_timeout=settings.stall_timeout,
             quota=settings.quota,
             allowed_guild_ids=settings.allowed_guild_ids,
-            webhook_poll_interval=settings.webhook_poll_interval if webhooks_on else None,
+            # Only for the providers that push updates (they have webhook routes): the others are polled as usual.
+            webhook_poll_interval=settings.webhook_poll_interval,
             whole_songs=whole_songs,
             media=ResultMedia(self.media, audio_cache=audio_cache),
             metrics=self.metrics,
@@ -161,6 +175,16 @@ class EncoreBot(EncoreClient):
             rescan_interval=settings.lease_seconds / 4 if shared else None,
             health=health,
         )
+        voice_audio = SongAudio(
+            self.store,
+            whole_songs,
+            self.service.community,
+            self.media,
+            audio_cache,
+            self.settings.voice,
+            whole_song_url=whole_song_posts.whole_song_audio_url,
+        )
+        self.voice_players = VoicePlayers(self, voice_audio, self.settings.voice)
         if self.settings.runs_gateway:
             await self._serve_gateway()
         if (port := self.settings.web_server_port) is not None:
@@ -173,6 +197,8 @@ class EncoreBot(EncoreClient):
                 pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
                 if public_url
                 else None,
+                max_connections=connection_cap(self.settings.web_max_connections),
+                request_timeout=self.settings.web_request_timeout,
             )
             await self.web_server.start()
         await self.service.start()
@@ -198,6 +224,8 @@ class EncoreBot(EncoreClient):
         """Stop taking work, let deliveries in flight finish, then close Discord, HTTP and the database."""
         if self.web_server:
             await self.web_server.stop()
+        if hasattr(self, "voice_players"):
+            await self.voice_players.close()
         if hasattr(self, "service"):
             await self.service.stop()
             self.task_messages.close()

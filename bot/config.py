@@ -40,6 +40,16 @@ DEFAULT_SUNO_CDN_BASE_URL = "https://cdn1.suno.ai"
 HEALTH_PATH = "/healthz"
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceLimits:
+    """What `/listen` may take on: a song's length, a server's queue, sessions in this process, idle time."""
+
+    max_song_seconds: float = 900.0
+    queue_size: int = 50
+    max_sessions: int = 10
+    idle_seconds: float = 60.0
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -93,6 +103,9 @@ class Settings:
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
     public_url: str = ""  # where the web server is reached from outside: song pages live under it
+    web_max_connections: int = 256
+    web_request_timeout: float = 10.0
+    voice: VoiceLimits = field(default_factory=VoiceLimits)
     # A provider that fails this many calls in a row (refused connections, timeouts, 5xx, rate limits) is skipped
     # for `provider_cooldown` seconds.
     provider_failures_before_cooldown: int = 3
@@ -169,6 +182,9 @@ class Settings:
         if shard_count < 1:
             raise ConfigError("SHARD_COUNT", "must be at least 1")
         providers = _choose_providers(reader, keys)
+        web_max_connections = reader.count("WEB_MAX_CONNECTIONS", 256)
+        if web_max_connections < 1:
+            raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
             provider=providers[0],
@@ -191,7 +207,7 @@ class Settings:
             sunoapi_submit_interval=reader.number("SUNOAPI_SUBMIT_INTERVAL_SECONDS", 4.0, minimum=0.0),
             sunoapi_polls_per_second=reader.number("SUNOAPI_POLLS_PER_SECOND", 2.0, minimum=0.01),
             database_path=database_path,
-            database_url=reader.url("DATABASE_URL", "", ("postgresql", "postgres")),
+            database_url=reader.database_url("DATABASE_URL"),
             audio_cache_dir=Path(
                 reader.text("AUDIO_CACHE_DIR")
                 or Path(reader.text("DATABASE_PATH") or "data/encore.db").parent / "audio-cache"
@@ -220,6 +236,14 @@ class Settings:
             provider_failures_before_cooldown=max(1, reader.count("PROVIDER_FAILURES_BEFORE_COOLDOWN", 3)),
             provider_cooldown=reader.number("PROVIDER_COOLDOWN_SECONDS", 60.0, minimum=0.1),
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
+            web_max_connections=web_max_connections,
+            web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            voice=VoiceLimits(
+                max_song_seconds=reader.number("VOICE_MAX_SONG_SECONDS", 900.0, minimum=1.0),
+                queue_size=reader.count("VOICE_QUEUE_SIZE", 50),
+                max_sessions=reader.count("VOICE_MAX_SESSIONS", 10),
+                idle_seconds=reader.number("VOICE_IDLE_SECONDS", 60.0, minimum=0.0),
+            ),
         )
 
 
@@ -249,6 +273,15 @@ def _choose_providers(reader: _EnvReader, keys: Mapping[ProviderName, str]) -> t
             raise ConfigError(PROVIDER_KEY_VARIABLES[name], f"is required when SUNO_PROVIDERS lists {name}")
         chosen.append(name)
     return tuple(chosen)
+
+
+def _without_password(url: str) -> str:
+    """`url` with the password of its user part replaced, also when the rest of it does not parse."""
+    scheme, sep, rest = url.partition("://")
+    user_part, at, after = rest.rpartition("@")  # the last @: a password may hold one
+    if not at or ":" not in user_part:
+        return url
+    return f"{scheme}{sep}{user_part.partition(':')[0]}:***@{after}"
 
 
 def _choose_provider(requested: str, keys: Mapping[ProviderName, str]) -> ProviderName:
@@ -358,6 +391,23 @@ class _EnvReader:
         if not sep or scheme.lower() not in schemes or not rest:
             raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
         return raw.rstrip("/") if scheme.lower() in ("http", "https") else raw
+
+    def database_url(self, name: str) -> str:
+        """A PostgreSQL URL whose host and port parse; a bad one is named with its password redacted."""
+        raw = self.text(name)
+        if not raw:
+            return ""
+        shown = _without_password(raw)
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme.lower() not in ("postgresql", "postgres") or not rest:
+            raise ConfigError(name, f"must be a postgresql:// URL, not {shown!r}")
+        try:
+            port = urllib.parse.urlsplit(raw).port  # a bad host (an IPv6 literal) or port raises here
+        except ValueError as error:
+            raise ConfigError(name, f"is not a valid URL ({error}): {shown!r}") from None
+        if port == 0:
+            raise ConfigError(name, f"has port 0, which no server listens on: {shown!r}")
+        return raw
 
     def origins(self, name: str) -> frozenset[Origin]:
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +63,48 @@ class OneLineReconnects(logging.Filter):
         return True
 
 
+class FileLimitNotices(logging.Filter):
+    """Lets "Too many open files" (or a full system file table) through once per `interval`, from any logger.
+
+    When the limit is reached, every accept, connect and file open fails at once, in loops that retry: one line
+    per interval says it, with how many more were left out since the last one, instead of a flood that hides the
+    rest of the log (and fills the disk).
+    """
+
+    EXHAUSTED = (errno.EMFILE, errno.ENFILE)
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        self._logged_at: float | None = None
+        self._left_out = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._about_the_file_limit(record):
+            return True
+        now = self._clock()
+        if self._logged_at is not None and now - self._logged_at < self._interval:
+            self._left_out += 1
+            return False
+        message = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and str(error) not in message:
+            message = f"{message}: {error}"
+        if self._left_out:
+            message = f"{message} ({self._left_out} more like it left out of the log)"
+        # One line: the cause is the limit, not the code that happened to hit it.
+        record.msg, record.args, record.exc_info, record.exc_text = message, None, None, None
+        self._logged_at, self._left_out = now, 0
+        return True
+
+    def _about_the_file_limit(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, OSError) and error.errno in self.EXHAUSTED:
+            return True
+        return record.levelno >= logging.WARNING and "Too many open files" in record.getMessage()
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, REDACTED)
@@ -72,6 +116,7 @@ def configure_logging(level: str, secrets: Iterable[str], log_format: str = "tex
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(secrets) if log_format == "json" else RedactingFormatter(secrets))
     handler.addFilter(OneLineReconnects())
+    handler.addFilter(FileLimitNotices())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

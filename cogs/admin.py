@@ -137,6 +137,8 @@ class AdminCog(commands.Cog):
             changes["daily_limit"] = daily_limit
         if whole_song_auto is not None:
             changes["whole_song_auto"] = whole_song_auto
+        # Answered first: saving is a write, and a busy database may take seconds (past Discord's 3).
+        await interaction.response.defer(ephemeral=True, thinking=True)
         admin = self.bot.service.admin
         current = await admin.update_settings(interaction.guild_id, changes)
         page_settings = await self.bot.service.pages.change(
@@ -147,7 +149,7 @@ class AdminCog(commands.Cog):
         content = "✅ Saved." if changes or pages or gallery else None
         embed = settings_embed(current, admin.default_daily_limit)
         pages_field(embed, page_settings, self.bot.pages)
-        await interaction.response.send_message(content, embed=embed, ephemeral=True)
+        await interaction.edit_original_response(content=content, embed=embed)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:

@@ -14,10 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import Refusal
-from bot.domain.validation import ExtendOptions, format_seconds
+from bot.domain.validation import ExtendOptions
 from bot.service import COMMAND_MAX_LENGTHS
 from bot.ui import render
 from bot.ui.client import EncoreClient
+from bot.ui.listing import song_choices
 from bot.ui.replies import model_choices, report_queued, requester_of
 
 Limits = COMMAND_MAX_LENGTHS
@@ -110,13 +111,7 @@ class ExtendCog(commands.Cog):
         self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
         """The member's recent songs, from the database only: autocomplete cannot wait for the network."""
-        songs = await self.bot.service.library.recent_songs(interaction.user.id, current, limit=25)
-        choices = []
-        for song in songs:
-            length = f" ({format_seconds(song.duration)})" if song.duration else ""
-            label = f"{song.title or 'Untitled'}{length} · {song.clip_id[:8]}"
-            choices.append(app_commands.Choice(name=label[:100], value=song.clip_id))
-        return choices
+        return song_choices(await self.bot.service.library.recent_songs(interaction.user.id, current, limit=25))
 
 
 def upload_filename(name: str) -> str:

@@ -7,6 +7,7 @@ keep working after a restart and nothing is held in memory per message.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from typing import Any
 
@@ -20,6 +21,10 @@ from bot.ui import listing, render
 from bot.ui.client import EncoreClient
 from bot.ui.views import result_view
 from bot.ui.wholesong import WAVEFORM_NAME
+
+log = logging.getLogger(__name__)
+
+CANCEL_FAILED = "⚠️ Encore could not cancel task #{task} just now (its database is busy); nothing changed. Try again."
 
 Button = discord.ui.Button[discord.ui.View]
 
@@ -71,16 +76,22 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         bot = interaction.client
         manager = manages_server(interaction)
-        outcome = await bot.service.community.cancel(
-            self.task_id, interaction.user.id, interaction.guild_id, manages_server=manager
-        )
+        await interaction.response.defer()  # answered first: the cancel is a write, and the database may be busy
+        try:
+            outcome = await bot.service.community.cancel(
+                self.task_id, interaction.user.id, interaction.guild_id, manages_server=manager
+            )
+        except Exception:  # a database locked past its timeout (or gone): say so, never leave the click unanswered
+            log.exception("cancel of task %s failed", self.task_id)
+            await interaction.followup.send(CANCEL_FAILED.format(task=self.task_id), ephemeral=True)
+            return
         if not outcome.allowed:
-            await interaction.response.send_message(
+            await interaction.followup.send(
                 "⚠️ That task is not yours to cancel; only its requester or a server manager can.", ephemeral=True
             )
             return
         if outcome.cancelled is None:
-            await interaction.response.send_message(
+            await interaction.followup.send(
                 f"⚠️ Task #{self.task_id} was already sent to Suno (or has ended), so it can no longer be cancelled.",
                 ephemeral=True,
             )
@@ -90,7 +101,7 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
         embed, view = await queue_message(
             bot.service.library, interaction.guild_id or 0, interaction.user.id, whole_server=manager
         )
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=f"✅ Cancelled task #{cancelled.id}; it was never sent, so it costs nothing.",
             embed=embed,
             view=view,

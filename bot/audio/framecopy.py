@@ -41,6 +41,7 @@ from bot.audio.stitch import (
     CROSSFADE_SECONDS,
     CUT_TOLERANCE,
     LAME_OPTIONS,
+    PEAKS_WIDTH,
     AudioSourceError,
     BuildCancelled,
     CutPastEnd,
@@ -294,9 +295,6 @@ def copy_join(
     *,
     limit_bytes: int | None,
     tags: SongTags,
-    cover: bytes | None,
-    cover_mime: str | None,
-    peaks_width: int,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Join the parts frame by frame into `out_path`; `CannotCopy` (nothing written) when they cannot be."""
@@ -306,7 +304,7 @@ def copy_join(
     layout = plan(parts, scanned)
     runs = _runs(layout, scanned)
     estimate = sum(int(frames.lengths[begin:stop].sum()) for frames, begin, stop in runs)
-    overhead = len(cover or b"") + 4_096
+    overhead = tags.estimated_size()
     if limit_bytes is not None and estimate + overhead > limit_bytes:
         raise CannotCopy(f"the copied song ({(estimate + overhead) / 1e6:.1f} MB) is over the upload limit")
     first = scanned[0]
@@ -326,9 +324,9 @@ def copy_join(
                     window_frames += len(window)
             writer.finish(delay=layout.skip - DECODER_DELAY, total_samples=layout.total)
         _check(cancel)
-        peaks = _peaks(temporary, writer, layout, first, peaks_width, cancel)
+        peaks = _peaks(temporary, writer, layout, first, PEAKS_WIDTH, cancel)
         duration = layout.total / first.header.sample_rate
-        write_tags(temporary, tags, cover, cover_mime, duration)
+        write_tags(temporary, tags, duration)
         size = temporary.stat().st_size
         if limit_bytes is not None and size > limit_bytes:
             raise CannotCopy(f"the copied song ({size / 1e6:.1f} MB) is over the upload limit")

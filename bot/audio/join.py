@@ -41,9 +41,6 @@ def join(
     limit_bytes: int,
     *,
     tags: SongTags,
-    cover: bytes | None = None,
-    cover_mime: str | None = None,
-    peaks_width: int = 1200,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Copy the parts' frames; when they cannot be copied (or the copy is over `limit_bytes`), re-encode the song
@@ -52,57 +49,20 @@ def join(
     with _running_lock:
         _running += 1
     try:
-        return copy_join(
-            parts,
-            out_path,
-            limit_bytes=limit_bytes,
-            tags=tags,
-            cover=cover,
-            cover_mime=cover_mime,
-            peaks_width=peaks_width,
-            cancel=cancel,
-        )
+        return copy_join(parts, out_path, limit_bytes=limit_bytes, tags=tags, cancel=cancel)
     except CannotCopy as reason:
         log.info("whole song %s re-encoded: %s", out_path.name, reason)
-        result = fit_to_limit(
-            parts,
-            out_path,
-            limit_bytes,
-            tags=tags,
-            cover=cover,
-            cover_mime=cover_mime,
-            peaks_width=peaks_width,
-            cancel=cancel,
-        )
+        result = fit_to_limit(parts, out_path, limit_bytes, tags=tags, cancel=cancel)
         return dataclasses.replace(result, built_by=f"{result.built_by} ({reason})")
     finally:
         with _running_lock:
             _running -= 1
 
 
-async def join_in_thread(
-    parts: Sequence[Part],
-    out_path: Path,
-    limit_bytes: int,
-    *,
-    tags: SongTags,
-    cover: bytes | None = None,
-    cover_mime: str | None = None,
-    peaks_width: int = 1200,
-) -> StitchResult:
+async def join_in_thread(parts: Sequence[Part], out_path: Path, limit_bytes: int, *, tags: SongTags) -> StitchResult:
     """`join` on the builds' executor; cancelling this stops the build and returns once it has stopped."""
     cancel = threading.Event()
-    build = functools.partial(
-        join,
-        parts,
-        out_path,
-        limit_bytes,
-        tags=tags,
-        cover=cover,
-        cover_mime=cover_mime,
-        peaks_width=peaks_width,
-        cancel=cancel,
-    )
+    build = functools.partial(join, parts, out_path, limit_bytes, tags=tags, cancel=cancel)
     future = asyncio.get_running_loop().run_in_executor(_builds, build)
     try:
         return await asyncio.shield(future)

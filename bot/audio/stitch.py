@@ -55,6 +55,9 @@ DECODE_MARGIN_SECONDS = 1.0
 """A part is decoded at most this far past the length its probe gave: a header that lies about a file's length
 (an 8 s FLAC holding 10 minutes) cannot make a build decode, encode and post more than it planned."""
 
+PEAKS_WIDTH = 1200
+"""Columns of the waveform peaks gathered while building, one per pixel of the picture drawn from them."""
+
 DAMAGED_FRAMES_ALLOWED = 50
 """Undecodable packets skipped (as silence of their length) in one part, as players do; more and the part is
 taken as unusable."""
@@ -126,11 +129,18 @@ class Part:
 
 @dataclass(frozen=True)
 class SongTags:
-    """The ID3 text of the whole song; `artists` are the chain's makers, in order (repeats are dropped)."""
+    """The ID3 tags of the whole song; `artists` are the chain's makers, in order (repeats are dropped), and
+    `cover_mime` is read from the cover's magic bytes when not given."""
 
     title: str
     artists: Sequence[str] = ()
     comment: str | None = None
+    cover: bytes | None = field(default=None, repr=False)
+    cover_mime: str | None = None
+
+    def estimated_size(self) -> int:
+        """Bytes to allow for these tags (the cover, the text frames) and the Xing/LAME frame in a file's size."""
+        return len(self.cover or b"") + _TAG_OVERHEAD
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,14 +177,12 @@ def stitch(
     *,
     bitrate: int = BITRATE_LADDER[0],
     tags: SongTags,
-    cover: bytes | None = None,
-    cover_mime: str | None = None,
-    peaks_width: int = 1200,
+    peaks_width: int = PEAKS_WIDTH,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Build the whole song at one bit rate; the file appears at `out_path` only when it is complete."""
     plan = _plan(parts)
-    return _build(plan, out_path, bitrate, tags, cover, cover_mime, peaks_width, cancel)
+    return _build(plan, out_path, bitrate, tags, peaks_width, cancel)
 
 
 def fit_to_limit(
@@ -183,9 +191,6 @@ def fit_to_limit(
     limit_bytes: int,
     *,
     tags: SongTags,
-    cover: bytes | None = None,
-    cover_mime: str | None = None,
-    peaks_width: int = 1200,
     cancel: threading.Event | None = None,
 ) -> StitchResult:
     """Build the whole song at the best bit rate of `BITRATE_LADDER` whose file fits in `limit_bytes`.
@@ -195,13 +200,13 @@ def fit_to_limit(
     """
     plan = _plan(parts)
     duration = plan.expected_samples / SAMPLE_RATE
-    extra = len(cover or b"") + _TAG_OVERHEAD
+    extra = tags.estimated_size()
     fitting = [rate for rate in BITRATE_LADDER if estimate_size(duration, rate, extra) <= limit_bytes]
     if not fitting:
         raise WholeSongTooLarge(estimate_size(duration, BITRATE_LADDER[-1], extra), limit_bytes, duration)
     result: StitchResult | None = None
     for rate in fitting:
-        result = _build(plan, out_path, rate, tags, cover, cover_mime, peaks_width, cancel)
+        result = _build(plan, out_path, rate, tags, PEAKS_WIDTH, cancel)
         if result.size <= limit_bytes:
             return result
     assert result is not None
@@ -215,21 +220,9 @@ async def stitch_in_thread(
     *,
     bitrate: int = BITRATE_LADDER[0],
     tags: SongTags,
-    cover: bytes | None = None,
-    cover_mime: str | None = None,
-    peaks_width: int = 1200,
 ) -> StitchResult:
     """`stitch` off the event loop."""
-    return await asyncio.to_thread(
-        stitch,
-        parts,
-        out_path,
-        bitrate=bitrate,
-        tags=tags,
-        cover=cover,
-        cover_mime=cover_mime,
-        peaks_width=peaks_width,
-    )
+    return await asyncio.to_thread(stitch, parts, out_path, bitrate=bitrate, tags=tags)
 
 
 def estimate_size(duration: float, bitrate: int, extra_bytes: int = _TAG_OVERHEAD) -> int:
@@ -282,8 +275,6 @@ def _build(
     out_path: Path,
     bitrate: int,
     tags: SongTags,
-    cover: bytes | None,
-    cover_mime: str | None,
     peaks_width: int,
     cancel: threading.Event | None,
 ) -> StitchResult:
@@ -300,7 +291,7 @@ def _build(
                 writer.write(block)
         total = sum(bodies)
         duration = total / SAMPLE_RATE
-        write_tags(temporary, tags, cover, cover_mime, duration)
+        write_tags(temporary, tags, duration)
         temporary.replace(out_path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -552,7 +543,7 @@ class Mp3Writer:
             self.container.mux(self.stream.encode(frame))
 
 
-def write_tags(path: Path, tags: SongTags, cover: bytes | None, cover_mime: str | None, duration: float) -> None:
+def write_tags(path: Path, tags: SongTags, duration: float) -> None:
     """ID3v2.3 (the version every player reads): title, the chain's makers, Encore as encoder, the cover."""
     artists = list(dict.fromkeys(name.strip() for name in tags.artists if name.strip()))
     frames = [
@@ -562,9 +553,9 @@ def write_tags(path: Path, tags: SongTags, cover: bytes | None, cover_mime: str 
         _id3_frame("COMM", lang="eng", desc="", text=tags.comment or f"Made with {ENCODER_NAME}"),
         _id3_frame("TLEN", text=str(round(duration * 1000))),
     ]
-    if cover:
-        mime = cover_mime or _image_mime(cover)
-        frames.append(_id3_frame("APIC", mime=mime, type=3, desc="Cover", data=cover))
+    if tags.cover:
+        mime = tags.cover_mime or _image_mime(tags.cover)
+        frames.append(_id3_frame("APIC", mime=mime, type=3, desc="Cover", data=tags.cover))
     id3 = ID3()  # type: ignore[no-untyped-call]
     for frame in frames:
         id3.add(frame)  # type: ignore[no-untyped-call]

@@ -136,3 +136,25 @@ class Usage:
 
     by_member: dict[int, UsageCounts]
     by_day: dict[str, UsageCounts]
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTrack:
+    """A song of a saved `/listen` queue: the clip, whether it is the chain's whole song, who queued it."""
+
+    clip_id: str
+    requester_id: int
+    whole: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSessionRecord:
+    """A server's voice session as saved for a restart: where, who started it, the queue (the playing song first)
+    and how far into that song it was."""
+
+    guild_id: int
+    voice_channel_id: int
+    text_channel_id: int
+    starter_id: int
+    tracks: tuple[SavedTrack, ...]
+    position: float = 0.0

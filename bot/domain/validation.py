@@ -122,6 +122,15 @@ def format_seconds(seconds: float) -> str:
     return f"{text}.{fraction}" if fraction else text
 
 
+def spoken_duration(seconds: float) -> str:
+    """A length of time as a member would say it: `10 seconds`, `1 minute`, `1 minute 30 seconds`, `2 hours`."""
+    total = max(1, round(seconds))
+    units = [("hour", total // 3600), ("minute", total % 3600 // 60), ("second", total % 60)]
+    if total >= 3600:
+        units.pop()  # past an hour, seconds are noise
+    return " ".join(f"{count} {unit}{'s' if count != 1 else ''}" for unit, count in units if count)
+
+
 def clean_text(name: str, value: str | None, limit: int) -> str | None:
     """Trimmed text, `None` when blank; rejects control characters and text over Suno's limit."""
     if value is None:

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
 from bot.config import Settings
 from bot.store import StoreUnavailable
 from bot.store.sqlite import backup_database
+from bot.store.sqlite.files import lock_path
+
+# The files SQLite (and Encore's lock) keep beside the database: writing a copy over any of them loses writes.
+SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def live_file(target: Path, database: Path) -> Path | None:
+    """Which of the database's own files `target` is (by real path, symlinks resolved, or as the same file on
+    disk: device and inode), or None for a file that is safe to write."""
+    bases = {database.absolute(), database.resolve()}
+    live = [*bases, *(base.with_name(base.name + suffix) for base in bases for suffix in SIDECARS)]
+    live += [lock_path(base) for base in bases]
+    real = target.resolve()
+    try:
+        status = os.stat(target)
+    except OSError:
+        status = None
+    for path in live:
+        if real == path.resolve():
+            return path
+        with contextlib.suppress(OSError):
+            other = os.stat(path)
+            if status is not None and (status.st_dev, status.st_ino) == (other.st_dev, other.st_ino):
+                return path
+    return None
 
 
 def backup(settings: Settings, target: Path) -> int:
@@ -18,6 +45,13 @@ def backup(settings: Settings, target: Path) -> int:
     if settings.database_url:
         print(
             "encore: backup: DATABASE_URL is set: back PostgreSQL up with pg_dump (pg_dump -Fc URL > FILE)",
+            file=sys.stderr,
+        )
+        return 1
+    if (live := live_file(target, settings.database_path)) is not None:
+        print(
+            f"encore: backup: {target} is the database's own file {live}: writing the copy there would lose what "
+            "the bot writes next; choose a file elsewhere",
             file=sys.stderr,
         )
         return 1

@@ -7,7 +7,9 @@ application, the servers and the results channels' permissions), the provider (t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +18,16 @@ import aiohttp
 
 from bot.config import HEALTH_PATH, PROVIDER_KEY_VARIABLES, Settings, provider_name
 from bot.domain.models import TaskStatus
+from bot.media.cache import AudioCache
 from bot.ops.network import connection_failure
-from bot.ops.permissions import INVITE_PERMISSIONS, effective_permissions, invite_url, missing
+from bot.ops.permissions import (
+    INVITE_PERMISSIONS,
+    VOICE_CHANNEL_TYPES,
+    effective_permissions,
+    invite_url,
+    missing,
+    missing_in_voice,
+)
 from bot.providers import ProviderAuthError, ProviderError, ProviderUnavailable, create_provider
 from bot.store import DatabaseInfo, StoreUnavailable, postgres, sqlite
 
@@ -76,9 +86,11 @@ async def collect(settings: Settings) -> list[Line]:
     database, info = await check_database(settings)
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         lines = await check_discord(DiscordRest(session, settings), settings, info)
+        lines.append(check_voice_libraries())
         for provider in settings.providers:
             lines += await check_provider(settings, session, provider)
         lines += database
+        lines.append(await asyncio.to_thread(check_audio_cache, settings))
         lines += await check_webhook(settings, session, info)
     return lines
 
@@ -109,6 +121,51 @@ async def check_discord(rest: DiscordRest, settings: Settings, info: DatabaseInf
     channels = info.results_channels if info and info.results_channels else {}
     for guild in guilds:
         lines.append(await check_guild(rest, bot_id, int(guild["id"]), channels.get(int(guild["id"]))))
+        lines += await check_voice_channels(rest, bot_id, int(guild["id"]))
+    return lines
+
+
+def check_voice_libraries() -> Line:
+    """discord.py only logs at start that voice is off without PyNaCl or davey; `/listen` would then fail."""
+    absent = []
+    for module, package in (("nacl", "PyNaCl"), ("davey", "davey")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            absent.append(package)
+    if absent:
+        return Line(
+            False,
+            f"voice: {' and '.join(absent)} not installed, so /listen cannot join voice channels; "
+            "install Encore with its dependencies again (discord.py[voice])",
+        )
+    return Line(True, "voice: PyNaCl and davey (Discord's end-to-end encryption) are installed")
+
+
+async def check_voice_channels(rest: DiscordRest, bot_id: int, guild_id: int) -> list[Line]:
+    """Voice and stage channels the bot can see but not connect or speak in: `/listen` would be refused there."""
+    try:
+        guild = await rest.get(f"/guilds/{guild_id}")
+        member = await rest.get(f"/guilds/{guild_id}/members/{bot_id}")
+        channels = await rest.get(f"/guilds/{guild_id}/channels")
+    except DiscordAnswer as answer:
+        return [Line(False, f"server {guild_id}: Discord answered {answer} for its voice channels")]
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        return [Line(False, f"server {guild_id}: {connection_failure(error)}")]
+    lines = []
+    for channel in channels:
+        if channel.get("type") not in VOICE_CHANNEL_TYPES:
+            continue
+        lacking = missing_in_voice(effective_permissions(guild, member, bot_id, channel))
+        if lacking:
+            lines.append(
+                Line(
+                    False,
+                    f"server {guild.get('name', guild_id)!r}: the bot cannot {' or '.join(lacking)} in the voice "
+                    f"channel {channel.get('name')!r}, so /listen is refused there; grant "
+                    f"{' and '.join(name.capitalize() for name in lacking)} to its role or in that channel",
+                )
+            )
     return lines
 
 
@@ -198,6 +255,18 @@ async def check_database(settings: Settings) -> tuple[list[Line], DatabaseInfo |
         f"{waiting} task(s) waiting, {at_provider} at the provider; {running}"
     )
     return [Line(True, text)], info
+
+
+def check_audio_cache(settings: Settings) -> Line:
+    """Whether Encore can keep its copies of posted clips in AUDIO_CACHE_DIR (it writes a file there and removes it)."""
+    folder = settings.audio_cache_dir
+    if problem := AudioCache(folder, 1).check():
+        return Line(
+            False,
+            f"AUDIO_CACHE_DIR={folder}: Encore cannot write there ({problem}); results are still posted, but whole "
+            "songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
+        )
+    return Line(True, f"AUDIO_CACHE_DIR={folder}: writable")
 
 
 async def check_webhook(settings: Settings, session: aiohttp.ClientSession, info: DatabaseInfo | None) -> list[Line]:

@@ -20,7 +20,10 @@ NEEDED: dict[str, int] = {
     "add reactions": 1 << 6,
     "read message history": 1 << 16,
 }
-INVITE_PERMISSIONS = sum(NEEDED.values())
+# What `/listen` needs in a voice or stage channel.
+VOICE_NEEDED: dict[str, int] = {"connect": 1 << 20, "speak": 1 << 21}
+VOICE_CHANNEL_TYPES = frozenset({2, 13})
+INVITE_PERMISSIONS = sum(NEEDED.values()) | sum(VOICE_NEEDED.values())
 INVITE_SCOPES = ("bot", "applications.commands")
 
 
@@ -69,3 +72,11 @@ def missing(permissions: int) -> list[str]:
     if not permissions & NEEDED["view the channel"]:
         return list(NEEDED)
     return [name for name, bit in NEEDED.items() if not permissions & bit]
+
+
+def missing_in_voice(permissions: int) -> list[str]:
+    """What `/listen` needs in a voice channel and `permissions` lack; nothing for a channel the bot cannot see
+    (members there cannot be reached either way)."""
+    if not permissions & NEEDED["view the channel"]:
+        return []
+    return [name for name, bit in VOICE_NEEDED.items() if not permissions & bit]

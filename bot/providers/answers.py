@@ -19,11 +19,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.domain.models import Clip
+from bot.domain.models import Clip, ProviderState, ProviderTask
 from bot.domain.validation import MAX_CONTINUE_AT_SECONDS
 from bot.providers.errors import ProviderAnswerMalformed
 
 REASON_MAX = 300
+NO_USABLE_SONG = "the provider said the song was finished, but sent none Encore can use (each needs an id and audio)"
+"""Why a task fails whose finished answer holds no song with an id and audio: not Suno's failure, so not said as one."""
 TITLE_MAX = 100
 STATUS_MAX = 40
 URL_MAX = 2048
@@ -159,6 +161,17 @@ def unique(clips: Iterable[Clip | None]) -> tuple[Clip, ...]:
         if clip is not None and clip.id not in seen:
             seen[clip.id] = clip
     return tuple(seen.values())
+
+
+def credits(value: Any) -> int | None:
+    """A credit balance: a whole, non-negative number below 10^15, else None (unknown, not an error)."""
+    valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15
+    return value if valid else None
+
+
+def unreadable(task_id: str, error: ProviderAnswerMalformed) -> ProviderTask:
+    """The task whose answer could not be read: UNKNOWN, saying why, so the poller backs off that task alone."""
+    return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
 
 
 def bounded(value: str, limit: int) -> str:

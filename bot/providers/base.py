@@ -7,18 +7,20 @@ import collections
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, NoReturn
 
 import aiohttp
 
 from bot.domain.capabilities import ProviderCapabilities
-from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask, Upload
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
 from bot.domain.pacing import PACING_MARGIN, Pacer
+from bot.providers import answers
 from bot.providers.errors import (
     MAX_ANSWER_BYTES,
     AnswerCodes,
+    ProviderAnswerMalformed,
     ProviderError,
     ProviderRateLimited,
     ProviderRejected,
@@ -259,6 +261,27 @@ class PacedProvider(Provider):
     @property
     def poll_budget(self) -> float:
         return self.poll_limiter.rate * self.batch_size
+
+
+async def fetch_each(
+    task_ids: Sequence[str],
+    answer: Callable[[str], Awaitable[Mapping[str, Any]]],
+    read: Callable[[str, Mapping[str, Any]], ProviderTask],
+) -> list[ProviderTask]:
+    """One call a task (`answer`), read by `read`: a task the provider refuses to tell about comes back UNKNOWN
+    with its reason, an unreadable answer UNKNOWN as malformed, and the batch's other tasks are still read."""
+    results = []
+    for task_id in task_ids:
+        try:
+            data = await answer(task_id)
+        except ProviderRejected as error:
+            results.append(ProviderTask(task_id, ProviderState.UNKNOWN, raw_status=error.message))
+            continue
+        try:
+            results.append(read(task_id, data))
+        except ProviderAnswerMalformed as error:
+            results.append(answers.unreadable(task_id, error))
+    return results
 
 
 async def _read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from bot.domain.models import ProviderState, ProviderTask, TaskStatus
 from bot.domain.records import TaskRecord
+from bot.domain.validation import spoken_duration
 from bot.media import is_safe_embed_url
 from bot.providers import ProviderAnswerMalformed, ProviderAuthError, ProviderError
 from bot.service._context import StageContext, backoff, outcome
@@ -195,20 +196,20 @@ class Poller:
         """
         if time.time() - task.last_change_at < self.stall_timeout:
             return False
-        minutes = max(1, round(self.stall_timeout / 60))
+        how_long = spoken_duration(self.stall_timeout)
         if isinstance(poll_error, ProviderAuthError):
             reason = (
-                f"For {minutes} minute(s) the provider refused Encore's API key while Encore checked on this song. "
+                f"For {how_long} the provider refused Encore's API key while Encore checked on this song. "
                 "This is for the bot's operator to fix; the song may still exist at the provider."
             )
         elif isinstance(poll_error, ProviderAnswerMalformed):
             reason = (
-                f"For {minutes} minute(s) the provider kept sending answers Encore could not read "
+                f"For {how_long} the provider kept sending answers Encore could not read "
                 f"({poll_error.message}), so Encore gave up on this song."
             )
         elif poll_error:
-            reason = f"Encore could not reach the provider for {minutes} minute(s) ({poll_error.message}) and gave up."
+            reason = f"Encore could not reach the provider for {how_long} ({poll_error.message}) and gave up."
         else:
-            reason = f"The provider showed no progress for {minutes} minute(s), so Encore gave up on it."
+            reason = f"The provider showed no progress for {how_long}, so Encore gave up on it."
         await self._life.fail(task, reason)
         return True

@@ -21,6 +21,7 @@ class ClipMedia:
     duration: float | None
     audio_problem: str | None = None
     audio_too_large: bool = False
+    extension: str = "mp3"  # what the audio really is, so a FLAC is never posted under an .mp3 name
 
 
 NO_MEDIA = ClipMedia(None, None, None, audio_problem="the audio could not be fetched")
@@ -88,6 +89,13 @@ class Metrics(Protocol):
     def provider_health(self, provider: str, *, up: bool) -> None:
         """A provider was put in cool-down (`up` False) or answered again (`up` True)."""
 
+    def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
+        """A whole song "started" (claimed), "posted" or "failed" (with its build time); `trigger` is how it was
+        asked for: "button" (a press) or "auto" (the server's setting)."""
+
+    def whole_song_part(self, source: str) -> None:
+        """One part of a whole song read from `source`: "cache" (Encore's own copy) or "download"."""
+
 
 class NoMetrics:
     """Measures nothing: the default for a service built without an exporter (tests, tools)."""
@@ -105,6 +113,12 @@ class NoMetrics:
         pass
 
     def provider_health(self, provider: str, *, up: bool) -> None:
+        pass
+
+    def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
+        pass
+
+    def whole_song_part(self, source: str) -> None:
         pass
 
 

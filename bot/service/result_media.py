@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.audio.probe import probe_audio
+from bot.audio.probe import AudioInfo, probe_audio
 from bot.domain.errors import Refusal
 from bot.domain.records import SongRecord, TaskRecord
 from bot.media import MediaFetcher, MediaRefused, MediaTooLarge, sniff_image
@@ -26,6 +26,9 @@ log = logging.getLogger("bot.service")
 COVER_LIMIT = 8 * 1024 * 1024
 # Clips downloaded at once; a slow source holds one of these, never a posting slot.
 MAX_DOWNLOADS = 16
+# A file name's extension for each audio container PyAV reads (its first name otherwise: wav, flac, ogg, aac …).
+CONTAINER_EXTENSIONS = {"mov,mp4,m4a,3gp,3g2,mj2": "m4a", "matroska,webm": "mka"}
+AUDIO_FILE_EXTENSIONS = frozenset({"mp3", "m4a", "mka", "wav", "flac", "ogg", "aac", "aiff", "opus"})
 
 
 class TrackUnusable(Refusal):
@@ -83,10 +86,10 @@ class ResultMedia:
             except MediaRefused as refused:
                 log.warning("could not download an attachment: %s", refused.reason)
                 raise TrackUnusable(_unusable_track_text(refused.reason)) from None
-            duration = await asyncio.to_thread(playable_duration, track)
-        if duration is None:
+            info = await asyncio.to_thread(playable, track)
+        if info is None:
             raise TrackUnusable(_unusable_track_text("no audio decoder can read it"))
-        return duration
+        return info.duration
 
     async def _download(self, song: SongRecord, folder: Path, index: int, limit: int) -> ClipMedia:
         async with self._downloads:
@@ -106,13 +109,13 @@ class ResultMedia:
         except MediaRefused as refused:
             log.warning("clip %s: audio refused: %s", song.clip_id, refused.reason)
             return ClipMedia(None, None, None, audio_problem=refused.reason)
-        duration = await asyncio.to_thread(playable_duration, path)
-        if duration is None:
+        info = await asyncio.to_thread(playable, path)
+        if info is None:
             log.warning("clip %s: the audio file is not audio any decoder can read", song.clip_id)
             return ClipMedia(None, None, None, audio_problem="the file is not audio that can be played")
         if self._audio_cache:
             await asyncio.to_thread(self._audio_cache.put, song.clip_id, path)
-        return ClipMedia(path, None, duration)
+        return ClipMedia(path, None, info.duration, extension=audio_extension(info))
 
     async def _fetch_cover(self, song: SongRecord, stem: Path) -> Path | None:
         if not song.image_url:
@@ -131,13 +134,17 @@ def _unusable_track_text(why: str) -> str:
     return f"Encore could not use your file ({why}). Export it as mp3 or wav and attach it again."
 
 
-def playable_duration(path: Path) -> float | None:
-    """The length of a downloaded clip, or None (and the file removed) when no decoder can play it."""
+def playable(path: Path) -> AudioInfo | None:
+    """A downloaded clip's length and format, or None (and the file removed) when no decoder can play it."""
     info = probe_audio(path)
     if info is None:
         path.unlink(missing_ok=True)
-        return None
-    return info.duration
+    return info
+
+
+def audio_extension(info: AudioInfo) -> str:
+    """The file extension of what the audio really is, whatever its URL said."""
+    return CONTAINER_EXTENSIONS.get(info.container, info.container.split(",")[0])
 
 
 def named_by_content(download: Path, stem: Path) -> Path:

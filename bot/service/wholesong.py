@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.audio.join import join_in_thread
 from bot.audio.probe import probe_audio
@@ -24,8 +25,11 @@ from bot.domain.records import SongRecord, WholeSongRecord, WholeSongState
 from bot.domain.wholesong import ChainPart, Span, WholeSongTimeline, WholeSongUnavailable, chain_parts
 from bot.media import MediaFetcher, MediaRefused
 from bot.media.cache import AudioCache
-from bot.service.ports import DeliveryError, WholeSongEvents, WholeSongPost
+from bot.service.ports import DeliveryError, Metrics, NoMetrics, WholeSongEvents, WholeSongPost
 from bot.store import Store
+
+# Where a part's audio came from, as `/metrics` counts it.
+PartSource = Literal["cache", "download"]
 
 log = logging.getLogger("bot.service")
 
@@ -78,8 +82,10 @@ class WholeSongs:
         *,
         cdn_base_url: str,
         cache: AudioCache | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or NoMetrics()
         self._events = events
         self._fetcher = fetcher
         self._cdn_base_url = cdn_base_url.rstrip("/")
@@ -96,8 +102,12 @@ class WholeSongs:
         channel_id: int,
         reply_to: int | None,
         upload_limit: int | None,
+        trigger: str = "button",
     ) -> WholeSongOutcome:
-        """Post the whole song ending with `clip_id`, or say where it is, that it is being built, or why not."""
+        """Post the whole song ending with `clip_id`, or say where it is, that it is being built, or why not.
+
+        `trigger` says how it was asked for ("button", or "auto" for the server's setting), for the metrics.
+        """
         song = await self._store.get_song(clip_id)
         if song is None or song.guild_id != guild_id:
             return WholeSongFailed("Encore has not made that song on this server.")
@@ -114,8 +124,20 @@ class WholeSongs:
             if current is not None:
                 return WholeSongBuilding(current)
             return WholeSongFailed("Encore could not take this whole song on; press again in a moment.")
-        build = self._build_and_post(song, channel_id=channel_id, reply_to=reply_to, upload_limit=upload_limit)
+        self._metrics.whole_song("started", trigger)
+        build = self._measured(
+            trigger, self._build_and_post(song, channel_id=channel_id, reply_to=reply_to, upload_limit=upload_limit)
+        )
         return await asyncio.shield(self._track(clip_id, build))
+
+    async def _measured(self, trigger: str, build: Coroutine[Any, Any, WholeSongOutcome]) -> WholeSongOutcome:
+        """Count a claimed build's outcome and time (a cancelled one is neither posted nor failed: its claim is
+        given back for the next press)."""
+        started = time.monotonic()
+        outcome = await build
+        result = "posted" if isinstance(outcome, WholeSongPosted) else "failed"
+        self._metrics.whole_song(result, trigger, time.monotonic() - started)
+        return outcome
 
     def start_auto(self, song: SongRecord, *, channel_id: int, reply_to: int | None, upload_limit: int | None) -> None:
         """The server wants the whole song after every result: build it in the background, telling the channel
@@ -129,6 +151,7 @@ class WholeSongs:
                 channel_id=channel_id,
                 reply_to=reply_to,
                 upload_limit=upload_limit,
+                trigger="auto",
             )
             if isinstance(outcome, WholeSongFailed):
                 await self._events.whole_song_failed(channel_id, song.guild_id, reply_to, outcome.reason)
@@ -202,13 +225,13 @@ class WholeSongs:
                 title=song.title or "Untitled",
                 artists=await self._events.maker_names(song.guild_id, makers),
                 comment=f"The whole song of {len(parts)} parts, joined by Encore",
+                cover=cover,
             )
             result = await join_in_thread(
                 [Part(path, part.end) for path, part in zip(paths, parts, strict=True)],
                 work / "whole.mp3",
                 limit,
                 tags=tags,
-                cover=cover,
             )
             png = await asyncio.to_thread(render_waveform, result.peaks, result.duration, result.spans, result.seams)
             timeline = WholeSongTimeline(
@@ -238,8 +261,22 @@ class WholeSongs:
     async def _part_audio(self, index: int, part: ChainPart, work: Path) -> Path:
         """One part's mp3 from the first source that gives real audio; `PartUnavailable` says what each said."""
         dest = work / f"part-{index + 1}.mp3"
-        if await self._cached(part.clip_id, dest):
+        source, failures = await self.fetch_clip_audio(part, dest)
+        if source is not None:
+            self._metrics.whole_song_part(source)
             return dest
+        title = f"“{part.song.title}”, " if part.song and part.song.title else ""
+        raise PartUnavailable(
+            f"Encore could not get the audio of part {index + 1} ({title}{part.clip_id[:8]}): "
+            + ("; ".join(failures) or "no source has it")
+            + ". Nothing was posted; try again later."
+        )
+
+    async def fetch_clip_audio(self, part: ChainPart, dest: Path) -> tuple[PartSource | None, list[str]]:
+        """Put a clip's mp3 at `dest` from the first source that gives real audio, Encore's own copy first (and keep
+        a copy of what was downloaded): where it came from, or None and what each source said."""
+        if await self._cached(part.clip_id, dest):
+            return "cache", []
         failures = []
         for label, url in await self._sources(part):
             try:
@@ -254,13 +291,8 @@ class WholeSongs:
                 continue
             if self.cache:
                 await asyncio.to_thread(self.cache.put, part.clip_id, dest)
-            return dest
-        title = f"“{part.song.title}”, " if part.song and part.song.title else ""
-        raise PartUnavailable(
-            f"Encore could not get the audio of part {index + 1} ({title}{part.clip_id[:8]}): "
-            + ("; ".join(failures) or "no source has it")
-            + ". Nothing was posted; try again later."
-        )
+            return "download", []
+        return None, failures
 
     async def _cached(self, clip_id: str, dest: Path) -> bool:
         """Encore's own copy of the clip, if it still has a readable one."""

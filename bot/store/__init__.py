@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from bot.domain.models import Clip, Requester, TaskRequest, TaskStatus
 from bot.domain.pages import GalleryEntry, LineageEntry, PageSettings, SongPage
 from bot.domain.quota import QuotaPolicy
-from bot.domain.records import GuildSettings, SongRecord, TaskRecord, Usage, WholeSongRecord
+from bot.domain.records import GuildSettings, ListenSessionRecord, SongRecord, TaskRecord, Usage, WholeSongRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +285,20 @@ class MetaStore(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, PageStore, MetaStore, Protocol):
+class ListenStore(Protocol):
+    """`/listen` sessions saved for a restart, one per server: the queue as it stands, then deleted when it ends."""
+
+    async def save_listen_session(self, session: ListenSessionRecord) -> None: ...
+
+    async def listen_sessions(self) -> list[ListenSessionRecord]: ...
+
+    async def delete_listen_session(self, guild_id: int) -> None: ...
+
+    async def guild_songs(self, guild_id: int, offset: int, limit: int) -> list[SongRecord]:
+        """A server's songs, newest first (`/listen radio`)."""
+
+
+class Store(TaskStore, SongStore, CommunityStore, WholeSongStore, PageStore, MetaStore, ListenStore, Protocol):
     """Everything Encore keeps, on whichever backend the operator chose."""
 
     async def close(self) -> None: ...

@@ -6,13 +6,22 @@ converters serves them, and a query fragment written once cannot drift between b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import fields
 from importlib import resources
 from typing import Any, Protocol, overload
 
 from bot.domain.models import TaskStatus
-from bot.domain.records import GuildSettings, SongRecord, TaskRecord, WholeSongRecord, WholeSongState
+from bot.domain.records import (
+    GuildSettings,
+    ListenSessionRecord,
+    SavedTrack,
+    SongRecord,
+    TaskRecord,
+    WholeSongRecord,
+    WholeSongState,
+)
 from bot.store import StoreUnavailable
 
 TASK_COLUMNS = tuple(field.name for field in fields(TaskRecord))
@@ -91,3 +100,22 @@ def numbered_scripts(package: str, backend: str) -> list[tuple[int, str, str]]:
     if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
         raise RuntimeError(f"{backend} migrations must be numbered 0001, 0002, … without gaps")
     return found
+
+
+def listen_tracks_json(tracks: Iterable[SavedTrack]) -> str:
+    """A saved `/listen` queue as the `tracks_json` column holds it."""
+    return json.dumps([[track.clip_id, track.requester_id, track.whole] for track in tracks])
+
+
+def listen_session_from_row(row: Row) -> ListenSessionRecord:
+    tracks = tuple(
+        SavedTrack(str(clip), int(requester), bool(whole)) for clip, requester, whole in json.loads(row["tracks_json"])
+    )
+    return ListenSessionRecord(
+        guild_id=int(row["guild_id"]),
+        voice_channel_id=int(row["voice_channel_id"]),
+        text_channel_id=int(row["text_channel_id"]),
+        starter_id=int(row["starter_id"]),
+        tracks=tracks,
+        position=float(row["position"]),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -23,6 +24,12 @@ from bot.store import Store
 from bot.ui.task_messages import TaskMessages
 from bot.web.pages import PagePublisher
 
+if TYPE_CHECKING:
+    from bot.ui.voice import VoicePlayers
+
+# Commands that queue paid work: their failure says that nothing was queued or charged (the others spend nothing).
+SPENDING_COMMANDS = frozenset({"extend", "generate"})
+
 log = logging.getLogger("bot.app")
 
 COMMANDS_HASH_KEY = "commands_hash"
@@ -31,14 +38,16 @@ IDENTIFY_INTERVAL = 5.0
 
 
 def encore_intents() -> discord.Intents:
-    """Exactly what Encore uses: servers and their channels, and reactions (🔁, ⭐, read raw).
+    """Exactly what Encore uses: servers and their channels, reactions (🔁, ⭐, read raw), and voice states (who
+    is in which voice channel, for `/listen`; discord.py needs it to connect to voice).
 
     Commands, buttons and forms arrive as interactions without any intent; asking for messages, typing,
-    presences, members, voice or DMs would only make Discord send events nobody reads.
+    presences, members or DMs would only make Discord send events nobody reads.
     """
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_reactions = True
+    intents.voice_states = True
     return intents
 
 
@@ -59,6 +68,7 @@ class EncoreClient(commands.AutoShardedBot):
     service: TaskService
     task_messages: TaskMessages
     pages: PagePublisher | None = None  # song pages, with PUBLIC_URL set
+    voice_players: VoicePlayers
 
     def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
         super().__init__(
@@ -92,7 +102,11 @@ class EncoreClient(commands.AutoShardedBot):
         else:
             name = interaction.command.qualified_name if interaction.command else "?"
             log.error("/%s failed", name, exc_info=error)
-            text = "⚠️ Something went wrong on Encore's side and nothing was queued or charged. Try again in a moment."
+            text = (
+                "⚠️ Something went wrong on Encore's side and nothing was queued or charged. Try again in a moment."
+                if name in SPENDING_COMMANDS
+                else "⚠️ Something went wrong on Encore's side. Try again in a moment."
+            )
         try:
             if interaction.response.is_done():
                 await interaction.edit_original_response(content=text)

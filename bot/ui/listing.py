@@ -10,6 +10,7 @@ import datetime
 import math
 
 import discord
+from discord import app_commands
 
 from bot.domain.records import SongRecord, TaskRecord, Usage, UsageCounts
 from bot.domain.validation import format_seconds
@@ -220,3 +221,13 @@ def _noon_utc(day: str) -> int:
     """Noon UTC of a `YYYY-MM-DD` day: shown as a date, it is that same day in every time zone from -11 to +11."""
     moment = datetime.datetime.strptime(day, "%Y-%m-%d").replace(hour=12, tzinfo=datetime.UTC)
     return int(moment.timestamp())
+
+
+def song_choices(songs: list[SongRecord]) -> list[app_commands.Choice[str]]:
+    """A `song` option's autocomplete: the member's songs as "Title (1:35) · 3f2a1c9b", valued by clip id."""
+    choices = []
+    for song in songs:
+        length = f" ({format_seconds(song.duration)})" if song.duration else ""
+        label = f"{song.title or 'Untitled'}{length} · {song.clip_id[:8]}"
+        choices.append(app_commands.Choice(name=label[:100], value=song.clip_id))
+    return choices

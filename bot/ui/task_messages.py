@@ -211,7 +211,9 @@ class TaskMessages:
             uploaded = attach_audio and found.audio is not None
             if uploaded and found.audio:
                 files.append(
-                    discord.File(found.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.mp3")
+                    discord.File(
+                        found.audio, filename=f"{render.file_stem(song.title, 'encore')}-{index}.{found.extension}"
+                    )
                 )
             embeds.append(render.result_embed(task, song, cover=cover, audio=audio_note(song, found, uploaded)))
         return files, embeds

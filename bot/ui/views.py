@@ -18,6 +18,7 @@ from bot.service.wholesong import WholeSongFailed
 from bot.ui import render
 from bot.ui.client import EncoreClient
 from bot.ui.replies import report_queued, requester_of
+from bot.ui.voice import ListenButton, ListenWholeButton
 from bot.ui.wholesong import outcome_text
 
 MODAL_TEXT_LIMIT = 4000
@@ -255,9 +256,10 @@ def add_whole_song_buttons(view: discord.ui.View, songs: list[SongRecord]) -> No
 
 
 def whole_song_view(clip_id: str) -> discord.ui.View:
-    """The whole song's post: Extend, with `at` on the whole song's timeline."""
+    """The whole song's post: Extend, with `at` on the whole song's timeline, and Listen in a voice channel."""
     view = discord.ui.View(timeout=None)
     view.add_item(WholeExtendButton(clip_id))
+    view.add_item(ListenWholeButton(clip_id))
     return view
 
 
@@ -287,4 +289,6 @@ PERSISTENT_ITEMS: tuple[type[discord.ui.DynamicItem[discord.ui.Button[discord.ui
     WholeSongButton,
     WholeExtendButton,
     DeleteButton,
+    ListenWholeButton,
+    ListenButton,
 )

@@ -13,9 +13,10 @@ import aiohttp
 import discord
 
 from bot.audio.waveform import format_clock
-from bot.domain.records import TaskRecord
+from bot.domain.records import TaskRecord, WholeSongRecord
 from bot.domain.wholesong import Span
 from bot.service.ports import DeliveryError, WholeSongPost
+from bot.service.result_media import AUDIO_FILE_EXTENSIONS
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
@@ -100,15 +101,36 @@ class WholeSongMessages:
 
     async def result_audio_url(self, task: TaskRecord, position: int) -> str | None:
         """The clip's mp3 on the result message, read again now: Discord's attachment URLs are signed and expire."""
-        if task.result_message_id is None:
+        what = f"task {task.id}'s result message"
+        return await self._attachment_url(
+            task.channel_id, task.guild_id, task.result_message_id, lambda name: is_audio_of(name, position), what
+        )
+
+    async def whole_song_audio_url(self, record: WholeSongRecord) -> str | None:
+        """The posted whole song's mp3, read again now (for `/listen whole:`): attachment URLs expire."""
+        what = f"the whole song of {record.clip_id}"
+        return await self._attachment_url(
+            record.channel_id, record.guild_id, record.message_id, lambda name: name.endswith("-whole-song.mp3"), what
+        )
+
+    async def _attachment_url(
+        self,
+        channel_id: int | None,
+        guild_id: int | None,
+        message_id: int | None,
+        matches: Callable[[str], bool],
+        what: str,
+    ) -> str | None:
+        """The URL of a message's attachment whose name `matches`; None when there is none (or no message)."""
+        if channel_id is None or message_id is None:
             return None
-        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
         try:
-            message = await channel.fetch_message(task.result_message_id)
+            message = await channel.fetch_message(message_id)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:
-            log.info("task %s: its result message cannot be read for the whole song: %s", task.id, error)
+            log.info("%s cannot be read: %s", what, error)
             return None
-        return next((a.url for a in message.attachments if a.filename.endswith(f"-{position}.mp3")), None)
+        return next((a.url for a in message.attachments if matches(a.filename)), None)
 
     async def maker_names(self, guild_id: int | None, user_ids: list[int]) -> list[str]:
         """Server display names where Encore can read them; a member it cannot is left out of the tags."""
@@ -202,3 +224,10 @@ class WholeSongMessages:
         return discord.MessageReference(
             message_id=reply_to, channel_id=channel_id, guild_id=guild_id, fail_if_not_exists=False
         )
+
+
+def is_audio_of(filename: str, position: int) -> bool:
+    """Whether a result's attachment is the audio of its `position`-th clip (`<title>-<position>.<audio extension>`),
+    whatever the audio's type."""
+    stem, _, extension = filename.rpartition(".")
+    return stem.endswith(f"-{position}") and extension in AUDIO_FILE_EXTENSIONS

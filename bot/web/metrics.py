@@ -94,6 +94,25 @@ class PrometheusMetrics:
             ["method", "route", "result"],
             registry=registry,
         )
+        self._whole_songs = Counter(
+            "encore_whole_songs",
+            "Whole songs started (claimed), posted or failed, by how they were asked for (button or auto)",
+            ["outcome", "trigger"],
+            registry=registry,
+        )
+        self._whole_song_seconds = Histogram(
+            "encore_whole_song_seconds",
+            "Time to build and post a whole song, by outcome",
+            ["outcome"],
+            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 240),
+            registry=registry,
+        )
+        self._whole_song_parts = Counter(
+            "encore_whole_song_parts",
+            "Parts of whole songs, by where their audio came from (cache or download)",
+            ["source"],
+            registry=registry,
+        )
         self._tasks = Gauge("encore_tasks", "Tasks by status (read from the store)", ["status"], registry=registry)
         self._queue = Gauge("encore_queue_length", "Tasks waiting to be submitted", registry=registry)
         self._provider_up = Gauge(
@@ -133,6 +152,14 @@ class PrometheusMetrics:
         for provider in providers:
             self._provider_up.labels(provider).set(1)
             self._provider_cooldowns.labels(provider)
+
+    def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
+        self._whole_songs.labels(outcome, trigger).inc()
+        if seconds is not None:
+            self._whole_song_seconds.labels(outcome).observe(seconds)
+
+    def whole_song_part(self, source: str) -> None:
+        self._whole_song_parts.labels(source).inc()
 
     @property
     def provider_state(self) -> str:

@@ -12,6 +12,7 @@ of at the next poll. Nothing here imports discord: the gateway state comes in as
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -28,18 +29,20 @@ from bot.providers import ProviderAnswerMalformed, WebhookRoute, WebhookUnauthor
 from bot.service import TaskService
 from bot.service.health import HealthReport
 from bot.store import MetaStore
+from bot.web.connections import CappedSite, ConnectionCap
 from bot.web.metrics import PrometheusMetrics
 from bot.web.pages import SongPages
 
 log = logging.getLogger(__name__)
 
-# The install's one webhook secret (named for the provider that first used it, so existing installs keep theirs).
-SECRET_META_KEY = "apiframe_webhook_secret"
 # A webhook body is one task's fetch result, a few kB: anything larger is refused (413) before it is read whole.
 MAX_WEBHOOK_BYTES = 256 * 1024
 # Refused calls are counted and logged as one summary line per this many seconds, so a flood cannot flood the log.
 REFUSAL_LOG_SECONDS = 60.0
 METRICS_PATH = "/metrics"
+# A request (its head, and a webhook's body) must arrive within this, and an idle connection closes after it.
+REQUEST_TIMEOUT_SECONDS = 10.0
+MAX_CONNECTIONS = 256
 
 
 def providers_health(report: list[HealthReport]) -> dict[str, Any]:
@@ -59,12 +62,22 @@ def providers_health(report: list[HealthReport]) -> dict[str, Any]:
     }
 
 
-async def webhook_secret(store: MetaStore) -> str:
-    """This install's webhook secret: generated once, kept in the database, never logged."""
-    secret = await store.get_meta(SECRET_META_KEY)
+def secret_meta_key(provider: str) -> str:
+    """Where a provider's webhook secret is kept: apiframe's is the one earlier versions kept for the install."""
+    return f"{provider}_webhook_secret"
+
+
+async def webhook_secret(store: MetaStore, provider: str) -> str:
+    """A provider's webhook secret: generated once, kept in the database, never logged.
+
+    One per provider, because one provider sees its secret (apiframe v1 gets it in every submission, to echo it
+    back): shared, it would let that provider forge another's callbacks, whose URLs carry tokens made with it.
+    """
+    key = secret_meta_key(provider)
+    secret = await store.get_meta(key)
     if secret is None:
         secret = secrets.token_urlsafe(32)
-        await store.set_meta(SECRET_META_KEY, secret)
+        await store.set_meta(key, secret)
     return secret
 
 
@@ -82,9 +95,13 @@ class WebServer:
         clock: Callable[[], float] = time.monotonic,
         metrics: PrometheusMetrics | None = None,
         pages: SongPages | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self._service = service
         self._pages = pages
+        self._connections = ConnectionCap(max_connections, clock)
+        self._request_timeout = request_timeout
         self._metrics = metrics
         self._routes = [
             (name, route) for name, provider in service.providers.items() for route in provider.webhook_routes()
@@ -114,10 +131,24 @@ class WebServer:
             app.router.add_post(route.path, functools.partial(self._receive, provider, route))
         if self._pages is not None:
             self._pages.register(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        # aiohttp closes a connection whose request has not arrived within its keep-alive timeout (counted from
+        # the connection's start, or from the last answer), and stops reading a body nobody reads after lingering.
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=2.0,
+            keepalive_timeout=self._request_timeout,
+            lingering_time=self._request_timeout,
+        )
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
-        log.info("web server listening on %s:%s", self._host, self.port)
+        await CappedSite(self._runner, self._host, self._port, cap=self._connections).start()
+        log.info(
+            "web server listening on %s:%s (at most %d connections, %g s per request)",
+            self._host,
+            self.port,
+            self._connections.limit,
+            self._request_timeout,
+        )
 
     async def stop(self) -> None:
         self._log_refusals(stopping=True)
@@ -130,17 +161,24 @@ class WebServer:
         and hand the update on.
 
         Every answer is a small JSON one: 401 for a call that proves nothing, 413 for a body over
-        `MAX_WEBHOOK_BYTES`, 400 for a body that is not JSON (or nested too deep) or not a task Encore can read,
-        404 for a task URL that reports on another task, 200 otherwise.
+        `MAX_WEBHOOK_BYTES`, 408 for a body still incomplete after the request timeout, 400 for a body that is not
+        JSON (or nested too deep) or not a task Encore can read, 404 for a task URL that reports on another task,
+        200 otherwise.
         """
         try:
             bound = route.authenticate(request.match_info, request.raw_headers)
         except WebhookUnauthorized:
             return self._unauthorized(request)
         try:
-            raw = await request.read()
+            async with asyncio.timeout(self._request_timeout):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": f"the body is over {MAX_WEBHOOK_BYTES // 1024} kB"}, status=413)
+        except TimeoutError:
+            return web.json_response({"error": "the body did not arrive in time"}, status=408)
+        except ConnectionError:  # the caller went away (or was closed to make room) mid-body: nobody to answer
+            log.debug("webhook: the connection closed before its body arrived")
+            return web.json_response({"error": "the connection closed mid-body"}, status=400)
         try:
             route.verify(raw, request.raw_headers)
         except WebhookUnauthorized:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -19,6 +19,7 @@ from bot.audio.framecopy import _encode, _mp3_decoder, _with_borrowed
 from bot.audio.join import join, join_in_thread
 from bot.audio.mpeg import crc16, parse_header
 from bot.audio.stitch import CROSSFADE_SECONDS, BuildCancelled, Part, SongTags, StitchResult, estimate_size
+from tests.audio.test_stitch import CUTS, LENGTHS, SEAMS, TONES, TOTAL
 from tests.e2e.harness import eventually
 from tests.support.audio import (
     TONE_AMPLITUDE,
@@ -34,11 +35,6 @@ from tests.support.audio import (
     window,
 )
 
-TONES = (440.0, 660.0, 880.0)
-LENGTHS = (8.0, 7.0, 6.0)
-CUTS = (3.0, 4.5)
-SEAMS = (3.0, 7.5)
-TOTAL = CUTS[0] + CUTS[1] + LENGTHS[2]
 TAGS = SongTags(title="Echoes (whole song)", artists=("Ann", "bob#42"))
 STEADY_RMS = TONE_AMPLITUDE / np.sqrt(2)
 LIMIT = 25 * 1024 * 1024
@@ -94,7 +90,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     encoding = ENCODINGS[request.param]
     folder = tmp_path_factory.mktemp(request.param)
     parts = make_chain(folder, encoding)
-    result = join(parts, folder / "whole.mp3", LIMIT, tags=TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(500))
+    result = join(parts, folder / "whole.mp3", LIMIT, tags=replace(TAGS, cover=b"\xff\xd8\xff\xe0" + bytes(500)))
     samples, rate = decode_mono(result.path)
     return Built(encoding, parts, result, samples, rate)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def cover() -> bytes:
 @pytest.fixture(scope="module")
 def built(chain: list[Part], cover: bytes, tmp_path_factory: pytest.TempPathFactory) -> StitchResult:
     out = tmp_path_factory.mktemp("song") / "whole.mp3"
-    return stitch(chain, out, tags=TAGS, cover=cover, cover_mime="image/png")
+    return stitch(chain, out, tags=replace(TAGS, cover=cover, cover_mime="image/png"))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,7 @@ def test_peaks_cover_the_width(built: StitchResult) -> None:
 
 
 def test_peaks_width_is_honoured(chain: list[Part], tmp_path: Path) -> None:
-    result = stitch(chain[-1:], tmp_path / "last.mp3", tags=TAGS, cover=None, cover_mime=None, peaks_width=300)
+    result = stitch(chain[-1:], tmp_path / "last.mp3", tags=TAGS, peaks_width=300)
     assert result.peaks.shape == (300, 2)
     assert result.seams == ()
     assert result.duration == pytest.approx(LENGTHS[2], abs=0.05)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import TypeVar
 from bot.app import EncoreBot
 from bot.config import Settings
 from tests.fakes.apiframe_v2 import FakeApiframeV2
-from tests.fakes.discord import GUILD_ID, FakeDiscord, StoredMessage
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.fakes.suno_api import FakeSunoApiSelfHosted
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
@@ -48,6 +49,24 @@ def provider_env(provider: ProviderFake) -> dict[str, str]:
         "SUNOAPI_BASE_URL": provider.base_url,
         "SUNOAPI_SUBMIT_INTERVAL_SECONDS": str(provider.submit_interval),
         "SUNOAPI_POLLS_PER_SECOND": str(polls),
+    }
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def webhook_env(port: int, public: str | None = None) -> dict[str, str]:
+    """Encore's webhook receiver on 127.0.0.1:`port`, reached at `public` (that address by default), with polling
+    slowed to its 600 s safety net so that only webhooks deliver on time."""
+    return {
+        "PUBLIC_WEBHOOK_URL": public or f"http://127.0.0.1:{port}",
+        "WEBHOOK_HOST": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
     }
 
 
@@ -110,3 +129,15 @@ async def running_bot(discord: FakeDiscord, settings: Settings) -> AsyncIterator
             await running.stop()
         elif runner.exception():
             raise runner.exception()  # type: ignore[misc]
+
+
+async def failed_generation_notice(provider: ProviderFake, database: Path, reason: str) -> StoredMessage:
+    """Encore on `provider`, and a /generate the provider fails with `reason` while it waits in its first step;
+    the ❌ message Encore posts in the channel about it."""
+    async with FakeDiscord() as discord:
+        provider.set_script(None, [provider.default_script[0]])
+        async with running_bot(discord, settings_for(discord, database, provider_env(provider))):
+            await discord.invoke_command("generate", {"prompt": "a song Suno will refuse"})
+            submit = await provider.wait_for_submit()
+            provider.fail(submit.task_id, reason)
+            return await discord.wait_for_message(CHANNEL_ID, lambda message: "❌" in message.content)

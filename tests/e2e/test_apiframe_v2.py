@@ -11,10 +11,19 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.harness import PROVIDER_KEY, eventually, is_result, provider_env, running_bot, settings_for
+from tests.e2e.harness import (
+    PROVIDER_KEY,
+    eventually,
+    failed_generation_notice,
+    free_port,
+    is_result,
+    provider_env,
+    running_bot,
+    settings_for,
+    webhook_env,
+)
 from tests.e2e.test_extend_flow import assert_result_message
 from tests.e2e.test_generate import clip_ids, ever_said
-from tests.e2e.test_webhooks import free_port
 from tests.fakes.apiframe_v2 import FakeApiframeV2, signature
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.reliability.harness import BotProcess, bot_process_env, tasks
@@ -43,10 +52,7 @@ async def test_the_real_process_generates_and_extends_by_signed_webhooks_and_ref
             discord,
             apiframe,
             database,
-            PUBLIC_WEBHOOK_URL=PUBLIC,
-            WEBHOOK_HOST="127.0.0.1",
-            WEBHOOK_PORT=str(port),
-            WEBHOOK_POLL_INTERVAL_SECONDS="600",
+            **webhook_env(port, PUBLIC),
         )
         bot = await BotProcess.start(env, tmp_path)
         await discord.invoke_command(
@@ -132,11 +138,6 @@ async def test_polled_without_an_https_url_models_newest_first_and_a_409_told_pl
 
 
 async def test_a_failed_job_is_told_in_the_channel_with_apiframe_s_reason(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeApiframeV2(KEY) as apiframe:
-        apiframe.set_script(None, ["QUEUED"])
-        async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(apiframe))):
-            await discord.invoke_command("generate", {"prompt": "a song Suno will refuse"})
-            submit = await apiframe.wait_for_submit()
-            apiframe.fail(submit.task_id, "Suno flagged the prompt")
-            notice = await discord.wait_for_message(CHANNEL_ID, lambda message: "❌" in message.content)
+    async with FakeApiframeV2(KEY) as apiframe:
+        notice = await failed_generation_notice(apiframe, tmp_path / "encore.db", "Suno flagged the prompt")
         assert "Suno flagged the prompt" in notice.content and apiframe.credits == 1000  # refunded

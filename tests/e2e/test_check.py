@@ -3,7 +3,6 @@ each failure with its own ❌ line and a non-zero exit."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,11 +12,11 @@ from bot.domain.models import ExtendRequest, Requester
 from bot.ops.permissions import INVITE_PERMISSIONS
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
-from tests.e2e.harness import PROVIDER_KEY
+from tests.e2e.harness import PROVIDER_KEY, free_port
 from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.apiframe_v2 import FakeApiframeV2
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, FakeDiscord
-from tests.fakes.providers import FakeApiframe
+from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.fakes.suno_api import FakeSunoApiSelfHosted
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
 from tests.reliability.harness import BotProcess, fast_sunoapi, sunoapi_env
@@ -41,10 +40,25 @@ def line(lines: list[str], text: str) -> str:
     return found[0]
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def provider_env(discord: FakeDiscord, suno: FakeSunoApi, cwd: Path, provider: Mapping[str, str]) -> dict[str, str]:
+    """The bot's settings (its database in `cwd`) with another provider's (`provider`) in place of sunoapi.co's."""
+    env = sunoapi_env(discord, suno, cwd / "encore.db")
+    del env["SUNOAPI_KEY"]
+    return env | dict(provider)
+
+
+async def check_line(env: Mapping[str, str], cwd: Path, text: str, *, exit_code: int) -> str:
+    """Run the check, which must exit with `exit_code`; its one report line that holds `text`."""
+    code, lines = await check(env, cwd)
+    assert code == exit_code, "\n".join(lines)
+    return line(lines, text)
+
+
+async def check_unreachable(env: Mapping[str, str], cwd: Path, base_url: str, provider: str) -> None:
+    """With the `base_url` setting on a closed port, the check fails on a `<provider> unreachable at` line."""
+    port = free_port()
+    found = await check_line({**env, base_url: f"http://127.0.0.1:{port}"}, cwd, f"{provider} unreachable", exit_code=1)
+    assert found.startswith(f"❌ {provider} unreachable at http://127.0.0.1:{port}")
 
 
 def test_the_invite_asks_for_what_encore_does() -> None:
@@ -56,6 +70,8 @@ def test_the_invite_asks_for_what_encore_does() -> None:
             attach_files=True,
             add_reactions=True,
             read_message_history=True,
+            connect=True,
+            speak=True,
         ).value
         == INVITE_PERMISSIONS
     )
@@ -78,6 +94,7 @@ async def test_everything_works(tmp_path: Path) -> None:
     assert line(lines, "server 'Encore Test Guild'").startswith("✅")
     assert "results go to each command's channel" in line(lines, "server 'Encore Test Guild'")
     assert line(lines, "SUNOAPI_KEY") == "✅ SUNOAPI_KEY: accepted by sunoapi.co (it does not report credits)"
+    assert line(lines, "voice:") == "✅ voice: PyNaCl and davey (Discord's end-to-end encryption) are installed"
     assert "1 task(s) waiting, 0 at the provider; no Encore running on it" in line(lines, "DATABASE_PATH")
     assert lines[-1] == "Everything Encore needs works."
 
@@ -94,7 +111,7 @@ async def test_a_refused_token(tmp_path: Path) -> None:
 
 
 async def test_discord_unreachable(tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
         env = sunoapi_env(discord, suno, tmp_path / "encore.db")
     env["DISCORD_API_BASE"] = f"http://127.0.0.1:{port}/api/v10"
@@ -126,6 +143,25 @@ async def test_a_permission_missing_in_the_results_channel(tmp_path: Path) -> No
         assert f"its results channel {results} is gone" in line(lines, f"server {GUILD_ID}")
 
 
+async def test_voice_channels_where_listen_would_be_refused(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        lounge = await discord.add_voice_channel("Lounge")
+        stage = await discord.add_voice_channel("Stage", stage=True)
+        hidden = await discord.add_voice_channel("Hidden")
+        await discord.add_voice_channel("Open")
+        await discord.deny_permission(lounge, "connect")
+        await discord.deny_permission(stage, "speak")
+        await discord.deny_permission(hidden, "view_channel")
+        code, lines = await check(sunoapi_env(discord, suno, tmp_path / "encore.db"), tmp_path)
+    assert code == 1
+    assert line(lines, "'Lounge'") == (
+        "❌ server 'Encore Test Guild': the bot cannot connect in the voice channel 'Lounge', so /listen is refused "
+        "there; grant Connect to its role or in that channel"
+    )
+    assert "cannot speak in the voice channel 'Stage'" in line(lines, "'Stage'")
+    assert not [text for text in lines if "'Hidden'" in text or "'Open'" in text]
+
+
 async def test_a_permission_missing_in_the_server(tmp_path: Path) -> None:
     no_embeds = discord_py.Permissions(view_channel=True, send_messages=True, attach_files=True).value
     async with (
@@ -142,51 +178,42 @@ async def test_a_refused_or_unreachable_provider(tmp_path: Path) -> None:
     database = tmp_path / "encore.db"
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
         env = sunoapi_env(discord, suno, database)
-        code, lines = await check({**env, "SUNOAPI_KEY": "a-key-sunoapi-does-not-know"}, tmp_path)
-        assert code == 1
-        assert line(lines, "SUNOAPI_KEY") == (
+        refused = {**env, "SUNOAPI_KEY": "a-key-sunoapi-does-not-know"}
+        assert await check_line(refused, tmp_path, "SUNOAPI_KEY", exit_code=1) == (
             "❌ SUNOAPI_KEY: sunoapi.co refused the key; copy it again from your sunoapi.co account"
         )
-        port = closed_port()
-        code, lines = await check({**env, "SUNOAPI_BASE_URL": f"http://127.0.0.1:{port}"}, tmp_path)
-        assert code == 1
-        assert line(lines, "sunoapi.co unreachable").startswith(f"❌ sunoapi.co unreachable at http://127.0.0.1:{port}")
+        await check_unreachable(env, tmp_path, "SUNOAPI_BASE_URL", "sunoapi.co")
 
 
 async def test_apiframe_credits_and_a_refused_key(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframe(PROVIDER_KEY) as apiframe:
-        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
-        del env["SUNOAPI_KEY"]
-        env |= {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "APIFRAME_KEY") == f"✅ APIFRAME_KEY: accepted by apiframe, {apiframe.credits} credits left"
+        env = provider_env(
+            discord, suno, tmp_path, {"APIFRAME_KEY": PROVIDER_KEY, "APIFRAME_BASE_URL": apiframe.base_url}
+        )
+        assert await check_line(env, tmp_path, "APIFRAME_KEY", exit_code=0) == (
+            f"✅ APIFRAME_KEY: accepted by apiframe, {apiframe.credits} credits left"
+        )
         apiframe.api_key = "revoked"
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and line(lines, "APIFRAME_KEY").startswith("❌ APIFRAME_KEY: apiframe refused the key")
+        assert (await check_line(env, tmp_path, "APIFRAME_KEY", exit_code=1)).startswith(
+            "❌ APIFRAME_KEY: apiframe refused the key"
+        )
 
 
 async def test_sunoapi_org_credits_a_refused_key_and_an_unreachable_reseller(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeSunoApiOrg(PROVIDER_KEY, credits=480) as org:
-        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
-        del env["SUNOAPI_KEY"]
-        env |= {"SUNOAPI_ORG_KEY": PROVIDER_KEY, "SUNOAPI_ORG_BASE_URL": org.base_url}
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "SUNOAPI_ORG_KEY") == "✅ SUNOAPI_ORG_KEY: accepted by sunoapi.org, 480 credits left"
+        env = provider_env(
+            discord, suno, tmp_path, {"SUNOAPI_ORG_KEY": PROVIDER_KEY, "SUNOAPI_ORG_BASE_URL": org.base_url}
+        )
+        assert await check_line(env, tmp_path, "SUNOAPI_ORG_KEY", exit_code=0) == (
+            "✅ SUNOAPI_ORG_KEY: accepted by sunoapi.org, 480 credits left"
+        )
         org.credits = 0
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and "no credits are left" in line(lines, "SUNOAPI_ORG_KEY")
+        assert "no credits are left" in await check_line(env, tmp_path, "SUNOAPI_ORG_KEY", exit_code=1)
         org.api_key = "revoked"
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and line(lines, "SUNOAPI_ORG_KEY").startswith(
+        assert (await check_line(env, tmp_path, "SUNOAPI_ORG_KEY", exit_code=1)).startswith(
             "❌ SUNOAPI_ORG_KEY: sunoapi.org refused the key"
         )
-        port = closed_port()
-        code, lines = await check({**env, "SUNOAPI_ORG_BASE_URL": f"http://127.0.0.1:{port}"}, tmp_path)
-        assert code == 1 and line(lines, "sunoapi.org unreachable").startswith(
-            f"❌ sunoapi.org unreachable at http://127.0.0.1:{port}"
-        )
+        await check_unreachable(env, tmp_path, "SUNOAPI_ORG_BASE_URL", "sunoapi.org")
 
 
 async def test_a_database_that_cannot_be_used(tmp_path: Path) -> None:
@@ -199,17 +226,20 @@ async def test_a_database_that_cannot_be_used(tmp_path: Path) -> None:
 
 
 async def test_beside_a_running_bot_with_webhooks(tmp_path: Path) -> None:
-    database, port = tmp_path / "encore.db", closed_port()
+    port = free_port()
     async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframe(PROVIDER_KEY) as apiframe:
-        env = sunoapi_env(discord, suno, database)
-        del env["SUNOAPI_KEY"]
-        env |= {
-            "APIFRAME_KEY": PROVIDER_KEY,
-            "APIFRAME_BASE_URL": apiframe.base_url,
-            "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-            "WEBHOOK_HOST": "127.0.0.1",
-            "WEBHOOK_PORT": str(port),
-        }
+        env = provider_env(
+            discord,
+            suno,
+            tmp_path,
+            {
+                "APIFRAME_KEY": PROVIDER_KEY,
+                "APIFRAME_BASE_URL": apiframe.base_url,
+                "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+                "WEBHOOK_HOST": "127.0.0.1",
+                "WEBHOOK_PORT": str(port),
+            },
+        )
         code, lines = await check(env, tmp_path)
         assert code == 0  # before the first start: nothing to reach yet, and not a failure
         assert line(lines, "PUBLIC_WEBHOOK_URL").startswith("ℹ️ PUBLIC_WEBHOOK_URL: not checked, Encore is not running")
@@ -246,40 +276,35 @@ async def test_a_postgresql_database(tmp_path: Path) -> None:
 
 async def test_apiframe_v2_credits_an_inactive_key_and_an_unreachable_api(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeApiframeV2(PROVIDER_KEY, credits=77) as api:
-        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
-        del env["SUNOAPI_KEY"]
-        env |= {"APIFRAME_V2_KEY": PROVIDER_KEY, "APIFRAME_V2_BASE_URL": api.base_url}
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "APIFRAME_V2_KEY") == "✅ APIFRAME_V2_KEY: accepted by apiframe v2, 77 credits left"
+        env = provider_env(
+            discord, suno, tmp_path, {"APIFRAME_V2_KEY": PROVIDER_KEY, "APIFRAME_V2_BASE_URL": api.base_url}
+        )
+        assert await check_line(env, tmp_path, "APIFRAME_V2_KEY", exit_code=0) == (
+            "✅ APIFRAME_V2_KEY: accepted by apiframe v2, 77 credits left"
+        )
         assert api.calls("/v2/me")[0].headers["x-api-key"] == PROVIDER_KEY
         api.inactive = True
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and line(lines, "APIFRAME_V2_KEY").startswith(
+        assert (await check_line(env, tmp_path, "APIFRAME_V2_KEY", exit_code=1)).startswith(
             "❌ APIFRAME_V2_KEY: apiframe v2 refused the key"
         )
-        port = closed_port()
-        code, lines = await check({**env, "APIFRAME_V2_BASE_URL": f"http://127.0.0.1:{port}"}, tmp_path)
-        assert code == 1 and line(lines, "apiframe v2 unreachable").startswith(
-            f"❌ apiframe v2 unreachable at http://127.0.0.1:{port}"
-        )
+        await check_unreachable(env, tmp_path, "APIFRAME_V2_BASE_URL", "apiframe v2")
 
 
 async def test_suno_api_limits_with_and_without_a_proxy_key_and_suno_unreachable(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, fast_sunoapi() as suno, FakeSunoApiSelfHosted(credits=40) as instance:
-        env = sunoapi_env(discord, suno, tmp_path / "encore.db")
-        del env["SUNOAPI_KEY"]
-        env |= {"SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": instance.base_url}
-        code, lines = await check(env, tmp_path)
-        assert code == 0
-        assert line(lines, "suno-api (no key)") == "✅ suno-api (no key): accepted by suno-api, 40 credits left"
+        env = provider_env(
+            discord, suno, tmp_path, {"SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": instance.base_url}
+        )
+        assert await check_line(env, tmp_path, "suno-api (no key)", exit_code=0) == (
+            "✅ suno-api (no key): accepted by suno-api, 40 credits left"
+        )
         instance.api_key = "proxy-key"  # now behind a proxy that wants a key
-        code, lines = await check(env, tmp_path)
-        assert code == 1 and "suno-api refused the key" in line(lines, "suno-api (no key)")
-        code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
-        assert code == 0 and line(lines, "SUNO_API_KEY") == "✅ SUNO_API_KEY: accepted by suno-api, 40 credits left"
+        assert "suno-api refused the key" in await check_line(env, tmp_path, "suno-api (no key)", exit_code=1)
+        keyed = {**env, "SUNO_API_KEY": "proxy-key"}
+        assert await check_line(keyed, tmp_path, "SUNO_API_KEY", exit_code=0) == (
+            "✅ SUNO_API_KEY: accepted by suno-api, 40 credits left"
+        )
         instance.suno_down = True
-        code, lines = await check({**env, "SUNO_API_KEY": "proxy-key"}, tmp_path)
-        assert code == 1 and line(lines, "suno-api unreachable").startswith(
+        assert (await check_line(keyed, tmp_path, "suno-api unreachable", exit_code=1)).startswith(
             f"❌ suno-api unreachable at {instance.base_url}: suno_api is down: HTTP 503 on /api/get_limit"
         )

@@ -50,7 +50,7 @@ async def test_queue_cancel_and_manager_view(tmp_path: Path) -> None:
             assert custom_ids(view) == ["encore:cancel:2", "encore:cancel:3"]
 
             stranger = await discord.click_button(view.id, "encore:cancel:2", user_id=OTHER_USER_ID)
-            assert "not yours" in (await stranger.wait_original()).content
+            assert "not yours" in (await stranger.wait_followup()).content
             cancel = await discord.click_button(view.id, "encore:cancel:2")
             await cancel.wait_response()
             edited = await mine.wait_original(lambda m: "Cancelled task #2" in m.content)

@@ -34,7 +34,7 @@ async def test_settings_are_for_managers_and_change_where_and_how_much(tmp_path:
                 subcommand="settings",
                 user_id=OWNER_ID,
             )
-            saved = await changed.wait_original()
+            saved = await changed.wait_original(lambda message: not message.loading)
             assert saved.ephemeral and saved.content == "✅ Saved."
             fields = {field["name"]: field["value"] for field in saved.embeds[0]["fields"]}
             assert fields["Results channel"] == f"<#{results}>"
@@ -63,7 +63,8 @@ async def test_settings_are_for_managers_and_change_where_and_how_much(tmp_path:
             reset = await discord.invoke_command(
                 "encore", {"results_here": True, "daily_default": True}, subcommand="settings", user_id=OWNER_ID
             )
-            fields = {field["name"]: field["value"] for field in (await reset.wait_original()).embeds[0]["fields"]}
+            reply = await reset.wait_original(lambda m: not m.loading)
+            fields = {field["name"]: field["value"] for field in reply.embeds[0]["fields"]}
             assert fields["Results channel"] == "where the command was typed"
             assert fields["Daily songs for the server"] == "no limit (the bot's default)"
             again = await discord.invoke_command("generate", {"prompt": "one more"})

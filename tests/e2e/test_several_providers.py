@@ -9,9 +9,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.harness import PROVIDER_KEY, eventually, provider_env
+from tests.e2e.harness import PROVIDER_KEY, eventually, free_port, provider_env
 from tests.e2e.test_generate import clip_ids
-from tests.e2e.test_webhooks import free_port
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeSunoApi
 from tests.fakes.sunoapi_org import FakeSunoApiOrg

@@ -38,7 +38,7 @@ async def test_stars_across_a_restart_repost_the_result_exactly_once(tmp_path: P
             changed = await discord.invoke_command(
                 "encore", {"showcase_channel": showcase, "star_threshold": 3}, subcommand="settings", user_id=OWNER_ID
             )
-            assert "✅ Saved." in (await changed.wait_original()).content
+            assert "✅ Saved." in (await changed.wait_original(lambda m: not m.loading)).content
             empty = await discord.invoke_command("top", {})
             board = (await empty.wait_original()).embeds[0]
             assert board["title"].endswith("this week") and "No song has a ⭐ yet" in board["description"]

@@ -53,8 +53,8 @@ async def test_pages_off_by_default_then_a_page_per_song_until_deleted(tmp_path:
             turned_on = await discord.invoke_command(
                 "encore", {"pages": "on", "gallery": "on"}, subcommand="settings", user_id=OWNER_ID
             )
-            answer = await turned_on.wait_response()
-            fields = {field["name"]: field["value"] for field in answer.data["embeds"][0]["fields"]}
+            answer = await turned_on.wait_original(lambda message: not message.loading)
+            fields = {field["name"]: field["value"] for field in answer.embeds[0]["fields"]}
             gallery = re.search(rf"{PUBLIC_URL}/g/([A-Za-z0-9_-]+)", fields["Song pages"])
             assert gallery and fields["Song pages"].startswith("on")
 
@@ -114,7 +114,7 @@ async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tm
             assert running.bot.web_server is not None
             base = f"http://127.0.0.1:{running.bot.web_server.port}"
             turned_on = await discord.invoke_command("encore", {"pages": "on"}, subcommand="settings", user_id=OWNER_ID)
-            await turned_on.wait_response()
+            await turned_on.wait_original(lambda message: not message.loading)  # answered once saved
             chain = await make_chain(discord)
             for result in chain.results:
                 await delivered(running.bot, result)

@@ -13,7 +13,7 @@ from tests.fakes.discord import GUILD_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
 
 ROOT = Path(__file__).resolve().parents[2]
-GUILDS_INTENT, GUILD_REACTIONS_INTENT = 1 << 0, 1 << 10
+GUILDS_INTENT, GUILD_VOICE_STATES_INTENT, GUILD_REACTIONS_INTENT = 1 << 0, 1 << 7, 1 << 10
 
 
 async def test_global_commands_are_synced_only_when_they_change(tmp_path: Path) -> None:
@@ -71,13 +71,13 @@ async def test_a_restart_keeps_to_the_submit_limit(tmp_path: Path) -> None:
         assert second.time - first.time >= 1.0
 
 
-async def test_the_gateway_asks_only_for_servers_and_reactions(tmp_path: Path) -> None:
-    """No messages, typing, presences, members, voice or DMs: Discord sends nothing Encore would not read."""
+async def test_the_gateway_asks_only_for_servers_reactions_and_voice_states(tmp_path: Path) -> None:
+    """No messages, typing, presences, members or DMs: Discord sends nothing Encore would not read."""
     async with FakeDiscord() as discord:
         settings = settings_for(discord, tmp_path / "encore.db", {"SUNOAPI_KEY": PROVIDER_KEY})
         async with running_bot(discord, settings):
             [session] = discord._sessions.values()
-            assert session.intents == GUILDS_INTENT | GUILD_REACTIONS_INTENT
+            assert session.intents == GUILDS_INTENT | GUILD_REACTIONS_INTENT | GUILD_VOICE_STATES_INTENT
             assert discord.identified_shards == [(0, 1)]
             channel_id = await discord.add_channel("chatter")
             await discord.flood(channel_id, 50)

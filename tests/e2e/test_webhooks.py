@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,17 +10,19 @@ from typing import Any
 import aiohttp
 
 from bot.domain.models import TaskStatus
-from bot.web.server import SECRET_META_KEY
-from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
+from bot.web.server import secret_meta_key
+from tests.e2e.harness import (
+    PROVIDER_KEY,
+    free_port,
+    is_result,
+    provider_env,
+    running_bot,
+    settings_for,
+    webhook_env,
+)
 from tests.e2e.test_extend_flow import assert_result_message
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def post_update(url: str, body: dict[str, Any], secret: str) -> tuple[int, Any]:
@@ -41,16 +42,10 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
         settings = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                **provider_env(apiframe),
-                "PUBLIC_WEBHOOK_URL": public,
-                "WEBHOOK_HOST": "127.0.0.1",
-                "WEBHOOK_PORT": str(port),
-                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
-            },
+            {**provider_env(apiframe), **webhook_env(port)},
         )
         async with running_bot(discord, settings) as running:
-            secret = await running.bot.store.get_meta(SECRET_META_KEY)
+            secret = await running.bot.store.get_meta(secret_meta_key("apiframe"))
             assert secret and len(secret) >= 32
             await discord.invoke_command("extend", {"song": song, "task": parent, "at": "30", "prompt": "faster"})
             submit = await apiframe.wait_for_submit()
@@ -122,13 +117,7 @@ async def test_a_task_submitted_before_webhooks_were_on_is_still_polled(tmp_path
         with_webhooks = settings_for(
             discord,
             tmp_path / "encore.db",
-            {
-                **provider_env(apiframe),
-                "PUBLIC_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-                "WEBHOOK_HOST": "127.0.0.1",
-                "WEBHOOK_PORT": str(port),
-                "WEBHOOK_POLL_INTERVAL_SECONDS": "600",
-            },
+            {**provider_env(apiframe), **webhook_env(port)},
         )
         async with running_bot(discord, with_webhooks):
             result = await discord.wait_for_message(CHANNEL_ID, is_result)

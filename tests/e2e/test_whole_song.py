@@ -140,7 +140,8 @@ async def test_the_whole_song_of_a_three_part_chain_is_posted_once_as_a_reply(tm
             ]
             assert whole.allowed_mentions == {"parse": []}
             assert [button["custom_id"] for row in whole.components for button in row["components"]] == [
-                f"encore:wextend:{chain.clips[-1]}"
+                f"encore:wextend:{chain.clips[-1]}",
+                f"encore:listen-whole:{chain.clips[-1]}",
             ]
 
             again = await discord.click_button(last.id, f"encore:whole:{chain.clips[-1]}", user_id=OTHER_USER_ID)
@@ -318,7 +319,7 @@ async def test_with_the_auto_setting_every_extensions_whole_song_follows_its_res
             changed = await discord.invoke_command(
                 "encore", {"whole_song_auto": True}, subcommand="settings", user_id=OWNER_ID
             )
-            saved = await changed.wait_original()
+            saved = await changed.wait_original(lambda m: not m.loading)
             fields = {field["name"]: field["value"] for field in saved.embeds[0]["fields"]}
             assert fields["Whole songs"] == "posted after every extension, unasked"
             chain = await make_chain(discord)
@@ -341,7 +342,7 @@ async def test_an_automatic_whole_song_that_cannot_be_made_says_so_under_its_res
             changed = await discord.invoke_command(
                 "encore", {"whole_song_auto": True}, subcommand="settings", user_id=OWNER_ID
             )
-            await changed.wait_original()
+            await changed.wait_original(lambda m: not m.loading)  # saved
             await discord.invoke_command("extend", {"song": ROOT, "at": str(CUTS[0]), "lyrics": "la"})
             result = await discord.wait_for_message(CHANNEL_ID, new_result([]))
             notices = await discord.wait_until(

@@ -20,8 +20,6 @@ It follows the "apiframe v2" section of /work/shared/PROVIDERS.md. Choices where
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -31,9 +29,9 @@ import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import web
 
 from tests.fakes.fields import Refused, boolean, json_object, only, text
 from tests.fakes.providers import (
@@ -45,7 +43,6 @@ from tests.fakes.providers import (
     StepLike,
     WebhookDelivery,
     _duration,
-    _Feed,
 )
 
 MODELS = ("V4", "V4_5", "V4_5ALL", "V4_5PLUS", "V5", "V5_5")
@@ -114,25 +111,9 @@ class FakeApiframeV2(FakeProvider):
         # track id -> (job id, model, duration) of every track the account's jobs made
         self.tracks: dict[str, tuple[str, str, float]] = {}
         self._webhook_routes: dict[str, str] = {}
-        self._webhooks: _Feed[WebhookDelivery] = _Feed()
-        # each delivery with the exact bytes and headers it is sent with
-        self._webhook_queue: asyncio.Queue[tuple[WebhookDelivery, bytes, dict[str, str]]] = asyncio.Queue()
-        self._webhook_worker: asyncio.Task[None] | None = None
+        self._webhooks = self._webhook_sender(timeout=15, route=self._local)
 
-    # lifecycle and webhooks
-
-    async def start(self) -> Self:
-        await super().start()
-        self._webhook_worker = asyncio.create_task(self._deliver_webhooks())
-        return self
-
-    async def close(self) -> None:
-        if self._webhook_worker is not None:
-            self._webhook_worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._webhook_worker
-            self._webhook_worker = None
-        await super().close()
+    # webhooks
 
     def route_webhooks(self, public: str, local: str) -> None:
         """Deliver webhooks for URLs under `public` (https) to the same path under `local`: a TLS proxy's job."""
@@ -140,10 +121,10 @@ class FakeApiframeV2(FakeProvider):
 
     @property
     def webhooks(self) -> list[WebhookDelivery]:
-        return self._webhooks.items
+        return self._webhooks.delivered.items
 
     async def wait_for_webhook(self, job_id: str | None = None, timeout: float = 10.0) -> WebhookDelivery:
-        return await self._webhooks.take(lambda delivery: job_id in (None, delivery.task_id), timeout)
+        return await self._webhooks.take(job_id, timeout)
 
     def seed_job(self, *, model: str = "V5", durations: Sequence[float] = (180.0, 150.0)) -> FakeTask:
         """A completed generate job made elsewhere (on apiframe's dashboard): extends may name it."""
@@ -178,24 +159,7 @@ class FakeApiframeV2(FakeProvider):
         raw = json.dumps(self.webhook_body(task, event)).encode()
         headers = {"X-Webhook-Signature": signature(self.api_key, raw), "X-Webhook-Event": event}
         delivery = WebhookDelivery(task.task_id, url, json.loads(raw), None)
-        self._webhook_queue.put_nowait((delivery, raw, headers))
-
-    async def _deliver_webhooks(self) -> None:
-        async with ClientSession(timeout=ClientTimeout(total=15)) as session:
-            while True:
-                delivery, raw, headers = await self._webhook_queue.get()
-                delivery.time = self.clock()
-                try:
-                    async with session.post(
-                        self._local(delivery.url),
-                        data=raw,
-                        headers={**headers, "Content-Type": "application/json"},
-                    ) as response:
-                        await response.read()
-                        delivery.response_status = response.status
-                except (ClientError, TimeoutError) as error:
-                    delivery.error = repr(error)
-                self._webhooks.append(delivery)
+        self._webhooks.send(delivery, raw=raw, headers=headers)
 
     def _local(self, url: str) -> str:
         for public, local in self._webhook_routes.items():

@@ -177,6 +177,54 @@ class _Feed(Generic[T]):
                 await self._added.wait()
 
 
+class WebhookSender:
+    """POSTs a fake's webhooks (callbacks) one at a time in the order they were sent, as the providers do: each
+    attempt is timed by `clock` when it starts and recorded with its answer's status (or its error) when done."""
+
+    def __init__(self, clock: Clock, *, timeout: float, route: Callable[[str], str] = lambda url: url) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        self.route = route  # the URL actually POSTed to, from the one the task names (looked up at delivery)
+        self.delivered: _Feed[WebhookDelivery] = _Feed()
+        self._queue: asyncio.Queue[tuple[WebhookDelivery, bytes, dict[str, str]]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._deliver())
+
+    async def close(self) -> None:
+        """Stop sending; deliveries still queued are dropped."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    def send(
+        self, delivery: WebhookDelivery, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        """Queue `delivery`: its body as JSON, or `raw` (the exact bytes a signature was made over)."""
+        body = raw if raw is not None else json.dumps(delivery.body).encode()
+        self._queue.put_nowait((delivery, body, {**(headers or {}), "Content-Type": "application/json"}))
+
+    async def take(self, task_id: str | None, timeout: float) -> WebhookDelivery:
+        """The oldest finished delivery (of `task_id`, if given) not yet taken."""
+        return await self.delivered.take(lambda delivery: task_id in (None, delivery.task_id), timeout)
+
+    async def _deliver(self) -> None:
+        async with ClientSession(timeout=ClientTimeout(total=self.timeout)) as session:
+            while True:
+                delivery, body, headers = await self._queue.get()
+                delivery.time = self.clock()
+                try:
+                    async with session.post(self.route(delivery.url), data=body, headers=headers) as response:
+                        await response.read()
+                        delivery.response_status = response.status
+                except (ClientError, TimeoutError) as error:
+                    delivery.error = repr(error)
+                self.delivered.append(delivery)
+
+
 @functools.cache
 def _tone_block() -> bytes:
     """One second of a real 128 kbit/s mono MP3 (a 440 Hz tone), without a header frame, so blocks can be chained."""
@@ -263,6 +311,7 @@ class FakeProvider:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._senders: list[WebhookSender] = []
         self._port = 0  # any free port at first, then the same one
 
     # lifecycle
@@ -295,10 +344,15 @@ class FakeProvider:
         host, port = runner.addresses[0][:2]
         self._runner, self._port = runner, port
         self._base_url = f"http://{host}:{port}"
+        for sender in self._senders:
+            sender.start()
         return self
 
     async def close(self) -> None:
-        """Stop serving; requests held by an injected delay get their connection reset."""
+        """Stop serving; requests held by an injected delay get their connection reset, webhooks still queued are
+        dropped."""
+        for sender in self._senders:
+            await sender.close()
         self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -306,6 +360,12 @@ class FakeProvider:
 
     async def __aenter__(self) -> Self:
         return await self.start()
+
+    def _webhook_sender(self, *, timeout: float, route: Callable[[str], str] = lambda url: url) -> WebhookSender:
+        """A sender of this fake's webhooks (callbacks), started and stopped with the fake."""
+        sender = WebhookSender(self.clock, timeout=timeout, route=route)
+        self._senders.append(sender)
+        return sender
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
@@ -865,34 +925,17 @@ class FakeApiframe(FakeProvider):
     ) -> None:
         super().__init__(api_key, script=script, audio_size=audio_size, clock=clock)
         self.webhook_duplicates = webhook_duplicates
-        self.webhook_timeout = webhook_timeout
         self.credits = credits
         self.credits_per_submit = credits_per_submit
         self.email = email
         self.plan = plan
-        self._webhooks: _Feed[WebhookDelivery] = _Feed()
         self.media_uploads: list[str] = []  # ids of files sent to `/upload-audio`, served on the CDN
-        self._webhook_queue: asyncio.Queue[WebhookDelivery] = asyncio.Queue()
-        self._webhook_worker: asyncio.Task[None] | None = None
+        self._webhooks = self._webhook_sender(timeout=webhook_timeout)
 
     @property
     def webhooks(self) -> list[WebhookDelivery]:
         """Every webhook delivery attempt, in delivery order."""
-        return self._webhooks.items
-
-    async def start(self) -> Self:
-        await super().start()
-        self._webhook_worker = asyncio.create_task(self._deliver_webhooks())
-        return self
-
-    async def close(self) -> None:
-        """Stop serving; webhooks still queued are dropped."""
-        if self._webhook_worker is not None:
-            self._webhook_worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._webhook_worker
-            self._webhook_worker = None
-        await super().close()
+        return self._webhooks.delivered.items
 
     def seed_task(self, task_id: str, songs: Sequence[str] | None = None) -> FakeTask:
         """A finished task the bot never submitted (e.g. a song made on the website)."""
@@ -908,7 +951,7 @@ class FakeApiframe(FakeProvider):
 
     async def wait_for_webhook(self, task_id: str | None = None, timeout: float = 10.0) -> WebhookDelivery:
         """The oldest finished delivery (of `task_id`, if given) not yet returned by this method."""
-        return await self._webhooks.take(lambda w: task_id in (None, w.task_id), timeout)
+        return await self._webhooks.take(task_id, timeout)
 
     def _changed(self, task: FakeTask) -> None:
         url = task.request.get("webhook_url")
@@ -917,24 +960,9 @@ class FakeApiframe(FakeProvider):
         secret = task.request.get("webhook_secret")
         secret = secret if isinstance(secret, str) else None
         body = self._render(task, task.current)
+        headers = {"x-webhook-secret": secret} if secret is not None else {}
         for _ in range(2 if self.webhook_duplicates else 1):
-            self._webhook_queue.put_nowait(WebhookDelivery(task.task_id, url, body, secret))
-
-    async def _deliver_webhooks(self) -> None:
-        """POST queued webhooks one at a time; each attempt is timed and recorded when done."""
-        async with ClientSession(timeout=ClientTimeout(total=self.webhook_timeout)) as session:
-            while True:
-                delivery = await self._webhook_queue.get()
-                delivery.time = self.clock()
-                secret = delivery.secret
-                headers = {"x-webhook-secret": secret} if secret is not None else {}
-                try:
-                    async with session.post(delivery.url, json=delivery.body, headers=headers) as response:
-                        await response.read()
-                        delivery.response_status = response.status
-                except (ClientError, TimeoutError) as exc:
-                    delivery.error = repr(exc)
-                self._webhooks.append(delivery)
+            self._webhooks.send(WebhookDelivery(task.task_id, url, body, secret), headers=headers)
 
     def _routes(self) -> list[web.RouteDef]:
         return [

@@ -21,8 +21,6 @@ silent are stated here:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import json
 import math
@@ -30,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from mutagen import MutagenError
@@ -46,7 +44,6 @@ from tests.fakes.providers import (
     WebhookDelivery,
     _body,
     _duration,
-    _Feed,
 )
 
 Vendor = Literal["sunoapi_org", "kie"]
@@ -79,23 +76,7 @@ EXTEND_FIELDS = frozenset(
         "personaId",
     }
 )
-GENERATE_FIELDS = frozenset(
-    {
-        "customMode",
-        "instrumental",
-        "model",
-        "callBackUrl",
-        "prompt",
-        "style",
-        "title",
-        "negativeTags",
-        "vocalGender",
-        "styleWeight",
-        "weirdnessConstraint",
-        "audioWeight",
-        "personaId",
-    }
-)
+GENERATE_FIELDS = (EXTEND_FIELDS - {"defaultParamFlag", "audioId", "continueAt"}) | {"customMode", "instrumental"}
 UPLOAD_EXTEND_FIELDS = (EXTEND_FIELDS - {"audioId"}) | {"uploadUrl", "instrumental"}
 MAX_UPLOAD_SECONDS = 8 * 60
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -168,41 +149,24 @@ class FakeSunoApiOrg(FakeProvider):
         self.polls_per_task = polls_per_task
         self.poll_window = poll_window
         self.credits = credits
-        self.callback_timeout = callback_timeout
         self.rate_limit_violations: list[tuple[str, float]] = []
         # clip id -> (model, duration) of every clip the account has
         self.clips: dict[str, tuple[str, float]] = {}
         self.uploads: list[str] = []  # every uploadUrl fetched for an upload-extend
         self._recent_submits: deque[float] = deque()
         self._recent_polls: dict[str, deque[float]] = {}
-        self._callbacks: _Feed[WebhookDelivery] = _Feed()
-        self._callback_queue: asyncio.Queue[WebhookDelivery] = asyncio.Queue()
-        self._callback_worker: asyncio.Task[None] | None = None
+        self._callbacks = self._webhook_sender(timeout=callback_timeout)
 
-    # lifecycle and callbacks
-
-    async def start(self) -> Self:
-        await super().start()
-        self._callback_worker = asyncio.create_task(self._deliver_callbacks())
-        return self
-
-    async def close(self) -> None:
-        """Stop serving; callbacks still queued are dropped."""
-        if self._callback_worker is not None:
-            self._callback_worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._callback_worker
-            self._callback_worker = None
-        await super().close()
+    # callbacks
 
     @property
     def callbacks(self) -> list[WebhookDelivery]:
         """Every callback attempt, in delivery order."""
-        return self._callbacks.items
+        return self._callbacks.delivered.items
 
     async def wait_for_callback(self, task_id: str | None = None, timeout: float = 10.0) -> WebhookDelivery:
         """The oldest finished callback (of `task_id`, if given) not yet returned by this method."""
-        return await self._callbacks.take(lambda c: task_id in (None, c.task_id), timeout)
+        return await self._callbacks.take(task_id, timeout)
 
     def seed_clip(self, clip_id: str, *, model: str = "V5", duration: float = 180.0) -> None:
         """A song of this account made elsewhere (on suno.com): extends may name it."""
@@ -222,20 +186,7 @@ class FakeSunoApiOrg(FakeProvider):
             return
         url = task.request.get("callBackUrl")
         if isinstance(url, str):
-            self._callback_queue.put_nowait(WebhookDelivery(task.task_id, url, self.callback_body(task), None))
-
-    async def _deliver_callbacks(self) -> None:
-        async with ClientSession(timeout=ClientTimeout(total=self.callback_timeout)) as session:
-            while True:
-                delivery = await self._callback_queue.get()
-                delivery.time = self.clock()
-                try:
-                    async with session.post(delivery.url, json=delivery.body) as response:
-                        await response.read()
-                        delivery.response_status = response.status
-                except (ClientError, TimeoutError) as error:
-                    delivery.error = repr(error)
-                self._callbacks.append(delivery)
+            self._callbacks.send(WebhookDelivery(task.task_id, url, self.callback_body(task), None))
 
     # the API
 
@@ -290,14 +241,8 @@ class FakeSunoApiOrg(FakeProvider):
         custom, instrumental = _boolean(body, "customMode"), _boolean(body, "instrumental")
         model = _model(body)
         _callback_url(body)
-        prompt_limit, style_limit, title_limit = LIMITS[model]
         if custom:
-            _text(body, "style", style_limit)
-            _text(body, "title", title_limit)
-            if not instrumental:
-                _text(body, "prompt", prompt_limit)
-            elif "prompt" in body:
-                _text(body, "prompt", prompt_limit, required=False)
+            _custom_texts(body, model, prompt_required=not instrumental)
         else:
             _text(body, "prompt", DESCRIPTION_LIMIT)
             for name in ("style", "title"):
@@ -321,18 +266,8 @@ class FakeSunoApiOrg(FakeProvider):
         if model != source[0]:
             raise Refused(400, "Model version must be consistent with the source music")
         if defaults:
-            prompt_limit, style_limit, title_limit = LIMITS[model]
-            _text(body, "prompt", prompt_limit)
-            _text(body, "style", style_limit)
-            _text(body, "title", title_limit)
-            at = body.get("continueAt")
-            self.continue_at_types.append(type(at).__name__)
-            if (
-                not isinstance(at, int | float)
-                or isinstance(at, bool)
-                or not (math.isfinite(at) and 0 < at < source[1])
-            ):
-                raise Refused(400, f"continueAt must be a number of seconds above 0 and below {source[1]:g}")
+            _custom_texts(body, model)
+            _continue_at(self, body, source[1])
         self._charge()
         return {"taskId": self._make(record, "extend", body, model).task_id}
 
@@ -350,10 +285,7 @@ class FakeSunoApiOrg(FakeProvider):
         if seconds > MAX_UPLOAD_SECONDS:
             raise Refused(400, "the audio must be at most 8 minutes")
         if defaults:
-            prompt_limit, style_limit, title_limit = LIMITS[model]
-            _text(body, "prompt", prompt_limit, required=not instrumental)
-            _text(body, "style", style_limit)
-            _text(body, "title", title_limit)
+            _custom_texts(body, model, prompt_required=not instrumental)
             _continue_at(self, body, seconds)
         self._charge()
         self.uploads.append(url)
@@ -461,6 +393,14 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = True)
         raise Refused(400, f"{name} is required")
     if len(value) > limit:
         raise Refused(413, f"{name} is longer than {limit} characters")
+
+
+def _custom_texts(body: dict[str, Any], model: str, *, prompt_required: bool = True) -> None:
+    """The texts of custom mode (and of an extend with its own parameters), each within the model's limit."""
+    prompt_limit, style_limit, title_limit = LIMITS[model]
+    _text(body, "prompt", prompt_limit, required=prompt_required)
+    _text(body, "style", style_limit)
+    _text(body, "title", title_limit)
 
 
 def _continue_at(fake: FakeSunoApiOrg, body: dict[str, Any], duration: float) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.fakes.apiframe_v2 import FakeApiframeV2
+from tests.support.webhooks import webhook_receiver
 
 KEY = "afk_fake-key"
 
@@ -132,19 +132,8 @@ async def test_no_credits_is_402_and_a_failed_job_refunds(fake: FakeApiframeV2) 
 async def test_webhooks_are_signed_with_the_hmac_of_the_raw_body_under_the_sha256_of_the_key(
     fake: FakeApiframeV2,
 ) -> None:
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def receive(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    fake.route_webhooks("https://encore.example", f"http://127.0.0.1:{runner.addresses[0][1]}")
-    try:
+    async with webhook_receiver() as (url, received):
+        fake.route_webhooks("https://encore.example", url.removesuffix("/hook"))
         body = {
             "prompt": "x",
             "model": "suno",
@@ -156,11 +145,9 @@ async def test_webhooks_are_signed_with_the_hmac_of_the_raw_body_under_the_sha25
         fake.advance(job_id)
         await fake.wait_for_webhook(job_id)
         await fake.wait_for_webhook(job_id)
-    finally:
-        await runner.cleanup()
     key = hashlib.sha256(KEY.encode()).hexdigest().encode()
     events = []
-    for headers, raw in received:
-        assert headers["X-Webhook-Signature"] == hmac.new(key, raw, hashlib.sha256).hexdigest()
-        events.append(headers["X-Webhook-Event"])
+    for post in received:
+        assert post.headers["x-webhook-signature"] == hmac.new(key, post.raw, hashlib.sha256).hexdigest()
+        events.append(post.headers["x-webhook-event"])
     assert events == ["progress", "completed"]

@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.fakes.providers import FakeApiframe, FakeSunoApi, Step
+from tests.support.webhooks import webhook_receiver
 
 KEY = "sk-test"
 SUNO_BAD_KEY = {
@@ -91,30 +89,6 @@ async def imagine(session: aiohttp.ClientSession, fake: FakeApiframe, **extra: A
     status, answer = await frame(session, fake, "suno-imagine", body)
     assert status == 200
     return str(answer["task_id"])
-
-
-Received = list[tuple[dict[str, str], Any]]
-
-
-@asynccontextmanager
-async def webhook_receiver(status: int = 200) -> AsyncIterator[tuple[str, Received]]:
-    """A tiny server that records webhook POSTs (headers, JSON); yields (url, received)."""
-    received: Received = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(({k.lower(): v for k, v in request.headers.items()}, await request.json()))
-        return web.Response(status=status)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/hook", received
-    finally:
-        await runner.cleanup()
 
 
 # sunoapi.co
@@ -412,8 +386,8 @@ async def test_apiframe_webhooks_follow_every_change() -> None:
         ]
         assert [d.body.get("percentage") for d in deliveries[1:4]] == [20, "56%", 90]
         assert all(d.response_status == 200 and d.error is None for d in deliveries)
-        assert [b for _, b in received] == [d.body for d in deliveries]
-        assert all(h["x-webhook-secret"] == "s3cret" for h, _ in received)
+        assert [post.json() for post in received] == [d.body for d in deliveries]
+        assert all(post.headers["x-webhook-secret"] == "s3cret" for post in received)
 
 
 @pytest.mark.asyncio
@@ -427,7 +401,7 @@ async def test_apiframe_webhook_duplicates_and_failures_are_recorded() -> None:
         fake.advance(task_id)
         first, second = [await fake.wait_for_webhook(timeout=2) for _ in range(2)]
         assert first.body == second.body and first.body["status"] == "finished"
-        assert first.response_status == 500 and "x-webhook-secret" not in received[0][0]
+        assert first.response_status == 500 and "x-webhook-secret" not in received[0].headers
 
         fake.inject("/dead-hook", reset_connection=True)
         dead = await imagine(s, fake, webhook_url=f"{fake.base_url}/dead-hook")

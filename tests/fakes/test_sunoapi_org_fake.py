@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.fakes.sunoapi_org import FakeSunoApiOrg
+from tests.support.webhooks import webhook_receiver
 
 KEY = "fake-key"
 SOURCE = str(uuid.uuid4())
@@ -90,31 +90,17 @@ async def test_the_key_then_the_rate_limit_then_credits(vendor: Any, rate_code: 
 
 
 async def test_record_info_is_limited_per_task_and_callbacks_are_unsigned_snake_case(fake: FakeSunoApiOrg) -> None:
-    received: list[tuple[dict[str, str], Any]] = []
-
-    async def receive(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.json()))
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_post("/cb", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
-        answer = await call(fake, "/api/v1/generate/extend", {**EXTEND, "callBackUrl": f"http://127.0.0.1:{port}/cb"})
+    async with webhook_receiver() as (url, received):
+        answer = await call(fake, "/api/v1/generate/extend", {**EXTEND, "callBackUrl": url})
         task_id = answer["data"]["taskId"]
         codes = [(await call(fake, f"/api/v1/generate/record-info?taskId={task_id}"))["code"] for _ in range(4)]
         assert codes == [200, 200, 200, 430]
         for _ in range(3):
             await fake.wait_for_callback(task_id)
-    finally:
-        await runner.cleanup()
-    kinds = [body["data"]["callbackType"] for _, body in received]
+    kinds = [post.json()["data"]["callbackType"] for post in received]
     assert kinds == ["text", "first", "complete"]
-    headers, complete = received[-1]
-    assert not any(name.lower().startswith(("x-", "authorization")) for name in headers)  # nothing signed
+    complete = received[-1].json()
+    assert not any(name.startswith(("x-", "authorization")) for name in received[-1].headers)  # nothing signed
     track = complete["data"]["data"][0]
     assert {"id", "audio_url", "stream_audio_url", "image_url", "model_name", "duration"} <= set(track)
     assert track["model_name"] == "V5" and isinstance(track["duration"], float)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import sqlite3
 import sys
@@ -76,8 +77,16 @@ class BotProcess:
     spawned: ClassVar[list[asyncio.subprocess.Process]] = []
 
     @classmethod
-    async def spawn(cls, env: Mapping[str, str], cwd: Path, *args: str) -> BotProcess:
-        """Start `python -m bot [args]` without waiting for anything."""
+    async def spawn(
+        cls, env: Mapping[str, str], cwd: Path, *args: str, file_limit: tuple[int, int] | None = None
+    ) -> BotProcess:
+        """Start `python -m bot [args]` without waiting for anything; `file_limit` caps its open files (the soft
+        and hard RLIMIT_NOFILE), as a service manager's `LimitNOFILE=` would."""
+
+        def limit_files() -> None:
+            if file_limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, file_limit)
+
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -87,6 +96,7 @@ class BotProcess:
             env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=limit_files if file_limit is not None else None,
         )
         cls.spawned.append(process)
         bot = cls(process)
@@ -94,9 +104,9 @@ class BotProcess:
         return bot
 
     @classmethod
-    async def start(cls, env: Mapping[str, str], cwd: Path) -> BotProcess:
+    async def start(cls, env: Mapping[str, str], cwd: Path, *, file_limit: tuple[int, int] | None = None) -> BotProcess:
         """Start the bot and wait until it says it takes commands (its commands are synced by then)."""
-        bot = await cls.spawn(env, cwd)
+        bot = await cls.spawn(env, cwd, file_limit=file_limit)
         try:
             await bot.wait_for_line(READY_LINE)
         except AssertionError:

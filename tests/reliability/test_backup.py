@@ -4,6 +4,8 @@ task committed before it started; the bot's lock neither blocks the backup nor i
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -45,3 +47,35 @@ async def test_a_backup_while_tasks_are_being_written(tmp_path: Path) -> None:
         ids = [row[0] for row in db.execute("SELECT id FROM tasks ORDER BY id")]
     assert committed <= set(ids) and ids == list(range(1, len(ids) + 1))
     assert len(tasks(database)) == sent  # the bot kept every command while the copy was made
+
+
+async def test_a_backup_onto_the_live_database_or_its_files_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "encore.db"
+    database.parent.mkdir()
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        env = sunoapi_env(discord, suno, database, LOG_LEVEL="INFO")
+        bot = await BotProcess.start(env, tmp_path)
+        await discord.invoke_command("extend", extend_options("before"))
+        await discord.wait_until(lambda: len(tasks(database)) == 1)
+        (tmp_path / "link.db").symlink_to(database)
+        os.link(database, tmp_path / "hard-link.db")
+        (tmp_path / "elsewhere").mkdir()
+        targets = [
+            database,
+            Path(f"{database}-wal"),
+            Path(f"{database}-shm"),
+            Path(f"{database}-journal"),  # not there now, but SQLite's once the bot leaves WAL mode
+            tmp_path / "elsewhere" / ".." / "data" / "encore.db",
+            tmp_path / "link.db",
+            tmp_path / "hard-link.db",
+        ]
+        for target in targets:
+            backup = await BotProcess.spawn(env, tmp_path, "backup", str(target))
+            assert await backup.wait(30) == 1, backup.output
+            [line] = backup.lines
+            assert line.startswith(f"encore: backup: {target} is the database's own file"), line
+        await discord.invoke_command("extend", extend_options("after"))
+        await discord.wait_until(lambda: len(tasks(database)) == 2)
+        assert await bot.terminate() == 0
+    lyrics = [json.loads(row["request_json"])["lyrics"] for row in tasks(database)]
+    assert lyrics == ["before", "after"]  # nothing the bot wrote after the refusals was lost

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.domain.models import TaskStatus
-from tests.e2e.harness import eventually, running_bot
-from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.e2e.harness import PROVIDER_KEY, eventually, running_bot
+from tests.fakes.discord import CHANNEL_ID, OWNER_ID, USER_ID, FakeDiscord, StoredMessage
+from tests.fakes.providers import FakeApiframe
 from tests.reliability.harness import (
+    apiframe_settings,
     extend_options,
     fast_sunoapi,
     is_result,
@@ -127,3 +129,35 @@ async def test_a_database_locked_past_its_timeout_is_a_clear_error_not_a_hang(tm
                 reply = await command.wait_original(lambda message: "went wrong" in message.content, timeout=15)
         assert reply.ephemeral and "nothing was queued or charged" in reply.content
         assert suno.submits == []
+
+
+async def test_settings_and_cancel_answer_before_they_write_to_a_locked_database(tmp_path: Path) -> None:
+    """Both write: each is answered within Discord's 3 s first, then says plainly that it could not be done."""
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, FakeApiframe(PROVIDER_KEY) as apiframe:
+        apiframe.inject("/suno-imagine", status=None, delay=60)  # the first submission hangs: task 2 stays queued
+        settings = apiframe_settings(discord, apiframe, database, MAX_ACTIVE_TASKS_PER_USER="0")
+        async with running_bot(discord, settings):
+            for number in (1, 2):
+                command = await discord.invoke_command("generate", {"prompt": f"song {number}"})
+                await command.wait_original(lambda message: "task #" in message.content)
+            await discord.wait_until(lambda: apiframe.calls("/suno-imagine"))
+            queue = await discord.invoke_command("queue", {})
+            listed = await queue.wait_original()
+            with write_lock_held(database):
+                saving = await discord.invoke_command(
+                    "encore", {"star_threshold": 5}, subcommand="settings", user_id=OWNER_ID
+                )
+                cancel = await discord.click_button(listed.id, "encore:cancel:2")
+                await saving.wait_response()
+                await cancel.wait_response()
+                not_saved = await saving.wait_original(lambda message: "went wrong" in message.content, timeout=15)
+                not_cancelled = await cancel.wait_followup(lambda message: "could not cancel" in message.content)
+            assert not_saved.ephemeral and not_cancelled.ephemeral
+            assert all(i.latency is not None and i.latency < 3 for i in (saving, cancel))
+            again = await discord.click_button(listed.id, "encore:cancel:2")
+            await again.wait_response()
+            await queue.wait_original(lambda message: "Cancelled task #2" in message.content)
+            await apiframe.close()  # ends the hanging submission, so the bot stops without waiting out its grace
+        [task] = rows(database, "SELECT status FROM tasks WHERE id = 2")
+        assert task["status"] == "cancelled"

@@ -4,18 +4,11 @@ soon as Discord answers. A stop signal ends the wait at once."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
+from tests.e2e.harness import free_port
 from tests.fakes.discord import FakeDiscord
 from tests.reliability.harness import READY_LINE, BotProcess, fast_sunoapi, sunoapi_env
-
-
-def free_port() -> int:
-    """A port nothing listens on (yet)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_discord_down_at_start_then_up(tmp_path: Path) -> None:

@@ -103,9 +103,7 @@ class ApiframeProvider(Provider):
     async def credits(self) -> int | None:
         """`GET /account` → `credits`; None when the answer has no whole, non-negative number there."""
         data = self._checked(*await self._request("GET", "/account"))
-        credits = data.get("credits")
-        valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
-        return credits if valid else None
+        return answers.credits(data.get("credits"))
 
     async def upload_audio(self, audio_url: str) -> Upload:
         """`POST /suno-upload` with the track's public URL (free): apiframe fetches it and makes a song of it.

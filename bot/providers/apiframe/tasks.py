@@ -34,9 +34,11 @@ def parse_task(data: Any) -> ProviderTask:
     state = STATES.get(raw_status, ProviderState.UNKNOWN)
     clips = answers.unique(parse_song(song) for song in answers.objects(data, "songs"))
     progress = answers.percentage(data.get("percentage"))
-    if state is ProviderState.SUCCEEDED and not any(clip.audio_url for clip in clips):
+    unusable = state is ProviderState.SUCCEEDED and not any(clip.audio_url for clip in clips)
+    if unusable:
         state = ProviderState.FAILED
-    error = (error_message(data) or "Suno reported a failure") if state is ProviderState.FAILED else None
+    fallback = answers.NO_USABLE_SONG if unusable else "Suno reported a failure"
+    error = (error_message(data) or fallback) if state is ProviderState.FAILED else None
     return ProviderTask(
         task_id=task_id,
         state=state,
@@ -54,7 +56,7 @@ def read_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
         if task.task_id != task_id:
             raise ProviderAnswerMalformed("the answer is about another task")
     except ProviderAnswerMalformed as error:
-        return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
+        return answers.unreadable(task_id, error)
     return task
 
 

@@ -103,8 +103,7 @@ class ApiframeV2Provider(Provider):
         credits = data.get("credits")
         if isinstance(credits, float) and credits.is_integer():
             credits = int(credits)
-        valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
-        return credits if valid else None
+        return answers.credits(credits)
 
     async def _submitted(self, path: str, body: Mapping[str, Any]) -> str:
         """POST and read the accepted job's `jobId` (HTTP 202)."""

@@ -48,7 +48,7 @@ def read_job(job_id: str, data: Any) -> ProviderTask:
         if task.task_id != job_id:
             raise ProviderAnswerMalformed("the answer is about another job")
     except ProviderAnswerMalformed as error:
-        return ProviderTask(job_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
+        return answers.unreadable(job_id, error)
     return task
 
 

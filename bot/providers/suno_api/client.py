@@ -99,9 +99,7 @@ class SunoApiSelfHostedProvider(Provider):
     async def credits(self) -> int | None:
         """`GET /api/get_limit` → `credits_left` of the Suno account behind the instance."""
         data = self._checked(*await self._request("GET", "/api/get_limit"))
-        credits = data.get("credits_left") if isinstance(data, dict) else None
-        valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
-        return credits if valid else None
+        return answers.credits(data.get("credits_left") if isinstance(data, dict) else None)
 
     async def _submitted(self, path: str, body: Mapping[str, Any]) -> str:
         """POST (with the captcha's patience) and name the task by the clips it made."""

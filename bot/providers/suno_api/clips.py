@@ -83,4 +83,4 @@ def fold(task_id: str, found: Mapping[str, Mapping[str, Any]]) -> ProviderTask:
             clips=answers.unique(answers.track(clip, audio="audio_url", image="image_url") for _, clip in clips),
         )
     except ProviderAnswerMalformed as error:
-        return ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="malformed", malformed=error.message)
+        return answers.unreadable(task_id, error)

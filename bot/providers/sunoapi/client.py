@@ -8,11 +8,9 @@ from typing import Any
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, ProviderState, ProviderTask
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import PacedProvider, optional_fields
+from bot.providers.base import PacedProvider, fetch_each, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
-    ProviderAnswerMalformed,
-    ProviderRejected,
     ProviderUnavailable,
     answer_error,
     as_code,
@@ -59,18 +57,11 @@ class SunoApiProvider(PacedProvider):
         return answers.accepted_task_id(data, self.name, "new song")
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
-        results = []
-        for task_id in task_ids:
-            try:
-                data = await self._call("/suno/music/get-task", {"task_id": task_id}, self.poll_limiter)
-            except ProviderRejected as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, raw_status=error.message))
-                continue
-            try:
-                results.append(parse_task(task_id, data))
-            except ProviderAnswerMalformed as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
-        return results
+        return await fetch_each(
+            task_ids,
+            lambda task_id: self._call("/suno/music/get-task", {"task_id": task_id}, self.poll_limiter),
+            parse_task,
+        )
 
     async def _call(
         self, path: str, body: Mapping[str, Any], limiter: Pacer | None, *, paced: bool = True
@@ -105,13 +96,14 @@ def parse_task(task_id: str, data: Mapping[str, Any]) -> ProviderTask:
         state = ProviderState.RUNNING
     chosen = finished if state is ProviderState.SUCCEEDED else [clip for _, clip in clips_data]
     clips = answers.unique(parse_clip(clip) for clip in chosen)
-    if state is ProviderState.SUCCEEDED and not clips:
+    unusable = state is ProviderState.SUCCEEDED and not clips
+    if unusable:
         state = ProviderState.FAILED
     error = None
     if state is ProviderState.FAILED:
         messages = [message for clip in failed if (message := answers.reason(clip, "error_message"))]
         error = answers.reason(data, "error_message") or answers.bounded("; ".join(messages), answers.REASON_MAX)
-        error = error or "Suno reported an error"
+        error = error or (answers.NO_USABLE_SONG if unusable else "Suno reported an error")
     return ProviderTask(task_id=task_id, state=state, raw_status=raw_status or "unknown", clips=clips, error=error)
 
 

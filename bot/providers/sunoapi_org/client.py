@@ -5,15 +5,15 @@ as sunoapi.org and its resellers (kie.ai, api.box) serve it: judged by the `code
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
 
-from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, Upload
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask, Upload
 from bot.domain.pacing import Pacer
 from bot.providers import answers
-from bot.providers.base import DEFAULT_TIMEOUT, HTTP_CODES, PacedProvider, optional_fields
+from bot.providers.base import DEFAULT_TIMEOUT, HTTP_CODES, PacedProvider, fetch_each, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
     ProviderAnswerMalformed,
@@ -127,25 +127,15 @@ class SunoApiOrgProvider(PacedProvider):
         return await self._submitted("/api/v1/generate", body)
 
     async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
-        results = []
-        for task_id in task_ids:
+        def record_info(task_id: str) -> Awaitable[dict[str, Any]]:
             path = f"/api/v1/generate/record-info?taskId={urllib.parse.quote(task_id, safe='')}"
-            try:
-                answer = await self._call("GET", path, None, self.poll_limiter)
-            except ProviderRejected as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, raw_status=error.message))
-                continue
-            try:
-                results.append(parse_record(task_id, answer))
-            except ProviderAnswerMalformed as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
-        return results
+            return self._call("GET", path, None, self.poll_limiter)
+
+        return await fetch_each(task_ids, record_info, parse_record)
 
     async def credits(self) -> int | None:
         """`GET /api/v1/generate/credit` → `data`; None when it is not a whole, non-negative number."""
-        credits = (await self._call("GET", "/api/v1/generate/credit", None, None)).get("data")
-        valid = isinstance(credits, int) and not isinstance(credits, bool) and 0 <= credits < 10**15
-        return credits if valid else None
+        return answers.credits((await self._call("GET", "/api/v1/generate/credit", None, None)).get("data"))
 
     async def _submitted(self, path: str, body: Mapping[str, Any]) -> str:
         """Submit (the caller holds the submit slot already) and read `data.taskId`."""

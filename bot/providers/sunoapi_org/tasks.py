@@ -92,7 +92,7 @@ def _task(
         state = ProviderState.SUCCEEDED
     if state is ProviderState.SUCCEEDED:
         if not delivered:
-            return ProviderTask(task_id, ProviderState.FAILED, raw_status.lower(), error="Suno sent no audio")
+            return ProviderTask(task_id, ProviderState.FAILED, raw_status.lower(), error=answers.NO_USABLE_SONG)
         return ProviderTask(task_id, state, raw_status.lower(), progress=100, clips=delivered)
     clips = answers.unique(_clip(track, keys, final=False) for track in tracks)
     error = failure if state is ProviderState.FAILED else None

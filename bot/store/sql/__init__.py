@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.store.sql.community import CommunityQueries
+from bot.store.sql.listening import ListenQueries
 from bot.store.sql.meta import MetaQueries
 from bot.store.sql.pages import PageQueries
 from bot.store.sql.songs import SongQueries
@@ -10,5 +11,5 @@ from bot.store.sql.tasks import TaskQueries
 from bot.store.sql.wholesongs import WholeSongQueries
 
 
-class SqlStore(TaskQueries, SongQueries, CommunityQueries, WholeSongQueries, PageQueries, MetaQueries):
+class SqlStore(TaskQueries, SongQueries, CommunityQueries, WholeSongQueries, PageQueries, MetaQueries, ListenQueries):
     """The `Store` protocol in SQL; a backend subclasses it with its connector and its hooks."""

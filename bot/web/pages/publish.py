@@ -7,10 +7,9 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.media.cache import AudioCache
+from bot.media.cache import AudioCache, whole_song_key
 from bot.service.pages import new_public_id
 from bot.store import PageStore
-from bot.web.pages.site import whole_audio_key
 
 
 class PagePublisher:
@@ -59,4 +58,4 @@ class PagePublisher:
     async def keep_whole_song(self, clip_id: str, audio: Path) -> None:
         """Keep the whole song's mp3 in the audio cache: its page plays it from there (the post's copy expires)."""
         if self._cache is not None:
-            await asyncio.to_thread(self._cache.put, whole_audio_key(clip_id), audio)
+            await asyncio.to_thread(self._cache.put, whole_song_key(clip_id), audio)

@@ -29,7 +29,7 @@ from bot.audio.waveform import format_clock
 from bot.domain.pages import SongPage
 from bot.domain.wholesong import WholeSongTimeline
 from bot.media import MediaFetcher, MediaRefused, sniff_image
-from bot.media.cache import AudioCache
+from bot.media.cache import AudioCache, whole_song_key
 from bot.store import PageStore
 from bot.web.pages.guard import AddressLimiter, client_address
 from bot.web.pages.picture import audio_picture, timeline_picture
@@ -64,11 +64,6 @@ GALLERY_SIZE = 12
 IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def whole_audio_key(clip_id: str) -> str:
-    """The audio cache's name for a clip's whole song (clip names are the clip ids themselves)."""
-    return f"whole-{clip_id}"
 
 
 class ByteBoundedCache:
@@ -258,7 +253,7 @@ class SongPages:
 
     async def _audio_path(self, page: SongPage) -> Path | None:
         """The cached mp3; a song's is fetched from its provider once when missing (a whole song is only cached)."""
-        key = whole_audio_key(page.clip_id) if page.whole else page.clip_id
+        key = whole_song_key(page.clip_id) if page.whole else page.clip_id
         path = await asyncio.to_thread(self._cache.find, key)
         if path is not None or page.whole or not page.audio_url or self._media is None:
             return path

@@ -27,6 +27,7 @@ IDENTIFY_INTERVAL = 5.0
 # Which intent a session needs to receive an event: (in a guild, in a DM); None = sent whatever the intents.
 _GUILDS, _MESSAGES, _REACTIONS, _TYPING = 1 << 0, 1 << 9, 1 << 10, 1 << 11
 _DM_MESSAGES, _DM_REACTIONS, _DM_TYPING = 1 << 12, 1 << 13, 1 << 14
+_VOICE_STATES = 1 << 7
 EVENT_INTENTS: dict[str, tuple[int, int]] = {
     "GUILD_CREATE": (_GUILDS, _GUILDS),
     "GUILD_UPDATE": (_GUILDS, _GUILDS),
@@ -41,6 +42,7 @@ EVENT_INTENTS: dict[str, tuple[int, int]] = {
     "MESSAGE_REACTION_ADD": (_REACTIONS, _DM_REACTIONS),
     "MESSAGE_REACTION_REMOVE": (_REACTIONS, _DM_REACTIONS),
     "TYPING_START": (_TYPING, _DM_TYPING),
+    "VOICE_STATE_UPDATE": (_VOICE_STATES, _VOICE_STATES),
 }
 
 
@@ -137,9 +139,13 @@ class GatewayMixin(FakeDiscordParts):
         }
 
     def _guild_create(self, intents: int, guild_id: int | None = None) -> JSON:
-        """GUILD_CREATE; without the members intent Discord only sends the bot's own member."""
+        """GUILD_CREATE; without the members intent Discord only sends the bot's own member (and, with the
+        voice-states intent, the members in voice and their voice states)."""
         guild_id = guild_id or self.guild_id
-        members = self.members.values() if intents & GUILD_MEMBERS_INTENT else [self.members[self.bot_user.id]]
+        voice_states = self._guild_voice_states(guild_id) if intents & _VOICE_STATES else []
+        in_voice = {int(state["user_id"]) for state in voice_states} | {self.bot_user.id}
+        everyone = intents & GUILD_MEMBERS_INTENT
+        members = [member for user_id, member in self.members.items() if everyone or user_id in in_voice]
         return {
             **self._guild_payload(guild_id),
             "unavailable": False,
@@ -150,7 +156,7 @@ class GatewayMixin(FakeDiscordParts):
             "channels": [c.payload() for c in self.channels.values() if c.guild_id == guild_id and not c.deleted],
             "threads": [],
             "presences": [],
-            "voice_states": [],
+            "voice_states": voice_states,
             "stage_instances": [],
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
@@ -193,6 +199,8 @@ class GatewayMixin(FakeDiscordParts):
                     session = await self._resume(ws, lock, data)
                 elif op == 3:
                     self.presence = data
+                elif op == 4 and session is not None:
+                    await self._update_voice_state(session, data)
                 else:
                     self.unhandled.append(RequestRecord("GATEWAY", f"op {op}", {}, data, [], time.perf_counter()))
         finally:

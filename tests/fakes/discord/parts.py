@@ -33,6 +33,7 @@ from tests.fakes.discord.state import (
 
 if TYPE_CHECKING:
     from tests.fakes.discord.gateway import _GatewaySession
+    from tests.fakes.voice.server import FakeVoiceServer
 
 
 class FakeDiscordParts:
@@ -78,6 +79,11 @@ class FakeDiscordParts:
     _sessions: dict[str, _GatewaySession]
     _sockets: set[web.WebSocketResponse]
     _last_identify: dict[int, float]
+    voice: FakeVoiceServer | None
+    voice_states: dict[tuple[int, int], tuple[int, str]]
+    voice_updates: list[JSON]
+    refused_joins: list[JSON]
+    suppressed: set[tuple[int, int]]
 
     if TYPE_CHECKING:
         # server.py
@@ -129,6 +135,11 @@ class FakeDiscordParts:
         def _guild_payload(self, guild_id: int | None = None) -> JSON: ...
         async def _dispatch(self, event: str, data: JSON) -> None: ...
         async def _gateway(self, request: web.Request) -> web.WebSocketResponse: ...
+
+        # voice.py
+        def _guild_voice_states(self, guild_id: int) -> list[JSON]: ...
+        async def _update_voice_state(self, session: _GatewaySession, data: JSON) -> None: ...
+        async def _edit_my_voice_state(self, request: web.Request) -> web.Response: ...
 
         # interactions.py
         async def _interaction_callback(self, request: web.Request) -> web.Response: ...

@@ -90,6 +90,8 @@ class RestMixin(FakeDiscordParts):
             ("DELETE", f"/channels/{channel}/messages/{message}/reactions/{{emoji}}/@me", self._remove_reaction),
             ("DELETE", f"/channels/{channel}/messages/{message}/reactions/{{emoji}}/{user}", self._remove_reaction),
             ("GET", f"/guilds/{guild}", self._get_guild),
+            ("GET", f"/guilds/{guild}/channels", self._get_guild_channels),
+            ("PATCH", f"/guilds/{guild}/voice-states/@me", self._edit_my_voice_state),
             ("GET", f"/guilds/{guild}/members/{user}", self._get_member),
         ]
         for method, path, handler in routes:
@@ -236,6 +238,13 @@ class RestMixin(FakeDiscordParts):
         if self._int(request, "guild") not in self.guild_names:
             raise ApiError(404, 10004, "Unknown Guild")
         return _json_response(self._guild_payload(self._int(request, "guild")))
+
+    async def _get_guild_channels(self, request: web.Request) -> web.Response:
+        guild_id = self._int(request, "guild")
+        if guild_id not in self.guild_names:
+            raise ApiError(404, 10004, "Unknown Guild")
+        channels = [c.payload() for c in self.channels.values() if c.guild_id == guild_id and not c.deleted]
+        return _json_response(channels)
 
     async def _get_member(self, request: web.Request) -> web.Response:
         member = self.members.get(self._int(request, "user"))

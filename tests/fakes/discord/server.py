@@ -42,9 +42,11 @@ from tests.fakes.discord.state import (
     _Injection,
     _permission_bits,
 )
+from tests.fakes.discord.voice import VoiceMixin
+from tests.fakes.voice.server import FakeVoiceServer
 
 
-class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
+class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin, VoiceMixin):
     """An in-memory Discord for one bot and one guild; see the package docstring."""
 
     def __init__(
@@ -71,11 +73,13 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         port: int = 0,
         shard_count: int = 1,
         max_concurrency: int = 1,
+        voice: FakeVoiceServer | None = None,
     ) -> None:
         """Build the model; ``token`` (if given) is required in Authorization headers and IDENTIFY; ``port`` 0 is
         any free port (a fixed one lets a test start the fake where a bot is already trying to connect).
 
-        ``shard_count`` is what ``GET /gateway/bot`` recommends, with ``max_concurrency`` IDENTIFY buckets."""
+        ``shard_count`` is what ``GET /gateway/bot`` recommends, with ``max_concurrency`` IDENTIFY buckets;
+        ``voice`` is the voice server a join is pointed at."""
         self.bot_user = FakeUser(bot_id, bot_name, bot=True)
         self.application_id = application_id or bot_id
         self.guild_id, self.guild_name, self.owner_id = guild_id, guild_name, owner_id
@@ -100,6 +104,13 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
             self._add_member(user_id, name, None)
         self.channels: dict[int, FakeChannel] = {channel_id: FakeChannel(channel_id, channel_name, guild_id)}
         self._dm_channels: dict[int, int] = {}  # user id -> DM channel id
+        self.voice = voice
+        self.voice_states: dict[tuple[int, int], tuple[int, str]] = {}  # (guild, user) -> (channel, session id)
+        self.voice_updates: list[JSON] = []  # every op 4 the bot sent, in order
+        self.refused_joins: list[JSON] = []  # op 4 joins Discord ignored (no CONNECT, not a voice channel)
+        self.suppressed: set[tuple[int, int]] = set()  # (guild, user) in a stage channel, not allowed to speak
+        if voice is not None:
+            voice.may_speak = lambda guild_id, user_id: (guild_id, user_id) not in self.suppressed
 
         self._messages: dict[int, StoredMessage] = {}
         self._attachments: dict[int, StoredAttachment] = {}
@@ -325,6 +336,14 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin):
         bits = _permission_bits(permissions)
         _, allow, deny = channel.overwrites.get(self.bot_user.id, (1, 0, 0))
         channel.overwrites[self.bot_user.id] = (1, allow & ~bits, deny | bits)
+        await self._dispatch("CHANNEL_UPDATE", channel.payload())
+
+    async def allow_permission(self, channel_id: int, *permissions: str) -> None:
+        """Allow the bot discord.py-named permissions (``"mute_members"``, ...) in a channel (CHANNEL_UPDATE)."""
+        channel = self.channels[channel_id]
+        bits = _permission_bits(permissions)
+        _, allow, deny = channel.overwrites.get(self.bot_user.id, (1, 0, 0))
+        channel.overwrites[self.bot_user.id] = (1, allow | bits, deny & ~bits)
         await self._dispatch("CHANNEL_UPDATE", channel.payload())
 
     async def clear_overwrites(self, channel_id: int) -> None:

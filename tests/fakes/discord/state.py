@@ -59,6 +59,8 @@ DEFAULT_EVERYONE_PERMISSIONS = _Perm(
     attach_files=True,
     use_external_emojis=True,
     use_application_commands=True,
+    connect=True,
+    speak=True,
 ).value
 DEFAULT_BOT_PERMISSIONS = _Perm(
     view_channel=True,
@@ -344,6 +346,7 @@ class FakeChannel:
     overwrites: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # target -> (type, allow, deny)
     last_message_id: int | None = None
     deleted: bool = False
+    kind: int = 0  # 0 text, 2 voice, 13 stage
 
     def payload(self) -> JSON:
         last = None if self.last_message_id is None else str(self.last_message_id)
@@ -355,9 +358,11 @@ class FakeChannel:
                 "flags": 0,
                 "recipients": [self.recipient.payload()],
             }
+        voice = {"bitrate": 64_000, "user_limit": 0, "rtc_region": None} if self.kind in (2, 13) else {}
         return {
+            **voice,
             "id": str(self.id),
-            "type": 0,
+            "type": self.kind,
             "guild_id": str(self.guild_id),
             "name": self.name,
             "position": self.position,
