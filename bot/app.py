@@ -18,6 +18,7 @@ from bot.providers import PLUGINS, create_provider, in_process_pacer
 from bot.service import TaskService
 from bot.service.health import ProviderHealth
 from bot.service.listen import SongAudio
+from bot.service.pages import PagePublisher
 from bot.service.result_media import ResultMedia
 from bot.service.wholesong import WholeSongs
 from bot.store import Store, StoreUnavailable
@@ -30,7 +31,7 @@ from bot.ui.voice import VoicePlayers
 from bot.ui.wholesong import WholeSongMessages
 from bot.web.connections import connection_cap
 from bot.web.metrics import PrometheusMetrics
-from bot.web.pages import PagePublisher, SongPages
+from bot.web.pages import SongPages
 from bot.web.server import WebServer, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,9 @@ class EncoreBot(EncoreClient):
         self.media = MediaFetcher(settings.media_origins)
         audio_cache = await checked_audio_cache(settings)
         public_url = settings.public_url
-        self.pages = PagePublisher(self.store, public_url, audio_cache) if public_url else None
+        # Whole songs with a page, kept apart from the clips' cache so its traffic never pushes them out.
+        page_audio = AudioCache(settings.audio_cache_dir / "pages", settings.page_audio_bytes)
+        self.pages = PagePublisher(self.store, public_url, page_audio) if public_url else None
         self.task_messages = TaskMessages(
             self, progress_interval=self.progress_interval, result_view=result_view, pages=self.pages
         )
@@ -194,7 +197,14 @@ class EncoreBot(EncoreClient):
                 host=self.settings.webhook_host,
                 port=port,
                 metrics=self.metrics,
-                pages=SongPages(self.store, public_url=public_url, cache=audio_cache, media=self.media)
+                pages=SongPages(
+                    self.store,
+                    public_url=public_url,
+                    cache=audio_cache,
+                    whole_songs=page_audio,
+                    media=self.media,
+                    trusted_proxies=self.settings.trusted_proxies,
+                )
                 if public_url
                 else None,
                 max_connections=connection_cap(self.settings.web_max_connections),

@@ -5,6 +5,7 @@ Every setting is documented in `.env.example`; a bad one stops the bot with one 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import urllib.parse
 from collections.abc import Mapping
@@ -14,6 +15,10 @@ from typing import Literal, overload
 
 from bot.domain.quota import QuotaPolicy
 from bot.media import Origin, origin_of, parse_origins
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Proxies trusted by default to say whom they forward for: those on this machine.
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 ProviderName = Literal["sunoapi", "apiframe", "sunoapi_org", "apiframe_v2", "suno_api"]
 # Each provider's key variable, by the name SUNO_PROVIDER gives it (the registry in bot.providers has their code).
@@ -103,6 +108,8 @@ class Settings:
     trusted_media_origins: frozenset[Origin] = frozenset()
     http_port: int | None = None
     public_url: str = ""  # where the web server is reached from outside: song pages live under it
+    trusted_proxies: tuple[Network, ...] = LOOPBACK  # peers whose X-Forwarded-For the pages' rate limit believes
+    page_audio_bytes: int = 1024 * 1024 * 1024  # whole songs kept for their pages, apart from the clips' cache
     web_max_connections: int = 256
     web_request_timeout: float = 10.0
     voice: VoiceLimits = field(default_factory=VoiceLimits)
@@ -236,6 +243,8 @@ class Settings:
             provider_failures_before_cooldown=max(1, reader.count("PROVIDER_FAILURES_BEFORE_COOLDOWN", 3)),
             provider_cooldown=reader.number("PROVIDER_COOLDOWN_SECONDS", 60.0, minimum=0.1),
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
+            trusted_proxies=reader.networks("TRUSTED_PROXIES", LOOPBACK),
+            page_audio_bytes=reader.megabytes("PAGE_AUDIO_MAX_MB", 1024),
             web_max_connections=web_max_connections,
             web_request_timeout=reader.number("WEB_REQUEST_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             voice=VoiceLimits(
@@ -408,6 +417,23 @@ class _EnvReader:
         if port == 0:
             raise ConfigError(name, f"has port 0, which no server listens on: {shown!r}")
         return raw
+
+    def megabytes(self, name: str, default: int) -> int:
+        megabytes = self.count(name, default)
+        if megabytes < 1:
+            raise ConfigError(name, "must be a whole number of megabytes, at least 1")
+        return megabytes * 1024 * 1024
+
+    def networks(self, name: str, default: tuple[Network, ...]) -> tuple[Network, ...]:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            return tuple(ipaddress.ip_network(part.strip()) for part in raw.split(",") if part.strip())
+        except ValueError as error:
+            raise ConfigError(
+                name, f"must be addresses or networks such as 172.16.0.0/12, comma-separated ({error})"
+            ) from None
 
     def origins(self, name: str) -> frozenset[Origin]:
         try:

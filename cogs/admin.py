@@ -17,9 +17,9 @@ from discord.ext import commands
 from bot.domain.pages import PageSettings
 from bot.domain.records import GuildSettings
 from bot.service.admin import Credits
+from bot.service.pages import PagePublisher
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
-from bot.web.pages import PagePublisher
 from cogs.library import manages_server
 
 NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."

@@ -41,11 +41,16 @@ class SongPage:
 
 @dataclass(frozen=True, slots=True)
 class LineageEntry:
-    """A song a page's song extends: its title, where its child continued it, and its own page if it has one."""
+    """A song a page's song extends: its title, where its child continued it, and its own page if it has one.
+
+    A parent made on another server, or whose page its maker took down, is not shown: no title and no link, only
+    the continue point.
+    """
 
     title: str | None
     continue_at: float | None
     page_id: str | None
+    shown: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,16 @@
-"""Who decides about song pages: a server's managers turn pages and the gallery on and off, a result's requester
-takes its pages down, and a server that removed Encore has them turned off. Permission checks stay with the Discord
-side, which knows roles."""
+"""Song pages as use cases: a server's managers turn pages and the gallery on and off, a result's requester takes
+its pages down, a server that removed Encore has them turned off, and a post gets its page. Permission checks and
+the posts themselves stay with the Discord side; serving the pages is the web server's."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Sequence
+from pathlib import Path
 
 from bot.domain.pages import PageSettings
+from bot.media.cache import AudioCache
 from bot.store import PageStore
 
 
@@ -40,3 +44,57 @@ class SongPageChoices:
     async def server_left(self, guild_id: int) -> None:
         """The server removed Encore: its pages and gallery stop answering (its managers may turn them on again)."""
         await self.change(guild_id, pages=False, gallery=False)
+
+
+class PagePublisher:
+    """Giving a post its page, while its server has pages on: the Discord side reserves the page before posting
+    (the Page button needs its link) and records the post once made, which is when the page starts answering."""
+
+    def __init__(self, store: PageStore, public_url: str, whole_songs: AudioCache | None = None) -> None:
+        self._store = store
+        self._public_url = public_url.rstrip("/")
+        self._whole_songs = whole_songs
+
+    def url(self, page_id: str) -> str:
+        return f"{self._public_url}/s/{page_id}"
+
+    def gallery_url(self, gallery_id: str) -> str:
+        return f"{self._public_url}/g/{gallery_id}"
+
+    async def enabled(self, guild_id: int) -> bool:
+        return (await self._store.page_settings(guild_id)).pages_on
+
+    async def reserve(
+        self,
+        clip_id: str,
+        *,
+        whole: bool,
+        guild_id: int | None,
+        task_id: int | None,
+        makers: Sequence[str],
+        model: str | None,
+    ) -> str | None:
+        """The page id for the post of a clip (or its whole song); None when it gets no page."""
+        if guild_id is None:
+            return None
+        return await self._store.reserve_page(
+            new_public_id(),
+            clip_id=clip_id,
+            whole=whole,
+            guild_id=guild_id,
+            task_id=task_id,
+            makers=makers,
+            model=model,
+        )
+
+    async def posted(self, page_id: str, channel_id: int, message_id: int) -> None:
+        await self._store.record_page_message(page_id, channel_id, message_id)
+
+    async def keep_whole_song(self, clip_id: str, audio: Path) -> None:
+        """Keep the whole song's mp3 for its page, which plays it from there (the post's copy expires).
+
+        Whole songs are kept apart from the clips' cache, whose traffic would soon push them out; only other whole
+        songs do, past `PAGE_AUDIO_MAX_MB`.
+        """
+        if self._whole_songs is not None:
+            await asyncio.to_thread(self._whole_songs.put, clip_id, audio)

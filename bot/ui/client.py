@@ -20,9 +20,9 @@ from bot.config import Settings
 from bot.domain.pacing import Pacer, PacerFactory
 from bot.providers import in_process_pacer
 from bot.service import TaskService
+from bot.service.pages import PagePublisher
 from bot.store import Store
 from bot.ui.task_messages import TaskMessages
-from bot.web.pages import PagePublisher
 
 if TYPE_CHECKING:
     from bot.ui.voice import VoicePlayers

@@ -16,10 +16,10 @@ import discord
 from bot.domain.records import SongRecord, TaskRecord
 from bot.media import is_safe_embed_url
 from bot.service import ClipMedia, DeliveryError, PostedParts
+from bot.service.pages import PagePublisher
 from bot.service.ports import NO_MEDIA
 from bot.ui import render
 from bot.ui._progress import ProgressReplies
-from bot.web.pages import PagePublisher
 
 log = logging.getLogger(__name__)
 

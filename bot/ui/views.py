@@ -6,6 +6,7 @@ memory per message and the buttons of a message posted last month still answer.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -22,6 +23,8 @@ from bot.ui.voice import ListenButton, ListenWholeButton
 from bot.ui.wholesong import outcome_text
 
 MODAL_TEXT_LIMIT = 4000
+
+log = logging.getLogger(__name__)
 
 
 class RerollButton(
@@ -140,7 +143,12 @@ class WholeExtendButton(
 class DeleteButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"encore:delete:(?P<task>[0-9]+)"
 ):
-    """Remove the result message; allowed to its requester and to members who can manage messages."""
+    """Remove the result's post and its web pages; allowed to its requester and to members who can manage messages.
+
+    The button is on the result post and on `/song` cards: either way it is the task's recorded result post that
+    goes, never the message the button was pressed on. The pages go first, so a failure never leaves a page up
+    behind a deleted post.
+    """
 
     def __init__(self, task_id: int) -> None:
         super().__init__(
@@ -161,7 +169,7 @@ class DeleteButton(
         allowed = task is not None and (
             interaction.user.id == task.requester_id or interaction.permissions.manage_messages
         )
-        if not allowed or interaction.message is None:
+        if task is None or not allowed:
             await interaction.response.send_message(
                 "Only the member who asked for this song, or someone who can manage messages, can delete it.",
                 ephemeral=True,
@@ -169,12 +177,26 @@ class DeleteButton(
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            await interaction.message.delete()
-        except discord.HTTPException as error:
-            await interaction.edit_original_response(content=f"⚠️ Discord would not delete it ({error.text}).")
+            taken_down = await interaction.client.service.pages.take_down(self.task_id)
+        except Exception:
+            log.warning("task %s: could not take its pages down", self.task_id, exc_info=True)
+            await interaction.edit_original_response(
+                content="⚠️ Encore could not take this song's web pages down just now, so nothing was deleted. "
+                "Try again in a minute."
+            )
             return
-        taken_down = await interaction.client.service.pages.take_down(self.task_id)
         pages = " Its web pages are taken down." if taken_down else ""
+        if task.result_message_id is not None:
+            post = interaction.client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+            try:
+                await post.get_partial_message(task.result_message_id).delete()
+            except discord.NotFound:
+                pass  # deleted already: what the member asked for
+            except discord.HTTPException as error:
+                await interaction.edit_original_response(
+                    content=f"⚠️ Discord would not delete the song's post ({error.text}).{pages}"
+                )
+                return
         await interaction.edit_original_response(content=f"🗑️ Deleted. The song stays in Encore's history.{pages}")
 
 

@@ -15,13 +15,13 @@ import discord
 from bot.audio.waveform import format_clock
 from bot.domain.records import TaskRecord, WholeSongRecord
 from bot.domain.wholesong import Span
+from bot.service.pages import PagePublisher
 from bot.service.ports import DeliveryError, WholeSongPost
 from bot.service.result_media import AUDIO_FILE_EXTENSIONS
 from bot.service.wholesong import WholeSongBuilding, WholeSongOutcome, WholeSongPosted
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
 from bot.ui.task_messages import TOO_LARGE_CODE, add_page_buttons, member_names, upload_limit
-from bot.web.pages import PagePublisher
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -147,3 +148,44 @@ async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tm
             assert f'src="{whole_path}/audio"' in song_html  # the song's page plays its whole song too
             parent_path = page_links(chain.results[1])[0].removeprefix(PUBLIC_URL)
             assert f'<a href="{parent_path}">Tone II</a>' in song_html and "continued from 0:04" in song_html
+
+
+async def test_delete_on_a_song_card_deletes_the_result_post_after_taking_its_pages_down(tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.1, poll_per_second=50) as suno:
+        env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
+        database = tmp_path / "encore.db"
+        settings = settings_for(discord, database, env)
+        async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
+            assert running.bot.web_server is not None
+            base = f"http://127.0.0.1:{running.bot.web_server.port}"
+            turned_on = await discord.invoke_command("encore", {"pages": "on"}, subcommand="settings", user_id=OWNER_ID)
+            await turned_on.wait_original(lambda message: not message.loading)
+            await discord.invoke_command("extend", {"song": CLIP, "at": "95", "lyrics": "words"})
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            await delivered(running.bot, result)
+            task_id = int(result.content.rsplit("#", 1)[1])
+            clip_id = result.embeds[0]["footer"]["text"].rsplit("clip ", 1)[1]
+            (link, _) = page_links(result)
+            shown = await discord.invoke_command("song", {"song": clip_id})
+            card = await shown.wait_original()
+
+            # The store refuses the take-down: nothing is deleted, and the member is told so in plain words.
+            with sqlite3.connect(database) as db:
+                db.execute(
+                    "CREATE TRIGGER refuse BEFORE UPDATE ON song_pages BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+                )
+            refused = await discord.click_button(card.id, f"encore:delete:{task_id}")
+            answer = await reply_text(refused)
+            assert "could not take this song's web pages down" in answer and "nothing was deleted" in answer
+            assert not discord.message(result.id).deleted  # type: ignore[union-attr]
+            async with http.get(base + link.removeprefix(PUBLIC_URL)) as response:
+                assert response.status == 200
+
+            with sqlite3.connect(database) as db:
+                db.execute("DROP TRIGGER refuse")
+            deleted = await discord.click_button(card.id, f"encore:delete:{task_id}")
+            assert "web pages are taken down" in await reply_text(deleted)
+            assert discord.message(result.id).deleted  # type: ignore[union-attr]  # the post, not the card
+            assert not discord.message(card.id).deleted  # type: ignore[union-attr]
+            async with http.get(base + link.removeprefix(PUBLIC_URL)) as response:
+                assert response.status == 404

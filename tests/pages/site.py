@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,12 +15,14 @@ from aiohttp import web
 from PIL import Image
 
 from bot.audio.stitch import Part, SongTags, stitch
+from bot.config import LOOPBACK, Network
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester
 from bot.domain.wholesong import Span, WholeSongTimeline
 from bot.media import MediaFetcher, parse_origin
 from bot.media.cache import AudioCache
+from bot.service.pages import PagePublisher
 from bot.store.sqlite import SqliteStore
-from bot.web.pages import PagePublisher, SongPages
+from bot.web.pages import SongPages
 from bot.web.pages.guard import AddressLimiter
 from tests.support.audio import make_tone_mp3
 
@@ -73,6 +75,7 @@ class PublishedSite:
     root_page: str  # the song it extends, its audio only at the provider
     whole_page: str  # the extension's whole song
     child_task: int
+    root_task: int
     audio: dict[str, Path] = field(default_factory=dict)
 
 
@@ -100,7 +103,12 @@ async def _song(store: SqliteStore, request: GenerateRequest | ExtendRequest, cl
 
 @contextlib.asynccontextmanager
 async def published_site(
-    folder: Path, *, limiter: AddressLimiter | None = None, child_title: str = HOSTILE_TITLE
+    folder: Path,
+    *,
+    limiter: AddressLimiter | None = None,
+    trusted_proxies: Sequence[Network] = LOOPBACK,
+    child_title: str = HOSTILE_TITLE,
+    clip_cache_bytes: int = 100 * 1024 * 1024,
 ) -> AsyncIterator[PublishedSite]:
     """Two songs (a new one and its extension, by default with a hostile title) and the extension's whole song,
     each with its page, in a server whose pages are on."""
@@ -131,7 +139,8 @@ async def published_site(
             ExtendRequest(clip_id=ROOT, continue_at=CONTINUE_AT, prompt="more", model="chirp-v4-5"),
             Clip(CHILD, f"{base}/child.mp3", f"{base}/cover.png", child_title, CHILD_SECONDS),
         )
-        cache = AudioCache(folder / "audio-cache", 100 * 1024 * 1024)
+        cache = AudioCache(folder / "audio-cache", clip_cache_bytes)
+        whole_songs = AudioCache(folder / "audio-cache" / "pages", 100 * 1024 * 1024)
         cache.put(CHILD, audio[CHILD])
         built = stitch(
             [Part(audio[ROOT], CONTINUE_AT), Part(audio[CHILD], None)],
@@ -148,7 +157,7 @@ async def published_site(
         assert await store.record_whole_song(CHILD, channel_id=21, message_id=702, timeline_json=timeline.to_json())
 
         await store.set_pages_on(GUILD, True)
-        publisher = PagePublisher(store, PUBLIC_URL, cache)
+        publisher = PagePublisher(store, PUBLIC_URL, whole_songs)
         pages: list[str] = []
         for clip, task_id, whole, message_id in (
             (ROOT, root_task, False, 700),
@@ -164,7 +173,15 @@ async def published_site(
             await publisher.posted(page_id, 21, message_id)
             pages.append(page_id)
 
-        site = SongPages(store, public_url=PUBLIC_URL, cache=cache, media=media, limiter=limiter)
+        site = SongPages(
+            store,
+            public_url=PUBLIC_URL,
+            cache=cache,
+            whole_songs=whole_songs,
+            media=media,
+            limiter=limiter,
+            trusted_proxies=trusted_proxies,
+        )
         app = web.Application()
         site.register(app)
         runner = web.AppRunner(app, access_log=None)
@@ -180,6 +197,7 @@ async def published_site(
             root_page=pages[0],
             whole_page=pages[2],
             child_task=child_task,
+            root_task=root_task,
             audio={**audio, "whole": built.path},
         )
     finally:

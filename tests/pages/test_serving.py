@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import re
 import wave
 from collections.abc import AsyncIterator
@@ -142,6 +143,20 @@ async def test_the_whole_songs_picture_shows_each_part_in_its_colour(
     assert status == 200 and Image.open(io.BytesIO(song_picture)).size == (1200, 300)
 
 
+async def test_a_parent_taken_down_leaves_the_childs_page_and_takes_the_whole_song_with_it(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with published_site(tmp_path, child_title="Second light") as site:
+        _, _, before = await get(http, f"{site.base_url}/s/{site.song_page}")
+        assert f'<a href="/s/{site.root_page}">First light</a>' in before.decode()
+        assert await site.store.take_down_pages(site.root_task) == 2  # its page, and the whole song it is part of
+        _, _, after = await get(http, f"{site.base_url}/s/{site.song_page}")
+        html = after.decode()
+        assert "First light" not in html and site.root_page not in html and site.whole_page not in html
+        assert "A song not shown here" in html and "continued from" in html
+        assert (await get(http, f"{site.base_url}/s/{site.whole_page}/audio"))[0] == 404
+
+
 async def test_unknown_and_malformed_ids_are_404_before_any_lookup(
     site: PublishedSite, http: aiohttp.ClientSession
 ) -> None:
@@ -194,6 +209,44 @@ async def test_the_rate_limit_answers_429_per_address(tmp_path: Path, http: aioh
         status, headers, _ = await get(http, url)
         assert statuses == [200] * 5 and status == 429
         assert int(headers["Retry-After"]) >= 1 and headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+async def test_a_whole_songs_audio_outlives_the_clip_caches_evictions(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """Clips posted after the whole song push the oldest out of the clips' cache; the whole song's page still plays
+    it (the post's copy on Discord expires, so nothing else could)."""
+    bound = 2 * 1024 * 1024
+    async with published_site(tmp_path, clip_cache_bytes=bound) as site:
+        filler = site.audio[ROOT]
+        for number in range(bound // filler.stat().st_size + 1):
+            assert site.cache.put(f"later-clip-{number}", filler)
+        assert site.cache.find(CHILD) is None  # the clips' cache did evict
+        status, _, body = await get(http, f"{site.base_url}/s/{site.whole_page}/audio")
+        assert status == 200 and body == site.audio["whole"].read_bytes()
+
+
+async def forwarded_statuses(url: str, source: str, forwarded_for: list[str]) -> list[int]:
+    """The statuses of one request per forwarded address, all sent from `source` (a proxy's address)."""
+    connector = aiohttp.TCPConnector(local_addr=(source, 0), force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as proxy:
+        return [
+            (await get(proxy, url, **{"X-Forwarded-For": f"203.0.113.9, {address}"}))[0] for address in forwarded_for
+        ]
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [("127.0.0.2/32", [200] * 4), ("10.0.0.0/8", [200, 200, 429, 429])])
+async def test_the_rate_limit_believes_x_forwarded_for_only_from_a_trusted_proxy(
+    tmp_path: Path, trusted: str, expected: list[int]
+) -> None:
+    """A proxy at 127.0.0.2, as in a container network: trusted, each visitor it forwards for has their own bucket;
+    not trusted, its header is ignored and everything it sends shares the proxy's one bucket."""
+    networks = [ipaddress.ip_network(trusted)]
+    limiter = AddressLimiter(rate=0.01, burst=2)
+    async with published_site(tmp_path, limiter=limiter, trusted_proxies=networks) as site:
+        url = f"{site.base_url}/s/{site.song_page}"
+        visitors = ["198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.2"]
+        assert await forwarded_statuses(url, "127.0.0.2", visitors) == expected
 
 
 def test_the_limiter_refills_and_keeps_a_bounded_table() -> None:

@@ -4,6 +4,7 @@ lineage with each parent's page, and the gallery's showcase and month's top."""
 from __future__ import annotations
 
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester
+from bot.domain.pages import LineageEntry
 from bot.store import Store
 
 GUILD = 31
@@ -11,10 +12,13 @@ ALICE = Requester(user_id=11, channel_id=21, guild_id=GUILD)
 ROOT = "aaaaaaaa-0000-4000-8000-000000000001"
 CHILD = "aaaaaaaa-0000-4000-8000-000000000002"
 GRANDCHILD = "aaaaaaaa-0000-4000-8000-000000000003"
+OTHER = "aaaaaaaa-0000-4000-8000-000000000004"
 
 
-async def song_of(store: Store, request: GenerateRequest | ExtendRequest, clip: str, title: str) -> int:
-    task = await store.create_task(ALICE, "sunoapi", request, dedupe_seconds=0)
+async def song_of(
+    store: Store, request: GenerateRequest | ExtendRequest, clip: str, title: str, requester: Requester = ALICE
+) -> int:
+    task = await store.create_task(requester, "sunoapi", request, dedupe_seconds=0)
     assert task is not None
     assert await store.mark_submitted(task.id, f"provider-{task.id}", next_poll_at=0)
     task = await store.get_task(task.id)
@@ -120,6 +124,49 @@ async def test_the_lineage_lists_each_parent_nearest_first_with_its_continue_poi
     ]
     assert [entry.page_id for entry in await store.page_lineage(GRANDCHILD, GUILD + 1)] == [None, None]
     assert await store.page_lineage(ROOT, GUILD) == []
+
+
+async def test_the_lineage_withholds_parents_taken_down_or_made_on_another_server(store: Store) -> None:
+    await store.set_pages_on(GUILD, True)
+    elsewhere = Requester(user_id=12, channel_id=22, guild_id=GUILD + 1)
+    await song_of(store, GenerateRequest(prompt="x"), ROOT, "Private elsewhere", elsewhere)
+    child_task = await song_of(store, ExtendRequest(clip_id=ROOT, continue_at=65.0, prompt="more"), CHILD, "Child")
+    await song_of(store, ExtendRequest(clip_id=CHILD, continue_at=30.5, prompt="more"), GRANDCHILD, "Grandchild")
+    await published(store, CHILD, child_task, "p-child")
+    assert await store.page_lineage(GRANDCHILD, GUILD) == [
+        LineageEntry("Child", 30.5, "p-child"),
+        LineageEntry(None, 65.0, None, shown=False),  # another server's song: not even its title
+    ]
+    assert await store.take_down_pages(child_task) == 1
+    assert await store.page_lineage(GRANDCHILD, GUILD) == [
+        LineageEntry(None, 30.5, None, shown=False),  # its maker took it down
+        LineageEntry(None, 65.0, None, shown=False),
+    ]
+
+
+async def test_a_take_down_removes_every_whole_song_built_on_the_tasks_songs(store: Store) -> None:
+    await store.set_pages_on(GUILD, True)
+    root_task = await song_of(store, GenerateRequest(prompt="x"), ROOT, "Root")
+    child_task = await song_of(store, ExtendRequest(clip_id=ROOT, continue_at=65.0, prompt="more"), CHILD, "Child")
+    leaf_task = await song_of(
+        store, ExtendRequest(clip_id=CHILD, continue_at=30.5, prompt="more"), GRANDCHILD, "Grandchild"
+    )
+    other_task = await song_of(store, GenerateRequest(prompt="y"), OTHER, "Other")
+    for clip, task_id, page_id in ((GRANDCHILD, leaf_task, "p-w-leaf"), (OTHER, other_task, "p-w-other")):
+        await store.reserve_page(
+            page_id, clip_id=clip, whole=True, guild_id=GUILD, task_id=task_id, makers=[], model=None
+        )
+        await store.record_page_message(page_id, 21, 600 + task_id)
+    await published(store, GRANDCHILD, leaf_task, "p-leaf")
+    await published(store, CHILD, child_task, "p-child", message_id=501)
+
+    # The root's maker deletes their result: the whole song of the chain plays their audio, so it goes too.
+    assert await store.take_down_pages(root_task) == 1
+    assert await store.song_page("p-w-leaf") is None
+    leaf = await store.song_page("p-leaf")
+    assert leaf is not None and leaf.whole_page_id is None  # the song's page no longer plays it
+    assert await store.song_page("p-child") is not None and await store.song_page("p-w-other") is not None
+    assert await store.take_down_pages(child_task) == 1  # its own page; the whole song is down already
 
 
 async def test_the_whole_song_page_carries_its_timeline(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,10 @@ def test_apiframe_v2_needs_its_key_and_a_self_hosted_suno_api_runs_without_one()
         ({**BASE, "DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
         ({**BASE, "HTTP_PORT": "80808"}, "HTTP_PORT"),
         ({**BASE, "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({**BASE, "TRUSTED_PROXIES": "172.16.0.0/12,proxy.local"}, "TRUSTED_PROXIES"),
+        ({**BASE, "TRUSTED_PROXIES": "10.0.0.1/8"}, "TRUSTED_PROXIES"),
+        ({**BASE, "PAGE_AUDIO_MAX_MB": "0"}, "PAGE_AUDIO_MAX_MB"),
+        ({**BASE, "PAGE_AUDIO_MAX_MB": "1.5"}, "PAGE_AUDIO_MAX_MB"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -90,6 +95,24 @@ def test_the_web_server_runs_on_http_port_or_with_webhooks_on_webhook_port() -> 
     webhooks = {**BASE, "PUBLIC_WEBHOOK_URL": "https://encore.example", "WEBHOOK_PORT": "8081"}
     assert Settings.from_env(webhooks).web_server_port == 8081
     assert Settings.from_env({**webhooks, "HTTP_PORT": "9100"}).web_server_port == 9100
+
+
+def test_trusted_proxies_default_to_this_machine_or_are_the_listed_networks() -> None:
+    assert Settings.from_env(BASE).trusted_proxies == (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    listed = Settings.from_env({**BASE, "TRUSTED_PROXIES": " 172.16.0.0/12, 10.1.2.3 ,fd00::/8"}).trusted_proxies
+    assert listed == (
+        ipaddress.ip_network("172.16.0.0/12"),
+        ipaddress.ip_network("10.1.2.3/32"),
+        ipaddress.ip_network("fd00::/8"),
+    )
+
+
+def test_whole_songs_for_pages_are_kept_within_their_own_bound() -> None:
+    assert Settings.from_env(BASE).page_audio_bytes == 1024 * 1024 * 1024
+    assert Settings.from_env({**BASE, "PAGE_AUDIO_MAX_MB": "200"}).page_audio_bytes == 200 * 1024 * 1024
 
 
 def test_poll_interval_may_be_below_one_second() -> None:

@@ -126,7 +126,9 @@ class PageQueries(SqlBackend):
                 FROM chain JOIN songs ON songs.clip_id = chain.parent_clip_id
                 WHERE chain.depth < {MAX_CHAIN_LENGTH}
             )
-            SELECT songs.title, child.continue_at,
+            SELECT songs.title, child.continue_at, songs.guild_id,
+                   EXISTS (SELECT 1 FROM song_pages t WHERE t.clip_id = chain.clip_id AND NOT t.whole
+                                                            AND t.taken_down_at IS NOT NULL) AS taken_down,
                    (SELECT p.page_id FROM song_pages p
                     WHERE p.clip_id = chain.clip_id AND NOT p.whole AND p.guild_id = $2 AND {_VISIBLE}) AS page_id
             FROM chain JOIN songs ON songs.clip_id = chain.clip_id
@@ -137,11 +139,29 @@ class PageQueries(SqlBackend):
             clip_id,
             guild_id,
         )
-        return [LineageEntry(row["title"], row["continue_at"], row["page_id"]) for row in rows]
+        return [
+            LineageEntry(row["title"], row["continue_at"], row["page_id"])
+            if row["guild_id"] == guild_id and not row["taken_down"]
+            else LineageEntry(None, row["continue_at"], None, shown=False)
+            for row in rows
+        ]
 
     async def take_down_pages(self, task_id: int) -> int:
+        """The task's pages, and the pages of every whole song built on one of its songs (its audio is in them)."""
         return await self._db.execute(
-            "UPDATE song_pages SET taken_down_at = $1 WHERE task_id = $2 AND taken_down_at IS NULL",
+            f"""
+            UPDATE song_pages SET taken_down_at = $1
+            WHERE taken_down_at IS NULL AND (task_id = $2 OR (whole AND clip_id IN (
+                WITH RECURSIVE built_on(clip_id, depth) AS (
+                    SELECT clip_id, 0 FROM songs WHERE task_id = $2
+                    UNION ALL
+                    SELECT songs.clip_id, built_on.depth + 1
+                    FROM built_on JOIN songs ON songs.parent_clip_id = built_on.clip_id
+                    WHERE built_on.depth < {MAX_CHAIN_LENGTH}
+                )
+                SELECT clip_id FROM built_on
+            )))
+            """,
             time.time(),
             task_id,
         )

@@ -1,6 +1,5 @@
 """Song pages: a page on the web for every song and whole song Encore posts, and a gallery per server."""
 
-from bot.web.pages.publish import PagePublisher
 from bot.web.pages.site import SongPages
 
-__all__ = ["PagePublisher", "SongPages"]
+__all__ = ["SongPages"]

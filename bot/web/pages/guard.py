@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
+
+from bot.config import LOOPBACK, Network
 
 
 class AddressLimiter:
@@ -43,17 +45,27 @@ class AddressLimiter:
         return None if allowed else (1.0 - tokens) / self._rate
 
 
-def client_address(request: web.Request) -> str:
-    """Who is asking: the peer, or, when the peer is a proxy on this machine, the address it forwards for.
+def client_address(request: web.Request, trusted_proxies: Sequence[Network] = LOOPBACK) -> str:
+    """Who is asking: the peer, or, when the peer is a trusted proxy, the address it forwards for.
 
-    Only a loopback peer is trusted to say so (the usual reverse proxy in front of `PUBLIC_URL`); anyone else's
-    `X-Forwarded-For` is ignored, so a client cannot pick its own bucket.
+    `X-Forwarded-For` is read from the right, past every trusted proxy, to the first address no trusted proxy
+    vouches for; anyone else's header is ignored, so a client cannot pick its own bucket.
     """
     peer = request.remote or ""
+    if not _trusted(peer, trusted_proxies):
+        return peer
+    chain = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    address = peer
+    for hop in reversed([hop for hop in chain if hop]):
+        address = hop[:64]
+        if not _trusted(hop, trusted_proxies):
+            break
+    return address
+
+
+def _trusted(address: str, trusted_proxies: Sequence[Network]) -> bool:
     try:
-        loopback = ipaddress.ip_address(peer).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
-        loopback = False
-    forwarded = request.headers.get("X-Forwarded-For", "") if loopback else ""
-    last = forwarded.rsplit(",", 1)[-1].strip()
-    return last[:64] if last else peer
+        return False
+    return any(ip in network for network in trusted_proxies)

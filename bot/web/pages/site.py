@@ -2,7 +2,8 @@
 
 Server-rendered HTML (Jinja2, every text escaped), one small stylesheet, no script and nothing from another
 origin: the cover, the audio and the waveform picture are served from here. Audio comes from Encore's cache (with
-Range requests, for seeking); a song not cached yet is fetched once through the guarded media fetcher. Every
+Range requests, for seeking); a song not cached yet is fetched once through the guarded media fetcher, and a whole
+song is played from the whole songs kept for pages apart from the clips' cache. Every
 answer carries a strict Content-Security-Policy, an ETag and Cache-Control; each client address has a rate limit,
 and requests in progress are bounded.
 """
@@ -17,7 +18,7 @@ import re
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -26,10 +27,11 @@ from aiohttp import web
 
 from bot.audio.probe import probe_audio
 from bot.audio.waveform import format_clock
+from bot.config import LOOPBACK, Network
 from bot.domain.pages import SongPage
 from bot.domain.wholesong import WholeSongTimeline
 from bot.media import MediaFetcher, MediaRefused, sniff_image
-from bot.media.cache import AudioCache, whole_song_key
+from bot.media.cache import AudioCache
 from bot.store import PageStore
 from bot.web.pages.guard import AddressLimiter, client_address
 from bot.web.pages.picture import audio_picture, timeline_picture
@@ -102,15 +104,19 @@ class SongPages:
         *,
         public_url: str,
         cache: AudioCache,
+        whole_songs: AudioCache,
         media: MediaFetcher | None,
         limiter: AddressLimiter | None = None,
+        trusted_proxies: Sequence[Network] = LOOPBACK,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._public_url = public_url.rstrip("/")
         self._cache = cache
+        self._whole_songs = whole_songs
         self._media = media
         self._limiter = limiter or AddressLimiter(RATE_PER_SECOND, RATE_BURST)
+        self._trusted_proxies = tuple(trusted_proxies)
         self._clock = clock
         self._in_progress = asyncio.Semaphore(MAX_IN_PROGRESS)
         self._pictures_at_once = asyncio.Semaphore(MAX_PICTURES_AT_ONCE)
@@ -146,7 +152,7 @@ class SongPages:
         """Rate limit per address, then a bounded number in progress; the security headers on every answer."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            wait = self._limiter.allow(client_address(request))
+            wait = self._limiter.allow(client_address(request, self._trusted_proxies))
             if wait is not None:
                 response: web.StreamResponse = _text(429, "Too many requests: slow down a little.")
                 response.headers["Retry-After"] = str(max(1, round(wait)))
@@ -252,10 +258,13 @@ class SongPages:
         return web.FileResponse(path, headers={"Cache-Control": MEDIA_CACHE, "Content-Type": "audio/mpeg"})
 
     async def _audio_path(self, page: SongPage) -> Path | None:
-        """The cached mp3; a song's is fetched from its provider once when missing (a whole song is only cached)."""
-        key = whole_song_key(page.clip_id) if page.whole else page.clip_id
+        """The kept mp3: a whole song's from the whole songs kept for pages; a song's from the clips' cache, fetched
+        from its provider once when missing."""
+        if page.whole:
+            return await asyncio.to_thread(self._whole_songs.find, page.clip_id)
+        key = page.clip_id
         path = await asyncio.to_thread(self._cache.find, key)
-        if path is not None or page.whole or not page.audio_url or self._media is None:
+        if path is not None or not page.audio_url or self._media is None:
             return path
         lock = self._fetching.setdefault(key, asyncio.Lock())
         async with lock:
