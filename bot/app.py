@@ -14,8 +14,9 @@ from bot.domain.pacing import Pacer, PacerFactory
 from bot.logs import redact_also
 from bot.media import MediaFetcher
 from bot.media.cache import AudioCache
-from bot.providers import create_provider, in_process_pacer
+from bot.providers import PLUGINS, create_provider, in_process_pacer
 from bot.service import TaskService
+from bot.service.health import ProviderHealth
 from bot.service.listen import SongAudio
 from bot.service.pages import PagePublisher
 from bot.service.result_media import ResultMedia
@@ -119,53 +120,63 @@ class EncoreBot(EncoreClient):
         await self._closed.wait()
 
     async def setup_hook(self) -> None:
-        trace = self.metrics.provider_trace(self.settings.provider, self.settings.provider_base_url)
-        self._session = aiohttp.ClientSession(trace_configs=[trace])
-        self.store = self._given_store or await open_store(self.settings)
-        self.media = MediaFetcher(self.settings.media_origins)
-        audio_cache = await checked_audio_cache(self.settings)
-        public_url = self.settings.public_url
+        settings = self.settings
+        traces = [self.metrics.provider_trace(name, settings.base_url_of(name)) for name in settings.providers]
+        self._session = aiohttp.ClientSession(trace_configs=traces)
+        self.store = self._given_store or await open_store(settings)
+        self.media = MediaFetcher(settings.media_origins)
+        audio_cache = await checked_audio_cache(settings)
+        public_url = settings.public_url
         # Whole songs with a page, kept apart from the clips' cache so its traffic never pushes them out.
-        page_audio = AudioCache(self.settings.audio_cache_dir / "pages", self.settings.page_audio_bytes)
+        page_audio = AudioCache(settings.audio_cache_dir / "pages", settings.page_audio_bytes)
         self.pages = PagePublisher(self.store, public_url, page_audio) if public_url else None
         self.task_messages = TaskMessages(
             self, progress_interval=self.progress_interval, result_view=result_view, pages=self.pages
         )
-        pacers = pacers_for(self.store, self.settings.provider, self.settings.provider_key)
-        provider = create_provider(self.settings, self._session, pacers=pacers)
         whole_song_posts = WholeSongMessages(self, view=whole_song_view, pages=self.pages)
         whole_songs = WholeSongs(
             self.store,
             whole_song_posts,
             self.media,
-            cdn_base_url=self.settings.suno_cdn_base_url,
+            cdn_base_url=settings.suno_cdn_base_url,
             cache=audio_cache,
             metrics=self.metrics,
         )
-        webhooks_on = bool(self.settings.public_webhook_url) and provider.capabilities.webhooks
-        secret = await webhook_secret(self.store, self.settings.provider) if webhooks_on else None
-        if secret:
-            redact_also(secret)
-        if secret:
-            provider = create_provider(self.settings, self._session, webhook_secret=secret, pacers=pacers)
-            # A provider may still poll (apiframe v2 pushes only to an https URL): then polling stays at full pace.
-            webhooks_on = bool(provider.webhook_routes())
+        providers = []
+        for name in settings.providers:
+            # Each provider that pushes updates has its own secret (a provider sees its own: see `webhook_secret`).
+            pushes = bool(settings.public_webhook_url) and PLUGINS[name].capabilities.webhooks
+            secret = await webhook_secret(self.store, name) if pushes else None
+            if secret:
+                redact_also(secret)
+            # Each provider paces its own key, across processes on a shared database.
+            pacers = pacers_for(self.store, name, settings.key_of(name))
+            providers.append(create_provider(settings, self._session, name=name, webhook_secret=secret, pacers=pacers))
+        self.metrics.providers_configured(settings.providers)
+        health = ProviderHealth(
+            settings.providers,
+            failures_before_cooldown=settings.provider_failures_before_cooldown,
+            cooldown=settings.provider_cooldown,
+            metrics=self.metrics,
+        )
         shared = isinstance(self.store, PostgresStore)
         self.service = TaskService(
             self.store,
-            provider,
+            providers,
             self.task_messages,
-            poll_interval=self.settings.poll_interval,
-            stall_timeout=self.settings.stall_timeout,
-            quota=self.settings.quota,
-            allowed_guild_ids=self.settings.allowed_guild_ids,
-            webhook_poll_interval=self.settings.webhook_poll_interval if webhooks_on else None,
+            poll_interval=settings.poll_interval,
+            stall_timeout=settings.stall_timeout,
+            quota=settings.quota,
+            allowed_guild_ids=settings.allowed_guild_ids,
+            # Only for the providers that push updates (they have webhook routes): the others are polled as usual.
+            webhook_poll_interval=settings.webhook_poll_interval,
             whole_songs=whole_songs,
             media=ResultMedia(self.media, audio_cache=audio_cache),
             metrics=self.metrics,
-            lease_seconds=self.settings.lease_seconds,
+            lease_seconds=settings.lease_seconds,
             # Other processes may leave work behind: look for it a few times per lease.
-            rescan_interval=self.settings.lease_seconds / 4 if shared else None,
+            rescan_interval=settings.lease_seconds / 4 if shared else None,
+            health=health,
         )
         voice_audio = SongAudio(
             self.store,
@@ -182,7 +193,6 @@ class EncoreBot(EncoreClient):
         if (port := self.settings.web_server_port) is not None:
             self.web_server = WebServer(
                 self.service,
-                routes=provider.webhook_routes(),
                 gateway_connected=self.gateway_connected,
                 host=self.settings.webhook_host,
                 port=port,
@@ -203,9 +213,12 @@ class EncoreBot(EncoreClient):
             await self.web_server.start()
         await self.service.start()
         if self.settings.runs_gateway:
-            log.info("Encore ready to take commands with provider %s", self.settings.provider)
+            log.info("Encore ready to take commands with provider(s) %s", ", ".join(self.settings.providers))
         else:
-            log.info("Encore ready to work without a gateway (a worker) with provider %s", self.settings.provider)
+            log.info(
+                "Encore ready to work without a gateway (a worker) with provider(s) %s",
+                ", ".join(self.settings.providers),
+            )
 
     async def _serve_gateway(self) -> None:
         """What only a process with shards needs: commands, persistent buttons, paced IDENTIFYs."""

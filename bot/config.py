@@ -68,7 +68,9 @@ class Settings:
     """The bot's whole configuration. Secrets are kept out of `repr` so they never reach a log line."""
 
     discord_token: str = field(repr=False)
-    provider: ProviderName
+    provider: ProviderName  # the first of `providers`: where new songs go while it is healthy
+    # Every configured provider, in the operator's order (SUNO_PROVIDERS); just `provider` when left empty.
+    providers: tuple[ProviderName, ...] = ()
     sunoapi_key: str = field(default="", repr=False)
     apiframe_key: str = field(default="", repr=False)
     sunoapi_org_key: str = field(default="", repr=False)
@@ -111,14 +113,24 @@ class Settings:
     web_max_connections: int = 256
     web_request_timeout: float = 10.0
     voice: VoiceLimits = field(default_factory=VoiceLimits)
+    # A provider that fails this many calls in a row (refused connections, timeouts, 5xx, rate limits) is skipped
+    # for `provider_cooldown` seconds.
+    provider_failures_before_cooldown: int = 3
+    provider_cooldown: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not self.providers:
+            object.__setattr__(self, "providers", (self.provider,))
+        if self.providers[0] != self.provider:
+            raise ValueError("`provider` must be the first of `providers`")
 
     @property
     def media_origins(self) -> frozenset[Origin]:
         """Origins Encore may fetch media from even at a private address: its own peers and the operator's list."""
         return self.trusted_media_origins | {
             origin_of(self.discord_api_base),
-            origin_of(self.provider_base_url),
             origin_of(self.suno_cdn_base_url),
+            *(origin_of(self.base_url_of(name)) for name in self.providers),
         }
 
     @property
@@ -134,25 +146,22 @@ class Settings:
         """False for a worker (SHARD_IDS=none): REST only, the task loops, no commands."""
         return self.shard_ids != ()
 
-    @property
-    def provider_key(self) -> str:
-        """The API key of the configured provider."""
-        return self._provider_keys()[self.provider]
+    def key_of(self, provider: str) -> str:
+        """The API key of a configured provider."""
+        return self._provider_keys()[provider_name(provider)]
 
-    @property
-    def provider_key_variable(self) -> str:
-        return PROVIDER_KEY_VARIABLES[self.provider]
+    def base_url_of(self, provider: str) -> str:
+        """Where a configured provider is reached."""
+        return self._provider_base_urls()[provider_name(provider)]
 
-    @property
-    def provider_base_url(self) -> str:
-        urls: dict[ProviderName, str] = {
+    def _provider_base_urls(self) -> dict[ProviderName, str]:
+        return {
             "sunoapi": self.sunoapi_base_url,
             "apiframe": self.apiframe_base_url,
             "sunoapi_org": self.sunoapi_org_base_url,
             "apiframe_v2": self.apiframe_v2_base_url,
             "suno_api": self.suno_api_base_url,
         }
-        return urls[self.provider]
 
     def _provider_keys(self) -> dict[ProviderName, str]:
         return {
@@ -179,12 +188,14 @@ class Settings:
         shard_count = reader.count("SHARD_COUNT", 1)
         if shard_count < 1:
             raise ConfigError("SHARD_COUNT", "must be at least 1")
+        providers = _choose_providers(reader, keys)
         web_max_connections = reader.count("WEB_MAX_CONNECTIONS", 256)
         if web_max_connections < 1:
             raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
-            provider=_choose_provider(reader.text("SUNO_PROVIDER").lower(), keys),
+            provider=providers[0],
+            providers=providers,
             sunoapi_key=keys["sunoapi"],
             apiframe_key=keys["apiframe"],
             sunoapi_org_key=keys["sunoapi_org"],
@@ -229,6 +240,8 @@ class Settings:
             webhook_poll_interval=reader.number("WEBHOOK_POLL_INTERVAL_SECONDS", 120.0, minimum=0.01),
             trusted_media_origins=reader.origins("TRUSTED_MEDIA_ORIGINS"),
             http_port=reader.port("HTTP_PORT", None),
+            provider_failures_before_cooldown=max(1, reader.count("PROVIDER_FAILURES_BEFORE_COOLDOWN", 3)),
+            provider_cooldown=reader.number("PROVIDER_COOLDOWN_SECONDS", 60.0, minimum=0.1),
             public_url=reader.url("PUBLIC_URL", "", ("http", "https")),
             trusted_proxies=reader.networks("TRUSTED_PROXIES", LOOPBACK),
             page_audio_bytes=reader.megabytes("PAGE_AUDIO_MAX_MB", 1024),
@@ -241,6 +254,34 @@ class Settings:
                 idle_seconds=reader.number("VOICE_IDLE_SECONDS", 60.0, minimum=0.0),
             ),
         )
+
+
+def provider_name(name: str) -> ProviderName:
+    """`name` as one of the known providers' names (a KeyError for any other, as a dict would raise)."""
+    for known in PROVIDERS:
+        if known == name:
+            return known
+    raise KeyError(name)
+
+
+def _choose_providers(reader: _EnvReader, keys: Mapping[ProviderName, str]) -> tuple[ProviderName, ...]:
+    """SUNO_PROVIDERS (several, in order) or SUNO_PROVIDER (one, or the one whose key is set); not both."""
+    several = [part.strip().lower() for part in reader.text("SUNO_PROVIDERS").split(",") if part.strip()]
+    if not several:
+        return (_choose_provider(reader.text("SUNO_PROVIDER").lower(), keys),)
+    if reader.text("SUNO_PROVIDER"):
+        raise ConfigError("SUNO_PROVIDER", "set either SUNO_PROVIDER (one provider) or SUNO_PROVIDERS, not both")
+    chosen: list[ProviderName] = []
+    for requested in several:
+        if requested not in PROVIDERS:
+            raise ConfigError("SUNO_PROVIDERS", f"each must be one of {', '.join(PROVIDERS)}, not {requested!r}")
+        name = provider_name(requested)
+        if name in chosen:
+            raise ConfigError("SUNO_PROVIDERS", f"lists {name} twice")
+        if not keys[name] and name not in KEY_OPTIONAL:
+            raise ConfigError(PROVIDER_KEY_VARIABLES[name], f"is required when SUNO_PROVIDERS lists {name}")
+        chosen.append(name)
+    return tuple(chosen)
 
 
 def _without_password(url: str) -> str:

@@ -167,8 +167,14 @@ class AdminCog(commands.Cog):
         await interaction.edit_original_response(embed=embed)
 
 
-def credits_text(credits: Credits) -> str:
-    """What the provider says is left, or why it says nothing."""
+def credits_text(every: list[Credits]) -> str:
+    """What each provider says is left, or why it says nothing; one line per provider when there are several."""
+    if len(every) == 1:
+        return provider_credits(every[0])
+    return "\n".join(f"{credits.provider}: {provider_credits(credits)}" for credits in every)
+
+
+def provider_credits(credits: Credits) -> str:
     if credits.error is not None:
         return f"unknown: {credits.provider} did not answer ({credits.error})"
     return f"{credits.left:,}" if credits.left is not None else f"{credits.provider} does not report credits"

@@ -100,7 +100,11 @@ class ExtendCog(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
-        return model_choices(self.bot.service.intake.capabilities, current)
+        # The models of the provider that will run it: the song's own when Encore made it.
+        song = getattr(interaction.namespace, "song", None)
+        return model_choices(
+            await self.bot.service.intake.capabilities(song if isinstance(song, str) else None), current
+        )
 
     @extend.autocomplete("song")
     async def song_autocomplete(

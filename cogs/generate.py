@@ -58,7 +58,7 @@ class GenerateCog(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction[EncoreClient], current: str
     ) -> list[app_commands.Choice[str]]:
-        return model_choices(self.bot.service.intake.capabilities, current)
+        return model_choices(await self.bot.service.intake.capabilities(), current)
 
 
 async def setup(bot: EncoreClient) -> None:

@@ -43,6 +43,9 @@ class TaskRecord:
     showcase_message_id: int | None = None
     reports_by_webhook: bool = False  # submitted with a webhook URL: polling is only its safety net
     previews_json: str | None = None  # {clip id: audio URL} the provider handed out while generating
+    # Must go to `provider` (an extend, reroll or upload of a song made there); else it may go to another provider
+    # while it has certainly not reached this one.
+    bound: bool = True
 
     @property
     def request(self) -> TaskRequest:
@@ -71,6 +74,7 @@ class SongRecord:
     parent_clip_id: str | None
     continue_at: float | None
     created_at: float
+    model: str | None = None  # the model that made it, when known: its extends run the same one
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from bot.domain.capabilities import ProviderCapabilities, TextLimits
 from bot.domain.errors import InputError
-from bot.domain.models import ExtendRequest, GenerateRequest
+from bot.domain.models import ExtendRequest, GenerateRequest, TaskRequest
 from bot.domain.records import SongRecord
 
 __all__ = ["InputError", "TextLimits"]
@@ -387,3 +387,36 @@ def _quote(text: str) -> str:
     """User text echoed inside inline code, kept short and unable to break out of the backticks."""
     shortened = text if len(text) <= 40 else f"{text[:37]}…"
     return shortened.replace("`", "ˋ")
+
+
+def carry_over(target: ProviderCapabilities, source: ProviderCapabilities, request: TaskRequest) -> TaskRequest:
+    """A request validated for `source`, as `target` takes it: for sending it there instead; `InputError` if it
+    cannot go there (an upload, a model or a text `target` refuses).
+
+    A model the member did not choose (`source`'s default) gives way to `target`'s own default.
+    """
+    model = request.model
+    if model is not None and model == source.default_generate_model and model not in target.choosable_models:
+        model = None
+    if isinstance(request, GenerateRequest):
+        options = GenerateOptions(
+            prompt=request.prompt,
+            lyrics=request.lyrics,
+            style=request.style,
+            title=request.title,
+            instrumental=request.instrumental,
+            model=model,
+        )
+        return validate_generate(target, options)
+    if request.clip_id is None:
+        raise InputError("An uploaded track is extended by the provider it was uploaded to.")
+    extend = ExtendOptions(
+        song=request.clip_id,
+        at=f"{request.continue_at:.3f}",
+        lyrics=request.lyrics,
+        prompt=request.prompt,
+        style=request.style,
+        title=request.title,
+        model=model,
+    )
+    return validate_extend(target, extend, None)

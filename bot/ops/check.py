@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import HEALTH_PATH, Settings
+from bot.config import HEALTH_PATH, PROVIDER_KEY_VARIABLES, Settings, provider_name
 from bot.domain.models import TaskStatus
 from bot.media.cache import AudioCache
 from bot.ops.network import connection_failure
@@ -87,7 +87,8 @@ async def collect(settings: Settings) -> list[Line]:
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         lines = await check_discord(DiscordRest(session, settings), settings, info)
         lines.append(check_voice_libraries())
-        lines += await check_provider(settings, session)
+        for provider in settings.providers:
+            lines += await check_provider(settings, session, provider)
         lines += database
         lines.append(await asyncio.to_thread(check_audio_cache, settings))
         lines += await check_webhook(settings, session, info)
@@ -203,11 +204,13 @@ async def check_guild(rest: DiscordRest, bot_id: int, guild_id: int, channel_id:
     return Line(True, f"server {name!r}: the bot can view, send, embed, attach and react in {where}")
 
 
-async def check_provider(settings: Settings, session: aiohttp.ClientSession) -> list[Line]:
-    """The key, with a harmless authenticated request: the credits (apiframe), or a look-up of a task nobody has."""
-    provider = create_provider(settings, session)
+async def check_provider(settings: Settings, session: aiohttp.ClientSession, name: str) -> list[Line]:
+    """One configured provider's key and reachability, with a harmless authenticated request: the credits, or a
+    look-up of a task nobody has."""
+    provider = create_provider(settings, session, name=name)
     label = provider.capabilities.label
-    key = settings.provider_key_variable if settings.provider_key else f"{label} (no key)"  # a key may be optional
+    # A key may be optional (a self-hosted suno-api).
+    key = PROVIDER_KEY_VARIABLES[provider_name(name)] if settings.key_of(name) else f"{label} (no key)"
     try:
         credits = await provider.credits()
         if credits is None:
@@ -215,7 +218,7 @@ async def check_provider(settings: Settings, session: aiohttp.ClientSession) -> 
     except ProviderAuthError:
         return [Line(False, f"{key}: {label} refused the key; copy it again from your {label} account")]
     except ProviderUnavailable as error:
-        return [Line(False, f"{label} unreachable at {settings.provider_base_url}: {error.message}")]
+        return [Line(False, f"{label} unreachable at {settings.base_url_of(name)}: {error.message}")]
     except ProviderError as error:
         return [Line(False, f"{label} answered the key check with an error: {error.message}")]
     if credits is None:
@@ -294,4 +297,25 @@ async def check_webhook(settings: Settings, session: aiohttp.ClientSession, info
         ]
     if not isinstance(body, dict) or "gateway" not in body:
         return [Line(False, f"PUBLIC_WEBHOOK_URL: {url} answered HTTP {status}, but not as Encore; check the proxy")]
-    return [Line(True, f"PUBLIC_WEBHOOK_URL: Encore's receiver answers at {url} ({body.get('status')})")]
+    return [
+        Line(True, f"PUBLIC_WEBHOOK_URL: Encore's receiver answers at {url} ({body.get('status')})"),
+        *running_providers(body.get("provider_health")),
+    ]
+
+
+def running_providers(health: Any) -> list[Line]:
+    """What the running Encore's `/healthz` says of its providers: a line for each it skips for a cool-down."""
+    if not isinstance(health, dict):
+        return []
+    lines = []
+    for name, state in health.items():
+        if isinstance(state, dict) and state.get("state") != "up":
+            why = f": {state['last_error']}" if state.get("last_error") else ""
+            lines.append(
+                Line(
+                    False,
+                    f"the running Encore skips {name} for a cool-down after {state.get('failures_in_a_row')} failed "
+                    f"call(s) in a row{why}; it tries again in {state.get('retry_in_seconds')} s",
+                )
+            )
+    return lines

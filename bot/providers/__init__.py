@@ -26,6 +26,7 @@ from bot.providers.errors import (
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
+    ProviderUnreachable,
 )
 from bot.providers.plugin import ProviderPlugin
 from bot.providers.suno_api import SunoApiSelfHostedProvider
@@ -47,6 +48,7 @@ __all__ = [
     "ProviderRateLimited",
     "ProviderRejected",
     "ProviderUnavailable",
+    "ProviderUnreachable",
     "RateLimiter",
     "SunoApiOrgProvider",
     "SunoApiProvider",
@@ -79,12 +81,14 @@ def create_provider(
     settings: Settings,
     session: aiohttp.ClientSession,
     *,
+    name: str | None = None,
     webhook_secret: str | None = None,
     pacers: PacerFactory = in_process_pacer,
 ) -> Provider:
-    """The client of the configured provider; submissions ask for pushed updates when a secret is given.
+    """The client of a configured provider (`name`; the first one when None); submissions ask for pushed updates
+    when a secret is given.
 
     `pacers` builds the pacer of each rate-limited operation: in-process by default, shared when several
     processes use the key.
     """
-    return PLUGINS[settings.provider].create(settings, session, webhook_secret, pacers)
+    return PLUGINS[name or settings.provider].create(settings, session, webhook_secret, pacers)

@@ -20,9 +20,15 @@ MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class ProviderError(Exception):
-    """A provider call failed; `retryable` says whether the same call may succeed later."""
+    """A provider call failed; `retryable` says whether the same call may succeed later.
+
+    `nothing_taken` says the provider certainly made (and billed) nothing: the request never reached it, or it was
+    refused by definition (key, credits, rate limit, validation, maintenance). Only such a submission may be sent
+    again, or to another provider; any other failure of a submission leaves it in doubt.
+    """
 
     retryable: ClassVar[bool] = False
+    nothing_taken: ClassVar[bool] = False
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -33,21 +39,33 @@ class ProviderError(Exception):
 class ProviderRejected(ProviderError):
     """The provider refused the request itself (bad input, unknown song): tell the requester why."""
 
+    nothing_taken = True
+
 
 class ProviderAuthError(ProviderError):
     """The API key was refused: an operator problem, never retried."""
+
+    nothing_taken = True
 
 
 class ProviderRateLimited(ProviderError):
     """The provider said slow down."""
 
     retryable = True
+    nothing_taken = True
 
 
 class ProviderUnavailable(ProviderError):
     """A 5xx, a timeout, a reset connection or an unreadable answer: worth another try."""
 
     retryable = True
+
+
+class ProviderUnreachable(ProviderUnavailable):
+    """The provider certainly took nothing: the connection failed before the request was sent (refused, DNS, TLS,
+    connect timeout), or it answered that it is down for maintenance. Safe to send again, or elsewhere."""
+
+    nothing_taken = True
 
 
 class ProviderAnswerMalformed(ProviderUnavailable):
@@ -62,7 +80,8 @@ class AnswerCodes:
     """What a provider's refusal codes mean: HTTP statuses, or the `code` its body carries.
 
     A code in no set is a refusal of the request itself (`ProviderRejected`), except 500 and above (and no code at
-    all), which are the provider's own failure (`ProviderUnavailable`).
+    all), which are the provider's own failure (`ProviderUnavailable`: it may have taken the request). `unavailable`
+    codes say the provider is down and took nothing (maintenance: `ProviderUnreachable`).
     """
 
     auth: frozenset[int] = frozenset({401, 403})
@@ -78,16 +97,23 @@ def answer_error(
         return ProviderAuthError(f"{provider} refused the API key: {detail}")
     if code in codes.rate_limited:
         return ProviderRateLimited(f"{provider} rate limit: {detail}", retry_after=retry_after)
-    if code is None or code >= 500 or code in codes.unavailable:
+    if code in codes.unavailable:
+        return ProviderUnreachable(f"{provider} is down: {detail}")
+    if code is None or code >= 500:
         return ProviderUnavailable(f"{provider} error: {detail}")
     return ProviderRejected(detail)
 
 
 @contextlib.contextmanager
 def transport_errors(provider: str, path: str) -> Iterator[None]:
-    """aiohttp's and asyncio's faults on one request as `ProviderUnavailable` (the request may be retried)."""
+    """aiohttp's and asyncio's faults on one request: `ProviderUnreachable` when the connection failed before
+    anything was sent, else `ProviderUnavailable` (a timeout or a reset after sending: the request may have arrived)."""
     try:
         yield
+    except aiohttp.ConnectionTimeoutError:  # before TimeoutError, which it also is
+        raise ProviderUnreachable(f"{provider} did not accept a connection in time on {path}") from None
+    except aiohttp.ClientConnectorError as error:  # refused, DNS, TLS: nothing was sent
+        raise ProviderUnreachable(f"{provider} connection failed on {path}: {type(error).__name__}") from None
     except TimeoutError:
         raise ProviderUnavailable(f"{provider} did not answer {path} in time") from None
     except aiohttp.ClientError as error:

@@ -4,9 +4,10 @@ lease owner, and the moves that end or report a task. Internal to the service.""
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import random
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from typing import Any
 
 from bot.domain.records import TaskRecord
@@ -19,6 +20,7 @@ from bot.providers import (
     ProviderUnavailable,
 )
 from bot.service._scheduling import PollPolicy
+from bot.service.health import ProviderHealth
 from bot.service.ports import Metrics, TaskEvents
 from bot.store import Store
 
@@ -63,13 +65,15 @@ class StageContext:
     """What the stages share; each stage (intake, submit, poll, deliver) holds the same one.
 
     `owner` names this process in the leases it takes for `lease` seconds; `working` is the set of tasks whose
-    lease it is using right now, the ones it renews.
+    lease it is using right now, the ones it renews. `providers` are every configured provider in the operator's
+    order, with their `health`; `provider` and `poll_policy` are those of one provider's submit and poll loops
+    (`lane`), the first provider's elsewhere.
     """
 
     def __init__(
         self,
         store: Store,
-        provider: Provider,
+        providers: Mapping[str, Provider],
         events: TaskEvents,
         *,
         poll_interval: float,
@@ -77,9 +81,12 @@ class StageContext:
         owner: str,
         lease: float,
         metrics: Metrics,
+        health: ProviderHealth,
     ) -> None:
         self.store = store
-        self.provider = provider
+        self.providers = providers
+        self.provider = next(iter(providers.values()))
+        self.health = health
         self.events = events
         self.metrics = metrics
         self.poll_interval = poll_interval
@@ -88,6 +95,12 @@ class StageContext:
         self.owner = owner
         self.lease = lease
         self.working: set[int] = set()
+
+    def lane(self, provider: Provider, poll_policy: PollPolicy) -> StageContext:
+        """The context of one provider's loops: the same store, events, owner and leases in use."""
+        lane = copy.copy(self)
+        lane.provider, lane.poll_policy = provider, poll_policy
+        return lane
 
     @contextlib.contextmanager
     def working_on(self, task_ids: Iterable[int]) -> Iterator[None]:

@@ -71,6 +71,7 @@ class Poller:
             results = await provider.fetch([task.provider_task_id or "" for task in due])
         except ProviderError as error:
             self._life.metrics.polled(provider.name, outcome(error), len(due))
+            self._life.health.failed(provider.name, error)
             if isinstance(error, ProviderAuthError):
                 log.error("PROVIDER KEY REFUSED by %s while polling: fix the API key in .env.", provider.name)
             attempts = max(task.attempts for task in due)
@@ -82,6 +83,7 @@ class Poller:
                     await self._life.notify(self._life.events.task_progressed(task, retrying=error.message), task.id)
             return
         self._life.metrics.polled(provider.name, outcome(None), len(due))
+        self._life.health.succeeded(provider.name)
         async with self._apply_lock:
             # Re-read the batch in one query: a webhook may have moved or finished a task during the fetch.
             current = await store.active_tasks_by_provider_id(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +24,20 @@ class Credits:
 
 @dataclass(frozen=True, slots=True)
 class UsageReport:
-    """A server's last `days` (UTC dates, oldest first), what it asked for in them, and the credits left."""
+    """A server's last `days` (UTC dates, oldest first), what it asked for in them, and the credits left with each
+    configured provider, in the operator's order."""
 
     days: list[str]
     usage: Usage
-    credits: Credits
+    credits: list[Credits]
 
 
 class ServerAdmin:
     """A server's settings, usage and credits; permission checks stay with the Discord side, which knows roles."""
 
-    def __init__(self, store: Store, provider: Provider, *, default_daily_limit: int) -> None:
+    def __init__(self, store: Store, providers: Sequence[Provider], *, default_daily_limit: int) -> None:
         self._store = store
-        self._provider = provider
+        self._providers = list(providers)
         self.default_daily_limit = default_daily_limit
         """The `.env` daily limit per server (0: none), which a server's own `daily_limit` replaces."""
 
@@ -49,11 +51,11 @@ class ServerAdmin:
         dates = [(today - datetime.timedelta(days=back)).isoformat() for back in reversed(range(days))]
         start = datetime.datetime.fromisoformat(dates[0]).replace(tzinfo=datetime.UTC).timestamp()
         usage = await self._store.usage(guild_id, since=start)
-        return UsageReport(dates, usage, await self.credits())
+        return UsageReport(dates, usage, list(await asyncio.gather(*map(self.credits, self._providers))))
 
-    async def credits(self) -> Credits:
-        name = self._provider.name
+    @staticmethod
+    async def credits(provider: Provider) -> Credits:
         try:
-            return Credits(name, await self._provider.credits())
+            return Credits(provider.name, await provider.credits())
         except ProviderError as error:
-            return Credits(name, None, error=error.message)
+            return Credits(provider.name, None, error=error.message)

@@ -86,6 +86,9 @@ class Metrics(Protocol):
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
         """The submit loop waits `seconds` for the provider's documented pace before the next submission."""
 
+    def provider_health(self, provider: str, *, up: bool) -> None:
+        """A provider was put in cool-down (`up` False) or answered again (`up` True)."""
+
     def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
         """A whole song "started" (claimed), "posted" or "failed" (with its build time); `trigger` is how it was
         asked for: "button" (a press) or "auto" (the server's setting)."""
@@ -107,6 +110,9 @@ class NoMetrics:
         pass
 
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
+        pass
+
+    def provider_health(self, provider: str, *, up: bool) -> None:
         pass
 
     def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:

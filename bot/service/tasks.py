@@ -17,7 +17,7 @@ import math
 import os
 import secrets
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.domain.models import ProviderTask, TaskStatus
@@ -30,6 +30,7 @@ from bot.service._scheduling import PollPolicy
 from bot.service._submit import Submitter
 from bot.service.admin import ServerAdmin
 from bot.service.community import Community
+from bot.service.health import ProviderHealth
 from bot.service.intake import Intake
 from bot.service.library import Library
 from bot.service.pages import SongPageChoices
@@ -42,12 +43,16 @@ log = logging.getLogger("bot.service")
 
 
 class TaskService:
-    """Runs the submit loop, the poll loop and deliveries for one provider."""
+    """Runs a submit loop and a poll loop per provider, and the deliveries.
+
+    `providers` are the configured providers in the operator's order (one alone for the one-provider form); each
+    task runs on its own provider's loops. `health` tracks which of them answer (one is made when not given).
+    """
 
     def __init__(
         self,
         store: Store,
-        provider: Provider,
+        providers: Provider | Sequence[Provider],
         events: TaskEvents,
         *,
         poll_interval: float,
@@ -62,57 +67,81 @@ class TaskService:
         owner: str | None = None,
         lease_seconds: float = 30.0,
         rescan_interval: float | None = None,
+        health: ProviderHealth | None = None,
     ) -> None:
+        every = [providers] if isinstance(providers, Provider) else list(providers)
+        self.providers = {provider.name: provider for provider in every}
+        self.provider = every[0]  # the first: where new songs go while it is healthy
         self.store = store
-        self.provider = provider
         self.poll_interval = poll_interval
         # Other processes share the store: look for the work they leave (lost notifications, expired leases).
         self.rescan_interval = rescan_interval
-        self._submit_wakeup = asyncio.Event()
-        self._poll_wakeup = asyncio.Event()
+        # One wake-up per loop: a loop that clears its own cannot make another miss it.
+        self._submit_wakeups = {name: asyncio.Event() for name in self.providers}
+        self._poll_wakeups = {name: asyncio.Event() for name in self.providers}
         self._stop_wakeup = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
-        policy = PollPolicy(poll_interval, provider.poll_budget, webhook_poll_interval)
+        metrics = metrics or NoMetrics()
+        self.health = health or ProviderHealth(self.providers, metrics=metrics)
         self.context = StageContext(
             store,
-            provider,
+            self.providers,
             events,
             poll_interval=poll_interval,
-            poll_policy=policy,
+            poll_policy=PollPolicy(poll_interval, self.provider.poll_budget, webhook_poll_interval),
             owner=owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
             lease=lease_seconds,
-            metrics=metrics or NoMetrics(),
+            metrics=metrics,
+            health=self.health,
         )
         self.intake = Intake(
             self.context,
             quota=quota,
             allowed_guild_ids=allowed_guild_ids,
-            queued=self._submit_wakeup.set,
+            queued=self._wake_submitters,
             media=media,
         )
-        self.submitter = Submitter(self.context, submitted=self._poll_wakeup.set)
         self.media = media
         self.deliverer = Deliverer(self.context, max_deliveries=max_deliveries, whole_songs=whole_songs, media=media)
         self.whole_songs = whole_songs
-        self.poller = Poller(self.context, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
+        self.submitters: dict[str, Submitter] = {}
+        self.pollers: dict[str, Poller] = {}
+        for name, provider in self.providers.items():
+            # Polling is only a safety net for a provider that pushes updates (it has routes when it does).
+            pushes = webhook_poll_interval if provider.webhook_routes() else None
+            lane = self.context.lane(provider, PollPolicy(poll_interval, provider.poll_budget, pushes))
+            self.submitters[name] = Submitter(
+                lane,
+                submitted=self._poll_wakeups[name].set,
+                moved=self._wake_submitters,
+                stall_timeout=stall_timeout,
+            )
+            self.pollers[name] = Poller(lane, stall_timeout=stall_timeout, succeeded=self.deliverer.start)
+        self.submitter = self.submitters[self.provider.name]
+        self.poller = self.pollers[self.provider.name]
         self.community = Community(store)
         self.library = Library(store)
-        self.admin = ServerAdmin(store, provider, default_daily_limit=quota.daily_per_guild if quota else 0)
+        self.admin = ServerAdmin(store, every, default_daily_limit=quota.daily_per_guild if quota else 0)
         self.pages = SongPageChoices(store)
 
     async def start(self) -> None:
         """Resume every unfinished task nobody else is working on, and start the loops."""
-        await self.submitter.remember_last_submit()
+        for submitter in self.submitters.values():
+            await submitter.remember_last_submit()
         await self.store.listen(self._heard)
         await self.deliverer.resume()
         self._loops = [
-            asyncio.create_task(
-                self._run_forever(self.submitter.submit_next, self._submit_wakeup), name="encore-submit"
-            ),
-            asyncio.create_task(self._run_forever(self.poller.poll_due, self._poll_wakeup), name="encore-poll"),
             asyncio.create_task(self._run_forever(self._keep_leases, self._stop_wakeup), name="encore-leases"),
         ]
+        for name in self.providers:
+            submit, poll = self.submitters[name].submit_next, self.pollers[name].poll_due
+            self._loops += [
+                asyncio.create_task(
+                    self._run_forever(submit, self._submit_wakeups[name]), name=f"encore-submit-{name}"
+                ),
+                asyncio.create_task(self._run_forever(poll, self._poll_wakeups[name]), name=f"encore-poll-{name}"),
+            ]
 
     async def stop(self, grace: float = 20.0) -> None:
         """Take no new work, let the step and deliveries in flight finish (up to `grace` seconds), park the rest.
@@ -121,7 +150,7 @@ class TaskService:
         """
         self._stopping = True
         self.intake.stopping = True
-        for wakeup in (self._submit_wakeup, self._poll_wakeup, self._stop_wakeup):
+        for wakeup in (*self._submit_wakeups.values(), *self._poll_wakeups.values(), self._stop_wakeup):
             wakeup.set()
         started = asyncio.get_running_loop().time()
         deadline = started + grace
@@ -146,34 +175,48 @@ class TaskService:
             return "stopped" if self._stopping else "not started"
         return "stopped" if any(loop.done() for loop in self._loops) else "running"
 
-    async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
-        """Apply a pushed update; one for a task whose submission is being recorded right now waits for the record
-        (the provider can report on a task before Encore has written down its answer) and is applied then."""
-        if await self.poller.apply_update(provider_task_id, result):
-            return True
-        if not self.submitter.recording.locked():
+    async def apply_update(self, provider_task_id: str, result: ProviderTask, provider: str | None = None) -> bool:
+        """Apply an update `provider` (the first when None) pushed about one of its tasks; one for a task whose
+        submission is being recorded right now waits for the record (the provider can report on a task before
+        Encore has written down its answer) and is applied then. Unknown providers' updates are ignored."""
+        name = provider or self.provider.name
+        if name not in self.providers:
             return False
-        async with self.submitter.recording:
+        poller, submitter = self.pollers[name], self.submitters[name]
+        if await poller.apply_update(provider_task_id, result):
+            return True
+        if not submitter.recording.locked():
+            return False
+        async with submitter.recording:
             pass
-        return await self.poller.apply_update(provider_task_id, result)
+        return await poller.apply_update(provider_task_id, result)
 
-    async def is_provider_task(self, task_id: int, provider_task_id: str) -> bool:
-        """Whether Encore's task `task_id` is the provider's `provider_task_id`: a per-task callback URL reports on
-        its own task only. A submission being recorded right now is waited for, as in `apply_update`."""
+    async def is_provider_task(self, task_id: int, provider_task_id: str, provider: str | None = None) -> bool:
+        """Whether Encore's task `task_id` is `provider`'s (the first when None) `provider_task_id`: a per-task
+        callback URL reports on its own task only. A submission being recorded right now is waited for, as in
+        `apply_update`."""
+        name = provider or self.provider.name
+        if name not in self.providers:
+            return False
+        recording = self.submitters[name].recording
         for last_try in (False, True):
             task = await self.store.get_task(task_id)
-            if task is not None and task.provider == self.provider.name and task.provider_task_id == provider_task_id:
+            if task is not None and task.provider == name and task.provider_task_id == provider_task_id:
                 return True
-            if last_try or not self.submitter.recording.locked():
+            if last_try or not recording.locked():
                 return False
-            async with self.submitter.recording:
+            async with recording:
                 pass
         return False
+
+    def _wake_submitters(self) -> None:
+        for wakeup in self._submit_wakeups.values():
+            wakeup.set()
 
     def _heard(self, status: TaskStatus, task_id: int) -> None:
         """Another process (or this one) queued a task, or one succeeded: act now rather than at the next scan."""
         if status is TaskStatus.QUEUED:
-            self._submit_wakeup.set()
+            self._wake_submitters()
         elif status is TaskStatus.SUCCEEDED and not self._stopping:
             self.deliverer.start(task_id)
 

@@ -51,8 +51,11 @@ class TaskStore(Protocol):
         reroll_of: int | None = None,
         quota: QuotaPolicy | None = None,
         dedupe_seconds: float = 10.0,
+        bound: bool = True,
     ) -> TaskRecord | None:
-        """Queue a request under the quota (raising `QuotaExceeded`); None for a duplicate of one just sent."""
+        """Queue a request under the quota (raising `QuotaExceeded`); None for a duplicate of one just sent.
+
+        `bound`: it must go to `provider`; else it may go to another while it has certainly not reached this one."""
 
     async def get_task(self, task_id: int) -> TaskRecord | None: ...
 
@@ -121,7 +124,17 @@ class TaskStore(Protocol):
     ) -> bool:
         """Track a task the provider accepted after it was failed as in doubt (`mark_failed(in_doubt=True)`)."""
 
-    async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool: ...
+    async def defer_submit(self, task_id: int, retry_at: float, note: str, *, counted: bool = True) -> bool:
+        """Try a queued task again at `retry_at`; `counted` False spends none of its attempts (it only waits)."""
+
+    async def claim_next_waiting(
+        self, provider: str, owner: str, now: float, lease: float, *, created_before: float, movable: bool
+    ) -> TaskRecord | None:
+        """While `provider` is down: lease its oldest due queued task created before `created_before`, or (when
+        `movable`) one that is not bound."""
+
+    async def move_to_provider(self, task_id: int, owner: str, provider: str, request: TaskRequest) -> bool:
+        """Hand a leased, queued, unbound task that certainly did not reach its provider to another one."""
 
     async def record_poll(
         self,

@@ -62,6 +62,7 @@ def task_from_row(row: Row) -> TaskRecord:
     data = {name: row[name] for name in TASK_COLUMNS}
     data["status"] = TaskStatus(data["status"])
     data["reports_by_webhook"] = bool(data["reports_by_webhook"])
+    data["bound"] = bool(data["bound"])
     return TaskRecord(**data)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
 import aiohttp
@@ -115,6 +115,15 @@ class PrometheusMetrics:
         )
         self._tasks = Gauge("encore_tasks", "Tasks by status (read from the store)", ["status"], registry=registry)
         self._queue = Gauge("encore_queue_length", "Tasks waiting to be submitted", registry=registry)
+        self._provider_up = Gauge(
+            "encore_provider_up",
+            "0 from a provider's cool-down (several failed calls in a row) until it answers again, else 1",
+            ["provider"],
+            registry=registry,
+        )
+        self._provider_cooldowns = Counter(
+            "encore_provider_cooldowns", "Times a provider was skipped for a cool-down", ["provider"], registry=registry
+        )
         # For /healthz: why the last provider request failed (a 5xx or a transport error), None if it did not.
         self.provider_error: str | None = None
         self.provider_seen = False
@@ -132,6 +141,17 @@ class PrometheusMetrics:
 
     def rate_limit_wait(self, provider: str, seconds: float) -> None:
         self._rate_limit_waits.labels(provider).observe(seconds)
+
+    def provider_health(self, provider: str, *, up: bool) -> None:
+        self._provider_up.labels(provider).set(1 if up else 0)
+        if not up:
+            self._provider_cooldowns.labels(provider).inc()
+
+    def providers_configured(self, providers: Iterable[str]) -> None:
+        """Show every configured provider as up from the start, so a dashboard sees each series."""
+        for provider in providers:
+            self._provider_up.labels(provider).set(1)
+            self._provider_cooldowns.labels(provider)
 
     def whole_song(self, outcome: str, trigger: str, seconds: float | None = None) -> None:
         self._whole_songs.labels(outcome, trigger).inc()

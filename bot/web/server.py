@@ -4,7 +4,8 @@ It runs when `HTTP_PORT` is set (health and metrics for Docker, a service manage
 `PUBLIC_WEBHOOK_URL` is (the receivers; then on `WEBHOOK_PORT` unless `HTTP_PORT` says otherwise).
 
 A provider that pushes updates brings its own routes (`WebhookRoute`: the path, how a call proves it comes from
-the provider, how its body reads); this server mounts them without knowing whose they are. Updates go to the task
+the provider, how its body reads); this server mounts those of every configured provider, and hands each update
+to the service as that provider's, so one provider's route can never touch another's tasks. Updates go to the task
 service, which ignores duplicates and stale ones, so a result reaches Discord within a second of finishing instead
 of at the next poll. Nothing here imports discord: the gateway state comes in as a callable.
 """
@@ -17,7 +18,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bot.config import HEALTH_PATH
 from bot.providers import ProviderAnswerMalformed, WebhookRoute, WebhookUnauthorized
 from bot.service import TaskService
+from bot.service.health import HealthReport
 from bot.store import MetaStore
 from bot.web.connections import CappedSite, ConnectionCap
 from bot.web.metrics import PrometheusMetrics
@@ -41,6 +43,23 @@ METRICS_PATH = "/metrics"
 # A request (its head, and a webhook's body) must arrive within this, and an idle connection closes after it.
 REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_CONNECTIONS = 256
+
+
+def providers_health(report: list[HealthReport]) -> dict[str, Any]:
+    """`/healthz`'s view of the providers: all up ("ok"), some skipped ("degraded"), or all skipped ("down")."""
+    up = sum(1 for state in report if state.up)
+    return {
+        "providers": "ok" if up == len(report) else "down" if up == 0 else "degraded",
+        "provider_health": {
+            state.provider: {
+                "state": "up" if state.up else "cooling down",
+                "failures_in_a_row": state.failures,
+                "retry_in_seconds": round(state.retry_in, 1),
+                **({"last_error": state.last_error} if state.last_error else {}),
+            }
+            for state in report
+        },
+    }
 
 
 def secret_meta_key(provider: str) -> str:
@@ -63,13 +82,13 @@ async def webhook_secret(store: MetaStore, provider: str) -> str:
 
 
 class WebServer:
-    """Serves `GET /healthz`, `GET /metrics` (when given metrics) and a POST receiver per webhook route given."""
+    """Serves `GET /healthz`, `GET /metrics` (when given metrics) and a POST receiver per webhook route of the
+    service's providers (they have routes when built with a webhook secret)."""
 
     def __init__(
         self,
         service: TaskService,
         *,
-        routes: Sequence[WebhookRoute] = (),
         gateway_connected: Callable[[], bool],
         host: str,
         port: int,
@@ -84,7 +103,9 @@ class WebServer:
         self._connections = ConnectionCap(max_connections, clock)
         self._request_timeout = request_timeout
         self._metrics = metrics
-        self._routes = tuple(routes)
+        self._routes = [
+            (name, route) for name, provider in service.providers.items() for route in provider.webhook_routes()
+        ]
         self._clock = clock
         self._refused = 0
         self._refused_from: str | None = None
@@ -106,8 +127,8 @@ class WebServer:
         app.router.add_get(HEALTH_PATH, self._health)
         if self._metrics is not None:
             app.router.add_get(METRICS_PATH, functools.partial(self._metrics_page, self._metrics))
-        for route in self._routes:
-            app.router.add_post(route.path, functools.partial(self._receive, route))
+        for provider, route in self._routes:
+            app.router.add_post(route.path, functools.partial(self._receive, provider, route))
         if self._pages is not None:
             self._pages.register(app)
         # aiohttp closes a connection whose request has not arrived within its keep-alive timeout (counted from
@@ -135,7 +156,7 @@ class WebServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def _receive(self, route: WebhookRoute, request: web.Request) -> web.Response:
+    async def _receive(self, provider: str, route: WebhookRoute, request: web.Request) -> web.Response:
         """Authenticate first (before the body is read), then read, verify a body signature before parsing, parse
         and hand the update on.
 
@@ -171,9 +192,9 @@ class WebServer:
         except ProviderAnswerMalformed as error:
             log.debug("webhook refused: %s", error.message)
             return web.json_response({"error": f"not a task Encore can read: {error.message}"}, status=400)
-        if bound is not None and not await self._service.is_provider_task(bound, update.task_id):
+        if bound is not None and not await self._service.is_provider_task(bound, update.task_id, provider):
             return web.json_response({"error": "no such task at this URL"}, status=404)
-        applied = await self._service.apply_update(update.task_id, update)
+        applied = await self._service.apply_update(update.task_id, update, provider)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
 
@@ -199,7 +220,8 @@ class WebServer:
     async def _health(self, request: web.Request) -> web.Response:
         """200 when the database answers, the Discord gateway is connected and the loops run, else 503; JSON.
 
-        The provider is reported but does not make Encore unhealthy: restarting the bot cannot fix it.
+        The providers are reported (each one's state, and "providers": "ok", "degraded" when some are skipped for a
+        cool-down, "down" when all are) but do not make Encore unhealthy: restarting the bot cannot fix them.
         """
         try:
             in_flight: int | None = await self._service.store.active_count()
@@ -215,6 +237,7 @@ class WebServer:
             "tasks_in_flight": in_flight,
             "loops": loops,
             "provider": self._metrics.provider_state if self._metrics else "unknown",
+            **providers_health(self._service.health.report()),
         }
         if self._metrics and self._metrics.provider_error:
             body["provider_error"] = self._metrics.provider_error

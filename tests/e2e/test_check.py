@@ -306,5 +306,5 @@ async def test_suno_api_limits_with_and_without_a_proxy_key_and_suno_unreachable
         )
         instance.suno_down = True
         assert (await check_line(keyed, tmp_path, "suno-api unreachable", exit_code=1)).startswith(
-            f"❌ suno-api unreachable at {instance.base_url}: suno_api error: HTTP 503 on /api/get_limit"
+            f"❌ suno-api unreachable at {instance.base_url}: suno_api is down: HTTP 503 on /api/get_limit"
         )

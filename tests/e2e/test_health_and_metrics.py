@@ -75,8 +75,12 @@ async def test_health_and_metrics_follow_a_task(tmp_path: Path) -> None:
         "tasks_in_flight": 0,
         "loops": "running",
         "provider": "reachable",
+        "providers": "ok",
+        "provider_health": {"sunoapi": {"state": "up", "failures_in_a_row": 0, "retry_in_seconds": 0.0}},
     }
     found = samples(text)
+    assert value(found, "encore_provider_up", provider="sunoapi") == 1
+    assert value(found, "encore_provider_cooldowns_total", provider="sunoapi") == 0
     assert value(found, "encore_tasks", status="delivered") == 1
     assert value(found, "encore_tasks", status="queued") == 0
     assert value(found, "encore_queue_length") == 0

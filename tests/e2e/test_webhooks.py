@@ -97,6 +97,8 @@ async def test_webhooks_deliver_the_result_while_polling_is_slowed(tmp_path: Pat
                     "tasks_in_flight": 0,
                     "loops": "running",
                     "provider": "reachable",
+                    "providers": "ok",
+                    "provider_health": {"apiframe": {"state": "up", "failures_in_a_row": 0, "retry_in_seconds": 0.0}},
                 }
 
 

@@ -312,6 +312,7 @@ class FakeProvider:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._senders: list[WebhookSender] = []
+        self._port = 0  # any free port at first, then the same one
 
     # lifecycle
 
@@ -323,7 +324,8 @@ class FakeProvider:
         return self._base_url
 
     async def start(self) -> Self:
-        """Bind 127.0.0.1 on a free port and serve."""
+        """Bind 127.0.0.1 on a free port and serve; started again after `close()`, it serves on the same port (a
+        provider that comes back)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.add_routes(self._routes())
         app.add_routes(
@@ -338,9 +340,9 @@ class FakeProvider:
         self._closing.clear()
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", self._port).start()
         host, port = runner.addresses[0][:2]
-        self._runner = runner
+        self._runner, self._port = runner, port
         self._base_url = f"http://{host}:{port}"
         for sender in self._senders:
             sender.start()

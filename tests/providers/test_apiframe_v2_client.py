@@ -17,7 +17,7 @@ from bot.providers import (
     ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderRejected,
-    ProviderUnavailable,
+    ProviderUnreachable,
 )
 from bot.providers.apiframe_v2 import WEBHOOK_PATH, ApiframeV2Webhook, parse_job, signing_key
 from bot.providers.webhooks import WebhookUnauthorized
@@ -119,7 +119,7 @@ async def test_refusals_are_mapped_by_status(fake: FakeApiframeV2, http_session:
     with pytest.raises(ProviderRejected, match="prompt must be at most 500"):
         await provider.submit_generate(GenerateRequest(prompt="p" * 501))
     fake.inject("/v2/music/generate", status=503, body={"error": "queue down"})
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(ProviderUnreachable):  # the queue is down: nothing was made, safe to send elsewhere
         await provider.submit_generate(GenerateRequest(prompt="x"))
 
 

@@ -27,6 +27,7 @@ from bot.providers import (
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
+    ProviderUnreachable,
     in_process_pacer,
 )
 from bot.service import TaskService
@@ -38,7 +39,8 @@ from tests.fakes.providers import FakeProvider, _duration
 from tests.providers.contract_adapters import ADAPTERS, ContractAdapter
 
 # What a submission that failed after it was sent (an HTTP 5xx, a connection reset mid-answer) raises, as
-# bot/providers/errors.py maps it today: the one place to change when such failures are classified otherwise.
+# bot/providers/errors.py maps it today: the one place to change when such failures are classified otherwise. It
+# may have been accepted, so it never says `nothing_taken` (the service then never sends it again, anywhere).
 SUBMIT_FAULT_AFTER_SENDING: type[ProviderError] = ProviderUnavailable
 # A poll that failed the same way: retried, never charged to the task.
 POLL_FAULT: type[ProviderError] = ProviderUnavailable
@@ -205,6 +207,7 @@ async def test_a_wrong_key_is_an_auth_error_and_creates_nothing(
         with pytest.raises(ProviderAuthError) as refused:
             await generate(provider)
         assert not refused.value.retryable and "a-wrong-key" not in str(refused.value)
+        assert refused.value.nothing_taken  # a refusal: safe to send elsewhere
         if adapter.reads_credits:
             with pytest.raises(ProviderAuthError):
                 await provider.credits()
@@ -222,7 +225,7 @@ async def test_a_rate_limit_answer_is_rate_limited_and_retryable(
         # Straight to the provider, past the client's own pacing: the provider's answer is what is under test.
         with pytest.raises(ProviderRateLimited) as refused:
             await provider.submit_generate(new_song(provider))
-        assert refused.value.retryable
+        assert refused.value.retryable and refused.value.nothing_taken
         assert len(fake.submits) == 1
 
 
@@ -235,6 +238,7 @@ async def test_out_of_credits_is_a_refusal_that_says_so(name: str, http_session:
         with pytest.raises(ProviderRejected) as refused:
             await generate(provider)
         assert not refused.value.retryable and "credits" in refused.value.message.lower()
+        assert refused.value.nothing_taken
         assert fake.submits == []
 
 
@@ -244,11 +248,12 @@ async def test_a_server_error_or_reset_after_sending_is_mapped_per_the_errors_mo
     async with adapter.fake(KEY) as fake:
         provider = build(adapter, fake, http_session)
         fake.inject(adapter.generate_path, status=500, body={})
-        with pytest.raises(SUBMIT_FAULT_AFTER_SENDING):
+        with pytest.raises(SUBMIT_FAULT_AFTER_SENDING) as server_error:
             await generate(provider)
         fake.inject(adapter.generate_path, status=None, reset_connection=True)
-        with pytest.raises(SUBMIT_FAULT_AFTER_SENDING):
+        with pytest.raises(SUBMIT_FAULT_AFTER_SENDING) as reset:
             await generate(provider)
+        assert not server_error.value.nothing_taken and not reset.value.nothing_taken
         assert fake.submits == []
 
         task_id = await generate(provider)
@@ -257,6 +262,20 @@ async def test_a_server_error_or_reset_after_sending_is_mapped_per_the_errors_mo
             await provider.fetch([task_id])
         (task,) = await provider.fetch([task_id])  # the next poll reads the task again
         assert task.state is not ProviderState.UNKNOWN and task.malformed is None
+
+
+async def test_a_refused_connection_is_unreachable_and_certainly_created_nothing(
+    adapter: ContractAdapter, http_session: aiohttp.ClientSession
+) -> None:
+    async with adapter.fake(KEY) as fake:
+        provider = build(adapter, fake, http_session)
+        await fake.close()  # nothing listens on its port: the connection is refused before anything is sent
+        with pytest.raises(ProviderUnreachable) as refused:
+            await generate(provider)
+        assert refused.value.nothing_taken and refused.value.retryable
+        await fake.start()  # back on the same address
+        await generate(provider)
+        assert len(fake.submits) == 1
 
 
 # answers Encore cannot use
@@ -358,9 +377,7 @@ async def receiver(
     provider = build(adapter, fake, session, public_url=public, webhook_secret=WEBHOOK_SECRET)
     store = await SqliteStore.open(Path(":memory:"))
     service = TaskService(store, provider, RecordingEvents(), poll_interval=60, stall_timeout=900)
-    server = WebServer(
-        service, routes=provider.webhook_routes(), gateway_connected=lambda: True, host="127.0.0.1", port=port
-    )
+    server = WebServer(service, gateway_connected=lambda: True, host="127.0.0.1", port=port)
     await server.start()
     try:
         yield Receiver(local, public, store, provider)

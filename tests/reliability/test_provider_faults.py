@@ -1,5 +1,8 @@
 """Provider faults injected at the provider fakes, seen through the real bot: transient faults are retried (the
-requester sees "retrying") within the documented limits; failures, stalls and a bad key end with one clear message."""
+requester sees "retrying") within the documented limits; failures, stalls and a bad key end with one clear message.
+
+A submission is retried only after a refusal (a rate limit): a fault after the request was sent (a 5xx, a reset, an
+unreadable answer) may have been accepted and billed, so that task fails as in doubt and is never sent again."""
 
 from __future__ import annotations
 
@@ -24,13 +27,16 @@ from tests.reliability.harness import (
     tasks,
 )
 
-TRANSIENT = [
+MAY_HAVE_BEEN_ACCEPTED = [
     {"status": 502, "body": "<html>Bad Gateway</html>"},
     {"reset_connection": True},
     {"status": 200, "raw": b'{"code": 200, "task_id": '},
+]
+REFUSED = [
     {"status": 429, "body": {"code": 429, "message": "Too many requests"}},
     {"status": 200, "body": {"code": 429, "message": "Too many requests"}},
 ]
+TRANSIENT = MAY_HAVE_BEEN_ACCEPTED + REFUSED
 
 
 def spacing(times: list[float]) -> float:
@@ -42,9 +48,9 @@ def most_in_window(times: list[float], window: float) -> int:
     return max((sum(1 for other in times if start <= other < start + window) for start in times), default=0)
 
 
-async def test_transient_submit_faults_are_retried_and_shown_as_retrying(tmp_path: Path) -> None:
+async def test_rate_limit_answers_on_submit_are_retried_and_shown_as_retrying(tmp_path: Path) -> None:
     async with FakeDiscord() as discord, fast_sunoapi() as suno:
-        for fault in TRANSIENT:
+        for fault in REFUSED:
             suno.inject("/extend-music", **fault)  # type: ignore[arg-type]
         async with running_bot(discord, sunoapi_settings(discord, suno, tmp_path / "encore.db")):
             command = await discord.invoke_command("extend", extend_options("through the storm"))
@@ -52,10 +58,27 @@ async def test_transient_submit_faults_are_retried_and_shown_as_retrying(tmp_pat
             await command.wait_original(lambda message: "posted" in message.content)
         assert any("retrying" in text for text in reply_history(command))
         assert not any("❌" in text for text in reply_history(command))
-        assert len(suno.calls("/extend-music")) == len(TRANSIENT) + 1
+        assert len(suno.calls("/extend-music")) == len(REFUSED) + 1
         assert len(suno.submits) == 1
         assert spacing([call.time for call in suno.calls("/extend-music")]) >= 0.2
         assert suno.rate_limit_violations == []
+
+
+@pytest.mark.parametrize("fault", MAY_HAVE_BEEN_ACCEPTED)
+async def test_a_submit_fault_after_sending_fails_the_task_and_is_never_sent_again(
+    tmp_path: Path, fault: dict[str, object]
+) -> None:
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        suno.inject("/extend-music", **fault)  # type: ignore[arg-type]
+        async with running_bot(discord, sunoapi_settings(discord, suno, database)):
+            command = await discord.invoke_command("extend", extend_options("maybe billed"))
+            await eventually(
+                lambda: (rows := tasks(database)) and rows[-1]["status"] == "failed", what="the task to fail"
+            )
+            await command.wait_original(lambda message: "❌" in message.content)
+        assert len(suno.calls("/extend-music")) == 1  # it may have been charged: never resent
+        assert "not sent again" in tasks(database)[-1]["error"]
 
 
 async def test_transient_poll_faults_are_retried(tmp_path: Path) -> None:

@@ -101,7 +101,6 @@ async def open_receiver(database: Path) -> tuple[Receiver, TaskService]:
     clock = [1000.0]
     server = WebServer(
         service,
-        routes=provider.webhook_routes(),
         gateway_connected=lambda: True,
         host="127.0.0.1",
         port=0,

@@ -15,7 +15,7 @@ from PIL import Image
 from bot.domain.models import ExtendRequest, GenerateRequest, Requester, TaskStatus
 from bot.domain.wholesong import Span, WholeSongTimeline
 from bot.providers import ApiframeProvider
-from bot.service.admin import ServerAdmin
+from bot.service.admin import Credits, ServerAdmin
 from bot.service.library import Library
 from bot.store import Store
 from bot.store.sqlite import SqliteStore
@@ -121,7 +121,7 @@ async def test_settings_changes_are_kept_and_defaults_come_back(
     store: Store, http_session: aiohttp.ClientSession
 ) -> None:
     async with FakeApiframe(KEY) as fake:
-        admin = ServerAdmin(store, ApiframeProvider(http_session, fake.base_url, KEY), default_daily_limit=40)
+        admin = ServerAdmin(store, [ApiframeProvider(http_session, fake.base_url, KEY)], default_daily_limit=40)
         changed = await admin.update_settings(GUILD, {"daily_limit": 5, "whole_song_auto": True})
         assert (changed.daily_limit, changed.whole_song_auto, changed.reroll_anyone) == (5, True, False)
         unchanged = await admin.update_settings(GUILD, {})
@@ -140,15 +140,12 @@ async def test_usage_covers_the_last_days_up_to_today_and_asks_the_provider_for_
     assert queued is not None
     now = datetime.datetime(2026, 3, 1, 0, 30, tzinfo=datetime.UTC).timestamp()
     async with FakeApiframe(KEY, credits=1234) as fake:
-        admin = ServerAdmin(store, ApiframeProvider(http_session, fake.base_url, KEY), default_daily_limit=0)
+        admin = ServerAdmin(store, [ApiframeProvider(http_session, fake.base_url, KEY)], default_daily_limit=0)
         report = await admin.usage(GUILD, days=3, now=now)
         assert report.days == ["2026-02-27", "2026-02-28", "2026-03-01"]
-        assert report.credits.left == 1234 and report.credits.error is None and report.credits.provider == "apiframe"
+        assert report.credits == [Credits("apiframe", 1234)]
         # Both tasks were made after the first day's start, so both count: only the one sent to the provider costs.
         assert report.usage.by_member[ALICE.user_id].submitted == 1
         assert report.usage.by_member[BOB.user_id].tasks == 1 and report.usage.by_member[BOB.user_id].submitted == 0
-        refused = ServerAdmin(
-            store, ApiframeProvider(http_session, fake.base_url, "a-wrong-key"), default_daily_limit=0
-        )
-        credits = await refused.credits()
+        credits = await ServerAdmin.credits(ApiframeProvider(http_session, fake.base_url, "a-wrong-key"))
         assert credits.left is None and credits.error and credits.provider == "apiframe"

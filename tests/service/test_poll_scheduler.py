@@ -76,6 +76,10 @@ async def test_healthz_reports_the_gateway_and_the_database(
                 "tasks_in_flight": 0,
                 "loops": "not started",
                 "provider": "unknown",  # no metrics given, so nothing is known of the provider
+                "providers": "ok",
+                "provider_health": {
+                    "sunoapi": {"state": "up", "failures_in_a_row": 0, "retry_in_seconds": 0.0},
+                },
             }
         gateway["up"] = True
         await store.close()

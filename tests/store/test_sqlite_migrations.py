@@ -65,6 +65,12 @@ async def test_a_database_at_every_earlier_version_upgrades_to_a_fresh_install(t
             (session,) = await upgraded.listen_sessions()
             assert session.guild_id == 222 and session.position == 12.5
             assert [track.clip_id for track in session.tracks] == ["aaaaaaaa-1111-4222-8333-444455556666"]
+        queued = await upgraded.get_task(2)
+        assert queued is not None
+        if version >= 11:
+            assert song.model == "chirp-v4" and task.bound and not queued.bound
+        else:  # tasks from before several providers stay with theirs; the model of old songs is unknown
+            assert song.model is None and task.bound and queued.bound
     finally:
         await upgraded.close()
 

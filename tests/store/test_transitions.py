@@ -3,6 +3,8 @@ cancel and a submission, two processes) can overwrite one outcome with another."
 
 from __future__ import annotations
 
+import time
+
 from bot.domain.models import Clip, ExtendRequest, Requester, TaskStatus
 from bot.domain.records import TaskRecord
 from bot.store import Store
@@ -85,3 +87,40 @@ async def test_a_task_backing_off_does_not_hold_up_the_queue_behind_it(store: St
     assert await store.next_queued_due_at("apiframe") == 2_000.0  # when to look again
     due = await store.claim_next_queued("apiframe", "me", 2_000.0, 30.0)
     assert due is not None and due.id == first.id
+
+
+async def test_only_a_leased_unbound_queued_task_moves_to_another_provider(store: Store) -> None:
+    request = ExtendRequest(clip_id="c", continue_at=5.0, prompt="p")
+    bound = await store.create_task(ALICE, "apiframe", request)
+    free = await store.create_task(ALICE, "apiframe", ExtendRequest(clip_id="d", continue_at=5.0), bound=False)
+    assert bound is not None and free is not None and bound.bound and not free.bound
+    carried = ExtendRequest(clip_id="d", continue_at=5.0, model="V5")
+    assert not await store.move_to_provider(free.id, "me", "sunoapi_org", carried)  # not leased by "me"
+    assert await store.claim_next_queued("apiframe", "me", time.time(), 30) == bound
+    assert not await store.move_to_provider(bound.id, "me", "sunoapi_org", request)  # bound: never moves
+    claimed = await store.claim_next_queued("apiframe", "me", time.time(), 30)
+    assert claimed is not None and claimed.id == free.id
+    assert await store.begin_submit(free.id, "me")
+    assert await store.move_to_provider(free.id, "me", "sunoapi_org", carried)  # the caller knows nothing was sent
+    moved = await store.get_task(free.id)
+    assert moved is not None
+    assert (moved.provider, moved.status, moved.submit_started_at, moved.request) == (
+        "sunoapi_org",
+        TaskStatus.QUEUED,
+        None,
+        carried,
+    )
+    assert await store.claim_next_queued("sunoapi_org", "me", time.time(), 30) == moved
+
+
+async def test_while_a_provider_is_down_only_its_movable_or_overdue_tasks_are_claimed(store: Store) -> None:
+    bound = await queued(store)
+    free = await store.create_task(ALICE, "apiframe", ExtendRequest(clip_id="d", continue_at=5.0), bound=False)
+    assert free is not None
+    now = time.time()
+    nothing_to_move = await store.claim_next_waiting("apiframe", "me", now, 30, created_before=0, movable=False)
+    assert nothing_to_move is None
+    movable = await store.claim_next_waiting("apiframe", "me", now, 30, created_before=0, movable=True)
+    assert movable is not None and movable.id == free.id
+    overdue = await store.claim_next_waiting("apiframe", "me", now, 30, created_before=now + 1, movable=False)
+    assert overdue is not None and overdue.id == bound.id

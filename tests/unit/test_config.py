@@ -42,15 +42,19 @@ def test_provider_is_the_one_with_a_key_unless_named() -> None:
 
 def test_apiframe_v2_needs_its_key_and_a_self_hosted_suno_api_runs_without_one() -> None:
     v2 = Settings.from_env({"DISCORD_TOKEN": "t", "APIFRAME_V2_KEY": "afk_k"})
-    assert (v2.provider, v2.provider_base_url, v2.provider_key) == ("apiframe_v2", "https://api.apiframe.ai", "afk_k")
+    assert (v2.provider, v2.base_url_of(v2.provider), v2.key_of(v2.provider)) == (
+        "apiframe_v2",
+        "https://api.apiframe.ai",
+        "afk_k",
+    )
     with pytest.raises(ConfigError, match="APIFRAME_V2_KEY"):
         Settings.from_env({"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "apiframe_v2"})
     own = Settings.from_env(
         {"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": "http://box:3000/"}
     )
-    assert (own.provider, own.provider_base_url, own.provider_key) == ("suno_api", "http://box:3000", "")
+    assert (own.provider, own.base_url_of("suno_api"), own.key_of("suno_api")) == ("suno_api", "http://box:3000", "")
     proxied = Settings.from_env({"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "suno_api", "SUNO_API_KEY": "proxy-secret"})
-    assert proxied.provider_base_url == "http://localhost:3000" and "proxy-secret" in proxied.secrets
+    assert proxied.base_url_of("suno_api") == "http://localhost:3000" and "proxy-secret" in proxied.secrets
     assert "proxy-secret" not in repr(proxied)
     with pytest.raises(ConfigError, match="SUNO_API_BASE_URL"):
         Settings.from_env({"DISCORD_TOKEN": "t", "SUNO_PROVIDER": "suno_api", "SUNO_API_BASE_URL": "localhost:3000"})
@@ -152,3 +156,30 @@ def test_shards_some_all_or_none() -> None:
         with pytest.raises(ConfigError) as caught:
             Settings.from_env({**BASE, **bad})
         assert caught.value.variable in bad
+
+
+def test_several_providers_in_order_each_with_its_key() -> None:
+    env = {"DISCORD_TOKEN": "t", "SUNOAPI_ORG_KEY": "org", "APIFRAME_V2_KEY": "afk_k"}
+    settings = Settings.from_env({**env, "SUNO_PROVIDERS": " apiframe_v2, SUNOAPI_ORG "})
+    assert (settings.provider, settings.providers) == ("apiframe_v2", ("apiframe_v2", "sunoapi_org"))
+    assert (settings.key_of("sunoapi_org"), settings.base_url_of("sunoapi_org")) == ("org", "https://api.sunoapi.org")
+    assert settings.provider_failures_before_cooldown == 3 and settings.provider_cooldown == 60.0
+    # A self-hosted suno-api needs no key; the one-provider form is still one provider.
+    assert Settings.from_env({**env, "SUNO_PROVIDERS": "sunoapi_org,suno_api"}).providers[-1] == "suno_api"
+    assert Settings.from_env({**env, "SUNO_PROVIDER": "sunoapi_org"}).providers == ("sunoapi_org",)
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable", "problem"),
+    [
+        ({"SUNO_PROVIDERS": "sunoapi_org,udio"}, "SUNO_PROVIDERS", "not 'udio'"),
+        ({"SUNO_PROVIDERS": "sunoapi_org,sunoapi_org"}, "SUNO_PROVIDERS", "twice"),
+        ({"SUNO_PROVIDERS": "sunoapi_org,apiframe"}, "APIFRAME_KEY", "SUNO_PROVIDERS lists apiframe"),
+        ({"SUNO_PROVIDERS": "sunoapi_org", "SUNO_PROVIDER": "sunoapi_org"}, "SUNO_PROVIDER", "not both"),
+        ({"SUNO_PROVIDERS": "sunoapi_org", "PROVIDER_COOLDOWN_SECONDS": "soon"}, "PROVIDER_COOLDOWN_SECONDS", "number"),
+    ],
+)
+def test_bad_provider_lists_name_the_variable(extra: dict[str, str], variable: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as refused:
+        Settings.from_env({"DISCORD_TOKEN": "t", "SUNOAPI_ORG_KEY": "org", **extra})
+    assert refused.value.variable == variable

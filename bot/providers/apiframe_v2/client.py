@@ -33,6 +33,8 @@ class ApiframeV2Provider(Provider):
     name = "apiframe_v2"
     capabilities = CAPABILITIES
     batch_size = 1
+    # Its 503 is "the queue is down": refused before anything was made (safe to send elsewhere).
+    http_codes = AnswerCodes(auth=frozenset(), unavailable=frozenset({503}))
 
     def __init__(
         self,

@@ -27,6 +27,8 @@ class SunoApiSelfHostedProvider(Provider):
     """Client of a self-hosted suno-api; `SUNO_API_KEY`, when set, goes to a proxy in front as a Bearer token."""
 
     name = "suno_api"
+    # Its 503 says Suno itself is unreachable: nothing was made (safe to send elsewhere).
+    http_codes = AnswerCodes(auth=frozenset(), unavailable=frozenset({503}))
     capabilities = CAPABILITIES
     # `/api/get?ids=` reads any number of clips in one call: 10 tasks (20 clips) per poll.
     batch_size = 10

@@ -42,8 +42,11 @@ class TaskQueries(SqlBackend):
         reroll_of: int | None = None,
         quota: QuotaPolicy | None = None,
         dedupe_seconds: float = 10.0,
+        bound: bool = True,
     ) -> TaskRecord | None:
         """Insert a queued task; `None` if the same requester sent the same request just now.
+
+        `bound`: it must go to `provider` (see `TaskRecord.bound`).
 
         The duplicate check, the quota check and the insert are one transaction holding the member's (then the
         server's) turn, so two clicks at once, in one process or two, cannot both pass.
@@ -67,8 +70,8 @@ class TaskQueries(SqlBackend):
             inserted = await db.one(
                 """
                 INSERT INTO tasks (kind, status, provider, requester_id, guild_id, channel_id, upload_limit,
-                                   request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
+                                   request_json, fingerprint, reroll_of, last_change_at, created_at, updated_at, bound)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11, $12)
                 RETURNING *
                 """,
                 task_kind(request),
@@ -82,6 +85,7 @@ class TaskQueries(SqlBackend):
                 fingerprint,
                 reroll_of,
                 now,
+                bound,
             )
             if inserted:
                 await self._notify(db, TaskStatus.QUEUED, int(inserted["id"]))
@@ -107,6 +111,15 @@ class TaskQueries(SqlBackend):
     async def claim_next_queued(self, provider: str, owner: str, now: float, lease: float) -> TaskRecord | None:
         """Lease the oldest due queued task of `provider` that nobody leases: submissions go out in order."""
         tasks = await self._claim(f"{QUEUED} AND next_attempt_at <= $2", "id", 1, owner, lease, provider, now)
+        return tasks[0] if tasks else None
+
+    async def claim_next_waiting(
+        self, provider: str, owner: str, now: float, lease: float, *, created_before: float, movable: bool
+    ) -> TaskRecord | None:
+        """While `provider` is down: lease its oldest due queued task that has waited since before `created_before`
+        (to be given up) or, when `movable` (another provider is up), that may go elsewhere (is not bound)."""
+        condition = f"{QUEUED} AND next_attempt_at <= $2 AND (created_at <= $3{' OR NOT bound' if movable else ''})"
+        tasks = await self._claim(condition, "id", 1, owner, lease, provider, now, created_before)
         return tasks[0] if tasks else None
 
     async def next_queued_due_at(self, provider: str) -> float | None:
@@ -204,17 +217,44 @@ class TaskQueries(SqlBackend):
         )
         return self._moved(task_id, changed)
 
-    async def defer_submit(self, task_id: int, retry_at: float, note: str) -> bool:
-        """A transient submission failure: the task stays queued and is tried again at `retry_at`."""
+    async def defer_submit(self, task_id: int, retry_at: float, note: str, *, counted: bool = True) -> bool:
+        """A transient submission failure: the task stays queued and is tried again at `retry_at`.
+
+        `counted` False: it only waits for its provider to come back, which spends none of its attempts.
+        """
         changed = await self._db.execute(
             f"""
-            UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, provider_status = $3,
+            UPDATE tasks SET attempts = attempts + $5, next_attempt_at = $2, provider_status = $3,
                              submit_started_at = NULL, updated_at = $4{self.END_LEASE}
             WHERE id = $1 AND status = 'queued'
             """,
             task_id,
             float(retry_at),
             note,
+            time.time(),
+            1 if counted else 0,
+        )
+        return self._moved(task_id, changed)
+
+    async def move_to_provider(self, task_id: int, owner: str, provider: str, request: TaskRequest) -> bool:
+        """Hand a queued task that is not bound to another provider, as `request` (the same one, as that provider
+        takes it), due now.
+
+        Only while `owner` leases it. The caller knows the task certainly did not reach its provider (it was never
+        sent, or its submission was refused or never connected): a request that may have reached a provider is
+        failed as in doubt instead, never sent to a second one.
+        """
+        changed = await self._execute_if_leased(
+            task_id,
+            owner,
+            f"""
+            UPDATE tasks SET provider = $2, request_json = $3, next_attempt_at = $4, provider_status = NULL,
+                             submit_started_at = NULL, updated_at = $4{self.END_LEASE}
+            WHERE id = $1 AND status = 'queued' AND NOT bound
+            """,
+            task_id,
+            provider,
+            request.to_json(),
             time.time(),
         )
         return self._moved(task_id, changed)
@@ -287,8 +327,8 @@ class TaskQueries(SqlBackend):
             await db.executemany(
                 """
                 INSERT INTO songs (clip_id, provider, provider_task_id, task_id, owner_id, guild_id, title,
-                                   duration, audio_url, image_url, parent_clip_id, continue_at, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                   duration, audio_url, image_url, parent_clip_id, continue_at, created_at, model)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                 ON CONFLICT (clip_id) DO NOTHING
                 """,
                 [
@@ -306,6 +346,8 @@ class TaskQueries(SqlBackend):
                         parent.clip_id if parent else None,
                         parent.continue_at if parent else None,
                         now,
+                        # The model Encore asked for, in the provider's own names (what an extend must send again).
+                        request.model,
                     )
                     for clip in clips
                 ],
