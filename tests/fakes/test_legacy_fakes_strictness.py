@@ -103,6 +103,17 @@ async def test_sunoapi_extends_a_seeded_or_own_clip_and_charges_credits(sunoapi:
     assert not_an_object["code"] == 400 and "JSON object" in not_an_object["message"]
 
 
+async def test_sunoapi_holds_continue_at_below_the_end_of_its_own_finished_clip(sunoapi: FakeSunoApi) -> None:
+    made = await sunoapi_call(sunoapi, "generate-music", {"prompt": "rain"})
+    sunoapi.finish(made["task_id"])
+    clip = (await sunoapi_call(sunoapi, "get-task", {"task_id": made["task_id"]}))["clips"][0]
+    end = float(clip["duration"])
+    extend = {**SUNOAPI_EXTEND, "continue_clip_id": clip["continue_clip_id"]}
+    past = await sunoapi_call(sunoapi, "extend-music", {**extend, "continue_at": end})
+    assert past["code"] == 400 and "below the clip's duration" in past["message"]
+    assert (await sunoapi_call(sunoapi, "extend-music", {**extend, "continue_at": end - 0.5}))["code"] == 200
+
+
 async def test_sunoapi_refuses_a_submit_without_credits() -> None:
     async with FakeSunoApi(KEY, submit_interval=0.0, credits=15) as fake:
         fake.seed_clip(CLIP)
