@@ -35,7 +35,10 @@ async def assert_result_message(discord: FakeDiscord, provider: FakeProvider, me
 
 
 async def test_sunoapi_extend_posts_the_songs_and_rerolls(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.2, poll_per_second=20) as suno,
+    ):
         settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
         async with running_bot(discord, settings):
             command = await discord.invoke_command(
@@ -124,7 +127,10 @@ async def test_apiframe_extend_of_an_unseen_song_then_reroll(tmp_path: Path) -> 
 
 
 async def test_queued_requests_see_their_place_move_up(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=1.0, poll_per_second=20) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=1.0, poll_per_second=20) as suno,
+    ):
         settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
         async with running_bot(discord, settings):
             commands = [

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from tests.e2e.harness import PROVIDER_KEY, is_result, provider_env, running_bot, settings_for
+from tests.e2e.test_extend_flow import CLIP
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord, InteractionRecord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 
@@ -39,12 +40,13 @@ async def test_apiframe_progress_has_a_bar_and_links_each_clip_while_it_is_made(
 
 
 async def test_sunoapi_streaming_links_the_preview_without_a_percentage(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.05, poll_per_second=50) as suno,
+    ):
         suno.set_script(None, ["submitted", "queued", "streaming", "streaming", "complete"])
         async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
-            command = await discord.invoke_command(
-                "extend", {"song": "3f2a1c9b-1111-4222-8333-444455556666", "at": "30", "lyrics": "la"}
-            )
+            command = await discord.invoke_command("extend", {"song": CLIP, "at": "30", "lyrics": "la"})
             await discord.wait_for_message(CHANNEL_ID, is_result)
             await command.wait_original(lambda message: "posted in the channel" in message.content)
             streaming = [text for text in shown(command) if "generating" in text]

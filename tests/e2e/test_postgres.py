@@ -18,7 +18,7 @@ async def test_an_extend_is_delivered_from_postgresql_and_no_sqlite_file_is_made
     async with (
         fresh_database() as url,
         FakeDiscord() as discord,
-        FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20) as suno,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.2, poll_per_second=20) as suno,
     ):
         settings = settings_for(discord, sqlite_path, {**provider_env(suno), "DATABASE_URL": url})
         async with running_bot(discord, settings):

@@ -26,7 +26,10 @@ def custom_ids(components: list[dict[str, object]]) -> list[str]:
 
 
 async def test_buttons_reroll_extend_and_delete_after_a_restart(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.1, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.1, poll_per_second=50) as suno,
+    ):
         settings = settings_for(discord, tmp_path / "encore.db", provider_env(suno))
         async with running_bot(discord, settings):
             await discord.invoke_command("extend", {"song": CLIP, "at": "95", "lyrics": "first words"})

@@ -16,7 +16,7 @@ from tests.support.postgres import fresh_database
 
 
 def fast_suno() -> FakeSunoApi:
-    return FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20)
+    return FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.2, poll_per_second=20)
 
 
 async def test_two_shards_in_one_process_each_get_their_servers(tmp_path: Path) -> None:

@@ -39,7 +39,10 @@ def page_links(message: StoredMessage) -> list[str]:
 
 
 async def test_pages_off_by_default_then_a_page_per_song_until_deleted(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.1, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.1, poll_per_second=50) as suno,
+    ):
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings) as running, aiohttp.ClientSession() as http:
@@ -107,7 +110,10 @@ async def eventually_async(read: Callable[[int], Awaitable[PageSettings]], guild
 
 
 async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.05, poll_per_second=50) as suno,
+    ):
         suno.audio_factory = ToneBank(PART_SECONDS)
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
         settings = settings_for(discord, tmp_path / "encore.db", env)

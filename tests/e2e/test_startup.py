@@ -57,7 +57,10 @@ async def test_a_refused_token_exits_with_one_line(tmp_path: Path) -> None:
 
 
 async def test_a_restart_keeps_to_the_submit_limit(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=1.0, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=1.0, poll_per_second=50) as suno,
+    ):
         env = provider_env(suno)
         settings = settings_for(discord, tmp_path / "encore.db", env)
         async with running_bot(discord, settings):

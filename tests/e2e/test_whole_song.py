@@ -156,7 +156,7 @@ async def test_a_chain_whose_original_encore_never_posted_gets_it_from_suno_cdn(
     bank = ToneBank(PART_SECONDS)
     async with (
         FakeDiscord() as discord,
-        FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno,
+        FakeSunoApi(PROVIDER_KEY, clips=[ROOT], submit_interval=0.05, poll_per_second=50) as suno,
         FakeSunoCdn() as cdn,
     ):
         suno.audio_factory = bank
@@ -336,7 +336,10 @@ async def test_with_the_auto_setting_every_extensions_whole_song_follows_its_res
 
 
 async def test_an_automatic_whole_song_that_cannot_be_made_says_so_under_its_result(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.05, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[ROOT], submit_interval=0.05, poll_per_second=50) as suno,
+    ):
         suno.audio_factory = ToneBank(PART_SECONDS)
         async with running_bot(discord, settings_for(discord, tmp_path / "encore.db", provider_env(suno))):
             changed = await discord.invoke_command(

@@ -37,12 +37,14 @@ import numpy as np
 from aiohttp import BodyPartReader, ClientError, ClientSession, ClientTimeout, web
 from mutagen import MutagenError
 
+from tests.fakes.fields import Refused, boolean, json_object, only, text
 from tests.support.audio import mp3_header
 
 Clock = Callable[[], float]
 Percentage = int | float | str
 
 CHUNK_SIZE = 64 * 1024
+ANY_LENGTH = 1 << 31  # a string field with no documented length limit: only its type is checked
 # A 1x1 JFIF image (125 bytes); enough for anything that sniffs or forwards a cover.
 JPEG_BYTES = bytes.fromhex(
     "FFD8FFE000104A46494600010100000100010000FFDB004300030202020202030202020303030304060404040404"
@@ -261,14 +263,6 @@ def _fake_mp3(seed: str, size: int) -> bytes:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _missing(body: dict[str, Any], *keys: str) -> str | None:
-    """An error message naming the first required key that is absent, null or ""."""
-    for key in keys:
-        if body.get(key) in (None, ""):
-            return f"{key} is required"
-    return None
 
 
 class FakeProvider:
@@ -722,15 +716,31 @@ def _duration(clip_id: str) -> str:
     return f"{120 + tenths / 10:.1f}"
 
 
+# sunoapi.co's documented fields (extend-music, generate-music; `is_custom` is in the page's sample), its one model
+# and Suno's v3.5 text limits.
+SUNOAPI_GENERATE_FIELDS = frozenset({"prompt", "tags", "title", "model", "is_custom"})
+SUNOAPI_EXTEND_FIELDS = SUNOAPI_GENERATE_FIELDS | {"continue_clip_id", "continue_at"}
+SUNOAPI_MODEL = "v3.5"
+SUNOAPI_LIMITS = {"prompt": 3000, "tags": 200, "title": 80}
+
+
 class FakeSunoApi(FakeProvider):
     """Fake of sunoapi.co (`/suno/music/...`): answers carry `code`, judged by it.
 
     Choices where the docs are silent:
     * bad key, validation errors and unknown tasks answer HTTP 200 with a non-200 `code`;
       rate limit violations answer HTTP 429 with `code` 429;
+    * fields are read strictly (as the page's table types them): a field it does not list is
+      refused, strings are JSON strings, `continue_at` a JSON number of seconds (the samples
+      send one), `is_custom` (in the page's sample) a boolean, `model` only `v3.5`; texts are
+      held to Suno's v3.5 limits (prompt 3000, tags 200, title 80 characters);
     * extend and generate share one submit window; only authenticated requests count, and a
       rejected (429) request does not move the window; 400s do;
-    * `continue_clip_id` may be any clip id (the account's songs are unknown to the fake);
+    * `continue_clip_id` must be a clip of one of its tasks or one seeded with `seed_clip` (a
+      song the account made elsewhere): the page says it is the id of "the music generated in
+      the previous generation task"; `continue_at` must be below a known clip's duration;
+    * a submit with fewer `credits` left than `credits_per_submit` answers `code` 402
+      "Insufficient credits" (no credits answer is documented);
     * before `streaming` a clip has empty urls, while `streaming` the audio url is the preview
       stream and covers exist, on `complete` audio/video urls are final and `duration` is
       set (null before); `fail()` adds `error_message` to the task and to each clip.
@@ -754,9 +764,16 @@ class FakeSunoApi(FakeProvider):
         submit_interval: float = 4.0,
         poll_per_second: int | None = 2,
         poll_window: float = 1.0,
+        credits: int = 1000,
+        credits_per_submit: int = 10,
+        clips: Sequence[str] = (),
     ) -> None:
         super().__init__(api_key, script=script, audio_size=audio_size, clock=clock)
         self.legacy_clip_ids = legacy_clip_ids
+        self.credits = credits
+        self.credits_per_submit = credits_per_submit
+        # Clips the account made elsewhere (`clips`, `seed_clip`) -> duration in seconds (None: unknown).
+        self.seeded_clips: dict[str, float | None] = dict.fromkeys(clips)
         self.submit_interval = submit_interval
         self.poll_per_second = poll_per_second
         self.poll_window = poll_window
@@ -793,25 +810,70 @@ class FakeSunoApi(FakeProvider):
             return web.json_response({"code": 429, "message": "Too many requests"}, status=429)
         return None
 
+    def seed_clip(self, clip_id: str, duration: float | None = None) -> None:
+        """A clip the account made elsewhere (on suno.com, or before this run), which an extend may name."""
+        self.seeded_clips[clip_id] = duration
+
     async def _extend(self, request: web.Request, record: RequestRecord) -> web.Response:
         refused = self._gate(request, record, submit=True)
         if refused is not None:
             return refused
-        body = _body(record)
-        error = _missing(body, "prompt", "continue_clip_id", "continue_at")
-        error = error or self._check_continue_at(body)
-        return self._submit_answer("extend", request.path, body, error)
+        return self._submit_answer("extend", request.path, record, self._extend_fields)
 
     async def _generate(self, request: web.Request, record: RequestRecord) -> web.Response:
         refused = self._gate(request, record, submit=True)
         if refused is not None:
             return refused
-        body = _body(record)
-        return self._submit_answer("generate", request.path, body, _missing(body, "prompt"))
+        return self._submit_answer("generate", request.path, record, self._song_fields)
 
-    def _submit_answer(self, kind: str, path: str, body: dict[str, Any], error: str | None) -> web.Response:
+    @staticmethod
+    def _song_fields(body: dict[str, Any]) -> None:
+        """The fields extend and generate share: prompt (required), tags, title, model, is_custom."""
+        text(body, "prompt", SUNOAPI_LIMITS["prompt"], required=True)
+        text(body, "tags", SUNOAPI_LIMITS["tags"])
+        text(body, "title", SUNOAPI_LIMITS["title"])
+        boolean(body, "is_custom")
+        if "model" in body and body["model"] != SUNOAPI_MODEL:
+            raise Refused(400, f"model must be {SUNOAPI_MODEL}")
+
+    def _extend_fields(self, body: dict[str, Any]) -> None:
+        self._song_fields(body)
+        clip_id = body.get("continue_clip_id")
+        if not isinstance(clip_id, str) or not clip_id:
+            raise Refused(400, "continue_clip_id is required")
+        if "continue_at" not in body:
+            raise Refused(400, "continue_at is required")
+        error = self._check_continue_at(body)
         if error is not None:
-            return web.json_response({"code": 400, "message": error})
+            raise Refused(400, error)
+        known = self._known_clips()
+        if clip_id not in known:
+            raise Refused(400, "continue_clip_id not found")
+        duration = known[clip_id]
+        if duration is not None and body["continue_at"] >= duration:
+            raise Refused(400, f"continue_at must be below the clip's duration ({duration:g} s)")
+
+    def _known_clips(self) -> dict[str, float | None]:
+        """Clips an extend may name: those of its tasks (with their duration once complete) and seeded ones."""
+        known = dict(self.seeded_clips)
+        for task in self.tasks.values():
+            for clip_id in task.clip_ids:
+                known[clip_id] = float(_duration(clip_id)) if task.current.status == "complete" else None
+        return known
+
+    def _submit_answer(
+        self, kind: str, path: str, record: RequestRecord, check: Callable[[dict[str, Any]], None]
+    ) -> web.Response:
+        """`check` the body (a refusal is HTTP 200 with its `code` and `message`), then charge and make a task."""
+        try:
+            body = json_object(record.json)
+            only(body, SUNOAPI_EXTEND_FIELDS if kind == "extend" else SUNOAPI_GENERATE_FIELDS)
+            check(body)
+            if self.credits < self.credits_per_submit:
+                raise Refused(402, "Insufficient credits")
+        except Refused as refused:
+            return web.json_response({"code": refused.status, "message": refused.error})
+        self.credits -= self.credits_per_submit
         task = self._submit(kind, path, body)
         return web.json_response({"code": 200, "task_id": task.task_id})
 
@@ -819,10 +881,13 @@ class FakeSunoApi(FakeProvider):
         refused = self._gate(request, record, submit=False)
         if refused is not None:
             return refused
-        task_id = _body(record).get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            return web.json_response({"code": 400, "message": "task_id is required"})
-        task = self.tasks.get(task_id)
+        try:
+            body = json_object(record.json)
+            only(body, frozenset({"task_id"}))
+            text(body, "task_id", ANY_LENGTH, required=True)
+        except Refused as bad:
+            return web.json_response({"code": bad.status, "message": bad.error})
+        task = self.tasks.get(body["task_id"])
         if task is None:
             return web.json_response({"code": 404, "message": "task not found"})
         return web.json_response(self._answer(task, partial(self._task_answer, task)))
@@ -868,6 +933,20 @@ APIFRAME_MODEL_ALIASES = {
     "chirp-bluejay": "V4_5PLUS",
     "chirp-crow": "V5",
 }
+# The documented fields of suno-imagine and suno-extend (`from_upload` from the newer page and the SDK).
+APIFRAME_IMAGINE_FIELDS = frozenset(
+    {"prompt", "lyrics", "model", "make_instrumental", "title", "tags", "webhook_url", "webhook_secret"}
+)
+APIFRAME_EXTEND_FIELDS = (APIFRAME_IMAGINE_FIELDS - {"make_instrumental"}) | {
+    "parent_task_id",
+    "song_id",
+    "continue_at",
+    "from_upload",
+}
+# Suno's text limits per model (V4 and an extend naming no model: v4's; newer models: v4.5's); `prompt` is a
+# description of the song.
+APIFRAME_V4_LIMITS = {"prompt": 500, "lyrics": 3000, "tags": 200, "title": 80}
+APIFRAME_V45_LIMITS = {"prompt": 500, "lyrics": 5000, "tags": 1000, "title": 80}
 APIFRAME_MAX_UPLOAD = 10 * 1024 * 1024
 APIFRAME_MAX_MEDIA_UPLOAD = 2 * 1024 * 1024
 APIFRAME_MAX_MEDIA_SECONDS = 60.0
@@ -884,6 +963,11 @@ class FakeApiframe(FakeProvider):
     Choices where the docs are silent:
     * `/fetch` of an unknown task answers 400 `{"errors": [...]}`; `/fetch-many` omits unknown
       ids from `tasks` (a batch poller must cope with missing entries);
+    * fields are read strictly (as the pages type them): a field the page does not list is
+      refused, strings are JSON strings, `continue_at` a JSON number, `make_instrumental` and
+      `from_upload` booleans; texts are held to Suno's limits for the model named (V4's, and
+      for an extend naming none: prompt 500, lyrics 3000, tags 200, title 80; newer models:
+      lyrics 5000, tags 1000); every refusal is 400 `{"errors": [{"msg"}]}`;
     * `/suno-extend` requires the parent task to be `finished` and `song_id` to be one of
       its songs; with `from_upload: true` it takes no parent, and `song_id` must be the song
       of an upload;
@@ -1014,64 +1098,85 @@ class FakeApiframe(FakeProvider):
         }
 
     @staticmethod
-    def _model_error(body: dict[str, Any], *, required: bool) -> str | None:
+    def _song_fields(body: dict[str, Any], *, model_required: bool) -> None:
+        """The fields imagine and extend share: the model, then texts within its limits, webhook strings."""
         model = body.get("model")
         if model is None:
-            return "model is required" if required else None
-        if model not in APIFRAME_MODELS and model not in APIFRAME_MODEL_ALIASES:
-            return f"model must be one of {sorted(APIFRAME_MODELS | APIFRAME_MODEL_ALIASES.keys())}"
-        return None
+            if model_required:
+                raise Refused(400, "model is required")
+        elif model not in APIFRAME_MODELS and model not in APIFRAME_MODEL_ALIASES:
+            raise Refused(400, f"model must be one of {sorted(APIFRAME_MODELS | APIFRAME_MODEL_ALIASES.keys())}")
+        name = APIFRAME_MODEL_ALIASES.get(model, model) if isinstance(model, str) else None
+        limits = APIFRAME_V45_LIMITS if name not in (None, "V4") else APIFRAME_V4_LIMITS
+        for field, limit in limits.items():
+            text(body, field, limit)
+        text(body, "webhook_url", ANY_LENGTH)
+        text(body, "webhook_secret", ANY_LENGTH)
 
-    def _submit_answer(self, kind: str, path: str, body: dict[str, Any], error: str | None) -> web.Response:
-        if error is not None:
-            return _errors(error)
-        if self.credits < self.credits_per_submit:
-            return _errors("Not enough credits")
+    def _submit_answer(
+        self, kind: str, path: str, record: RequestRecord, check: Callable[[dict[str, Any]], None]
+    ) -> web.Response:
+        """`check` the body (a refusal is 400 `{"errors": [{"msg"}]}`), then charge and make a task."""
+        try:
+            body = json_object(record.json)
+            check(body)
+            if self.credits < self.credits_per_submit:
+                raise Refused(400, "Not enough credits")
+        except Refused as refused:
+            return _errors(refused.error)
         self.credits -= self.credits_per_submit
         return web.json_response({"task_id": self._submit(kind, path, body).task_id})
 
     async def _extend(self, request: web.Request, record: RequestRecord) -> web.Response:
-        body = _body(record)
-        return self._submit_answer("extend", request.path, body, self._extend_error(body))
+        return self._submit_answer("extend", request.path, record, self._extend_fields)
 
-    def _extend_error(self, body: dict[str, Any]) -> str | None:
+    def _extend_fields(self, body: dict[str, Any]) -> None:
+        only(body, APIFRAME_EXTEND_FIELDS)
+        self._song_fields(body, model_required=False)
+        text(body, "song_id", ANY_LENGTH)
+        if "continue_at" in body and (error := self._check_continue_at(body)) is not None:
+            raise Refused(400, error)
         if "from_upload" in body:
-            if body["from_upload"] is not True:
-                return "from_upload must be true"
-            return self._upload_extend_error(body)
-        parent_id = body.get("parent_task_id")
-        if not isinstance(parent_id, str) or not parent_id:
-            return "parent_task_id is required"
-        parent = self.tasks.get(parent_id)
+            if boolean(body, "from_upload") is not True:
+                raise Refused(400, "from_upload must be true")
+            self._upload_song(body)
+            return
+        text(body, "parent_task_id", ANY_LENGTH, required=True)
+        parent = self.tasks.get(body["parent_task_id"])
         if parent is None:
-            return "parent task not found"
+            raise Refused(400, "parent task not found")
         if parent.current.status != "finished":
-            return "parent task is not finished"
+            raise Refused(400, "parent task is not finished")
         song_id = body.get("song_id")
         if song_id is None:
-            return "song_id is required"
+            raise Refused(400, "song_id is required")
         if song_id not in parent.clip_ids:
-            return "song_id is not a song of the parent task"
-        return self._model_error(body, required=False) or self._check_continue_at(body)
+            raise Refused(400, "song_id is not a song of the parent task")
 
-    def _upload_extend_error(self, body: dict[str, Any]) -> str | None:
+    def _upload_song(self, body: dict[str, Any]) -> None:
         """`from_upload: true`: `song_id` must be the song of an upload; no parent task is named."""
         song_id = body.get("song_id")
         if not any(task.kind == "upload" and song_id in task.clip_ids for task in self.tasks.values()):
-            return "song_id is not an uploaded audio"
-        return self._model_error(body, required=False) or self._check_continue_at(body)
+            raise Refused(400, "song_id is not an uploaded audio")
 
     async def _imagine(self, request: web.Request, record: RequestRecord) -> web.Response:
-        body = _body(record)
-        error = None if body.get("prompt") or body.get("lyrics") else "prompt or lyrics is required"
-        error = error or self._model_error(body, required=True)
-        return self._submit_answer("generate", request.path, body, error)
+        return self._submit_answer("generate", request.path, record, self._imagine_fields)
+
+    def _imagine_fields(self, body: dict[str, Any]) -> None:
+        only(body, APIFRAME_IMAGINE_FIELDS)
+        self._song_fields(body, model_required=True)
+        boolean(body, "make_instrumental")
+        if not any(isinstance(body.get(name), str) and body[name].strip() for name in ("prompt", "lyrics")):
+            raise Refused(400, "prompt or lyrics is required")
 
     async def _upload(self, request: web.Request, record: RequestRecord) -> web.Response:
         """`/suno-upload`: JSON `{"audio_url"}` only; the fake fetches the URL, as apiframe does, and makes a song."""
         if request.content_type != "application/json":
             return _errors("send JSON with audio_url")
-        audio_url = _body(record).get("audio_url")
+        body = _body(record)
+        audio_url = body.get("audio_url")
+        if set(body) - {"audio_url"}:
+            return _errors(f"Unknown field: {sorted(set(body) - {'audio_url'})[0]}")
         if not isinstance(audio_url, str) or not audio_url.startswith(("http://", "https://")):
             return _errors("audio_url is required")
         try:
@@ -1122,16 +1227,22 @@ class FakeApiframe(FakeProvider):
         return web.json_response({"audioURL": self.audio_url(media_id)})
 
     async def _fetch(self, request: web.Request, record: RequestRecord) -> web.Response:
-        task_id = _body(record).get("task_id")
-        if not isinstance(task_id, str) or not task_id:
-            return _errors("task_id is required")
-        task = self.tasks.get(task_id)
+        try:
+            body = json_object(record.json)
+            only(body, frozenset({"task_id"}))
+            text(body, "task_id", ANY_LENGTH, required=True)
+        except Refused as refused:
+            return _errors(refused.error)
+        task = self.tasks.get(body["task_id"])
         if task is None:
             return _errors("task not found")
         return web.json_response(self._answer(task, partial(self._render, task)))
 
     async def _fetch_many(self, request: web.Request, record: RequestRecord) -> web.Response:
-        task_ids = _body(record).get("task_ids")
+        body = _body(record)
+        task_ids = body.get("task_ids")
+        if set(body) - {"task_ids"}:
+            return _errors(f"Unknown field: {sorted(set(body) - {'task_ids'})[0]}")
         if (
             not isinstance(task_ids, list)
             or not 2 <= len(task_ids) <= 20

@@ -31,7 +31,8 @@ CLIP_KEYS = {
     "model_name",
     "major_model_version",
 }
-EXTEND = {"prompt": "more", "continue_clip_id": "clip-1", "continue_at": 100}
+CLIP_ID = "clip-1"  # a song the sunoapi.co account made elsewhere, seeded in the fake
+EXTEND = {"prompt": "more", "continue_clip_id": CLIP_ID, "continue_at": 100}
 
 
 class ManualClock:
@@ -96,7 +97,7 @@ async def imagine(session: aiohttp.ClientSession, fake: FakeApiframe, **extra: A
 
 @pytest.mark.asyncio
 async def test_sunoapi_bad_key_is_judged_by_code() -> None:
-    async with FakeSunoApi(KEY) as fake, aiohttp.ClientSession() as s:
+    async with FakeSunoApi(KEY, clips=[CLIP_ID]) as fake, aiohttp.ClientSession() as s:
         for key in (None, "Bearer wrong", KEY):  # missing, wrong, and without "Bearer"
             assert await suno(s, fake, "extend-music", EXTEND, key=key) == (200, SUNO_BAD_KEY)
         assert await suno(s, fake, "get-task", {"task_id": "x"}, key=None) == (200, SUNO_BAD_KEY)
@@ -105,7 +106,7 @@ async def test_sunoapi_bad_key_is_judged_by_code() -> None:
 
 @pytest.mark.asyncio
 async def test_sunoapi_extend_validation_and_continue_at_types() -> None:
-    async with FakeSunoApi(KEY, submit_interval=0) as fake, aiohttp.ClientSession() as s:
+    async with FakeSunoApi(KEY, clips=[CLIP_ID], submit_interval=0) as fake, aiohttp.ClientSession() as s:
         for missing in ("prompt", "continue_clip_id", "continue_at"):
             body = {k: v for k, v in EXTEND.items() if k != missing}
             status, answer = await suno(s, fake, "extend-music", body)
@@ -126,7 +127,10 @@ async def test_sunoapi_extend_validation_and_continue_at_types() -> None:
 
 @pytest.mark.asyncio
 async def test_sunoapi_polling_drives_script_and_cdn_serves_clips() -> None:
-    async with FakeSunoApi(KEY, poll_per_second=None, audio_size=150_000) as fake, aiohttp.ClientSession() as s:
+    async with (
+        FakeSunoApi(KEY, clips=[CLIP_ID], poll_per_second=None, audio_size=150_000) as fake,
+        aiohttp.ClientSession() as s,
+    ):
         _, answer = await suno(s, fake, "extend-music", {**EXTEND, "title": "Echoes"})
         task_id = answer["task_id"]
         seen = []
@@ -166,7 +170,10 @@ async def test_sunoapi_polling_drives_script_and_cdn_serves_clips() -> None:
 
 @pytest.mark.asyncio
 async def test_sunoapi_legacy_clip_ids_and_unknown_task() -> None:
-    async with FakeSunoApi(KEY, legacy_clip_ids=True, poll_per_second=None) as fake, aiohttp.ClientSession() as s:
+    async with (
+        FakeSunoApi(KEY, clips=[CLIP_ID], legacy_clip_ids=True, poll_per_second=None) as fake,
+        aiohttp.ClientSession() as s,
+    ):
         _, answer = await suno(s, fake, "extend-music", EXTEND)
         _, task = await suno(s, fake, "get-task", {"task_id": answer["task_id"]})
         assert all("id" in c and "continue_clip_id" not in c for c in task["clips"])
@@ -176,7 +183,10 @@ async def test_sunoapi_legacy_clip_ids_and_unknown_task() -> None:
 
 @pytest.mark.asyncio
 async def test_sunoapi_script_controls() -> None:
-    async with FakeSunoApi(KEY, poll_per_second=None, submit_interval=0) as fake, aiohttp.ClientSession() as s:
+    async with (
+        FakeSunoApi(KEY, clips=[CLIP_ID], poll_per_second=None, submit_interval=0) as fake,
+        aiohttp.ClientSession() as s,
+    ):
 
         async def poll(task_id: str) -> dict[str, Any]:
             answer: dict[str, Any] = (await suno(s, fake, "get-task", {"task_id": task_id}))[1]
@@ -210,7 +220,7 @@ async def test_sunoapi_script_controls() -> None:
 @pytest.mark.asyncio
 async def test_sunoapi_rate_limits_are_sliding_windows_per_key() -> None:
     clock = ManualClock()
-    async with FakeSunoApi(KEY, clock=clock) as fake, aiohttp.ClientSession() as s:
+    async with FakeSunoApi(KEY, clips=[CLIP_ID], clock=clock) as fake, aiohttp.ClientSession() as s:
         assert (await suno(s, fake, "extend-music", EXTEND))[1]["code"] == 200
         clock.now += 1
         refused = await suno(s, fake, "generate-music", {"prompt": "x"})
@@ -436,7 +446,7 @@ async def test_fault_bodies_and_counts() -> None:
 
 @pytest.mark.asyncio
 async def test_fault_delay_provokes_client_timeout_and_close_cuts_it_short() -> None:
-    fake = FakeSunoApi(KEY)
+    fake = FakeSunoApi(KEY, clips=[CLIP_ID])
     await fake.start()
     fake.inject("/extend-music", delay=30)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as s:
@@ -451,7 +461,7 @@ async def test_fault_delay_provokes_client_timeout_and_close_cuts_it_short() -> 
 
 @pytest.mark.asyncio
 async def test_fault_slow_success_is_still_processed() -> None:
-    async with FakeSunoApi(KEY) as fake, aiohttp.ClientSession() as s:
+    async with FakeSunoApi(KEY, clips=[CLIP_ID]) as fake, aiohttp.ClientSession() as s:
         fake.inject("/extend-music", status=None, delay=0.05)
         status, answer = await suno(s, fake, "extend-music", EXTEND)
         assert (status, answer["code"]) == (200, 200) and answer["task_id"] in fake.tasks
@@ -459,7 +469,7 @@ async def test_fault_slow_success_is_still_processed() -> None:
 
 @pytest.mark.asyncio
 async def test_fault_connection_reset_and_cdn_faults() -> None:
-    async with FakeSunoApi(KEY, audio_size=1000) as fake, aiohttp.ClientSession() as s:
+    async with FakeSunoApi(KEY, clips=[CLIP_ID], audio_size=1000) as fake, aiohttp.ClientSession() as s:
         fake.inject("/get-task", reset_connection=True)
         with pytest.raises(aiohttp.ClientConnectionError):
             await suno(s, fake, "get-task", {"task_id": "x"})
@@ -481,7 +491,7 @@ async def test_fault_connection_reset_and_cdn_faults() -> None:
 @pytest.mark.asyncio
 async def test_requests_are_recorded() -> None:
     clock = ManualClock()
-    async with FakeSunoApi(KEY, clock=clock) as fake, aiohttp.ClientSession() as s:
+    async with FakeSunoApi(KEY, clips=[CLIP_ID], clock=clock) as fake, aiohttp.ClientSession() as s:
         await suno(s, fake, "extend-music", EXTEND)
         async with s.get(f"{fake.base_url}/suno/v1/music/generate") as response:
             assert response.status == 404

@@ -130,6 +130,8 @@ async def test_bad_request_says_why(fake: FakeApiframe, http_session: aiohttp.Cl
         ({"status": 200, "raw": b" " * (1024 * 1024 + 1)}, ProviderAnswerMalformed),
         ({"status": 200, "raw": b"[" * 50_000 + b"]" * 50_000}, ProviderUnavailable),
         ({"status": 200, "body": {"task_id": 5}}, ProviderAnswerMalformed),
+        ({"status": 200, "body": ["task"]}, ProviderAnswerMalformed),  # may have been accepted: never a refusal
+        ({"status": 200, "raw": b'"accepted"'}, ProviderAnswerMalformed),
         ({"reset_connection": True}, ProviderUnavailable),
     ],
 )
@@ -141,3 +143,17 @@ async def test_transient_faults(
         await client(http_session, fake).submit_extend(REQUEST)
     assert caught.value.retryable  # type: ignore[attr-defined]
     assert fake.submits == []
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"null", b'"finished"', b"7"])
+async def test_a_fetch_answer_that_is_not_an_object_is_malformed_not_missing(
+    fake: FakeApiframe, http_session: aiohttp.ClientSession, raw: bytes
+) -> None:
+    provider = client(http_session, fake)
+    task_id = await provider.submit_extend(REQUEST)
+    fake.inject("/fetch", status=200, raw=raw)
+    (task,) = await provider.fetch([task_id])
+    assert (task.state, task.raw_status) == (ProviderState.UNKNOWN, "malformed")
+    assert task.malformed and "not a JSON object" in task.malformed
+    (missing,) = await provider.fetch([str(uuid.uuid4())])
+    assert (missing.state, missing.raw_status, missing.malformed) == (ProviderState.UNKNOWN, "missing", None)

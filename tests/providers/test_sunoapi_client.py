@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.models import ExtendRequest, ProviderState
 from bot.providers import (
+    ProviderAnswerMalformed,
     ProviderAuthError,
     ProviderRateLimited,
     ProviderRejected,
@@ -21,8 +22,9 @@ from bot.providers import (
 from tests.fakes.providers import FakeSunoApi
 
 KEY = "sunoapi-secret-key"
+CLIP = "3f2a1c9b-1111-4222-8333-444455556666"  # a song the account made, seeded in the fake
 REQUEST = ExtendRequest(
-    clip_id="3f2a1c9b-1111-4222-8333-444455556666",
+    clip_id=CLIP,
     continue_at=65.5,
     lyrics="[Verse]\nla la",
     style="dream pop",
@@ -32,7 +34,7 @@ REQUEST = ExtendRequest(
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSunoApi]:
-    async with FakeSunoApi(KEY, submit_interval=0.3, poll_per_second=2, poll_window=0.25) as server:
+    async with FakeSunoApi(KEY, submit_interval=0.3, poll_per_second=2, poll_window=0.25, clips=[CLIP]) as server:
         yield server
 
 
@@ -96,7 +98,12 @@ async def test_polling_walks_the_statuses_to_final_clips(
 
 async def test_legacy_clip_id_field(http_session: aiohttp.ClientSession) -> None:
     async with FakeSunoApi(
-        KEY, legacy_clip_ids=True, script=["complete"], submit_interval=0, poll_per_second=None
+        KEY,
+        legacy_clip_ids=True,
+        script=["complete"],
+        submit_interval=0,
+        poll_per_second=None,
+        clips=[CLIP],
     ) as fake:
         provider = client(http_session, fake)
         (task,) = await provider.fetch([await provider.submit_extend(REQUEST)])
@@ -133,6 +140,7 @@ async def test_bad_key_is_an_auth_error_and_never_leaks(fake: FakeSunoApi, http_
         ({"status": 429, "body": {"code": 429, "message": "Too many requests"}}, ProviderRateLimited),
         ({"status": 502, "body": "Bad Gateway"}, ProviderUnavailable),
         ({"status": 200, "raw": b"{not json"}, ProviderUnavailable),
+        ({"status": 200, "raw": b"[]"}, ProviderAnswerMalformed),  # may have been accepted: never resent
         ({"status": 200, "body": {"code": 500, "message": "internal"}}, ProviderUnavailable),
         ({"reset_connection": True}, ProviderUnavailable),
     ],

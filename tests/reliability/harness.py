@@ -230,7 +230,7 @@ def apiframe_settings(discord: FakeDiscord, apiframe: FakeApiframe, database: Pa
 
 def fast_sunoapi() -> FakeSunoApi:
     """The sunoapi.co fake at test pacing: one submit per 0.2 s, 20 polls per second."""
-    return FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20)
+    return FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20, clips=[CLIP])
 
 
 def seeded_apiframe_options(apiframe: FakeApiframe, **extra: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from tests.e2e.harness import eventually
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord, RequestRecord, StoredMessage
 from tests.fakes.providers import FakeSunoApi
 from tests.reliability.harness import (
+    CLIP,
     BotProcess,
     closed_cleanly,
     extend_options,
@@ -32,7 +33,7 @@ FINAL = ("delivered", "failed")
 async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeSunoApi]]:
     async with (
         FakeDiscord(token=DISCORD_TOKEN) as discord,
-        FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20) as suno,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.2, poll_per_second=20) as suno,
     ):
         yield discord, suno
 

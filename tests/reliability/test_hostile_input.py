@@ -82,7 +82,7 @@ def running_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
     database = tmp_path_factory.mktemp("hostile") / "encore.db"
 
     async def build() -> tuple[TaskService, FakeSunoApi, aiohttp.ClientSession]:
-        fake = await FakeSunoApi(PROVIDER_KEY).start()
+        fake = await FakeSunoApi(PROVIDER_KEY, clips=[CLIP]).start()
         session = aiohttp.ClientSession()
         limiter = RateLimiter.per_second(2)
         provider = SunoApiProvider(session, fake.base_url, PROVIDER_KEY, submit_limiter=None, poll_limiter=limiter)

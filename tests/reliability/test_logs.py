@@ -10,7 +10,7 @@ from typing import Any
 from tests.e2e.harness import eventually
 from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeSunoApi
-from tests.reliability.harness import BotProcess, extend_options, is_result, sunoapi_env, tasks
+from tests.reliability.harness import CLIP, BotProcess, extend_options, is_result, sunoapi_env, tasks
 
 DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.json-token-that-must-never-leak"
 PROVIDER_KEY = "sk-suno-json-key-that-must-never-leak"
@@ -20,7 +20,7 @@ async def test_json_logs_follow_each_task_and_its_member(tmp_path: Path) -> None
     database = tmp_path / "encore.db"
     async with (
         FakeDiscord(token=DISCORD_TOKEN) as discord,
-        FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20) as suno,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.2, poll_per_second=20) as suno,
     ):
         bot = await BotProcess.start(sunoapi_env(discord, suno, database, LOG_FORMAT="json"), tmp_path)
         await discord.invoke_command("extend", extend_options("a good one"))

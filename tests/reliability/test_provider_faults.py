@@ -17,6 +17,7 @@ from tests.e2e.harness import PROVIDER_KEY, eventually, running_bot
 from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
+    CLIP,
     apiframe_settings,
     extend_options,
     fast_sunoapi,
@@ -165,7 +166,11 @@ async def test_a_bad_key_is_reported_once_logged_loudly_and_not_retried(
     tmp_path: Path, provider: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = tmp_path / "encore.db"
-    async with FakeDiscord() as discord, FakeSunoApi("the-real-key") as suno, FakeApiframe("the-real-key") as apiframe:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi("the-real-key", clips=[CLIP]) as suno,
+        FakeApiframe("the-real-key") as apiframe,
+    ):
         if provider == "sunoapi":
             settings, options, path = (
                 sunoapi_settings(discord, suno, database),

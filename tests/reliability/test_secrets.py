@@ -12,6 +12,7 @@ from tests.e2e.harness import eventually
 from tests.fakes.discord import CHANNEL_ID, FakeDiscord
 from tests.fakes.providers import FakeApiframe, FakeSunoApi
 from tests.reliability.harness import (
+    CLIP,
     BotProcess,
     bot_process_env,
     extend_options,
@@ -37,7 +38,7 @@ async def test_no_secret_in_logs_messages_or_database(tmp_path: Path) -> None:
     database = tmp_path / "encore.db"
     async with (
         FakeDiscord(token=DISCORD_TOKEN) as discord,
-        FakeSunoApi(PROVIDER_KEY, submit_interval=0.2, poll_per_second=20) as suno,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.2, poll_per_second=20) as suno,
     ):
         bot = await BotProcess.start(sunoapi_env(discord, suno, database), tmp_path)
         await discord.invoke_command("extend", extend_options("a good one"))

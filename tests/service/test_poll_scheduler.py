@@ -22,14 +22,15 @@ TASKS = 21
 async def test_many_tasks_in_flight_never_exceed_the_documented_poll_limit(
     tmp_path: Path, http_session: aiohttp.ClientSession
 ) -> None:
-    async with FakeSunoApi(KEY, submit_interval=0, poll_per_second=2, script=["complete"]) as suno:
+    songs = [f"clip-{number}" for number in range(TASKS)]  # the account's songs, each extended once
+    async with FakeSunoApi(KEY, submit_interval=0, poll_per_second=2, script=["complete"], clips=songs) as suno:
         provider = SunoApiProvider(
             http_session, suno.base_url, KEY, submit_limiter=None, poll_limiter=RateLimiter.per_second(2)
         )
         store = await SqliteStore.open(tmp_path / "encore.db")
         now = time.time()
         for number in range(TASKS):
-            request = ExtendRequest(clip_id=f"clip-{number}", continue_at=30.0, prompt=f"take {number}")
+            request = ExtendRequest(clip_id=songs[number], continue_at=30.0, prompt=f"take {number}")
             task = await store.create_task(Requester(user_id=number, channel_id=1, guild_id=1), "sunoapi", request)
             assert task is not None
             await store.mark_submitted(task.id, await provider.submit_extend(request), next_poll_at=now)

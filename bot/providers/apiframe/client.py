@@ -86,6 +86,8 @@ class ApiframeProvider(Provider):
                 return [read_task(task_ids[0], await self._call("/fetch", {"task_id": task_ids[0]}))]
             except ProviderRejected:
                 return [ProviderTask(task_ids[0], ProviderState.UNKNOWN, raw_status="missing")]
+            except ProviderAnswerMalformed as error:
+                return [answers.unreadable(task_ids[0], error)]
         answer = await self._call("/fetch-many", {"task_ids": list(task_ids)})
         found = answer.get("tasks")
         if not isinstance(found, list):
@@ -123,8 +125,14 @@ class ApiframeProvider(Provider):
 
     @staticmethod
     def _checked(status: int, data: Any) -> dict[str, Any]:
-        """apiframe's answer judged by HTTP status: 401 is the key, other 4xx say why in the body."""
-        if status >= 400 or not isinstance(data, dict):
+        """apiframe's answer judged by HTTP status: 401 is the key, other 4xx say why in the body.
+
+        A success whose body is not a JSON object is unreadable, not a refusal: a submission it answers may have
+        been accepted (and charged), and a task it tells about is neither missing nor refused.
+        """
+        if status >= 400:
             detail = error_message(data) or f"apiframe refused the request (HTTP {status})"
             raise answer_error("apiframe", status, detail, CODES)
+        if not isinstance(data, dict):
+            raise ProviderAnswerMalformed(f"apiframe sent a {type(data).__name__}, not a JSON object (HTTP {status})")
         return data

@@ -11,7 +11,7 @@ from bot.providers import answers
 from bot.providers.base import PacedProvider, fetch_each, optional_fields
 from bot.providers.errors import (
     AnswerCodes,
-    ProviderUnavailable,
+    ProviderAnswerMalformed,
     answer_error,
     as_code,
 )
@@ -68,11 +68,14 @@ class SunoApiProvider(PacedProvider):
     ) -> dict[str, Any]:
         """POST and check `code`: 200 is success, anything else is an error the message explains.
 
-        Submissions pass `paced=False`: the submitter holds the slot already (`submit_slot`).
+        Submissions pass `paced=False`: the submitter holds the slot already (`submit_slot`). An answer that is not a
+        JSON object is unreadable, not a failure to retry: a submission it answers may have been accepted.
         """
-        _, data = await self._post(path, body, limiter, paced=paced)
+        status, data = await self._post(path, body, limiter, paced=paced)
         if not isinstance(data, dict):
-            raise ProviderUnavailable(f"sunoapi sent an unexpected answer on {path}")
+            raise ProviderAnswerMalformed(
+                f"sunoapi sent a {type(data).__name__}, not a JSON object (HTTP {status}) on {path}"
+            )
         code = as_code(data.get("code"))
         if code == 200:
             return data
