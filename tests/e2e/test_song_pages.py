@@ -157,7 +157,10 @@ async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tm
 
 
 async def test_delete_on_a_song_card_deletes_the_result_post_after_taking_its_pages_down(tmp_path: Path) -> None:
-    async with FakeDiscord() as discord, FakeSunoApi(PROVIDER_KEY, submit_interval=0.1, poll_per_second=50) as suno:
+    async with (
+        FakeDiscord() as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.1, poll_per_second=50) as suno,
+    ):
         env = {**provider_env(suno), "HTTP_PORT": "0", "WEBHOOK_HOST": "127.0.0.1", "PUBLIC_URL": PUBLIC_URL}
         database = tmp_path / "encore.db"
         settings = settings_for(discord, database, env)
