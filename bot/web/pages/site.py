@@ -142,7 +142,7 @@ class SongPages:
         self._covers = ByteBoundedCache(COVER_CACHE_BYTES)
         self._pictures = ByteBoundedCache(PICTURE_CACHE_ENTRIES * 512 * 1024, PICTURE_CACHE_ENTRIES)
         self._fetching: dict[str, asyncio.Lock] = {}
-        self._rendering: dict[SongPage, asyncio.Future[RenderedPage]] = {}
+        self._looking_up: dict[str, asyncio.Future[RenderedPage | None]] = {}
         self._rendered: OrderedDict[str, RenderedPage] = OrderedDict()
         templates = jinja2.Environment(
             loader=jinja2.PackageLoader("bot.web.pages", "templates"),
@@ -198,25 +198,32 @@ class SongPages:
         return await self._store.song_page(page_id) if ID_PATTERN.fullmatch(page_id) else None
 
     async def _song_page(self, request: web.Request) -> web.StreamResponse:
-        """The page's HTML. Its row is read on every request (one round trip: is it still up, and did anything it
-        shows change); the HTML is rendered again only when it did, and requests that arrive while a page is being
-        rendered share that rendering (a link shared in a busy channel is opened by many at once)."""
+        """The page's HTML. Requests for a page that arrive while it is being looked up share that look-up (a link
+        shared in a busy channel is opened by many at once); each look-up reads the page's row, one round trip that
+        tells whether it is still up and whether anything it shows changed, and renders it again only then."""
         page_id = request.match_info["page_id"]
-        page = await self._page(request)
+        if not ID_PATTERN.fullmatch(page_id):
+            return _not_found()
+        running = self._looking_up.get(page_id)
+        if running is None:
+            running = asyncio.ensure_future(self._current_page(page_id))
+            self._looking_up[page_id] = running
+            running.add_done_callback(lambda _: self._looking_up.pop(page_id, None))
+        rendered = await asyncio.shield(running)
+        if rendered is None:
+            return _not_found()
+        return _answer(request, rendered.body, rendered.etag, "text/html; charset=utf-8", PAGE_CACHE)
+
+    async def _current_page(self, page_id: str) -> RenderedPage | None:
+        page = await self._store.song_page(page_id)
         if page is None:
             self._rendered.pop(page_id, None)
-            return _not_found()
+            return None
         rendered = self._rendered.get(page_id)
         if rendered is None or rendered.page != page or rendered.until <= self._clock():
-            running = self._rendering.get(page)
-            if running is None:
-                running = asyncio.ensure_future(self._render_song_page(page))
-                self._rendering[page] = running
-                running.add_done_callback(lambda _: self._rendering.pop(page, None))
-            rendered = await asyncio.shield(running)
-        else:
-            self._rendered.move_to_end(page_id)
-        return _answer(request, rendered.body, rendered.etag, "text/html; charset=utf-8", PAGE_CACHE)
+            return await self._render_song_page(page)
+        self._rendered.move_to_end(page_id)
+        return rendered
 
     async def _render_song_page(self, page: SongPage) -> RenderedPage:
         """Render the page and keep it, in place of any older rendering of it."""
