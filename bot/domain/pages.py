@@ -20,6 +20,8 @@ class SongPage:
 
     `makers` are display names as they were when the song was posted, never user ids. `timeline_json` is the whole
     song's timeline (parts, seams, peaks), for a whole-song page; `whole_page_id` is a song's whole-song page.
+    `pages_changed_at` is when the server's page settings or one of its pages' take-downs last changed (not shown:
+    it tells a rendered page still true from one to redo).
     """
 
     page_id: str
@@ -37,6 +39,7 @@ class SongPage:
     message_id: int
     timeline_json: str | None
     whole_page_id: str | None = None
+    pages_changed_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,7 @@ async def published_site(
     trusted_proxies: Sequence[Network] = LOOPBACK,
     child_title: str = HOSTILE_TITLE,
     clip_cache_bytes: int = 100 * 1024 * 1024,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[PublishedSite]:
     """Two songs (a new one and its extension, by default with a hostile title) and the extension's whole song,
     each with its page, in a server whose pages are on."""
@@ -181,6 +183,7 @@ async def published_site(
             media=media,
             limiter=limiter,
             trusted_proxies=trusted_proxies,
+            clock=clock,
         )
         app = web.Application()
         site.register(app)

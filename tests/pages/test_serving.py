@@ -7,6 +7,7 @@ import asyncio
 import io
 import ipaddress
 import re
+import sqlite3
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from PIL import Image
 
 from bot.audio.waveform import PALETTE
 from bot.web.pages.guard import AddressLimiter
-from bot.web.pages.site import CONTENT_SECURITY_POLICY
+from bot.web.pages.site import CONTENT_SECURITY_POLICY, RENDERED_PAGE_SECONDS
 from tests.pages.site import CHILD, GUILD, MEMBER, PUBLIC_URL, ROOT, PublishedSite, published_site
 
 
@@ -155,6 +156,51 @@ async def test_a_parent_taken_down_leaves_the_childs_page_and_takes_the_whole_so
         assert "First light" not in html and site.root_page not in html and site.whole_page not in html
         assert "A song not shown here" in html and "continued from" in html
         assert (await get(http, f"{site.base_url}/s/{site.whole_page}/audio"))[0] == 404
+
+
+async def test_a_rendered_page_is_reused_until_a_take_down_a_settings_change_or_its_time_runs_out(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """What neither the page's row nor its server's stamp tells (a parent renamed behind the store's back) shows
+    only once the rendering is due; a settings change and a take-down (of the page or of a parent it names) show
+    at once, with no waiting."""
+    now = [1_000_000.0]
+    async with published_site(tmp_path, child_title="Second light", clock=lambda: now[0]) as site:
+        page_url = f"{site.base_url}/s/{site.song_page}"
+        _, first_headers, first = await get(http, page_url)
+        assert b">First light</a>" in first
+        with sqlite3.connect(tmp_path / "encore.db") as db:
+            db.execute("UPDATE songs SET title = 'Renamed light' WHERE clip_id = ?", (ROOT,))
+        status, headers, reused = await get(http, page_url)
+        assert (status, reused, headers["ETag"]) == (200, first, first_headers["ETag"])
+        assert (await get(http, page_url, **{"If-None-Match": first_headers["ETag"]}))[0] == 304
+
+        await site.store.set_gallery(GUILD, "GalleryOfTheServer0001")  # a settings change: rendered again
+        _, changed_headers, changed = await get(http, page_url)
+        assert b">Renamed light</a>" in changed and changed_headers["ETag"] != first_headers["ETag"]
+
+        with sqlite3.connect(tmp_path / "encore.db") as db:
+            db.execute("UPDATE songs SET title = 'Last light' WHERE clip_id = ?", (ROOT,))
+        assert b">Renamed light</a>" in (await get(http, page_url))[2]
+        now[0] += RENDERED_PAGE_SECONDS
+        assert b">Last light</a>" in (await get(http, page_url))[2]
+
+        await site.store.set_pages_on(GUILD, False)
+        assert (await get(http, page_url))[0] == 404
+        await site.store.set_pages_on(GUILD, True)
+        assert (await get(http, page_url))[0] == 200
+
+        # A parent taken down that leaves the child's row as it was (its whole song's post is not made, so the
+        # child links no whole song): the server's stamp alone tells the rendering is out of date.
+        with sqlite3.connect(tmp_path / "encore.db") as db:
+            db.execute("UPDATE song_pages SET message_id = NULL WHERE page_id = ?", (site.whole_page,))
+        assert b">Last light</a>" in (await get(http, page_url))[2]
+        assert await site.store.take_down_pages(site.root_task) == 2
+        html = (await get(http, page_url))[2].decode()
+        assert "Last light" not in html and site.root_page not in html and "A song not shown here" in html
+
+        assert await site.store.take_down_pages(site.child_task) == 1  # right after a rendering: gone at once
+        assert (await get(http, page_url))[0] == 404
 
 
 async def test_unknown_and_malformed_ids_are_404_before_any_lookup(

@@ -213,3 +213,25 @@ async def test_the_gallery_answers_only_while_on_with_showcase_and_top_songs(sto
     await store.set_gallery(GUILD, "g-2")
     await store.set_pages_on(GUILD, False)
     assert await store.gallery("g-2", since=0.0, limit=10) is None
+
+
+async def test_a_pages_stamp_moves_with_every_settings_change_and_take_down_in_its_server(store: Store) -> None:
+    """What the web server checks before it reuses a rendered page: the page's server's stamp."""
+    await store.set_pages_on(GUILD, True)
+    root_task = await song_of(store, GenerateRequest(prompt="x"), ROOT, "Root")
+    child_task = await song_of(store, ExtendRequest(clip_id=ROOT, continue_at=65.0, prompt="more"), CHILD, "Child")
+    await published(store, ROOT, root_task, "p-root")
+    await published(store, CHILD, child_task, "p-child", message_id=501)
+
+    async def stamp() -> float:
+        page = await store.song_page("p-child")
+        assert page is not None
+        return page.pages_changed_at
+
+    first = await stamp()
+    assert first > 0 and await stamp() == first  # read twice, unchanged
+    await store.set_gallery(GUILD, "g-1")
+    after_settings = await stamp()
+    assert after_settings != first
+    assert await store.take_down_pages(root_task) == 1  # a parent's page: the child's row is otherwise the same
+    assert await stamp() != after_settings

@@ -1,7 +1,9 @@
 """Song pages: a server's choice to publish them, one page per posted song or whole song, take-downs and galleries.
 
 Each read selects only what a page shows (no user ids, no request text), and a page answers only while its
-server's pages are on, it is not taken down and its post was made.
+server's pages are on, it is not taken down and its post was made. A server's `page_settings.updated_at` moves on
+every change of its settings and every take-down of one of its pages: the web server keeps a rendered page only
+while that stamp, read with the page, stays the same.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class PageQueries(SqlBackend):
                    CASE WHEN p.whole THEN w.timeline_json END AS timeline_json,
                    (SELECT o.page_id FROM song_pages o
                     WHERE o.clip_id = p.clip_id AND o.whole AND NOT p.whole AND o.taken_down_at IS NULL
-                      AND o.message_id IS NOT NULL) AS whole_page_id
+                      AND o.message_id IS NOT NULL) AS whole_page_id,
+                   (SELECT s.updated_at FROM page_settings s WHERE s.guild_id = p.guild_id) AS pages_changed_at
             FROM song_pages p JOIN songs ON songs.clip_id = p.clip_id
             LEFT JOIN whole_songs w ON w.clip_id = p.clip_id
             WHERE p.page_id = $1 AND {_VISIBLE}
@@ -147,24 +150,36 @@ class PageQueries(SqlBackend):
         ]
 
     async def take_down_pages(self, task_id: int) -> int:
-        """The task's pages, and the pages of every whole song built on one of its songs (its audio is in them)."""
-        return await self._db.execute(
-            f"""
-            UPDATE song_pages SET taken_down_at = $1
-            WHERE taken_down_at IS NULL AND (task_id = $2 OR (whole AND clip_id IN (
-                WITH RECURSIVE built_on(clip_id, depth) AS (
-                    SELECT clip_id, 0 FROM songs WHERE task_id = $2
-                    UNION ALL
-                    SELECT songs.clip_id, built_on.depth + 1
-                    FROM built_on JOIN songs ON songs.parent_clip_id = built_on.clip_id
-                    WHERE built_on.depth < {MAX_CHAIN_LENGTH}
+        """The task's pages, and the pages of every whole song built on one of its songs (its audio is in them);
+        their servers' stamp moves with them, so no rendered page that names them is served again."""
+        now = time.time()
+        async with self._db.transaction() as db:
+            taken = await db.execute(
+                f"""
+                UPDATE song_pages SET taken_down_at = $1
+                WHERE taken_down_at IS NULL AND (task_id = $2 OR (whole AND clip_id IN (
+                    WITH RECURSIVE built_on(clip_id, depth) AS (
+                        SELECT clip_id, 0 FROM songs WHERE task_id = $2
+                        UNION ALL
+                        SELECT songs.clip_id, built_on.depth + 1
+                        FROM built_on JOIN songs ON songs.parent_clip_id = built_on.clip_id
+                        WHERE built_on.depth < {MAX_CHAIN_LENGTH}
+                    )
+                    SELECT clip_id FROM built_on
+                )))
+                """,
+                now,
+                task_id,
+            )
+            if taken:
+                await db.execute(
+                    """
+                    UPDATE page_settings SET updated_at = $1
+                    WHERE guild_id IN (SELECT guild_id FROM song_pages WHERE taken_down_at = $1)
+                    """,
+                    now,
                 )
-                SELECT clip_id FROM built_on
-            )))
-            """,
-            time.time(),
-            task_id,
-        )
+        return taken
 
     async def gallery(
         self, gallery_id: str, *, since: float, limit: int
@@ -217,6 +232,7 @@ def _page(row: Row) -> SongPage:
         message_id=row["message_id"],
         timeline_json=row["timeline_json"],
         whole_page_id=row["whole_page_id"],
+        pages_changed_at=row["pages_changed_at"],
     )
 
 

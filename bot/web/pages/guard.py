@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from collections import OrderedDict
@@ -64,8 +65,14 @@ def client_address(request: web.Request, trusted_proxies: Sequence[Network] = LO
 
 
 def _trusted(address: str, trusted_proxies: Sequence[Network]) -> bool:
+    ip = _parsed(address)
+    return ip is not None and any(ip in network for network in trusted_proxies)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address parsed once: parsing costs as much as the rest of the guard, and the same few addresses ask."""
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(address)
     except ValueError:
-        return False
-    return any(ip in network for network in trusted_proxies)
+        return None

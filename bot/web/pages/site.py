@@ -6,6 +6,10 @@ Range requests, for seeking); a song not cached yet is fetched once through the 
 song is played from the whole songs kept for pages apart from the clips' cache. Every
 answer carries a strict Content-Security-Policy, an ETag and Cache-Control; each client address has a rate limit,
 and requests in progress are bounded.
+
+A page's HTML is rendered once and reused while its row (read on every request, so a take-down or pages turned off
+answer 404 at once) and its server's stamp (moved by every settings change and take-down) stay the same, for at
+most `RENDERED_PAGE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -63,6 +68,10 @@ MAX_AUDIO_BYTES = 25 * 1024 * 1024
 PICTURE_CACHE_ENTRIES = 64
 MAX_PICTURES_AT_ONCE = 2  # decoding audio for a picture is CPU work: never more than this at once
 GALLERY_SIZE = 12
+RENDERED_PAGES = 512  # rendered pages kept (a few kB each), the least recently asked for dropped first
+# How long a rendered page may be reused: what nothing in its row or its server's stamp tells (a parent's page
+# posted since) shows within this; a take-down or a settings change shows at once.
+RENDERED_PAGE_SECONDS = 10.0
 IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -95,6 +104,16 @@ class ByteBoundedCache:
             self._size -= len(dropped)
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    """A page's HTML and its ETag, with the row it was rendered from and until when it may be reused."""
+
+    page: SongPage
+    body: bytes
+    etag: str
+    until: float
+
+
 class SongPages:
     """The routes of song pages and galleries, added to Encore's web server by `register`."""
 
@@ -123,7 +142,8 @@ class SongPages:
         self._covers = ByteBoundedCache(COVER_CACHE_BYTES)
         self._pictures = ByteBoundedCache(PICTURE_CACHE_ENTRIES * 512 * 1024, PICTURE_CACHE_ENTRIES)
         self._fetching: dict[str, asyncio.Lock] = {}
-        self._rendering: dict[str, asyncio.Future[str | None]] = {}
+        self._looking_up: dict[str, asyncio.Future[RenderedPage | None]] = {}
+        self._rendered: OrderedDict[str, RenderedPage] = OrderedDict()
         templates = jinja2.Environment(
             loader=jinja2.PackageLoader("bot.web.pages", "templates"),
             autoescape=True,
@@ -136,7 +156,7 @@ class SongPages:
         self._song_template = templates.get_template("song.html")
         self._gallery_template = templates.get_template("gallery.html")
         static = resources.files("bot.web.pages").joinpath("static")
-        self._static = {name: static.joinpath(name).read_bytes() for name in ("pages.css", "icon.svg")}
+        self._static = {name: _tagged(static.joinpath(name).read_bytes()) for name in ("pages.css", "icon.svg")}
 
     def register(self, app: web.Application) -> None:
         add = app.router.add_get
@@ -178,23 +198,35 @@ class SongPages:
         return await self._store.song_page(page_id) if ID_PATTERN.fullmatch(page_id) else None
 
     async def _song_page(self, request: web.Request) -> web.StreamResponse:
-        """The page's HTML; requests for a page that arrive while it is being rendered share that rendering (a
-        link shared in a busy channel is opened by many at once), and nothing is kept after it."""
+        """The page's HTML. Requests for a page that arrive while it is being looked up share that look-up (a link
+        shared in a busy channel is opened by many at once); each look-up reads the page's row, one round trip that
+        tells whether it is still up and whether anything it shows changed, and renders it again only then."""
         page_id = request.match_info["page_id"]
         if not ID_PATTERN.fullmatch(page_id):
             return _not_found()
-        running = self._rendering.get(page_id)
+        running = self._looking_up.get(page_id)
         if running is None:
-            running = asyncio.ensure_future(self._render_song_page(page_id))
-            self._rendering[page_id] = running
-            running.add_done_callback(lambda _: self._rendering.pop(page_id, None))
-        html = await asyncio.shield(running)
-        return _not_found() if html is None else _html(request, html)
+            running = asyncio.ensure_future(self._current_page(page_id))
+            self._looking_up[page_id] = running
+            running.add_done_callback(lambda _: self._looking_up.pop(page_id, None))
+        rendered = await asyncio.shield(running)
+        if rendered is None:
+            return _not_found()
+        return _answer(request, rendered.body, rendered.etag, "text/html; charset=utf-8", PAGE_CACHE)
 
-    async def _render_song_page(self, page_id: str) -> str | None:
+    async def _current_page(self, page_id: str) -> RenderedPage | None:
         page = await self._store.song_page(page_id)
         if page is None:
+            self._rendered.pop(page_id, None)
             return None
+        rendered = self._rendered.get(page_id)
+        if rendered is None or rendered.page != page or rendered.until <= self._clock():
+            return await self._render_song_page(page)
+        self._rendered.move_to_end(page_id)
+        return rendered
+
+    async def _render_song_page(self, page: SongPage) -> RenderedPage:
+        """Render the page and keep it, in place of any older rendering of it."""
         lineage = await self._store.page_lineage(page.clip_id, page.guild_id)
         parts = _part_count(page.timeline_json)
         title = page.title or "Untitled"
@@ -211,7 +243,7 @@ class SongPages:
             )
             if text
         )
-        return self._song_template.render(
+        html = self._song_template.render(
             page=page,
             title=title,
             heading=f"{title} · the whole song" if page.whole else title,
@@ -228,6 +260,13 @@ class SongPages:
             whole_audio=f"/s/{page.whole_page_id}/audio" if page.whole_page_id else None,
             discord_url=f"https://discord.com/channels/{page.guild_id}/{page.channel_id}/{page.message_id}",
         )
+        body, etag = _tagged(html.encode())
+        rendered = RenderedPage(page, body, etag, self._clock() + RENDERED_PAGE_SECONDS)
+        self._rendered.pop(page.page_id, None)
+        self._rendered[page.page_id] = rendered
+        while len(self._rendered) > RENDERED_PAGES:
+            self._rendered.popitem(last=False)
+        return rendered
 
     async def _gallery(self, request: web.Request) -> web.StreamResponse:
         gallery_id = request.match_info["gallery_id"]
@@ -345,10 +384,10 @@ class SongPages:
             return await asyncio.to_thread(audio_picture, path)
 
     async def _stylesheet(self, request: web.Request) -> web.StreamResponse:
-        return _cached_bytes(request, self._static["pages.css"], "text/css; charset=utf-8", STATIC_CACHE)
+        return _answer(request, *self._static["pages.css"], "text/css; charset=utf-8", STATIC_CACHE)
 
     async def _icon(self, request: web.Request) -> web.StreamResponse:
-        return _cached_bytes(request, self._static["icon.svg"], "image/svg+xml", STATIC_CACHE)
+        return _answer(request, *self._static["icon.svg"], "image/svg+xml", STATIC_CACHE)
 
 
 def _part_count(timeline_json: str | None) -> int:
@@ -362,8 +401,16 @@ def _html(request: web.Request, html: str) -> web.StreamResponse:
 
 
 def _cached_bytes(request: web.Request, body: bytes, content_type: str, cache_control: str) -> web.StreamResponse:
-    """`body` with a strong ETag of its bytes; 304 when the client already holds them."""
-    etag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    return _answer(request, *_tagged(body), content_type, cache_control)
+
+
+def _tagged(body: bytes) -> tuple[bytes, str]:
+    """`body` and its strong ETag (a hash of its bytes)."""
+    return body, hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def _answer(request: web.Request, body: bytes, etag: str, content_type: str, cache_control: str) -> web.StreamResponse:
+    """`body` with its ETag; 304 when the client already holds it."""
     if request.if_none_match and any(tag.value == etag for tag in request.if_none_match):
         return web.Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": cache_control})
     return web.Response(
