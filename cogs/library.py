@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot.domain.validation import InputError, parse_song_ref
 from bot.service.library import Library
 from bot.ui import listing, render
-from bot.ui.client import EncoreClient
+from bot.ui.client import EncoreClient, answers_failures
 from bot.ui.views import result_view
 from bot.ui.wholesong import WAVEFORM_NAME
 
@@ -50,6 +50,7 @@ class SongsPageButton(discord.ui.DynamicItem[Button], template=r"encore:songs:(?
     ) -> SongsPageButton:
         return cls(int(match["owner"]), int(match["page"]))
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         library = interaction.client.service.library
         embed, view = await songs_page(library, interaction.guild_id or 0, self.owner_id, self.page)
@@ -73,6 +74,7 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
     ) -> CancelButton:
         return cls(int(match["task"]))
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         bot = interaction.client
         manager = manages_server(interaction)

@@ -5,10 +5,12 @@ It knows the service and the store only through their interfaces; `bot.app` buil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import discord
@@ -31,6 +33,16 @@ if TYPE_CHECKING:
 SPENDING_COMMANDS = frozenset({"extend", "generate"})
 
 log = logging.getLogger("bot.app")
+
+BUTTON_FAILED = "⚠️ Something went wrong on Encore's side; try again in a moment."
+
+# A button's responses that (will) edit the message it is on, rather than answer the member.
+UPDATES_ITS_MESSAGE = frozenset(
+    {discord.InteractionResponseType.deferred_message_update, discord.InteractionResponseType.message_update}
+)
+
+ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
+InteractionT = TypeVar("InteractionT", bound=discord.Interaction[Any])
 
 COMMANDS_HASH_KEY = "commands_hash"
 # Discord's IDENTIFY limit: one per `max_concurrency` bucket every 5 seconds, for all the bot's processes.
@@ -58,15 +70,41 @@ def point_at_discord(settings: Settings) -> None:
 
 
 async def answer(interaction: discord.Interaction[Any], text: str) -> None:
-    """Answer an interaction in plain words, whether it was deferred ("thinking…" is replaced) or not; an answer
-    Discord refuses is logged, so a caller reporting a failure cannot fail again."""
+    """Answer an interaction in plain words, whether it was deferred ("thinking…" is replaced) or not (a button
+    that updated its own message gets a follow-up); an answer Discord refuses is logged, so a caller reporting a
+    failure cannot fail again."""
+    kind = interaction.response.type
     try:
-        if interaction.response.is_done():
-            await interaction.edit_original_response(content=text)
-        else:
+        if kind is None:
             await interaction.response.send_message(text, ephemeral=True)
+        elif kind in UPDATES_ITS_MESSAGE:
+            await interaction.followup.send(text, ephemeral=True)  # the original is the message the button is on
+        else:
+            await interaction.edit_original_response(content=text)
     except discord.HTTPException as reply_error:
         log.warning("could not answer the member: %s", reply_error)
+
+
+async def answer_failure(interaction: discord.Interaction[Any], error: BaseException, what: str) -> None:
+    """An unexpected failure of a button or form: logged with its traceback, and the member told in plain words."""
+    log.error("%s failed", what, exc_info=error)
+    await answer(interaction, BUTTON_FAILED)
+
+
+def answers_failures(
+    callback: Callable[[ItemT, InteractionT], Coroutine[Any, Any, None]],
+) -> Callable[[ItemT, InteractionT], Coroutine[Any, Any, None]]:
+    """For a persistent button's callback: an error it does not handle gets a plain answer, never "This interaction
+    failed". discord.py only logs a `DynamicItem`'s error (a `View.on_error` never sees it)."""
+
+    @functools.wraps(callback)
+    async def guarded(item: ItemT, interaction: InteractionT) -> None:
+        try:
+            await callback(item, interaction)
+        except Exception as error:
+            await answer_failure(interaction, error, f"button {getattr(item, 'custom_id', item)!r}")
+
+    return guarded
 
 
 class EncoreClient(commands.AutoShardedBot):

@@ -17,7 +17,7 @@ from bot.domain.validation import ExtendOptions, as_clip_id
 from bot.providers import COMMAND_MAX_LENGTHS
 from bot.service.wholesong import WholeSongFailed
 from bot.ui import render
-from bot.ui.client import EncoreClient
+from bot.ui.client import EncoreClient, answer_failure, answers_failures
 from bot.ui.replies import report_queued, requester_of
 from bot.ui.voice import ListenButton, ListenWholeButton
 from bot.ui.wholesong import outcome_text
@@ -49,6 +49,7 @@ class RerollButton(
     ) -> RerollButton:
         return cls(int(match["task"]))
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)
         await report_queued(
@@ -76,6 +77,7 @@ class ExtendButton(
     ) -> ExtendButton:
         return cls(match["clip"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.send_modal(ExtendModal(self.clip_id))
 
@@ -99,6 +101,7 @@ class WholeSongButton(
     ) -> WholeSongButton:
         return cls(match["clip"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)
         whole_songs = interaction.client.service.whole_songs
@@ -136,6 +139,7 @@ class WholeExtendButton(
     ) -> WholeExtendButton:
         return cls(match["clip"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.send_modal(ExtendModal(self.clip_id, whole_song=True))
 
@@ -164,6 +168,7 @@ class DeleteButton(
     ) -> DeleteButton:
         return cls(int(match["task"]))
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         task = await interaction.client.service.library.task(self.task_id)
         allowed = task is not None and (
@@ -240,6 +245,9 @@ class ExtendModal(discord.ui.Modal, title="Extend this song"):
         self.whole_song = whole_song
         if whole_song:
             self.at.placeholder = "on the whole song, e.g. 3:20 (blank: from its end)"
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
+        await answer_failure(interaction, error, f"form {self.custom_id!r}")
 
     async def on_submit(self, interaction: discord.Interaction[EncoreClient]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -205,3 +205,21 @@ async def test_being_moved_to_another_channel_ends_the_session_cleanly(tmp_path:
         assert "moved to another channel" in left.content
         assert setup.discord.voice_channel_of(BOT_ID) is None
         assert len(setup.played()) == 1 and setup.played()[0].seconds < SONG_SECONDS
+
+
+async def test_a_button_whose_answer_discord_refuses_still_answers_in_plain_words(tmp_path: Path) -> None:
+    """discord.py only logs a persistent button's error: Encore answers it, so the member never sees "This
+    interaction failed"."""
+    async with listening(tmp_path) as setup:
+        (song,) = await setup.songs(1)
+        await setup.join(USER_ID, setup.lounge)
+        await setup.listen(song)
+        message = await setup.now_playing()
+        refused = {"message": "Invalid Form Body", "code": 50035}
+        setup.discord.inject("POST", r"/interactions/[0-9]+/[^/]+/callback", 400, refused)
+        press = await setup.discord.click_button(message.id, "encore:listen:queue", OTHER_USER_ID)
+        reply = await press.wait_original()
+        assert reply.ephemeral and reply.content == "⚠️ Something went wrong on Encore's side; try again in a moment."
+        path = f"/interactions/{press.id}/{press.token}/callback"
+        assert [r.status for r in setup.discord.requests if r.path == path] == [400, 200]
+        await setup.left()

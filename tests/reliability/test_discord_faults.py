@@ -131,6 +131,22 @@ async def test_a_database_locked_past_its_timeout_is_a_clear_error_not_a_hang(tm
         assert suno.submits == []
 
 
+async def test_a_result_button_whose_write_fails_answers_in_plain_words(tmp_path: Path) -> None:
+    """Reroll writes a task: with the database locked past its timeout the press is answered, not left thinking."""
+    database = tmp_path / "encore.db"
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        async with running_bot(discord, sunoapi_settings(discord, suno, database)):
+            await discord.invoke_command("extend", extend_options("once"))
+            result = await discord.wait_for_message(CHANNEL_ID, is_result)
+            task_id = int(result.content.rsplit("#", 1)[1])
+            await eventually(lambda: tasks(database)[0]["status"] == TaskStatus.DELIVERED, what="delivered")
+            with write_lock_held(database):
+                reroll = await discord.click_button(result.id, f"encore:reroll:{task_id}")
+                reply = await reroll.wait_original(lambda message: not message.loading, timeout=15)
+        assert reply.ephemeral and reply.content == "⚠️ Something went wrong on Encore's side; try again in a moment."
+        assert len(suno.submits) == 1 and len(tasks(database)) == 1
+
+
 async def test_settings_and_cancel_answer_before_they_write_to_a_locked_database(tmp_path: Path) -> None:
     """Both write: each is answered within Discord's 3 s first, then says plainly that it could not be done."""
     database = tmp_path / "encore.db"

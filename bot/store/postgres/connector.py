@@ -1,13 +1,15 @@
-"""A pool of PostgreSQL connections shared by the process's loops: the shared queries run on it as they are."""
+"""A pool of PostgreSQL connections shared by the process's loops: the shared queries run on it as they are, and
+PostgreSQL's failures to do the work become `StoreUnavailable` here, in one place."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from bot.store import StoreUnavailable
 from bot.store.rows import Row
 
 if TYPE_CHECKING:
@@ -16,6 +18,29 @@ if TYPE_CHECKING:
     # A connection borrowed from the pool (only the type stubs make it generic).
     Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
     Handle: TypeAlias = asyncpg.Pool[asyncpg.Record] | Connection
+
+
+# The server cannot be reached or cannot do the work now, whatever the query: the connection lost or refused, the
+# server out of connections or disk, shut down or cancelling, a lock not granted in time, a read-only standby. A
+# query's own fault (a violated constraint, a syntax error) stays what it is.
+UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.ReadOnlySQLTransactionError,
+)
+
+
+@contextmanager
+def unavailable_on_failure() -> Iterator[None]:
+    """Raise PostgreSQL's operational errors as `StoreUnavailable`: one line, the server's words, no address."""
+    try:
+        yield
+    except UNAVAILABLE as error:
+        text = " ".join(str(error).split()) or type(error).__name__
+        raise StoreUnavailable(f"PostgreSQL cannot be used now ({text})") from None
 
 
 def changed(status: str) -> int:
@@ -30,19 +55,24 @@ class PostgresSession:
         self._handle = handle
 
     async def one(self, sql: str, *args: Any) -> Row | None:
-        return await self._handle.fetchrow(sql, *args)
+        with unavailable_on_failure():
+            return await self._handle.fetchrow(sql, *args)
 
     async def all(self, sql: str, *args: Any) -> Sequence[Row]:
-        return await self._handle.fetch(sql, *args)
+        with unavailable_on_failure():
+            return await self._handle.fetch(sql, *args)
 
     async def value(self, sql: str, *args: Any) -> Any:
-        return await self._handle.fetchval(sql, *args)
+        with unavailable_on_failure():
+            return await self._handle.fetchval(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return changed(await self._handle.execute(sql, *args))
+        with unavailable_on_failure():
+            return changed(await self._handle.execute(sql, *args))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._handle.executemany(sql, rows)
+        with unavailable_on_failure():
+            await self._handle.executemany(sql, rows)
 
 
 class PostgresConnector(PostgresSession):
@@ -54,11 +84,13 @@ class PostgresConnector(PostgresSession):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresSession]:
-        async with self.pool.acquire() as connection, connection.transaction():
-            yield PostgresSession(connection)
+        with unavailable_on_failure():
+            async with self.pool.acquire() as connection, connection.transaction():
+                yield PostgresSession(connection)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A connection of the pool in a transaction, for what the shared queries do not cover (migrations, COPY)."""
-        async with self.pool.acquire() as connection, connection.transaction():
-            yield connection
+        with unavailable_on_failure():
+            async with self.pool.acquire() as connection, connection.transaction():
+                yield connection

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
-from bot.ui.client import EncoreClient
+from bot.ui.client import EncoreClient, answers_failures
 from bot.ui.voice._request import ListenRequest
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class ListenButton(
     ) -> ListenButton:
         return cls(match["action"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client: EncoreClient = interaction.client
         players: VoicePlayers | None = getattr(client, "voice_players", None)
@@ -123,6 +124,7 @@ class ListenWholeButton(
     ) -> ListenWholeButton:
         return cls(match["clip"])
 
+    @answers_failures
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         client: EncoreClient = interaction.client
         await client.voice_players.listen(interaction, ListenRequest(song=self.clip_id, whole=True))

@@ -83,9 +83,6 @@ class VoicePlayers:
             text = await self._play(interaction, channel, request)
         except Refusal as refusal:
             text = f"⚠️ {render.refusal_text(refusal)}"
-        except Exception:  # the Listen button's errors reach no handler that answers: never leave "thinking…"
-            log.exception("/listen in guild %s failed", channel.guild.id)
-            text = "⚠️ Something went wrong on Encore's side; try again in a moment."
         await answer(interaction, text)
 
     def _voice_channel_of(
