@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import PROVIDER_KEY, provider_env, running_bot, settings_for
+from tests.e2e.harness import PROVIDER_KEY, eventually, provider_env, running_bot, settings_for
 from tests.fakes.discord import OTHER_USER_ID, OWNER_ID, FakeDiscord, StoredMessage
 from tests.fakes.providers import FakeApiframe
 
@@ -33,7 +33,7 @@ async def test_queue_cancel_and_manager_view(tmp_path: Path) -> None:
             for number in (1, 2, 3):
                 command = await discord.invoke_command("generate", {"prompt": f"song {number}"})
                 await command.wait_original(lambda m: "task #" in m.content)
-            await discord.wait_until(lambda: apiframe.calls("/suno-imagine"))
+            await eventually(lambda: apiframe.calls("/suno-imagine"), what="the hanging submission")
             over = await discord.invoke_command("generate", {"prompt": "song 4"})
             assert "used your songs for today" in (await over.wait_original(lambda m: not m.loading)).content
             await discord.invoke_command("generate", {"prompt": "theirs"}, user_id=OTHER_USER_ID)

@@ -9,6 +9,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from tests.e2e.harness import eventually
 from tests.fakes.discord import FakeDiscord
 from tests.reliability.harness import BotProcess, extend_options, fast_sunoapi, sunoapi_env, tasks
 
@@ -56,7 +57,7 @@ async def test_a_backup_onto_the_live_database_or_its_files_is_refused(tmp_path:
         env = sunoapi_env(discord, suno, database, LOG_LEVEL="INFO")
         bot = await BotProcess.start(env, tmp_path)
         await discord.invoke_command("extend", extend_options("before"))
-        await discord.wait_until(lambda: len(tasks(database)) == 1)
+        await eventually(lambda: len(tasks(database)) == 1, what="task 1 in the database")
         (tmp_path / "link.db").symlink_to(database)
         os.link(database, tmp_path / "hard-link.db")
         (tmp_path / "elsewhere").mkdir()
@@ -75,7 +76,7 @@ async def test_a_backup_onto_the_live_database_or_its_files_is_refused(tmp_path:
             [line] = backup.lines
             assert line.startswith(f"encore: backup: {target} is the database's own file"), line
         await discord.invoke_command("extend", extend_options("after"))
-        await discord.wait_until(lambda: len(tasks(database)) == 2)
+        await eventually(lambda: len(tasks(database)) == 2, what="task 2 in the database")
         assert await bot.terminate() == 0
     lyrics = [json.loads(row["request_json"])["lyrics"] for row in tasks(database)]
     assert lyrics == ["before", "after"]  # nothing the bot wrote after the refusals was lost

@@ -157,7 +157,8 @@ async def test_settings_and_cancel_answer_before_they_write_to_a_locked_database
             for number in (1, 2):
                 command = await discord.invoke_command("generate", {"prompt": f"song {number}"})
                 await command.wait_original(lambda message: "task #" in message.content)
-            await discord.wait_until(lambda: apiframe.calls("/suno-imagine"))
+            # A provider call changes nothing at the fake Discord, which `discord.wait_until` waits on: poll it.
+            await eventually(lambda: apiframe.calls("/suno-imagine"), what="the hanging submission")
             queue = await discord.invoke_command("queue", {})
             listed = await queue.wait_original()
             with write_lock_held(database):
