@@ -140,7 +140,10 @@ async def encore_burst(sizes: Sizes, database: Path) -> list[float]:
     async with (
         FakeDiscord() as discord,
         FakeSunoApi(
-            PROVIDER_KEY, submit_interval=SUNOAPI_SUBMIT_INTERVAL, poll_per_second=SUNOAPI_POLLS_PER_SECOND
+            PROVIDER_KEY,
+            clips=[CLIP],  # the song the burst extends, as sunoapi.co knows only songs of its own tasks
+            submit_interval=SUNOAPI_SUBMIT_INTERVAL,
+            poll_per_second=SUNOAPI_POLLS_PER_SECOND,
         ) as suno,
     ):
         process, _ = await start_bot_process(bot_env(discord, database, sunoapi_env(suno, sizes)))
@@ -230,6 +233,7 @@ async def burst_and_provider_load(sizes: Sizes, workdir: Path) -> dict[str, Any]
         FakeDiscord() as discord,
         FakeSunoApi(
             PROVIDER_KEY,
+            clips=[CLIP],
             clock=time.perf_counter,
             submit_interval=SUNOAPI_SUBMIT_INTERVAL,
             poll_per_second=SUNOAPI_POLLS_PER_SECOND,

@@ -18,7 +18,8 @@ def test_the_tiny_bench_runs_every_part_and_writes_its_json(tmp_path: Path) -> N
     assert len(ack["rounds"]) == results["sizes"]["ack_rounds"] >= 2
     assert all(r[bot]["n"] == results["sizes"]["burst"] for r in ack["rounds"] for bot in ("encore", "bare"))
     assert ack["ratio_p99"] == round(ack["median"]["encore"]["p99_ms"] / ack["median"]["bare"]["p99_ms"], 2)
-    assert results["provider_load"]["rate_limit_answers"] == 0
+    load = results["provider_load"]
+    assert load["rate_limit_answers"] == 0 and load["polls"] > 0  # the submissions were taken, and polled
     assert [part["mode"] for part in results["completion_to_post"]] == ["polling", "webhook"]
     assert all(part["n"] == results["sizes"]["deliveries"] for part in results["completion_to_post"])
     assert results["completion_to_post"][1]["fetch_requests"] == 0
