@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import resource
@@ -54,6 +55,7 @@ async def run(settings: Settings) -> int:
         print(f"encore: {redact(str(error), settings.secrets)}", file=sys.stderr)
         return 1
     raise_open_files_limit()  # after the store opened: a start that fails stays one line
+    set_start_up_objects_aside()
     try:
         return await _serve(settings, store)
     finally:
@@ -122,6 +124,18 @@ def raise_open_files_limit() -> None:
         log.warning("limit of open files stays at %d: it could not be raised to %d (%s)", soft, hard, error)
         return
     log.info("limit of open files raised from %d to %s", soft, "none" if hard == resource.RLIM_INFINITY else hard)
+
+
+def set_start_up_objects_aside() -> None:
+    """Exempt what exists once started (modules, discord.py, PyAV, aiohttp, their tables) from garbage collection.
+
+    A full collection walks every tracked object: in Encore's process that took 35 ms on a 2-core machine, and a
+    burst of commands allocates enough to trigger one, which held up the acknowledgements of the commands behind it.
+    What is set aside here lives as long as the process anyway; objects made later are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+    log.debug("%d objects made at start set aside from garbage collection", gc.get_freeze_count())
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

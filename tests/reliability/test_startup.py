@@ -4,6 +4,7 @@ soon as Discord answers. A stop signal ends the wait at once."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.e2e.harness import free_port
@@ -46,3 +47,16 @@ async def test_losing_discord_after_start_is_one_line_per_reconnect_attempt(tmp_
         assert "after ClientConnectorError" in line or "after OSError" in line, bot.output
         assert await bot.terminate() == 0
     assert "Traceback" not in bot.output
+
+
+async def test_objects_made_at_start_are_set_aside_from_garbage_collection(tmp_path: Path) -> None:
+    """A full collection over everything loaded at start held up a burst's acknowledgements (bench part 1): the
+    real process sets those objects aside once, before it connects, and says how many (LOG_LEVEL=DEBUG here)."""
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        bot = await BotProcess.start(sunoapi_env(discord, suno, tmp_path / "encore.db"), tmp_path)
+        line = await bot.wait_for_line("set aside from garbage collection")
+        assert await bot.terminate() == 0
+    counted = re.search(r"(\d+) objects made at start", line)
+    assert counted, line
+    assert int(counted.group(1)) > 20_000, line  # discord.py alone makes about 48,000
+    assert bot.lines.index(line) < next(i for i, text in enumerate(bot.lines) if READY_LINE in text)
