@@ -4,8 +4,9 @@ Run from the repository root: `python -m bench` (full, a few minutes on 2 cores)
 (seconds; what the smoke test runs). Prints a table and writes bench/results/latest.json.
 
 1. interaction answer latency under a burst of concurrent /extend (gateway event → callback), against a bare
-   discord.py bot (its floor on this machine): the two alternate over several rounds, and the ratio of the medians
-   is the figure, since single runs on 2 shared cores swing by ±50 %;
+   discord.py bot (its floor on this machine): they alternate over several rounds, and the ratio of the medians
+   is the figure, since single runs on 2 shared cores swing by ±50 %. A second floor is the bare bot with its
+   start-up objects set aside from garbage collection as Encore's are, so the ratio to it is Encore's own work;
 2. completion-to-post latency with a 5 MB mp3, by polling and by webhook (provider says finished → upload request);
 3. provider load at sunoapi.co's documented limits (2 polls/s, 1 extend/4 s) with the burst's tasks in flight;
 4. peak RSS of the bot process with many tasks in flight and 10 deliveries at once;
@@ -125,10 +126,12 @@ async def burst(discord: FakeDiscord, count: int) -> list[float]:
     return [command.latency or 0.0 for command in commands]
 
 
-async def bare_discord_py_burst(sizes: Sizes, workdir: Path) -> list[float]:
-    """The same burst against `bench/bare_bot.py`: discord.py alone, the floor of this measurement."""
+async def bare_discord_py_burst(sizes: Sizes, workdir: Path, *, same_gc: bool = False) -> list[float]:
+    """The same burst against `bench/bare_bot.py`: discord.py alone, the floor of this measurement (`same_gc`: with
+    its start-up objects set aside from garbage collection, as `python -m bot` does)."""
+    command = ("-m", "bench.bare_bot", *(["--set-start-up-objects-aside"] if same_gc else []))
     async with FakeDiscord() as discord:
-        process, _ = await start_bot_process(bot_env(discord, workdir / "bare.db", {}), ("-m", "bench.bare_bot"))
+        process, _ = await start_bot_process(bot_env(discord, workdir / "bare.db", {}), command)
         try:
             return await burst(discord, sizes.burst)
         finally:
@@ -153,34 +156,44 @@ async def encore_burst(sizes: Sizes, database: Path) -> list[float]:
             await stop_bot_process(process)
 
 
+ACK_BOTS = ("encore", "bare", "bare_same_gc")
+
+
 async def ack_against_floor(sizes: Sizes, workdir: Path, progress: Callable[[str], None]) -> dict[str, Any]:
-    """Encore and the bare bot, `ack_rounds` rounds each, interleaved (E B, B E, E B, ...) so that a slow spell of
-    the machine falls on both; the figure is the ratio of the medians of each round's p50 and p99."""
+    """Encore and the two bare bots, `ack_rounds` rounds each, interleaved with the order turning each round
+    (E B G, B G E, G E B, ...) so that a slow spell of the machine falls on all; the figures are the ratios of the
+    medians of each round's p50 and p99."""
     rounds: list[dict[str, Any]] = []
     for number in range(sizes.ack_rounds):
         figures: dict[str, Any] = {"round": number + 1}
-        order = ("encore", "bare") if number % 2 == 0 else ("bare", "encore")
-        for bot in order:
+        turn = number % len(ACK_BOTS)
+        for bot in ACK_BOTS[turn:] + ACK_BOTS[:turn]:
             if bot == "encore":
                 latencies = await encore_burst(sizes, workdir / f"ack-{number}.db")
             else:
-                latencies = await bare_discord_py_burst(sizes, workdir)
+                latencies = await bare_discord_py_burst(sizes, workdir, same_gc=bot == "bare_same_gc")
             figures[bot] = summary_ms(latencies)
         rounds.append(figures)
         progress(
-            f"part 1 round {number + 1}: Encore p50 {figures['encore']['p50_ms']} / p99 {figures['encore']['p99_ms']}"
-            f" ms, bare p50 {figures['bare']['p50_ms']} / p99 {figures['bare']['p99_ms']} ms"
+            f"part 1 round {number + 1}: "
+            + ", ".join(f"{bot} p50 {figures[bot]['p50_ms']} / p99 {figures[bot]['p99_ms']} ms" for bot in ACK_BOTS)
         )
-    medians = {
+    medians: dict[str, dict[str, float]] = {
         bot: {f"{p}_ms": round(statistics.median(r[bot][f"{p}_ms"] for r in rounds), 1) for p in ("p50", "p99")}
-        for bot in ("encore", "bare")
+        for bot in ACK_BOTS
     }
+
+    def ratio(percentile: str, floor: str) -> float:
+        return round(medians["encore"][f"{percentile}_ms"] / medians[floor][f"{percentile}_ms"], 2)
+
     return {
         "commands": sizes.burst,
         "rounds": rounds,
         "median": medians,
-        "ratio_p50": round(medians["encore"]["p50_ms"] / medians["bare"]["p50_ms"], 2),
-        "ratio_p99": round(medians["encore"]["p99_ms"] / medians["bare"]["p99_ms"], 2),
+        "ratio_p50": ratio("p50", "bare"),
+        "ratio_p99": ratio("p99", "bare"),
+        "ratio_p50_same_gc": ratio("p50", "bare_same_gc"),
+        "ratio_p99_same_gc": ratio("p99", "bare_same_gc"),
     }
 
 
@@ -520,7 +533,7 @@ def table(results: dict[str, Any]) -> str:
     """The figures as a Markdown table, with the goals from the issue."""
     load = results["provider_load"]
     ack = results["ack"]
-    encore, bare = ack["median"]["encore"], ack["median"]["bare"]
+    encore, bare, bare_same_gc = (ack["median"][bot] for bot in ACK_BOTS)
     polling, webhook = results["completion_to_post"]
     rows: list[tuple[str, str, str]] = [
         (
@@ -537,6 +550,16 @@ def table(results: dict[str, Any]) -> str:
             "1. Encore ÷ the floor (ratio of the medians)",
             f"p50 {ack['ratio_p50']}× · p99 {ack['ratio_p99']}×",
             "p99 ≤ 1.1×",
+        ),
+        (
+            "1. the same bursts, that bare bot with its start-up objects set aside from garbage collection as Encore's",
+            f"p50 {bare_same_gc['p50_ms']} ms · p99 {bare_same_gc['p99_ms']} ms",
+            "reference",
+        ),
+        (
+            "1. Encore ÷ that second floor: Encore's own work beside the burst",
+            f"p50 {ack['ratio_p50_same_gc']}× · p99 {ack['ratio_p99_same_gc']}×",
+            "—",
         ),
         (
             f"2. finished → upload (5 MB mp3), polling every {results['sizes']['poll_interval']:g} s",
@@ -584,11 +607,14 @@ def table(results: dict[str, Any]) -> str:
 
 
 def rounds_table(ack: dict[str, Any]) -> str:
-    """Part 1's rounds, each bot's p50 and p99, in the order they ran."""
-    lines = ["| round | Encore p50 | Encore p99 | bare p50 | bare p99 |", "|---|---|---|---|---|"]
+    """Part 1's rounds, each bot's p50 and p99 (the bots ran in a turning order, see `ack_against_floor`)."""
+    names = {"encore": "Encore", "bare": "bare", "bare_same_gc": "bare, same GC"}
+    lines = [
+        "| round | " + " | ".join(f"{names[bot]} p50 | {names[bot]} p99" for bot in ACK_BOTS) + " |",
+        "|---" * (1 + 2 * len(ACK_BOTS)) + "|",
+    ]
     lines += [
-        f"| {r['round']} | {r['encore']['p50_ms']} ms | {r['encore']['p99_ms']} ms | {r['bare']['p50_ms']} ms "
-        f"| {r['bare']['p99_ms']} ms |"
+        f"| {r['round']} | " + " | ".join(f"{r[bot]['p50_ms']} ms | {r[bot]['p99_ms']} ms" for bot in ACK_BOTS) + " |"
         for r in ack["rounds"]
     ]
     return "\n".join(lines)

@@ -16,8 +16,11 @@ def test_the_tiny_bench_runs_every_part_and_writes_its_json(tmp_path: Path) -> N
     results = json.loads(output.read_text())
     ack = results["ack"]
     assert len(ack["rounds"]) == results["sizes"]["ack_rounds"] >= 2
-    assert all(r[bot]["n"] == results["sizes"]["burst"] for r in ack["rounds"] for bot in ("encore", "bare"))
+    bots = ("encore", "bare", "bare_same_gc")
+    assert all(r[bot]["n"] == results["sizes"]["burst"] for r in ack["rounds"] for bot in bots)
     assert ack["ratio_p99"] == round(ack["median"]["encore"]["p99_ms"] / ack["median"]["bare"]["p99_ms"], 2)
+    same_gc = ack["median"]["bare_same_gc"]["p99_ms"]
+    assert ack["ratio_p99_same_gc"] == round(ack["median"]["encore"]["p99_ms"] / same_gc, 2)
     load = results["provider_load"]
     assert load["rate_limit_answers"] == 0 and load["polls"] > 0  # the submissions were taken, and polled
     assert [part["mode"] for part in results["completion_to_post"]] == ["polling", "webhook"]
@@ -26,6 +29,7 @@ def test_the_tiny_bench_runs_every_part_and_writes_its_json(tmp_path: Path) -> N
     assert results["memory"]["peak_rss_mb"] > 0 and results["startup"]["ready_s"] > 0
     printed = "\n".join(lines).splitlines()
     assert any(line.startswith("| 1. Encore ÷ the floor") for line in printed)
+    assert any(line.startswith("| 1. Encore ÷ that second floor") for line in printed)
     assert sum(line.startswith("| 2 |") for line in printed) == 1  # each round's figures
 
 

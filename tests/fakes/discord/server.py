@@ -147,7 +147,9 @@ class FakeDiscord(DriverMixin, RestMixin, InteractionsMixin, GatewayMixin, Voice
         self._add_routes(app.router)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        # Discord takes any number of new connections at once; a listen queue of aiohttp's default 128 would drop
+        # some of a 200-command burst's, and the kernel retries those after a second (a fake-made stall).
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024).start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
 
