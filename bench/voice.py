@@ -34,6 +34,7 @@ from typing import Any
 import discord
 import yarl
 
+from bot.__main__ import set_start_up_objects_aside
 from bot.audio.opus import OpusSong, encode_opus
 from bot.ui.voice import OpusPacketSource
 from tests.fakes.discord import FakeDiscord
@@ -226,6 +227,7 @@ def main() -> int:
         encode = bench_encode(folder)
         mp3 = make_tone_mp3(folder / "song.mp3", freq_hz=523.0, seconds=args.seconds, channels=2)
         song = encode_opus(mp3, folder / "song.opus")
+        set_start_up_objects_aside()  # as `python -m bot` does, whose process the players share
         rows = []
         for count in args.sessions:
             rows.append(asyncio.run(bench_sessions(count, song, folder / f"run-{count}")))
