@@ -7,6 +7,7 @@ can override command permissions.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -21,6 +22,8 @@ from bot.service.pages import PagePublisher
 from bot.ui import listing, render
 from bot.ui.client import EncoreClient
 from cogs.library import manages_server
+
+log = logging.getLogger(__name__)
 
 NOT_A_MANAGER = "⚠️ Only members with the Manage Server permission can change Encore's settings."
 NO_PUBLIC_URL = "⚠️ Song pages need the bot's operator to set `PUBLIC_URL` (the address of Encore's web server) first."
@@ -155,6 +158,14 @@ class AdminCog(commands.Cog):
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """A server that removed Encore: its pages and gallery stop answering."""
         await self.bot.service.pages.server_left(guild.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """A server that removed Encore while it was offline sent no event: Discord's list of Encore's servers (one
+        entry each, even those in an outage) no longer has it, so its pages and gallery stop answering too."""
+        present = {guild.id for guild in self.bot.guilds}
+        for guild_id in await self.bot.service.pages.servers_gone(present, self.bot.carries_guild):
+            log.info("server %s removed Encore while it was offline: its song pages are off", guild_id)
 
     @encore.command(name="usage", description="Songs asked, sent to Suno and failed, per member and per day")
     async def usage(self, interaction: discord.Interaction[EncoreClient]) -> None:

@@ -1,12 +1,13 @@
 """Song pages as use cases: a server's managers turn pages and the gallery on and off, a result's requester takes
-its pages down, a server that removed Encore has them turned off, and a post gets its page. Permission checks and
+its pages down, a server that removed Encore (even while it was offline) has them turned off, and a post gets its
+page. Permission checks and
 the posts themselves stay with the Discord side; serving the pages is the web server's."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from bot.domain.pages import PageSettings
@@ -44,6 +45,16 @@ class SongPageChoices:
     async def server_left(self, guild_id: int) -> None:
         """The server removed Encore: its pages and gallery stop answering (its managers may turn them on again)."""
         await self.change(guild_id, pages=False, gallery=False)
+
+    async def servers_gone(self, present: Collection[int], served_here: Callable[[int], bool]) -> list[int]:
+        """On connecting: the servers publishing pages that Discord no longer lists among Encore's (`present`), of
+        those this process's shards carry, removed Encore while it was offline; each is treated as if it had just
+        done so. Returns their ids."""
+        publishing = await self._store.servers_publishing()
+        gone = [guild for guild in publishing if served_here(guild) and guild not in present]
+        for guild in gone:
+            await self.server_left(guild)
+        return gone
 
 
 class PagePublisher:

@@ -247,6 +247,9 @@ class PageStore(Protocol):
 
     async def page_settings(self, guild_id: int) -> PageSettings: ...
 
+    async def servers_publishing(self) -> list[int]:
+        """The servers with pages or a gallery on, by id."""
+
     async def set_pages_on(self, guild_id: int, on: bool) -> PageSettings: ...
 
     async def set_gallery(self, guild_id: int, gallery_id: str | None) -> PageSettings:

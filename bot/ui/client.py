@@ -159,6 +159,12 @@ class EncoreClient(commands.AutoShardedBot):
             )
         await answer(interaction, text)
 
+    def carries_guild(self, guild_id: int) -> bool:
+        """Whether this process's shards carry `guild_id` (Discord's rule: `(guild_id >> 22) % shard_count`)."""
+        if self.shard_ids is None or not self.shard_count:
+            return True
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
+
     def gateway_connected(self) -> bool:
         """Whether every shard's gateway session is up (for `/healthz`); a worker has none to lose."""
         if not self.settings.runs_gateway:

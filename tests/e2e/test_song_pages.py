@@ -17,6 +17,7 @@ from PIL import Image
 from bot.app import EncoreBot
 from bot.domain.models import TaskStatus
 from bot.domain.pages import PageSettings
+from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import PROVIDER_KEY, eventually, is_result, provider_env, running_bot, settings_for
 from tests.e2e.test_extend_flow import CLIP
 from tests.e2e.test_result_buttons import reply_text
@@ -107,6 +108,46 @@ async def eventually_async(read: Callable[[int], Awaitable[PageSettings]], guild
         assert time.monotonic() < deadline, "the server's pages are still on"
         await asyncio.sleep(0.02)
     return found
+
+
+def on_shard(shard: int, of: int, near: int) -> int:
+    """A guild id at or after `near` that Discord routes to `shard` of `of` shards."""
+    while (near >> 22) % of != shard:
+        near += 1 << 22
+    return near
+
+
+async def test_a_server_that_removed_encore_while_it_was_offline_loses_its_pages_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    async with (
+        FakeDiscord(shard_count=2) as discord,
+        FakeSunoApi(PROVIDER_KEY, clips=[CLIP], submit_interval=0.1, poll_per_second=50) as suno,
+    ):
+        mine = (GUILD_ID >> 22) % 2  # this process runs the main guild's shard, the harness waits for it
+        still_there, _ = await discord.add_guild("still there", shard=mine)
+        gone = on_shard(mine, 2, still_there + (1 << 30))  # on this process's shard, and Discord no longer lists it
+        elsewhere = on_shard(1 - mine, 2, still_there)  # another process's shard: not this one's to judge
+        database = tmp_path / "encore.db"
+        left_by_the_last_run = await SqliteStore.open(database)
+        for guild in (still_there, gone, elsewhere):
+            await left_by_the_last_run.set_pages_on(guild, True)
+            await left_by_the_last_run.set_gallery(guild, f"gallery-{guild}")
+        await left_by_the_last_run.close()
+        env = {
+            **provider_env(suno),
+            "HTTP_PORT": "0",
+            "WEBHOOK_HOST": "127.0.0.1",
+            "PUBLIC_URL": PUBLIC_URL,
+            "SHARD_COUNT": "2",
+            "SHARD_IDS": str(mine),
+        }
+        async with running_bot(discord, settings_for(discord, database, env)) as running:
+            store = running.bot.store
+            assert await eventually_async(store.page_settings, gone) == PageSettings(gone)
+            for kept in (still_there, elsewhere):  # judged in the same pass, before `gone` was turned off
+                published = PageSettings(kept, pages_on=True, gallery_id=f"gallery-{kept}")
+                assert await store.page_settings(kept) == published
 
 
 async def test_a_whole_song_post_gets_a_page_that_plays_the_posted_whole_song(tmp_path: Path) -> None:

@@ -235,3 +235,12 @@ async def test_a_pages_stamp_moves_with_every_settings_change_and_take_down_in_i
     assert after_settings != first
     assert await store.take_down_pages(root_task) == 1  # a parent's page: the child's row is otherwise the same
     assert await stamp() != after_settings
+
+
+async def test_servers_publishing_are_those_with_pages_or_a_gallery_on(store: Store) -> None:
+    assert await store.servers_publishing() == []
+    await store.set_pages_on(GUILD + 2, True)
+    await store.set_gallery(GUILD + 1, "gallery-1")
+    await store.set_pages_on(GUILD, True)
+    await store.set_pages_on(GUILD, False)  # turned off again: publishes nothing
+    assert await store.servers_publishing() == [GUILD + 1, GUILD + 2]

@@ -37,6 +37,12 @@ class PageQueries(SqlBackend):
             return PageSettings(guild_id)
         return PageSettings(guild_id, pages_on=bool(row["pages_on"]), gallery_id=row["gallery_id"])
 
+    async def servers_publishing(self) -> list[int]:
+        rows = await self._db.all(
+            "SELECT guild_id FROM page_settings WHERE pages_on OR gallery_id IS NOT NULL ORDER BY guild_id"
+        )
+        return [int(row["guild_id"]) for row in rows]
+
     async def set_pages_on(self, guild_id: int, on: bool) -> PageSettings:
         await self._db.execute(
             """
