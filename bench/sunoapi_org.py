@@ -8,7 +8,7 @@ Run from the repository root: `python -m bench.sunoapi_org` (full: about four mi
    the fake: peak submissions in any 10 s, peak record-info of one task in any second, rate-limit answers;
 2. callback → upload: tasks finished at the fake, each result's callback POSTed to the bot's per-task URL, timed
    from the callback's start to the upload request of the 5 MB result reaching Discord (polling set to 600 s, so
-   only the callback can deliver it).
+   only the callback can start it: the bot then reads the result with one record-info, never from the callback).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def table(results: dict[str, Any]) -> str:
             (
                 "2. callback → upload (5 MB mp3)",
                 f"p50 {callbacks.get('p50_ms')} ms · p95 {callbacks.get('p95_ms')} ms · "
-                f"max {callbacks.get('max_ms')} ms · {callbacks['record_info_requests']} polls",
+                f"max {callbacks.get('max_ms')} ms · {callbacks['record_info_requests']} record-info",
                 "p95 < 1 s",
             ),
         ]

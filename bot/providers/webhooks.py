@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.domain.models import ProviderTask
 
@@ -25,6 +25,10 @@ class WebhookRoute(ABC):
     """One receiver: `path` is an aiohttp route pattern below the server's root (`{name}` parts are parameters)."""
 
     path: str
+    # A receiver whose calls prove only where they were sent (a per-task URL, which proxies and access logs keep)
+    # sets this: a call then only makes its task due for a poll now, and Encore applies the provider's own answer,
+    # read with its key, never the call's body.
+    confirm_by_polling: ClassVar[bool] = False
 
     @abstractmethod
     def authenticate(self, parameters: Mapping[str, str], headers: RawHeaders) -> int | None:

@@ -17,6 +17,7 @@ import math
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -190,6 +191,19 @@ class TaskService:
         async with submitter.recording:
             pass
         return await poller.apply_update(provider_task_id, result)
+
+    async def poll_now(self, provider_task_id: str, provider: str | None = None) -> bool:
+        """Make a task at `provider` (the first when None) due for a poll now and wake its poll loop: a call from a
+        provider whose calls prove only where they were sent says something happened, and the poll's answer (read
+        with Encore's key) is what is applied. False for a task that is not, or no longer, at the provider."""
+        name = provider or self.provider.name
+        if name not in self.providers:
+            return False
+        found = await self.store.active_tasks_by_provider_id(name, [provider_task_id])
+        if not found or not await self.store.poll_now(found[0].id, time.time()):
+            return False
+        self._poll_wakeups[name].set()
+        return True
 
     async def is_provider_task(self, task_id: int, provider_task_id: str, provider: str | None = None) -> bool:
         """Whether Encore's task `task_id` is `provider`'s (the first when None) `provider_task_id`: a per-task

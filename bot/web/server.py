@@ -163,7 +163,7 @@ class WebServer:
         Every answer is a small JSON one: 401 for a call that proves nothing, 413 for a body over
         `MAX_WEBHOOK_BYTES`, 408 for a body still incomplete after the request timeout, 400 for a body that is not
         JSON (or nested too deep) or not a task Encore can read, 404 for a task URL that reports on another task,
-        200 otherwise.
+        200 otherwise. A route that confirms by polling has its task polled now instead of the body applied.
         """
         try:
             bound = route.authenticate(request.match_info, request.raw_headers)
@@ -194,6 +194,10 @@ class WebServer:
             return web.json_response({"error": f"not a task Encore can read: {error.message}"}, status=400)
         if bound is not None and not await self._service.is_provider_task(bound, update.task_id, provider):
             return web.json_response({"error": "no such task at this URL"}, status=404)
+        if route.confirm_by_polling:
+            polling = await self._service.poll_now(update.task_id, provider)
+            log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "polling" if polling else "ignored")
+            return web.json_response({"polling": polling})
         applied = await self._service.apply_update(update.task_id, update, provider)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})

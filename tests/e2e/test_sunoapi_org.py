@@ -68,13 +68,19 @@ async def test_generate_and_extend_arrive_by_their_own_callbacks_and_forgeries_c
             assert own_url.startswith(f"{public}/webhooks/sunoapi_org/{generated.id}/")
             assert generate.json["customMode"] is True and generate.json["model"] == "V4_5"
             await command.wait_original(ever_said("Making a new song"))
+            called_at = []
             for stage in ("text", "first", "complete"):
                 suno.advance(generate.task_id)
                 delivery = await suno.wait_for_callback(generate.task_id)
                 assert (delivery.body["data"]["callbackType"], delivery.response_status) == (stage, 200)
+                called_at.append(delivery.time)
             result = await discord.wait_for_message(CHANNEL_ID, is_result)
             await assert_result_message(discord, suno, result)
-            assert suno.calls("/record-info") == []  # delivered by callbacks alone
+            # Each call made the task due for a poll (calls close together share one): what was applied is what
+            # record-info answered, and nothing polled before the first call, as the next poll was minutes away.
+            polls = suno.polls
+            assert 1 <= len(polls) <= 3 and all(poll.time >= called_at[0] for poll in polls)
+            assert polls[-1].status == "SUCCESS"
 
             first_clip = clip_ids(result)[0]
             refused = await discord.invoke_command(
@@ -107,6 +113,11 @@ async def test_generate_and_extend_arrive_by_their_own_callbacks_and_forgeries_c
             guessed = f"{public}/webhooks/sunoapi_org/{extended.id + 1}/{'0' * 64}"
             assert (await post(guessed, forged_done))[0] == 401
             assert (await post(f"{public}/webhooks/sunoapi_org/{extended.id}", forged_done))[0] == 404
+            # At the task's own URL (a URL a proxy's log may have kept): only a nudge to ask the API, which says
+            # the task is still pending, so the forged songs are never taken.
+            assert await post(extend_url, forged_done) == (200, {"polling": True})
+            asked = await suno.wait_for_poll(extend.task_id)
+            assert asked.status == "PENDING"
             unchanged = await task_of(running, extend.task_id)
             assert (unchanged.status, unchanged.progress) == (TaskStatus.SUBMITTED, extended.progress)
 
@@ -169,7 +180,9 @@ async def test_the_real_process_generates_and_extends_by_callbacks_and_ignores_a
         second = await discord.wait_for_message(CHANNEL_ID, lambda m: is_result(m) and m.id != first.id)
         await assert_result_message(discord, suno, second)
         assert await bot.terminate() == 0
-    assert suno.calls("/record-info") == [] and suno.rate_limit_violations == []
+    # Each result was read back with record-info after its callback, never taken from the callback's body.
+    assert {poll.task_id for poll in suno.polls} == {generate.task_id, extend.task_id}
+    assert suno.rate_limit_violations == []
     assert [row["status"] for row in tasks(database)] == ["delivered", "delivered"]
 
 

@@ -354,6 +354,7 @@ class Receiver:
     public_url: str
     store: SqliteStore
     provider: Provider
+    service: TaskService
 
     async def task_at_provider(self) -> tuple[int, str]:
         """A new song Encore submitted (asking for pushed updates) and recorded as at the provider."""
@@ -380,7 +381,7 @@ async def receiver(
     server = WebServer(service, gateway_connected=lambda: True, host="127.0.0.1", port=port)
     await server.start()
     try:
-        yield Receiver(local, public, store, provider)
+        yield Receiver(local, public, store, provider, service)
     finally:
         await service.stop()
         await server.stop()
@@ -402,6 +403,11 @@ async def test_a_pushed_update_is_taken_and_a_forged_one_refused_without_a_chang
         fake.finish(pushed_provider_id)
         genuine = await adapter.delivered(fake, pushed_provider_id)
         assert genuine.response_status == 200 and genuine.error is None
+        if any(route.confirm_by_polling for route in encore.provider.webhook_routes()):
+            # The call only made its task due (the next poll was 10 minutes away): the poll reads the result.
+            untouched = await encore.store.get_task(pushed_id)
+            assert untouched is not None and untouched.status is TaskStatus.SUBMITTED
+            assert await encore.service.pollers[name].poll_due() == 0
         pushed = await encore.store.get_task(pushed_id)
         assert pushed is not None and pushed.status in (TaskStatus.SUCCEEDED, TaskStatus.DELIVERED)
 

@@ -1,5 +1,6 @@
 """sunoapi.org's callbacks: unsigned, so the URL is the proof. Each task is given its own unguessable URL, and a
-call is taken only at the URL of the task it reports on."""
+call is taken only at the URL of the task it reports on. A URL is a weak secret (a reverse proxy logs it), so a
+call only says "look now": Encore polls the task with its key and applies what the API answers."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class SunoApiOrgCallbacks(WebhookRoute):
     secret, compared in constant time); the update then applies to that task only."""
 
     path = CALLBACK_PREFIX + "/{task}/{token}"
+    confirm_by_polling = True
 
     def __init__(self, secret: str) -> None:
         self._secret = secret

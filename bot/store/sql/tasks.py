@@ -292,6 +292,17 @@ class TaskQueries(SqlBackend):
         )
         return moved and applied
 
+    async def poll_now(self, task_id: int, now: float) -> bool:
+        """Make a task at the provider due for a poll by `now` (its attempts and lease stay); False when it is not at
+        the provider."""
+        changed = await self._db.execute(
+            "UPDATE tasks SET next_attempt_at = CASE WHEN next_attempt_at > $2 THEN $2 ELSE next_attempt_at END "
+            f"WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}",
+            task_id,
+            float(now),
+        )
+        return changed == 1
+
     async def defer_poll(self, task_id: int, retry_at: float) -> None:
         changed = await self._db.execute(
             f"UPDATE tasks SET attempts = attempts + 1, next_attempt_at = $2, updated_at = $3{self.END_LEASE} "
