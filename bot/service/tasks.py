@@ -200,7 +200,10 @@ class TaskService:
         if name not in self.providers:
             return False
         found = await self.store.active_tasks_by_provider_id(name, [provider_task_id])
-        if not found or not await self.store.poll_now(found[0].id, time.time()):
+        if not found:
+            return False
+        self.pollers[name].nudge(provider_task_id)
+        if not await self.store.poll_now(found[0].id, time.time()):
             return False
         self._poll_wakeups[name].set()
         return True

@@ -7,6 +7,7 @@ entry). Both read the real parser's fold of a scripted get-task answer and write
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import pytest
 
@@ -225,3 +226,36 @@ async def test_songs_encore_already_has_are_never_stored_again(
     assert [song.clip_id for song in await service.store.songs_of_task(mixed.id)] == [SECOND]
     first = await service.store.get_song(FIRST)
     assert first is not None and first.task_id == earlier.id  # never overwritten
+
+
+class CalledBackMidPoll(ScriptedSunoApi):
+    """Reads a task's answer, then, before returning it, has the provider's call about that task arrive (the task
+    finished meanwhile): the answer on its way is from before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.service: TaskService | None = None
+
+    async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
+        answers = await super().fetch(task_ids)
+        if self.service is not None:
+            service, self.service = self.service, None
+            assert await service.poll_now(task_ids[0])
+        return answers
+
+
+async def test_a_call_that_comes_while_the_task_is_being_polled_has_it_polled_again(
+    store: SqliteStore, events: RecordingEvents
+) -> None:
+    provider = CalledBackMidPoll()
+    service = TaskService(store, provider, events, poll_interval=5.0, stall_timeout=STALL_TIMEOUT, quota=NO_QUOTA)
+    task = await at_provider(service)
+    provider.answers[task.provider_task_id or ""] = answer("queued", clip(FIRST, "queued", audio=False))
+    provider.service = service
+    assert await service.poller.poll_due() == 0
+    polled = await current(service, task)
+    assert polled.provider_status == "queued" and polled.next_attempt_at <= time.time()  # not in 5 s: now
+    provider.answers[task.provider_task_id or ""] = answer("complete", clip(FIRST, "complete"))
+    assert await service.poller.poll_due() == 0
+    assert (await current(service, task)).status in (TaskStatus.SUCCEEDED, TaskStatus.DELIVERED)
+    assert provider.polled == [task.provider_task_id] * 2
