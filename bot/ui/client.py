@@ -24,6 +24,7 @@ from bot.providers import in_process_pacer
 from bot.service import TaskService
 from bot.service.pages import PagePublisher
 from bot.store import Store
+from bot.ui.answers import AnswersInFlight
 from bot.ui.task_messages import TaskMessages
 
 if TYPE_CHECKING:
@@ -121,6 +122,9 @@ class EncoreClient(commands.AutoShardedBot):
     voice_players: VoicePlayers
 
     def __init__(self, settings: Settings, *, intents: discord.Intents, http_trace: aiohttp.TraceConfig) -> None:
+        # Work that follows an interaction's answer lets the answers still on their way go first (`report_queued`).
+        self.answers_in_flight = AnswersInFlight()
+        self.answers_in_flight.observe(http_trace)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -28,8 +28,10 @@ def requester_of(interaction: discord.Interaction[EncoreClient]) -> Requester:
 async def report_queued(interaction: discord.Interaction[EncoreClient], queued: Awaitable[Accepted]) -> None:
     """Await the service call and edit the deferred reply: the error, or the task and its place in the queue.
 
-    The reply then keeps showing the task's progress until its result is posted.
+    The reply then keeps showing the task's progress until its result is posted. The work starts once the other
+    interactions' answers have left, so that a burst of commands is acknowledged first.
     """
+    await interaction.client.answers_in_flight.settled()
     try:
         accepted = await queued
     except Refusal as refusal:

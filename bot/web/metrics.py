@@ -219,5 +219,4 @@ def _timing_trace(observe: Observer) -> aiohttp.TraceConfig:
     trace.on_request_start.append(on_start)
     trace.on_request_end.append(on_end)
     trace.on_request_exception.append(on_error)
-    trace.freeze()
-    return trace
+    return trace  # the session freezes it; until then others may observe the same requests
