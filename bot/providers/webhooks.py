@@ -26,8 +26,8 @@ class WebhookRoute(ABC):
 
     path: str
     # A receiver whose calls prove only where they were sent (a per-task URL, which proxies and access logs keep)
-    # sets this: a call then only makes its task due for a poll now, and Encore applies the provider's own answer,
-    # read with its key, never the call's body.
+    # sets this: a call then only makes the task its URL names due for a poll now, and Encore applies the
+    # provider's own answer, read with its key, never the call's body.
     confirm_by_polling: ClassVar[bool] = False
 
     @abstractmethod

@@ -52,13 +52,6 @@ class Poller:
         self._succeeded = succeeded
         # Poll answers and webhook updates of one task must not interleave: each is applied under this lock.
         self._apply_lock = asyncio.Lock()
-        # Provider task id → when a call said it changed (`nudge`), until the task's next poll has been applied.
-        self._nudged: dict[str, float] = {}
-
-    def nudge(self, provider_task_id: str) -> None:
-        """A provider's call says a task changed: a poll of it reading the provider at this moment may bring the
-        answer from before, so `_poll` makes such a task due again once it has applied that answer."""
-        self._nudged[provider_task_id] = time.monotonic()
 
     async def poll_due(self) -> float | None:
         """Lease and poll one batch of due tasks; return how long until the next is due."""
@@ -74,7 +67,6 @@ class Poller:
 
     async def _poll(self, due: list[TaskRecord]) -> None:
         store, provider = self._life.store, self._life.provider
-        asked = time.monotonic()
         try:
             results = await provider.fetch([task.provider_task_id or "" for task in due])
         except ProviderError as error:
@@ -109,10 +101,15 @@ class Poller:
                         delay = backoff(fresh_task.attempts, self._life.poll_interval)
                         log.exception("task %s: applying a poll answer failed; next try in %.1f s", polled.id, delay)
                         await store.defer_poll(fresh_task.id, time.time() + delay)
-        for polled in due:
-            nudged = self._nudged.pop(polled.provider_task_id or "", None)
-            if nudged is not None and nudged > asked:  # a call came while the answer was on its way: ask again
-                await store.poll_now(polled.id, time.time())
+
+    async def poll_now(self, task_id: int, *, regularly: bool) -> bool:
+        """Make a task due for a poll now (`regularly`: at the usual pace from then on); False when it is not at the
+        provider. Under the lock answers are applied under: a poll's answer read before this call is applied
+        either before it (and this makes the task due again) or after it (and schedules by the pace it sets)."""
+        async with self._apply_lock:
+            return await self._life.store.poll_now(
+                task_id, self._life.provider.name, time.time(), poll_regularly=regularly
+            )
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask) -> bool:
         """Apply an update the provider pushed (a webhook call); return False when it was ignored.

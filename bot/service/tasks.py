@@ -17,7 +17,6 @@ import math
 import os
 import secrets
 import socket
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -192,21 +191,26 @@ class TaskService:
             pass
         return await poller.apply_update(provider_task_id, result)
 
-    async def poll_now(self, provider_task_id: str, provider: str | None = None) -> bool:
-        """Make a task at `provider` (the first when None) due for a poll now and wake its poll loop: a call from a
-        provider whose calls prove only where they were sent says something happened, and the poll's answer (read
-        with Encore's key) is what is applied. False for a task that is not, or no longer, at the provider."""
+    async def poll_now(self, task_id: int, provider: str | None = None, *, said_finished: bool = False) -> bool:
+        """Make Encore's task `task_id` at `provider` (the first when None) due for a poll now and wake its poll loop:
+        a call from a provider whose calls prove only where they were sent says something happened, and the poll's
+        answer (read with Encore's key) is what is applied. A call that `said_finished` has the task polled at the
+        usual pace from then on, so an answer that lags the call is not left to the slow safety-net poll. A call
+        for a submission being recorded right now waits for the record, as in `apply_update`. False for a task that
+        is not, or no longer, at the provider."""
         name = provider or self.provider.name
         if name not in self.providers:
             return False
-        found = await self.store.active_tasks_by_provider_id(name, [provider_task_id])
-        if not found:
-            return False
-        self.pollers[name].nudge(provider_task_id)
-        if not await self.store.poll_now(found[0].id, time.time()):
-            return False
-        self._poll_wakeups[name].set()
-        return True
+        recording = self.submitters[name].recording
+        for last_try in (False, True):
+            if await self.pollers[name].poll_now(task_id, regularly=said_finished):
+                self._poll_wakeups[name].set()
+                return True
+            if last_try or not recording.locked():
+                return False
+            async with recording:
+                pass
+        return False
 
     async def is_provider_task(self, task_id: int, provider_task_id: str, provider: str | None = None) -> bool:
         """Whether Encore's task `task_id` is `provider`'s (the first when None) `provider_task_id`: a per-task

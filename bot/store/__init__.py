@@ -150,8 +150,9 @@ class TaskStore(Protocol):
 
     async def defer_poll(self, task_id: int, retry_at: float) -> None: ...
 
-    async def poll_now(self, task_id: int, now: float) -> bool:
-        """Make a task at the provider due for a poll by `now`; False when it is not at the provider."""
+    async def poll_now(self, task_id: int, provider: str, now: float, *, poll_regularly: bool = False) -> bool:
+        """Make a task at `provider` due for a poll by `now` (with `poll_regularly`, at the usual pace from then on);
+        False when it is not at that provider."""
 
     async def mark_succeeded(self, task: TaskRecord, clips: Sequence[Clip]) -> bool:
         """Store the clips as the task's songs and mark it succeeded; False when it is no longer at the provider.

@@ -25,6 +25,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import HEALTH_PATH
+from bot.domain.models import ProviderState
 from bot.providers import ProviderAnswerMalformed, WebhookRoute, WebhookUnauthorized
 from bot.service import TaskService
 from bot.service.health import HealthReport
@@ -163,7 +164,7 @@ class WebServer:
         Every answer is a small JSON one: 401 for a call that proves nothing, 413 for a body over
         `MAX_WEBHOOK_BYTES`, 408 for a body still incomplete after the request timeout, 400 for a body that is not
         JSON (or nested too deep) or not a task Encore can read, 404 for a task URL that reports on another task,
-        200 otherwise. A route that confirms by polling has its task polled now instead of the body applied.
+        200 otherwise. A route that confirms by polling has its task polled now instead (`_poll_now`).
         """
         try:
             bound = route.authenticate(request.match_info, request.raw_headers)
@@ -183,6 +184,8 @@ class WebServer:
             route.verify(raw, request.raw_headers)
         except WebhookUnauthorized:
             return self._unauthorized(request)
+        if route.confirm_by_polling:
+            return await self._poll_now(provider, route, bound, raw)
         try:
             body: Any = json.loads(raw)
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested deeper than Python parses
@@ -194,13 +197,24 @@ class WebServer:
             return web.json_response({"error": f"not a task Encore can read: {error.message}"}, status=400)
         if bound is not None and not await self._service.is_provider_task(bound, update.task_id, provider):
             return web.json_response({"error": "no such task at this URL"}, status=404)
-        if route.confirm_by_polling:
-            polling = await self._service.poll_now(update.task_id, provider)
-            log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "polling" if polling else "ignored")
-            return web.json_response({"polling": polling})
         applied = await self._service.apply_update(update.task_id, update, provider)
         log.debug("webhook for %s (%s): %s", update.task_id, update.raw_status, "applied" if applied else "ignored")
         return web.json_response({"applied": applied})
+
+    async def _poll_now(self, provider: str, route: WebhookRoute, bound: int | None, raw: bytes) -> web.Response:
+        """A call whose proof is only its URL: the URL's task is polled now, and its body read only for whether it
+        says the task finished (then the task is polled at the usual pace until the answer says so too). Nothing
+        in the body is applied, so a body Encore cannot read still has the task polled."""
+        if bound is None:  # such a route names its task in its URL
+            return web.json_response({"error": "no such task at this URL"}, status=404)
+        try:
+            said = route.parse(json.loads(raw)).state
+        except (ValueError, RecursionError, ProviderAnswerMalformed):
+            said = ProviderState.UNKNOWN
+        finished = said in (ProviderState.SUCCEEDED, ProviderState.FAILED)
+        polling = await self._service.poll_now(bound, provider, said_finished=finished)
+        log.debug("call for task %s (says %s): %s", bound, said, "polling now" if polling else "not at the provider")
+        return web.json_response({"polling": polling})
 
     def _unauthorized(self, request: web.Request) -> web.Response:
         """401 for a call that proves nothing (counted and logged in summary)."""

@@ -105,7 +105,8 @@ async def test_generate_and_extend_arrive_by_their_own_callbacks_and_forgeries_c
             forged_done["data"]["data"] = [
                 {"id": str(uuid.uuid4()), "audio_url": suno.audio_url("forged"), "duration": 100, "title": "x"}
             ]
-            assert await post(own_url, forged_done) == (404, {"error": "no such task at this URL"})
+            # Another task's URL only ever concerns that task, which is finished: nothing to poll.
+            assert await post(own_url, forged_done) == (200, {"polling": False})
             assert await post(extend_url[:-1] + ("0" if extend_url[-1] != "0" else "1"), forged_done) == (
                 401,
                 {"error": "unauthorized"},
@@ -113,13 +114,18 @@ async def test_generate_and_extend_arrive_by_their_own_callbacks_and_forgeries_c
             guessed = f"{public}/webhooks/sunoapi_org/{extended.id + 1}/{'0' * 64}"
             assert (await post(guessed, forged_done))[0] == 401
             assert (await post(f"{public}/webhooks/sunoapi_org/{extended.id}", forged_done))[0] == 404
-            # At the task's own URL (a URL a proxy's log may have kept): only a nudge to ask the API, which says
-            # the task is still pending, so the forged songs are never taken.
+            # At the task's own URL (a URL a proxy's log may have kept), any call only has the task polled now,
+            # even one Encore cannot read; the API says the task is still pending.
+            assert await post(extend_url, {"not": "a callback"}) == (200, {"polling": True})
+            assert (await suno.wait_for_poll(extend.task_id)).status == "PENDING"
+            assert (await task_of(running, extend.task_id)).reports_by_webhook  # still trusting calls to come
+            # A forged "complete" there: the forged songs are never taken, and since the call said the task is
+            # done, it is polled at the usual pace from now on rather than waiting for calls alone.
             assert await post(extend_url, forged_done) == (200, {"polling": True})
-            asked = await suno.wait_for_poll(extend.task_id)
-            assert asked.status == "PENDING"
+            await suno.wait_for_poll(extend.task_id)
             unchanged = await task_of(running, extend.task_id)
-            assert (unchanged.status, unchanged.progress) == (TaskStatus.SUBMITTED, extended.progress)
+            assert unchanged.status in (TaskStatus.SUBMITTED, TaskStatus.RUNNING) and not unchanged.reports_by_webhook
+            assert await running.bot.store.songs_of_task(extended.id) == []
 
             suno.finish(extend.task_id)
             second = await discord.wait_for_message(CHANNEL_ID, lambda m: is_result(m) and m.id != result.id)
@@ -174,7 +180,7 @@ async def test_the_real_process_generates_and_extends_by_callbacks_and_ignores_a
         await eventually(lambda: len(rows := tasks(database)) == 2 and rows[1]["status"] == "submitted")
         forged = suno.callback_body(suno.tasks[extend.task_id])
         forged["data"]["callbackType"], forged["data"]["data"] = "complete", [{"id": "forged", "duration": 9}]
-        assert (await post(generate.json["callBackUrl"], forged))[0] == 404
+        assert await post(generate.json["callBackUrl"], forged) == (200, {"polling": False})  # that task is done
         assert tasks(database)[1]["status"] == "submitted"
         suno.finish(extend.task_id)
         second = await discord.wait_for_message(CHANNEL_ID, lambda m: is_result(m) and m.id != first.id)

@@ -219,7 +219,8 @@ class SunoApiOrgAdapter(ContractAdapter):
         body = json.dumps({**genuine.body, "data": {**genuine.body["data"], "task_id": other_task_id}}).encode()
         unsigned = ({"Content-Type": "application/json"}, body)
         return [
-            Forgery("another task's update at this task's URL", PushedCall(path, *unsigned), 404),
+            # Taken, as every call at a task's URL is, but it only has this (finished) task polled: no change.
+            Forgery("another task's update at this task's URL", PushedCall(path, *unsigned), 200),
             Forgery("a guessed token", PushedCall(f"{prefix}/{task}/{'0' * len(token)}", *unsigned), 401),
             Forgery(
                 "this URL's token on another task",

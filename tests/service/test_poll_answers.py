@@ -6,19 +6,19 @@ entry). Both read the real parser's fold of a scripted get-task answer and write
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
 
 import pytest
 
-from bot.domain.models import Clip, ProviderState, ProviderTask, TaskStatus
+from bot.domain.models import Clip, ExtendRequest, ProviderState, ProviderTask, TaskStatus
 from bot.providers import ProviderAuthError, ProviderError, ProviderUnavailable
 from bot.service import TaskService
 from bot.service._poll import REUSED_CLIPS_MESSAGE
 from bot.store.sqlite import SqliteStore
 from tests.fakes.events import RecordingEvents
 from tests.fakes.scripted_provider import ScriptedSunoApi, answer, clip
-from tests.service.conftest import CLIP, NO_QUOTA, POLL_INTERVAL, STALL_TIMEOUT, at_provider, current
+from tests.service.conftest import CLIP, NO_QUOTA, POLL_INTERVAL, STALL_TIMEOUT, at_provider, current, requester
 
 FIRST = "aaaaaaaa-0000-4000-8000-000000000001"
 SECOND = "aaaaaaaa-0000-4000-8000-000000000002"
@@ -228,34 +228,35 @@ async def test_songs_encore_already_has_are_never_stored_again(
     assert first is not None and first.task_id == earlier.id  # never overwritten
 
 
-class CalledBackMidPoll(ScriptedSunoApi):
-    """Reads a task's answer, then, before returning it, has the provider's call about that task arrive (the task
-    finished meanwhile): the answer on its way is from before."""
+class CallsBackAtOnce(ScriptedSunoApi):
+    """Calls Encore's task back (at its own URL, as sunoapi.org does) before its submit's answer has even left:
+    the call reaches a task Encore has not recorded as submitted yet."""
 
     def __init__(self) -> None:
         super().__init__()
         self.service: TaskService | None = None
+        self.calls: list[asyncio.Task[bool]] = []
 
-    async def fetch(self, task_ids: Sequence[str]) -> list[ProviderTask]:
-        answers = await super().fetch(task_ids)
-        if self.service is not None:
-            service, self.service = self.service, None
-            assert await service.poll_now(task_ids[0])
-        return answers
+    async def submit_extend(self, request: ExtendRequest, *, reference: int | None = None) -> str:
+        assert self.service is not None and reference is not None
+        self.calls.append(asyncio.create_task(self.service.poll_now(reference, said_finished=True)))
+        await asyncio.sleep(0)  # the call runs now, while Encore waits for this answer
+        return await super().submit_extend(request, reference=reference)
 
 
-async def test_a_call_that_comes_while_the_task_is_being_polled_has_it_polled_again(
+async def test_a_call_that_comes_before_the_submission_is_recorded_waits_for_it_and_has_the_task_polled(
     store: SqliteStore, events: RecordingEvents
 ) -> None:
-    provider = CalledBackMidPoll()
+    provider = CallsBackAtOnce()
     service = TaskService(store, provider, events, poll_interval=5.0, stall_timeout=STALL_TIMEOUT, quota=NO_QUOTA)
-    task = await at_provider(service)
-    provider.answers[task.provider_task_id or ""] = answer("queued", clip(FIRST, "queued", audio=False))
     provider.service = service
-    assert await service.poller.poll_due() == 0
-    polled = await current(service, task)
-    assert polled.provider_status == "queued" and polled.next_attempt_at <= time.time()  # not in 5 s: now
-    provider.answers[task.provider_task_id or ""] = answer("complete", clip(FIRST, "complete"))
-    assert await service.poller.poll_due() == 0
-    assert (await current(service, task)).status in (TaskStatus.SUCCEEDED, TaskStatus.DELIVERED)
-    assert provider.polled == [task.provider_task_id] * 2
+    task = await store.create_task(requester(), provider.name, ExtendRequest(clip_id=CLIP, continue_at=65.0))
+    assert task is not None
+    before = time.time()
+    assert await service.submitter.submit_next() == 0
+    (called,) = provider.calls
+    assert await called  # it waited for the record instead of finding no task at the provider
+    submitted = await current(service, task)
+    assert submitted.status is TaskStatus.SUBMITTED and submitted.next_attempt_at <= time.time()
+    assert submitted.next_attempt_at >= before  # due now, not at the first poll the submission scheduled
+    assert not await service.poll_now(task.id, "apiframe")  # a provider this service does not run

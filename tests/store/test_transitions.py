@@ -126,15 +126,18 @@ async def test_while_a_provider_is_down_only_its_movable_or_overdue_tasks_are_cl
     assert overdue is not None and overdue.id == bound.id
 
 
-async def test_poll_now_makes_a_task_at_the_provider_due_without_counting_an_attempt(store: Store) -> None:
+async def test_poll_now_makes_a_task_at_its_provider_due_without_counting_an_attempt(store: Store) -> None:
     now = time.time()
     waiting, later, not_sent = await queued(store, "a"), await queued(store, "b"), await queued(store, "c")
     for task, next_poll in ((waiting, now + 600), (later, now - 5)):
         assert await store.begin_submit(task.id)
-        assert await store.mark_submitted(task.id, f"p-{task.id}", next_poll_at=next_poll)
+        assert await store.mark_submitted(task.id, f"p-{task.id}", next_poll_at=next_poll, by_webhook=True)
     assert await store.claim_due_polls("apiframe", "me", now, 10, 30) == [await store.get_task(later.id)]
-    assert await store.poll_now(waiting.id, now)
-    assert await store.poll_now(later.id, now)  # already due (and leased): it stays so
-    assert not await store.poll_now(not_sent.id, now)  # not at the provider
+    assert not await store.poll_now(waiting.id, "sunoapi", now)  # another provider's task
+    assert await store.poll_now(waiting.id, "apiframe", now)
+    assert await store.poll_now(later.id, "apiframe", now, poll_regularly=True)  # already due (and leased): stays so
+    assert not await store.poll_now(not_sent.id, "apiframe", now)  # not at the provider
     claimed = await store.claim_due_polls("apiframe", "other", now + 1, 10, 30)
     assert [(task.id, task.attempts) for task in claimed] == [(waiting.id, 0)]  # `later` is still leased to "me"
+    reports = {task.id: task.reports_by_webhook for task in await store.tasks_with_status(TaskStatus.SUBMITTED)}
+    assert reports == {waiting.id: True, later.id: False}  # only `later` is polled at the usual pace from now on

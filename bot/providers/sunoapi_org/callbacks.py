@@ -22,7 +22,7 @@ def callback_path(secret: str, task_id: int) -> str:
 
 class SunoApiOrgCallbacks(WebhookRoute):
     """`POST /webhooks/sunoapi_org/{task}/{token}`: the token must be the task's own (HMAC under the install's
-    secret, compared in constant time); the update then applies to that task only."""
+    secret, compared in constant time); the call then has that task polled now (`confirm_by_polling`)."""
 
     path = CALLBACK_PREFIX + "/{task}/{token}"
     confirm_by_polling = True

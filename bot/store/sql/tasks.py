@@ -292,14 +292,18 @@ class TaskQueries(SqlBackend):
         )
         return moved and applied
 
-    async def poll_now(self, task_id: int, now: float) -> bool:
-        """Make a task at the provider due for a poll by `now` (its attempts and lease stay); False when it is not at
-        the provider."""
+    async def poll_now(self, task_id: int, provider: str, now: float, *, poll_regularly: bool = False) -> bool:
+        """Make a task at `provider` due for a poll by `now` (its attempts and lease stay); with `poll_regularly`, it
+        is polled at the usual pace from then on, no longer at the slow pace of a task that reports by webhook.
+        False when it is not at that provider."""
+        regularly = ", reports_by_webhook = $4" if poll_regularly else ""
         changed = await self._db.execute(
-            "UPDATE tasks SET next_attempt_at = CASE WHEN next_attempt_at > $2 THEN $2 ELSE next_attempt_at END "
-            f"WHERE id = $1 AND status IN {in_list(AT_PROVIDER)}",
+            "UPDATE tasks SET next_attempt_at = CASE WHEN next_attempt_at > $3 THEN $3 ELSE next_attempt_at END"
+            f"{regularly} WHERE id = $1 AND provider = $2 AND status IN {in_list(AT_PROVIDER)}",
             task_id,
+            provider,
             float(now),
+            *([False] if poll_regularly else []),
         )
         return changed == 1
 
