@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -157,17 +158,18 @@ async def encore_burst(sizes: Sizes, database: Path) -> list[float]:
 
 
 ACK_BOTS = ("encore", "bare", "bare_same_gc")
+# Every order of the three, so that over six rounds each bot runs before and after each other one equally often.
+ACK_ORDERS = list(itertools.permutations(ACK_BOTS))
 
 
 async def ack_against_floor(sizes: Sizes, workdir: Path, progress: Callable[[str], None]) -> dict[str, Any]:
-    """Encore and the two bare bots, `ack_rounds` rounds each, interleaved with the order turning each round
-    (E B G, B G E, G E B, ...) so that a slow spell of the machine falls on all; the figures are the ratios of the
-    medians of each round's p50 and p99."""
+    """Encore and the two bare bots, `ack_rounds` rounds each, interleaved in a new order each round (`ACK_ORDERS`)
+    so that a slow spell of the machine falls on all; the figures are the ratios of the medians of each round's
+    p50 and p99."""
     rounds: list[dict[str, Any]] = []
     for number in range(sizes.ack_rounds):
         figures: dict[str, Any] = {"round": number + 1}
-        turn = number % len(ACK_BOTS)
-        for bot in ACK_BOTS[turn:] + ACK_BOTS[:turn]:
+        for bot in ACK_ORDERS[number % len(ACK_ORDERS)]:
             if bot == "encore":
                 latencies = await encore_burst(sizes, workdir / f"ack-{number}.db")
             else:

@@ -18,7 +18,7 @@ CALLBACK_PATH = re.compile(r"/interactions/\d+/[^/]+/callback$")
 
 
 class AnswersInFlight:
-    """Counts the interaction answers discord.py is sending; `settled` waits, briefly, until there are none.
+    """The interaction answers discord.py is sending; `settled` waits, briefly, for those already on their way.
 
     Waiters go on in the order they came, and one that comes while earlier ones are still being let go waits
     behind them: the commands' work starts in the order their answers left, as it would without the wait.
@@ -26,50 +26,60 @@ class AnswersInFlight:
 
     def __init__(self, longest_wait: float = 0.5) -> None:
         self.longest_wait = longest_wait
-        self._count = 0
-        self._waiting: list[asyncio.Future[None]] = []
+        self._started = 0  # answers started so far; each one's number is its place in that count
+        self._on_their_way: set[int] = set()
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []  # (answers started before it, its turn)
 
     def observe(self, trace: aiohttp.TraceConfig) -> None:
-        """Count the answers among the requests `trace` (discord.py's `http_trace`, not yet in use) sees."""
-        trace.on_request_start.append(self._started)
-        trace.on_request_end.append(self._ended)
-        trace.on_request_exception.append(self._ended)
+        """Follow the answers among the requests `trace` (discord.py's `http_trace`, not yet in use) sees."""
+        trace.on_request_start.append(self._answer_started)
+        trace.on_request_end.append(self._answer_ended)
+        trace.on_request_exception.append(self._answer_ended)
 
     async def settled(self) -> None:
-        """Return once no answer is on its way, or after `longest_wait`: letting answers go first is never a reason
-        to stall the work itself."""
-        if self._count == 0 and not self._waiting:
+        """Return once the answers on their way now have left, or after `longest_wait`: letting them go first is
+        never a reason to stall the work itself. Answers that start later are not waited for."""
+        before = self._started
+        if not self._waiting and not self._holds(before):
             return
         turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        self._waiting.append((before, turn))
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.longest_wait):
                     await turn
         finally:
-            self._waiting.remove(turn)
+            self._waiting.remove((before, turn))
             self._let_go()
 
-    def _let_go(self) -> None:
-        if self._count == 0:
-            for turn in self._waiting:
-                if not turn.done():
-                    turn.set_result(None)
+    def _holds(self, before: int) -> bool:
+        """Whether an answer that started before the `before`-th is still on its way."""
+        return bool(self._on_their_way) and min(self._on_their_way) < before
 
-    async def _started(
+    def _let_go(self) -> None:
+        """Let the waiters go, in order, up to the first whose answers are not all out: later ones wait on more."""
+        for before, turn in self._waiting:
+            if self._holds(before):
+                return
+            if not turn.done():
+                turn.set_result(None)
+
+    async def _answer_started(
         self, _: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
     ) -> None:
         if CALLBACK_PATH.search(params.url.path):
-            context.answer = True
-            self._count += 1
+            context.answer = self._started
+            self._started += 1
+            self._on_their_way.add(context.answer)
 
-    async def _ended(
+    async def _answer_ended(
         self,
         _: aiohttp.ClientSession,
         context: SimpleNamespace,
         __: aiohttp.TraceRequestEndParams | aiohttp.TraceRequestExceptionParams,
     ) -> None:
-        if getattr(context, "answer", False):
-            context.answer = False
-            self._count = max(0, self._count - 1)
+        answer = getattr(context, "answer", None)
+        if answer is not None:
+            context.answer = None
+            self._on_their_way.discard(answer)
             self._let_go()

@@ -165,6 +165,8 @@ class EncoreClient(commands.AutoShardedBot):
 
     def carries_guild(self, guild_id: int) -> bool:
         """Whether this process's shards carry `guild_id` (Discord's rule: `(guild_id >> 22) % shard_count`)."""
+        if not self.settings.runs_gateway:  # a worker carries none
+            return False
         if self.shard_ids is None or not self.shard_count:
             return True
         return (guild_id >> 22) % self.shard_count in self.shard_ids

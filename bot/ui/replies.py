@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Coroutine
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -25,13 +26,17 @@ def requester_of(interaction: discord.Interaction[EncoreClient]) -> Requester:
     )
 
 
-async def report_queued(interaction: discord.Interaction[EncoreClient], queued: Awaitable[Accepted]) -> None:
+async def report_queued(interaction: discord.Interaction[EncoreClient], queued: Coroutine[Any, Any, Accepted]) -> None:
     """Await the service call and edit the deferred reply: the error, or the task and its place in the queue.
 
     The reply then keeps showing the task's progress until its result is posted. The work starts once the other
     interactions' answers have left, so that a burst of commands is acknowledged first.
     """
-    await interaction.client.answers_in_flight.settled()
+    try:
+        await interaction.client.answers_in_flight.settled()
+    except BaseException:  # cancelled while waiting (a shutdown): the call never started, and nothing was queued
+        queued.close()
+        raise
     try:
         accepted = await queued
     except Refusal as refusal:
