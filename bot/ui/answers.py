@@ -18,17 +18,18 @@ CALLBACK_PATH = re.compile(r"/interactions/\d+/[^/]+/callback$")
 
 
 class AnswersInFlight:
-    """The interaction answers discord.py is sending; `settled` waits, briefly, for those already on their way.
+    """The interaction answers discord.py is sending; `settled` waits, briefly, until none is on its way.
 
-    Waiters go on in the order they came, and one that comes while earlier ones are still being let go waits
-    behind them: the commands' work starts in the order their answers left, as it would without the wait.
+    It waits for answers that start while it waits too: in a burst, the commands still arriving are the ones to
+    let go first. Under steady traffic that could be a while, hence the short bound. Waiters go on in the order
+    they came, and one that comes while earlier ones are still being let go waits behind them: the commands' work
+    starts in the order their answers left, as it would without the wait.
     """
 
-    def __init__(self, longest_wait: float = 0.5) -> None:
+    def __init__(self, longest_wait: float = 0.25) -> None:
         self.longest_wait = longest_wait
-        self._started = 0  # answers started so far; each one's number is its place in that count
-        self._on_their_way: set[int] = set()
-        self._waiting: list[tuple[int, asyncio.Future[None]]] = []  # (answers started before it, its turn)
+        self._on_their_way = 0
+        self._waiting: list[asyncio.Future[None]] = []
 
     def observe(self, trace: aiohttp.TraceConfig) -> None:
         """Follow the answers among the requests `trace` (discord.py's `http_trace`, not yet in use) sees."""
@@ -37,40 +38,32 @@ class AnswersInFlight:
         trace.on_request_exception.append(self._answer_ended)
 
     async def settled(self) -> None:
-        """Return once the answers on their way now have left, or after `longest_wait`: letting them go first is
-        never a reason to stall the work itself. Answers that start later are not waited for."""
-        before = self._started
-        if not self._waiting and not self._holds(before):
+        """Return once no answer is on its way, or after `longest_wait`: letting answers go first is never a reason
+        to stall the work itself."""
+        if self._on_their_way == 0 and not self._waiting:
             return
         turn = asyncio.get_running_loop().create_future()
-        self._waiting.append((before, turn))
+        self._waiting.append(turn)
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.longest_wait):
                     await turn
         finally:
-            self._waiting.remove((before, turn))
+            self._waiting.remove(turn)
             self._let_go()
 
-    def _holds(self, before: int) -> bool:
-        """Whether an answer that started before the `before`-th is still on its way."""
-        return bool(self._on_their_way) and min(self._on_their_way) < before
-
     def _let_go(self) -> None:
-        """Let the waiters go, in order, up to the first whose answers are not all out: later ones wait on more."""
-        for before, turn in self._waiting:
-            if self._holds(before):
-                return
-            if not turn.done():
-                turn.set_result(None)
+        if self._on_their_way == 0:
+            for turn in self._waiting:
+                if not turn.done():
+                    turn.set_result(None)
 
     async def _answer_started(
         self, _: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
     ) -> None:
         if CALLBACK_PATH.search(params.url.path):
-            context.answer = self._started
-            self._started += 1
-            self._on_their_way.add(context.answer)
+            context.answer = True
+            self._on_their_way += 1
 
     async def _answer_ended(
         self,
@@ -78,8 +71,7 @@ class AnswersInFlight:
         context: SimpleNamespace,
         __: aiohttp.TraceRequestEndParams | aiohttp.TraceRequestExceptionParams,
     ) -> None:
-        answer = getattr(context, "answer", None)
-        if answer is not None:
-            context.answer = None
-            self._on_their_way.discard(answer)
+        if getattr(context, "answer", False):
+            context.answer = False
+            self._on_their_way = max(0, self._on_their_way - 1)
             self._let_go()

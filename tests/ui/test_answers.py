@@ -1,5 +1,5 @@
-"""Work after an interaction's answer waits for the answers already on their way (seen in discord.py's requests
-through its `http_trace`): not for other requests, not for answers that start later, never longer than its bound,
+"""Work after an interaction's answer waits until no answer is on its way (seen in discord.py's requests through
+its `http_trace`): not for other requests, through a burst's answers that keep leaving, never longer than its bound,
 and in the order it came; an answer that fails or is cancelled counts out."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ async def test_work_waits_for_an_answer_on_its_way_and_not_for_an_edit(discord: 
         (await editing).close()
 
 
-async def test_work_does_not_wait_for_answers_that_started_after_it(discord: tuple[HeldDiscord, str]) -> None:
+async def test_work_waits_while_a_burst_s_answers_keep_leaving(discord: tuple[HeldDiscord, str]) -> None:
     held, base = discord
     answers = AnswersInFlight(longest_wait=60)
     async with session_counted_by(answers) as session:
@@ -97,14 +97,15 @@ async def test_work_does_not_wait_for_answers_that_started_after_it(discord: tup
         waiting = asyncio.create_task(answers.settled())
         await let_run()
         held.hold(callback(2))
-        later = asyncio.create_task(session.post(base + callback(2)))
+        later = asyncio.create_task(session.post(base + callback(2)))  # the next command of the burst
         await held.arrived[callback(2)].wait()
         held.release[callback(1)].set()
-        await asyncio.wait_for(waiting, timeout=5)  # the later answer is still on its way
-        assert not later.done()
+        (await first).close()
+        await let_run()
+        assert not waiting.done()  # the later answer is still on its way
         held.release[callback(2)].set()
-        for sent in (first, later):
-            (await sent).close()
+        (await later).close()
+        await asyncio.wait_for(waiting, timeout=5)
 
 
 async def test_an_answer_that_fails_counts_out_and_a_stuck_one_holds_work_only_for_the_bound(
