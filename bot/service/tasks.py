@@ -17,7 +17,7 @@ import math
 import os
 import secrets
 import socket
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from bot.domain.models import ProviderTask, TaskStatus
@@ -177,58 +177,52 @@ class TaskService:
 
     async def apply_update(self, provider_task_id: str, result: ProviderTask, provider: str | None = None) -> bool:
         """Apply an update `provider` (the first when None) pushed about one of its tasks; one for a task whose
-        submission is being recorded right now waits for the record (the provider can report on a task before
-        Encore has written down its answer) and is applied then. Unknown providers' updates are ignored."""
+        submission is being recorded right now waits for the record and is applied then. Unknown providers'
+        updates are ignored."""
         name = provider or self.provider.name
         if name not in self.providers:
             return False
-        poller, submitter = self.pollers[name], self.submitters[name]
-        if await poller.apply_update(provider_task_id, result):
-            return True
-        if not submitter.recording.locked():
-            return False
-        async with submitter.recording:
-            pass
-        return await poller.apply_update(provider_task_id, result)
+        return await self._once_recorded(name, lambda: self.pollers[name].apply_update(provider_task_id, result))
 
     async def poll_now(self, task_id: int, provider: str | None = None, *, said_finished: bool = False) -> bool:
         """Make Encore's task `task_id` at `provider` (the first when None) due for a poll now and wake its poll loop:
         a call from a provider whose calls prove only where they were sent says something happened, and the poll's
         answer (read with Encore's key) is what is applied. A call that `said_finished` has the task polled at the
         usual pace from then on, so an answer that lags the call is not left to the slow safety-net poll. A call
-        for a submission being recorded right now waits for the record, as in `apply_update`. False for a task that
-        is not, or no longer, at the provider."""
+        for a submission being recorded right now waits for the record. False for a task that is not, or no
+        longer, at the provider."""
         name = provider or self.provider.name
         if name not in self.providers:
             return False
-        recording = self.submitters[name].recording
-        for last_try in (False, True):
-            if await self.pollers[name].poll_now(task_id, regularly=said_finished):
-                self._poll_wakeups[name].set()
-                return True
-            if last_try or not recording.locked():
-                return False
-            async with recording:
-                pass
-        return False
+        if not await self._once_recorded(name, lambda: self.pollers[name].poll_now(task_id, regularly=said_finished)):
+            return False
+        self._poll_wakeups[name].set()
+        return True
 
     async def is_provider_task(self, task_id: int, provider_task_id: str, provider: str | None = None) -> bool:
         """Whether Encore's task `task_id` is `provider`'s (the first when None) `provider_task_id`: a per-task
-        callback URL reports on its own task only. A submission being recorded right now is waited for, as in
-        `apply_update`."""
+        callback URL reports on its own task only. A submission being recorded right now is waited for."""
         name = provider or self.provider.name
         if name not in self.providers:
             return False
-        recording = self.submitters[name].recording
-        for last_try in (False, True):
+
+        async def matches() -> bool:
             task = await self.store.get_task(task_id)
-            if task is not None and task.provider == name and task.provider_task_id == provider_task_id:
-                return True
-            if last_try or not recording.locked():
-                return False
-            async with recording:
-                pass
-        return False
+            return task is not None and task.provider == name and task.provider_task_id == provider_task_id
+
+        return await self._once_recorded(name, matches)
+
+    async def _once_recorded(self, provider: str, attempt: Callable[[], Awaitable[bool]]) -> bool:
+        """`attempt`, and if it fails while a submission to `provider` is being recorded, once more after the
+        record: a provider can report on a task before Encore has written down its answer."""
+        if await attempt():
+            return True
+        recording = self.submitters[provider].recording
+        if not recording.locked():
+            return False
+        async with recording:
+            pass
+        return await attempt()
 
     def _wake_submitters(self) -> None:
         for wakeup in self._submit_wakeups.values():
