@@ -242,6 +242,19 @@ async def test_out_of_credits_is_a_refusal_that_says_so(name: str, http_session:
         assert fake.submits == []
 
 
+async def test_a_success_that_is_not_a_json_object_is_never_a_refusal(
+    adapter: ContractAdapter, http_session: aiohttp.ClientSession
+) -> None:
+    """A submission answered with a 2xx Encore cannot read may have been accepted (and charged): it must never
+    say `nothing_taken`, or the service would send it again, here or to another provider."""
+    async with adapter.fake(KEY) as fake:
+        provider = build(adapter, fake, http_session)
+        fake.inject(adapter.generate_path, status=200, body=["not", "an", "object"])
+        with pytest.raises(ProviderError) as unreadable:
+            await generate(provider)
+        assert not unreadable.value.nothing_taken
+
+
 async def test_a_server_error_or_reset_after_sending_is_mapped_per_the_errors_module(
     adapter: ContractAdapter, http_session: aiohttp.ClientSession
 ) -> None:

@@ -118,8 +118,12 @@ class ApiframeV2Provider(Provider):
 
     @staticmethod
     def _checked(status: int, data: Any) -> dict[str, Any]:
-        """A 2xx object, or the refusal its status means (`error` says why)."""
-        if status >= 300 or not isinstance(data, dict):
+        """A 2xx object, or the refusal its status means (`error` says why). A success whose body is not a JSON
+        object is unreadable, not a refusal: the submission it answers may have been accepted (and charged)."""
+        if status >= 300:
             detail = REFUSALS.get(status) or error_message(data) or f"apiframe v2 refused the request (HTTP {status})"
             raise answer_error("apiframe v2", status, detail, CODES)
+        if not isinstance(data, dict):
+            kind = type(data).__name__
+            raise ProviderAnswerMalformed(f"apiframe v2 sent a {kind}, not a JSON object (HTTP {status})")
         return data
