@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.domain.pacing import Pacer, PacerFactory
 from bot.logs import redact_also
 from bot.media import MediaFetcher
-from bot.media.cache import AudioCache
+from bot.media.cache import AUDIO_CACHE_BYTES, AudioCache, unwritable_note
 from bot.providers import PLUGINS, create_provider, in_process_pacer
 from bot.service import TaskService
 from bot.service.health import ProviderHealth
@@ -46,7 +46,6 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.showcase",
     "cogs.listen",
 )
-AUDIO_CACHE_BYTES = 512 * 1024 * 1024
 """Encore's own copies of the clips it posted (for whole songs), beside the database; least recently used go first."""
 
 
@@ -70,13 +69,8 @@ async def checked_audio_cache(settings: Settings) -> AudioCache:
     """The audio cache, its folder checked at start: one that cannot be written is a warning, not a stop (every
     write is then logged and skipped; results are still posted)."""
     cache = AudioCache(settings.audio_cache_dir, AUDIO_CACHE_BYTES)
-    if problem := await asyncio.to_thread(cache.check):
-        log.warning(
-            "AUDIO_CACHE_DIR=%s: Encore cannot write there (%s); results are posted without keeping a copy, and "
-            "whole songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
-            settings.audio_cache_dir,
-            problem,
-        )
+    if note := await asyncio.to_thread(unwritable_note, cache):
+        log.warning("%s", note)
     return cache
 
 

@@ -54,6 +54,9 @@ def write_atomically(dest: Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
+AUDIO_CACHE_BYTES = 512 * 1024 * 1024  # the posted clips Encore keeps (whole songs, voice, pages read them)
+
+
 class AudioCache:
     """Clip id → mp3 on disk; every method is quick file work, meant to run in a thread (`asyncio.to_thread`)."""
 
@@ -154,3 +157,15 @@ class AudioCache:
                 break
             entry.unlink(missing_ok=True)
             total -= size
+
+
+def unwritable_note(cache: AudioCache) -> str | None:
+    """Check `cache`'s folder (`AudioCache.check`); when Encore cannot write there, what to tell the operator, in
+    the same words at start and in `python -m bot check`."""
+    if (problem := cache.check()) is None:
+        return None
+    return (
+        f"AUDIO_CACHE_DIR={cache.folder}: Encore cannot write there ({problem}); results are still posted, without "
+        "keeping a copy, and whole songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR "
+        "elsewhere"
+    )

@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.config import HEALTH_PATH, PROVIDER_KEY_VARIABLES, Settings, provider_name
 from bot.domain.models import TaskStatus
-from bot.media.cache import AudioCache
+from bot.media.cache import AUDIO_CACHE_BYTES, AudioCache, unwritable_note
 from bot.ops.network import connection_failure
 from bot.ops.permissions import (
     INVITE_PERMISSIONS,
@@ -260,12 +260,9 @@ async def check_database(settings: Settings) -> tuple[list[Line], DatabaseInfo |
 def check_audio_cache(settings: Settings) -> Line:
     """Whether Encore can keep its copies of posted clips in AUDIO_CACHE_DIR (it writes a file there and removes it)."""
     folder = settings.audio_cache_dir
-    if problem := AudioCache(folder, 1).check():
-        return Line(
-            False,
-            f"AUDIO_CACHE_DIR={folder}: Encore cannot write there ({problem}); results are still posted, but whole "
-            "songs download every part. Fix the folder's permissions or set AUDIO_CACHE_DIR elsewhere",
-        )
+    # With the running bot's own size limit: the check's trim must keep what the bot keeps.
+    if note := unwritable_note(AudioCache(folder, AUDIO_CACHE_BYTES)):
+        return Line(False, note)
     return Line(True, f"AUDIO_CACHE_DIR={folder}: writable")
 
 

@@ -136,3 +136,18 @@ async def test_a_cache_that_fails_mid_run_leaves_posts_and_whole_songs_working(
     assert whole.attachments
     not_cached = [record for record in caplog.records if "it is not cached" in record.getMessage()]
     assert not_cached and all(record.exc_info is None for record in not_cached)
+
+
+async def test_check_keeps_the_clips_in_the_cache(tmp_path: Path) -> None:
+    """`python -m bot check` writes a probe in the cache folder and tidies it as the bot does: within the bot's own
+    size limit, so the clips it keeps stay (a check with a limit of one byte once emptied the cache)."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    kept = cache / f"{ROOT}.mp3"
+    kept.write_bytes(b"\xff\xfb" + bytes(4096))
+    async with FakeDiscord() as discord, fast_sunoapi() as suno:
+        env = {**sunoapi_env(discord, suno, tmp_path / "encore.db"), "AUDIO_CACHE_DIR": str(cache)}
+        checked = await BotProcess.spawn(env, tmp_path, "check")
+        assert await checked.wait(30) == 0, checked.output
+    assert f"✅ AUDIO_CACHE_DIR={cache}: writable" in checked.lines
+    assert kept.exists()
