@@ -52,14 +52,14 @@ def objects(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     return [mapping(item, f"item of `{key}`") for item in value]
 
 
-def accepted_task_id(data: Mapping[str, Any], provider: str, what: str) -> str:
-    """The task id of an accepted submission; an answer without a usable one is malformed (and retried)."""
+def accepted_task_id(data: Mapping[str, Any], provider: str, what: str, key: str = "task_id") -> str:
+    """The task id (under `key`) of an accepted submission; an answer without a usable one is malformed."""
     try:
-        task_id = identifier(data, "task_id")
+        task_id = identifier(data, key)
     except ProviderAnswerMalformed:
         task_id = None
     if task_id is None:
-        raise ProviderAnswerMalformed(f"{provider} accepted the {what} but sent no usable task_id")
+        raise ProviderAnswerMalformed(f"{provider} accepted the {what} but sent no usable {key}")
     return task_id
 
 

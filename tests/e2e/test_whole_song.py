@@ -28,8 +28,8 @@ from tests.support.audio import (
     id3_tags,
     mp3_header,
     rms,
-    tone_amplitude,
     tone_bytes,
+    tone_level,
 )
 
 PART_SECONDS = 8.0
@@ -92,14 +92,14 @@ def assert_parts(samples: npt.NDArray[np.float32], rate: int, tones: list[float]
     window = int(0.01 * rate)
     for seam, before, after in zip(seams, tones, tones[1:], strict=False):
         times = np.arange(seam - 0.1, seam + 0.1, 0.002)
-        amplitudes = [tone_amplitude(samples[int(t * rate) : int(t * rate) + window], rate, after) for t in times]
+        amplitudes = [tone_level(samples[int(t * rate) : int(t * rate) + window], rate, after) for t in times]
         crossing = float(times[next(i for i, amp in enumerate(amplitudes) if amp >= 0.25)]) + 0.005
         assert abs(crossing - seam) <= TOLERANCE, (seam, crossing)
         levels = [
             rms(samples[int(t * rate) : int(t * rate) + window]) for t in np.arange(seam - 0.03, seam + 0.04, 0.01)
         ]
         assert min(levels) > 0.75 * 0.5 / np.sqrt(2) and max(levels) < 1.25 * 0.5 / np.sqrt(2), levels  # equal power
-        assert tone_amplitude(samples[int((seam - 0.05) * rate) : int((seam - 0.04) * rate)], rate, before) > 0.4
+        assert tone_level(samples[int((seam - 0.05) * rate) : int((seam - 0.04) * rate)], rate, before) > 0.4
 
 
 async def test_the_whole_song_of_a_three_part_chain_is_posted_once_as_a_reply(tmp_path: Path) -> None:

@@ -1175,8 +1175,10 @@ class FakeApiframe(FakeProvider):
             return _errors("send JSON with audio_url")
         body = _body(record)
         audio_url = body.get("audio_url")
-        if set(body) - {"audio_url"}:
-            return _errors(f"Unknown field: {sorted(set(body) - {'audio_url'})[0]}")
+        try:
+            only(body, frozenset({"audio_url"}))
+        except Refused as refused:
+            return _errors(refused.error)
         if not isinstance(audio_url, str) or not audio_url.startswith(("http://", "https://")):
             return _errors("audio_url is required")
         try:
@@ -1241,8 +1243,10 @@ class FakeApiframe(FakeProvider):
     async def _fetch_many(self, request: web.Request, record: RequestRecord) -> web.Response:
         body = _body(record)
         task_ids = body.get("task_ids")
-        if set(body) - {"task_ids"}:
-            return _errors(f"Unknown field: {sorted(set(body) - {'task_ids'})[0]}")
+        try:
+            only(body, frozenset({"task_ids"}))
+        except Refused as refused:
+            return _errors(refused.error)
         if (
             not isinstance(task_ids, list)
             or not 2 <= len(task_ids) <= 20

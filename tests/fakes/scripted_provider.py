@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from bot.domain.capabilities import ProviderCapabilities
-from bot.domain.models import ExtendRequest, GenerateRequest, ProviderState, ProviderTask, TaskRequest
-from bot.providers import Provider, ProviderAnswerMalformed, ProviderError, ProviderRejected
+from bot.domain.models import ExtendRequest, GenerateRequest, ProviderTask, TaskRequest
+from bot.providers import Provider, ProviderError, ProviderRejected
+from bot.providers.base import fetch_each
 from bot.providers.sunoapi import CAPABILITIES, parse_task
 
 
@@ -45,16 +46,13 @@ class ScriptedSunoApi(Provider):
         self.polled.extend(task_ids)
         if self.poll_errors:
             raise self.poll_errors.popleft()
-        results = []
-        for task_id in task_ids:
-            if (answer := self.answers.get(task_id)) is None:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, raw_status="task not found"))
-                continue
-            try:
-                results.append(parse_task(task_id, answer))
-            except ProviderAnswerMalformed as error:
-                results.append(ProviderTask(task_id, ProviderState.UNKNOWN, "malformed", malformed=error.message))
-        return results
+
+        async def answer(task_id: str) -> Mapping[str, Any]:
+            if (found := self.answers.get(task_id)) is None:
+                raise ProviderRejected("task not found")
+            return found
+
+        return await fetch_each(task_ids, answer, parse_task)
 
     def _submit(self, request: TaskRequest) -> str:
         if self.submit_errors:

@@ -78,10 +78,6 @@ class FakeSunoApiSelfHosted(FakeProvider):
         task.held = True
         self.clips[clip_id] = (model, duration, None)
 
-    def clip_task(self, clip_id: str) -> FakeTask:
-        """The fake's record of one clip (every clip moves on its own)."""
-        return self._task(clip_id)
-
     # A task id here is Encore's: the clip ids of one submission, joined by commas; each clip moves on its own.
 
     def advance(self, task_id: str) -> None:

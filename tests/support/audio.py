@@ -129,8 +129,8 @@ def window(samples: npt.NDArray[np.float32], rate: int, start: float, end: float
     return samples[round(start * rate) : round(end * rate)]
 
 
-def tone_level(samples: npt.NDArray[np.float32], rate: int, freq: float) -> float:
-    """Amplitude of one frequency in `samples` (a single-bin Fourier projection)."""
+def tone_level(samples: npt.NDArray[np.floating], rate: int, freq: float) -> float:
+    """Amplitude of one frequency in `samples` (a single-bin Fourier projection; 0.5 for a pure test tone)."""
     t = np.arange(len(samples)) / rate
     return float(2 * np.abs(np.dot(samples, np.exp(-2j * np.pi * freq * t))) / len(samples))
 
@@ -190,14 +190,6 @@ def tone_bytes(freq_hz: float, seconds: float, *, sample_rate: int = 44_100) -> 
     with tempfile.TemporaryDirectory() as folder:
         path = make_tone_mp3(Path(folder) / "tone.mp3", freq_hz=freq_hz, seconds=seconds, sample_rate=sample_rate)
         return path.read_bytes()
-
-
-def tone_amplitude(samples: npt.NDArray[np.floating], sample_rate: int, freq_hz: float) -> float:
-    """The amplitude of the `freq_hz` component of `samples` (a quadrature projection; 0.5 for a pure test tone)."""
-    t = np.arange(len(samples)) / sample_rate
-    phase = 2 * np.pi * freq_hz * t
-    cos, sin = np.mean(samples * np.cos(phase)), np.mean(samples * np.sin(phase))
-    return float(2 * np.hypot(cos, sin))
 
 
 def lying_flac(freq_hz: float, seconds: float, claimed: float, rate: int = 44_100) -> bytes:

@@ -107,14 +107,7 @@ class ApiframeV2Provider(Provider):
 
     async def _submitted(self, path: str, body: Mapping[str, Any]) -> str:
         """POST and read the accepted job's `jobId` (HTTP 202)."""
-        data = self._checked(*await self._post(path, body))
-        try:
-            job_id = answers.identifier(data, "jobId")
-        except ProviderAnswerMalformed:
-            job_id = None
-        if job_id is None:
-            raise ProviderAnswerMalformed("apiframe v2 accepted the request but sent no usable jobId")
-        return job_id
+        return answers.accepted_task_id(self._checked(*await self._post(path, body)), "apiframe v2", "request", "jobId")
 
     @staticmethod
     def _checked(status: int, data: Any) -> dict[str, Any]:
