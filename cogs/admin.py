@@ -20,8 +20,7 @@ from bot.domain.records import GuildSettings
 from bot.service.admin import Credits
 from bot.service.pages import PagePublisher
 from bot.ui import listing, render
-from bot.ui.client import EncoreClient
-from cogs.library import manages_server
+from bot.ui.client import EncoreClient, manages_server
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot.domain.validation import InputError, parse_song_ref
 from bot.service.library import Library
 from bot.ui import listing, render
-from bot.ui.client import EncoreClient, answers_failures
+from bot.ui.client import EncoreClient, answers_failures, manages_server
 from bot.ui.views import result_view
 from bot.ui.wholesong import WAVEFORM_NAME
 
@@ -108,11 +108,6 @@ class CancelButton(discord.ui.DynamicItem[Button], template=r"encore:cancel:(?P<
             embed=embed,
             view=view,
         )
-
-
-def manages_server(interaction: discord.Interaction) -> bool:
-    """Whether the member has Manage Server: they see and manage the whole server's queue and settings."""
-    return interaction.guild_id is not None and interaction.permissions.manage_guild
 
 
 async def songs_page(

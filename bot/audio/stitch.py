@@ -27,6 +27,7 @@ import numpy.typing as npt
 from mutagen.id3 import ID3, Encoding, Frame
 
 from bot.audio.probe import AudioInfo, probe_audio
+from bot.media.sniff import image_type
 
 SAMPLE_RATE = 44_100
 LAYOUT = "stereo"
@@ -554,7 +555,7 @@ def write_tags(path: Path, tags: SongTags, duration: float) -> None:
         _id3_frame("TLEN", text=str(round(duration * 1000))),
     ]
     if tags.cover:
-        mime = tags.cover_mime or _image_mime(tags.cover)
+        mime = tags.cover_mime or image_type(tags.cover)
         frames.append(_id3_frame("APIC", mime=mime, type=3, desc="Cover", data=tags.cover))
     id3 = ID3()  # type: ignore[no-untyped-call]
     for frame in frames:
@@ -566,14 +567,3 @@ def _id3_frame(kind: str, **fields: object) -> Frame:
     """One UTF-8 ID3 frame by its four-letter id (mutagen's frame classes carry no type hints)."""
     factory: Callable[..., Frame] = getattr(mutagen.id3, kind)
     return factory(encoding=Encoding.UTF8, **fields)
-
-
-def _image_mime(data: bytes) -> str:
-    """The MIME type of a cover from its magic bytes (JPEG when unsure: Suno's covers are JPEG)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"GIF8"):
-        return "image/gif"
-    return "image/jpeg"

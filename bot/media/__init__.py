@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.media.addresses import Origin, is_public_address, origin_of, parse_origin, parse_origins
 from bot.media.download import FetchResult, MediaFetcher, MediaKind, MediaRefused, MediaTooLarge, is_safe_embed_url
-from bot.media.sniff import sniff_audio, sniff_image
+from bot.media.sniff import image_type, sniff_audio, sniff_image
 
 __all__ = [
     "FetchResult",
@@ -16,6 +16,7 @@ __all__ = [
     "MediaRefused",
     "MediaTooLarge",
     "Origin",
+    "image_type",
     "is_public_address",
     "is_safe_embed_url",
     "origin_of",

@@ -49,3 +49,11 @@ def sniff_image(first_bytes: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     return None
+
+
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+
+
+def image_type(first_bytes: bytes) -> str:
+    """The MIME type of a picture from its first bytes (JPEG when unsure: Suno's covers are JPEG)."""
+    return IMAGE_TYPES.get(sniff_image(first_bytes) or "", "image/jpeg")

@@ -70,6 +70,11 @@ def point_at_discord(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+def manages_server(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the member has Manage Server: they see and manage the whole server's queue, settings and player."""
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
 async def answer(interaction: discord.Interaction[Any], text: str) -> None:
     """Answer an interaction in plain words, whether it was deferred ("thinking…" is replaced) or not (a button
     that updated its own message gets a follow-up); an answer Discord refuses is logged, so a caller reporting a

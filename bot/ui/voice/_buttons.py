@@ -12,16 +12,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
-from bot.ui.client import EncoreClient, answers_failures
+from bot.ui.client import EncoreClient, answers_failures, manages_server
 from bot.ui.voice._request import ListenRequest
 
 if TYPE_CHECKING:
     from bot.ui.voice._player import GuildPlayer
     from bot.ui.voice._players import VoicePlayers
-
-
-def is_manager(interaction: discord.Interaction[Any]) -> bool:
-    return interaction.guild_id is not None and interaction.permissions.manage_guild
 
 
 def now_playing_view(*, paused: bool) -> discord.ui.View:
@@ -77,17 +73,17 @@ class ListenButton(
         if self.action == "queue":
             return player.queue_text()
         if self.action == "pause":
-            if user_id not in player.listeners() and not is_manager(interaction):
+            if user_id not in player.listeners() and not manages_server(interaction):
                 return "⚠️ Join the voice channel to pause or resume it."
             return "⏸️ Paused." if player.toggle_pause() else "▶️ Resumed."
         if self.action == "stop":
-            if user_id != player.starter_id and not is_manager(interaction):
+            if user_id != player.starter_id and not manages_server(interaction):
                 return "⚠️ Only the member who started this session, or a server manager, can stop it."
             player.end(f"<@{user_id}> stopped the session")
             return "⏹️ Stopped."
         if current is None:
             return "Nothing is playing."
-        if user_id == current.requester_id or is_manager(interaction):
+        if user_id == current.requester_id or manages_server(interaction):
             player.skip()
             return "⏭️ Skipped."
         people = player.listeners()

@@ -35,7 +35,7 @@ from bot.audio.waveform import format_clock
 from bot.config import LOOPBACK, Network
 from bot.domain.pages import SongPage
 from bot.domain.wholesong import WholeSongTimeline
-from bot.media import MediaFetcher, MediaRefused, sniff_image
+from bot.media import MediaFetcher, MediaRefused, image_type
 from bot.media.cache import AudioCache
 from bot.store import PageStore
 from bot.web.pages.guard import AddressLimiter, client_address
@@ -72,45 +72,55 @@ RENDERED_PAGES = 512  # rendered pages kept (a few kB each), the least recently 
 # How long a rendered page may be reused: what nothing in its row or its server's stamp tells (a parent's page
 # posted since) shows within this; a take-down or a settings change shows at once.
 RENDERED_PAGE_SECONDS = 10.0
-IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "webp": "image/webp", "jpeg": "image/jpeg"}
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+@dataclass(frozen=True, slots=True)
+class TaggedBytes:
+    """A body to serve, its content type, and its strong ETag (a hash of its bytes, computed once)."""
+
+    body: bytes
+    content_type: str
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str) -> TaggedBytes:
+        return cls(body, content_type, hashlib.blake2b(body, digest_size=12).hexdigest())
+
+
 class ByteBoundedCache:
-    """Least recently used bytes by key, within a total size."""
+    """Least recently used bodies by key, within a total size."""
 
     def __init__(self, max_bytes: int, max_entries: int = 1024) -> None:
         self._max_bytes = max_bytes
         self._max_entries = max_entries
-        self._items: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._items: OrderedDict[str, TaggedBytes] = OrderedDict()
         self._size = 0
 
-    def get(self, key: str) -> tuple[bytes, str] | None:
+    def get(self, key: str) -> TaggedBytes | None:
         found = self._items.get(key)
         if found is not None:
             self._items.move_to_end(key)
         return found
 
-    def put(self, key: str, body: bytes, content_type: str) -> None:
-        if len(body) > self._max_bytes:
+    def put(self, key: str, item: TaggedBytes) -> None:
+        if len(item.body) > self._max_bytes:
             return
         if old := self._items.pop(key, None):
-            self._size -= len(old[0])
-        self._items[key] = (body, content_type)
-        self._size += len(body)
+            self._size -= len(old.body)
+        self._items[key] = item
+        self._size += len(item.body)
         while self._size > self._max_bytes or len(self._items) > self._max_entries:
-            _, (dropped, _) = self._items.popitem(last=False)
-            self._size -= len(dropped)
+            _, dropped = self._items.popitem(last=False)
+            self._size -= len(dropped.body)
 
 
 @dataclass(frozen=True, slots=True)
 class RenderedPage:
-    """A page's HTML and its ETag, with the row it was rendered from and until when it may be reused."""
+    """A page's HTML (with its ETag), with the row it was rendered from and until when it may be reused."""
 
     page: SongPage
-    body: bytes
-    etag: str
+    html: TaggedBytes
     until: float
 
 
@@ -156,7 +166,10 @@ class SongPages:
         self._song_template = templates.get_template("song.html")
         self._gallery_template = templates.get_template("gallery.html")
         static = resources.files("bot.web.pages").joinpath("static")
-        self._static = {name: _tagged(static.joinpath(name).read_bytes()) for name in ("pages.css", "icon.svg")}
+        self._static = {
+            name: TaggedBytes.of(static.joinpath(name).read_bytes(), content_type)
+            for name, content_type in (("pages.css", "text/css; charset=utf-8"), ("icon.svg", "image/svg+xml"))
+        }
 
     def register(self, app: web.Application) -> None:
         add = app.router.add_get
@@ -212,7 +225,7 @@ class SongPages:
         rendered = await asyncio.shield(running)
         if rendered is None:
             return _not_found()
-        return _answer(request, rendered.body, rendered.etag, "text/html; charset=utf-8", PAGE_CACHE)
+        return _answer(request, rendered.html, PAGE_CACHE)
 
     async def _current_page(self, page_id: str) -> RenderedPage | None:
         page = await self._store.song_page(page_id)
@@ -260,8 +273,7 @@ class SongPages:
             whole_audio=f"/s/{page.whole_page_id}/audio" if page.whole_page_id else None,
             discord_url=f"https://discord.com/channels/{page.guild_id}/{page.channel_id}/{page.message_id}",
         )
-        body, etag = _tagged(html.encode())
-        rendered = RenderedPage(page, body, etag, self._clock() + RENDERED_PAGE_SECONDS)
+        rendered = RenderedPage(page, _html_body(html), self._clock() + RENDERED_PAGE_SECONDS)
         self._rendered.pop(page.page_id, None)
         self._rendered[page.page_id] = rendered
         while len(self._rendered) > RENDERED_PAGES:
@@ -342,10 +354,9 @@ class SongPages:
             found = await self._fetch_cover(page.image_url)
         if found is None:
             return _text(404, "This song's cover is not available.")
-        body, content_type = found
-        return _cached_bytes(request, body, content_type, MEDIA_CACHE)
+        return _answer(request, found, MEDIA_CACHE)
 
-    async def _fetch_cover(self, url: str) -> tuple[bytes, str] | None:
+    async def _fetch_cover(self, url: str) -> TaggedBytes | None:
         assert self._media is not None
         with tempfile.TemporaryDirectory(prefix="encore-page-") as folder:
             download = Path(folder) / "cover"
@@ -355,9 +366,9 @@ class SongPages:
                 log.info("page cover not fetched: %s", refused.reason)
                 return None
             body = await asyncio.to_thread(download.read_bytes)
-        content_type = IMAGE_TYPES.get(sniff_image(body[:16]) or "", "image/jpeg")
-        self._covers.put(url, body, content_type)
-        return body, content_type
+        cover = TaggedBytes.of(body, image_type(body))
+        self._covers.put(url, cover)
+        return cover
 
     async def _waveform(self, request: web.Request) -> web.StreamResponse:
         page = await self._page(request)
@@ -368,9 +379,9 @@ class SongPages:
             picture = await self._picture(page)
             if picture is None:
                 return _text(404, "This song's waveform is not available.")
-            found = (picture, "image/png")
-            self._pictures.put(page.page_id, picture, "image/png")
-        return _cached_bytes(request, found[0], found[1], MEDIA_CACHE)
+            found = TaggedBytes.of(picture, "image/png")
+            self._pictures.put(page.page_id, found)
+        return _answer(request, found, MEDIA_CACHE)
 
     async def _picture(self, page: SongPage) -> bytes | None:
         if page.whole and page.timeline_json:
@@ -384,10 +395,10 @@ class SongPages:
             return await asyncio.to_thread(audio_picture, path)
 
     async def _stylesheet(self, request: web.Request) -> web.StreamResponse:
-        return _answer(request, *self._static["pages.css"], "text/css; charset=utf-8", STATIC_CACHE)
+        return _answer(request, self._static["pages.css"], STATIC_CACHE)
 
     async def _icon(self, request: web.Request) -> web.StreamResponse:
-        return _answer(request, *self._static["icon.svg"], "image/svg+xml", STATIC_CACHE)
+        return _answer(request, self._static["icon.svg"], STATIC_CACHE)
 
 
 def _part_count(timeline_json: str | None) -> int:
@@ -397,24 +408,20 @@ def _part_count(timeline_json: str | None) -> int:
 
 
 def _html(request: web.Request, html: str) -> web.StreamResponse:
-    return _cached_bytes(request, html.encode(), "text/html; charset=utf-8", PAGE_CACHE)
+    return _answer(request, _html_body(html), PAGE_CACHE)
 
 
-def _cached_bytes(request: web.Request, body: bytes, content_type: str, cache_control: str) -> web.StreamResponse:
-    return _answer(request, *_tagged(body), content_type, cache_control)
+def _html_body(html: str) -> TaggedBytes:
+    return TaggedBytes.of(html.encode(), "text/html; charset=utf-8")
 
 
-def _tagged(body: bytes) -> tuple[bytes, str]:
-    """`body` and its strong ETag (a hash of its bytes)."""
-    return body, hashlib.blake2b(body, digest_size=12).hexdigest()
-
-
-def _answer(request: web.Request, body: bytes, etag: str, content_type: str, cache_control: str) -> web.StreamResponse:
-    """`body` with its ETag; 304 when the client already holds it."""
-    if request.if_none_match and any(tag.value == etag for tag in request.if_none_match):
-        return web.Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": cache_control})
+def _answer(request: web.Request, item: TaggedBytes, cache_control: str) -> web.StreamResponse:
+    """`item` with its ETag; 304 when the client already holds it."""
+    etag = f'"{item.etag}"'
+    if request.if_none_match and any(tag.value == item.etag for tag in request.if_none_match):
+        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": cache_control})
     return web.Response(
-        body=body, headers={"Content-Type": content_type, "ETag": f'"{etag}"', "Cache-Control": cache_control}
+        body=item.body, headers={"Content-Type": item.content_type, "ETag": etag, "Cache-Control": cache_control}
     )
 
 
