@@ -119,9 +119,19 @@ async def check_discord(rest: DiscordRest, settings: Settings, info: DatabaseInf
     if settings.dev_guild_id and all(int(guild["id"]) != settings.dev_guild_id for guild in guilds):
         lines.append(Line(False, f"DEV_GUILD_ID={settings.dev_guild_id}: the bot is not in that server"))
     channels = info.results_channels if info and info.results_channels else {}
-    for guild in guilds:
-        lines.append(await check_guild(rest, bot_id, int(guild["id"]), channels.get(int(guild["id"]))))
-        lines += await check_voice_channels(rest, bot_id, int(guild["id"]))
+    for listed in guilds:
+        guild_id = int(listed["id"])
+        try:  # read once for both checks: each is a rate-limited call per server
+            guild = await rest.get(f"/guilds/{guild_id}")
+            member = await rest.get(f"/guilds/{guild_id}/members/{bot_id}")
+        except DiscordAnswer as answer:
+            lines.append(Line(False, f"server {guild_id}: Discord answered {answer} for its settings"))
+            continue
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            lines.append(Line(False, f"server {guild_id}: {connection_failure(error)}"))
+            continue
+        lines.append(await check_guild(rest, bot_id, guild, member, channels.get(guild_id)))
+        lines += await check_voice_channels(rest, bot_id, guild, member)
     return lines
 
 
@@ -142,11 +152,12 @@ def check_voice_libraries() -> Line:
     return Line(True, "voice: PyNaCl and davey (Discord's end-to-end encryption) are installed")
 
 
-async def check_voice_channels(rest: DiscordRest, bot_id: int, guild_id: int) -> list[Line]:
+async def check_voice_channels(
+    rest: DiscordRest, bot_id: int, guild: dict[str, Any], member: dict[str, Any]
+) -> list[Line]:
     """Voice and stage channels the bot can see but not connect or speak in: `/listen` would be refused there."""
+    guild_id = guild["id"]
     try:
-        guild = await rest.get(f"/guilds/{guild_id}")
-        member = await rest.get(f"/guilds/{guild_id}/members/{bot_id}")
         channels = await rest.get(f"/guilds/{guild_id}/channels")
     except DiscordAnswer as answer:
         return [Line(False, f"server {guild_id}: Discord answered {answer} for its voice channels")]
@@ -169,11 +180,12 @@ async def check_voice_channels(rest: DiscordRest, bot_id: int, guild_id: int) ->
     return lines
 
 
-async def check_guild(rest: DiscordRest, bot_id: int, guild_id: int, channel_id: int | None) -> Line:
+async def check_guild(
+    rest: DiscordRest, bot_id: int, guild: dict[str, Any], member: dict[str, Any], channel_id: int | None
+) -> Line:
     """Whether the bot can do its work where this server's results go, from its roles and the channel overwrites."""
+    guild_id = guild["id"]
     try:
-        guild = await rest.get(f"/guilds/{guild_id}")
-        member = await rest.get(f"/guilds/{guild_id}/members/{bot_id}")
         channel = await rest.get(f"/channels/{channel_id}") if channel_id else None
     except DiscordAnswer as answer:
         if channel_id and answer.code == 10003:

@@ -87,6 +87,8 @@ async def test_everything_works(tmp_path: Path) -> None:
     async with FakeDiscord(token=TOKEN) as discord, fast_sunoapi() as suno:
         code, lines = await check({**sunoapi_env(discord, suno, database), "DISCORD_TOKEN": TOKEN}, tmp_path)
     assert code == 0, "\n".join(lines)
+    read_once = (f"/guilds/{GUILD_ID}", f"/guilds/{GUILD_ID}/members/{BOT_ID}")  # once for both checks
+    assert [r.path for r in discord.requests if r.method == "GET" and r.path in read_once] == list(read_once)
     assert line(lines, "DISCORD_TOKEN").startswith(f"✅ DISCORD_TOKEN: logged in as Encore (id {BOT_ID})")
     invite = line(lines, "invite URL")
     assert f"client_id={BOT_ID}&scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}" in invite
