@@ -172,6 +172,8 @@ class WholeSongPost:
     reply_to: int | None
     built_by: str = ""
     """How the audio was made (frames copied, or re-encoded and why), for the post's footer."""
+    maker_names: tuple[str, ...] = ()
+    """The makers' names as the file's tags have them (looked up once), for the whole song's page."""
 
 
 class WholeSongEvents(Protocol):

@@ -217,13 +217,14 @@ class WholeSongs:
             raise WholeSongUnavailable("This song is not an extension of another, so it already is the whole song.")
         makers = list(dict.fromkeys(part.song.owner_id for part in parts if part.song and part.song.owner_id))
         limit = upload_limit or self._events.upload_limit(song.guild_id)
+        maker_names = await self._events.maker_names(song.guild_id, makers)
         with tempfile.TemporaryDirectory(prefix="encore-whole-") as folder:
             work = Path(folder)
             paths = [await self._part_audio(index, part, work) for index, part in enumerate(parts)]
             cover = await self._cover(song, work)
             tags = SongTags(
                 title=song.title or "Untitled",
-                artists=await self._events.maker_names(song.guild_id, makers),
+                artists=maker_names,
                 comment=f"The whole song of {len(parts)} parts, joined by Encore",
                 cover=cover,
             )
@@ -252,6 +253,7 @@ class WholeSongs:
                 bitrate=result.bitrate,
                 built_by=result.built_by,
                 makers=makers,
+                maker_names=tuple(maker_names),
                 channel_id=channel_id,
                 guild_id=song.guild_id,
                 reply_to=reply_to,

@@ -197,7 +197,7 @@ class WholeSongMessages:
                 whole=True,
                 guild_id=post.guild_id,
                 task_id=post.song.task_id,
-                makers=await member_names(self._client, post.guild_id, post.makers),
+                makers=post.maker_names,
                 model=None,
             )
         except Exception:
