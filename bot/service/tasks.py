@@ -179,10 +179,9 @@ class TaskService:
         """Apply an update `provider` (the first when None) pushed about one of its tasks; one for a task whose
         submission is being recorded right now waits for the record and is applied then. Unknown providers'
         updates are ignored."""
-        name = provider or self.provider.name
-        if name not in self.providers:
-            return False
-        return await self._once_recorded(name, lambda: self.pollers[name].apply_update(provider_task_id, result))
+        return await self._once_recorded(
+            provider, lambda name: self.pollers[name].apply_update(provider_task_id, result)
+        )
 
     async def poll_now(self, task_id: int, provider: str | None = None, *, said_finished: bool = False) -> bool:
         """Make Encore's task `task_id` at `provider` (the first when None) due for a poll now and wake its poll loop:
@@ -191,38 +190,40 @@ class TaskService:
         usual pace from then on, so an answer that lags the call is not left to the slow safety-net poll. A call
         for a submission being recorded right now waits for the record. False for a task that is not, or no
         longer, at the provider."""
-        name = provider or self.provider.name
-        if name not in self.providers:
-            return False
-        if not await self._once_recorded(name, lambda: self.pollers[name].poll_now(task_id, regularly=said_finished)):
-            return False
-        self._poll_wakeups[name].set()
-        return True
+
+        async def made_due(name: str) -> bool:
+            if not await self.pollers[name].poll_now(task_id, regularly=said_finished):
+                return False
+            self._poll_wakeups[name].set()
+            return True
+
+        return await self._once_recorded(provider, made_due)
 
     async def is_provider_task(self, task_id: int, provider_task_id: str, provider: str | None = None) -> bool:
         """Whether Encore's task `task_id` is `provider`'s (the first when None) `provider_task_id`: a per-task
         callback URL reports on its own task only. A submission being recorded right now is waited for."""
-        name = provider or self.provider.name
-        if name not in self.providers:
-            return False
 
-        async def matches() -> bool:
+        async def matches(name: str) -> bool:
             task = await self.store.get_task(task_id)
             return task is not None and task.provider == name and task.provider_task_id == provider_task_id
 
-        return await self._once_recorded(name, matches)
+        return await self._once_recorded(provider, matches)
 
-    async def _once_recorded(self, provider: str, attempt: Callable[[], Awaitable[bool]]) -> bool:
-        """`attempt`, and if it fails while a submission to `provider` is being recorded, once more after the
-        record: a provider can report on a task before Encore has written down its answer."""
-        if await attempt():
+    async def _once_recorded(self, provider: str | None, attempt: Callable[[str], Awaitable[bool]]) -> bool:
+        """`attempt` on `provider` (the first when None; False for one this service does not run), and if it fails
+        while a submission to it is being recorded, once more after the record: a provider can report on a task
+        before Encore has written down its answer."""
+        name = provider or self.provider.name
+        if name not in self.providers:
+            return False
+        if await attempt(name):
             return True
-        recording = self.submitters[provider].recording
+        recording = self.submitters[name].recording
         if not recording.locked():
             return False
         async with recording:
             pass
-        return await attempt()
+        return await attempt(name)
 
     def _wake_submitters(self) -> None:
         for wakeup in self._submit_wakeups.values():
