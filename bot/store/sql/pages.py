@@ -44,25 +44,20 @@ class PageQueries(SqlBackend):
         return [int(row["guild_id"]) for row in rows]
 
     async def set_pages_on(self, guild_id: int, on: bool) -> PageSettings:
-        await self._db.execute(
-            """
-            INSERT INTO page_settings (guild_id, pages_on, updated_at) VALUES ($1, $2, $3)
-            ON CONFLICT (guild_id) DO UPDATE SET pages_on = excluded.pages_on, updated_at = excluded.updated_at
-            """,
-            guild_id,
-            on,
-            time.time(),
-        )
-        return await self.page_settings(guild_id)
+        return await self._set_page_setting(guild_id, "pages_on", on)
 
     async def set_gallery(self, guild_id: int, gallery_id: str | None) -> PageSettings:
+        return await self._set_page_setting(guild_id, "gallery_id", gallery_id)
+
+    async def _set_page_setting(self, guild_id: int, column: str, value: bool | str | None) -> PageSettings:
+        """Set one of a server's page settings (`column`, one of ours, never input), and return them all."""
         await self._db.execute(
-            """
-            INSERT INTO page_settings (guild_id, gallery_id, updated_at) VALUES ($1, $2, $3)
-            ON CONFLICT (guild_id) DO UPDATE SET gallery_id = excluded.gallery_id, updated_at = excluded.updated_at
+            f"""
+            INSERT INTO page_settings (guild_id, {column}, updated_at) VALUES ($1, $2, $3)
+            ON CONFLICT (guild_id) DO UPDATE SET {column} = excluded.{column}, updated_at = excluded.updated_at
             """,
             guild_id,
-            gallery_id,
+            value,
             time.time(),
         )
         return await self.page_settings(guild_id)
