@@ -68,9 +68,8 @@ class Settings:
     """The bot's whole configuration. Secrets are kept out of `repr` so they never reach a log line."""
 
     discord_token: str = field(repr=False)
-    provider: ProviderName  # the first of `providers`: where new songs go while it is healthy
-    # Every configured provider, in the operator's order (SUNO_PROVIDERS); just `provider` when left empty.
-    providers: tuple[ProviderName, ...] = ()
+    # Every configured provider, in the operator's order (SUNO_PROVIDERS; the one with a key when left empty).
+    providers: tuple[ProviderName, ...]
     sunoapi_key: str = field(default="", repr=False)
     apiframe_key: str = field(default="", repr=False)
     sunoapi_org_key: str = field(default="", repr=False)
@@ -118,11 +117,10 @@ class Settings:
     provider_failures_before_cooldown: int = 3
     provider_cooldown: float = 60.0
 
-    def __post_init__(self) -> None:
-        if not self.providers:
-            object.__setattr__(self, "providers", (self.provider,))
-        if self.providers[0] != self.provider:
-            raise ValueError("`provider` must be the first of `providers`")
+    @property
+    def provider(self) -> ProviderName:
+        """The first provider: where new songs go while it is healthy."""
+        return self.providers[0]
 
     @property
     def media_origins(self) -> frozenset[Origin]:
@@ -194,7 +192,6 @@ class Settings:
             raise ConfigError("WEB_MAX_CONNECTIONS", "must be at least 1")
         return cls(
             discord_token=reader.required("DISCORD_TOKEN"),
-            provider=providers[0],
             providers=providers,
             sunoapi_key=keys["sunoapi"],
             apiframe_key=keys["apiframe"],
