@@ -26,6 +26,7 @@ from bot.store.sqlite import SqliteStore
 from bot.web.pages import SongPages
 from bot.web.pages.guard import AddressLimiter
 from tests.support.audio import make_tone_mp3
+from tests.support.songs import make_songs
 
 GUILD = 310_000_000_000_000_031
 MEMBER = 110_000_000_000_000_011  # a user id: it must never appear on a page
@@ -93,13 +94,7 @@ def cover_png() -> bytes:
 
 async def _song(store: SqliteStore, request: GenerateRequest | ExtendRequest, clip: Clip) -> int:
     requester = Requester(user_id=MEMBER, channel_id=21, guild_id=GUILD)
-    task = await store.create_task(requester, "sunoapi", request, dedupe_seconds=0)
-    assert task is not None
-    assert await store.mark_submitted(task.id, f"provider-{task.id}", next_poll_at=0)
-    task = await store.get_task(task.id)
-    assert task is not None
-    await store.mark_succeeded(task, [clip])
-    return task.id
+    return await make_songs(store, requester, request, clip, provider="sunoapi")
 
 
 @contextlib.asynccontextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.domain.models import Clip, ExtendRequest, GenerateRequest, Requester
 from bot.domain.pages import LineageEntry
 from bot.store import Store
+from tests.support.songs import make_songs
 
 GUILD = 31
 ALICE = Requester(user_id=11, channel_id=21, guild_id=GUILD)
@@ -18,13 +19,8 @@ OTHER = "aaaaaaaa-0000-4000-8000-000000000004"
 async def song_of(
     store: Store, request: GenerateRequest | ExtendRequest, clip: str, title: str, requester: Requester = ALICE
 ) -> int:
-    task = await store.create_task(requester, "sunoapi", request, dedupe_seconds=0)
-    assert task is not None
-    assert await store.mark_submitted(task.id, f"provider-{task.id}", next_poll_at=0)
-    task = await store.get_task(task.id)
-    assert task is not None
-    await store.mark_succeeded(task, [Clip(clip, f"https://cdn.example/{clip}.mp3", None, title, 60.0)])
-    return task.id
+    made = Clip(clip, f"https://cdn.example/{clip}.mp3", None, title, 60.0)
+    return await make_songs(store, requester, request, made, provider="sunoapi")
 
 
 async def published(store: Store, clip: str, task_id: int, page_id: str, *, message_id: int = 500) -> str:
