@@ -25,6 +25,7 @@ from bot.service.pages import PagePublisher
 from bot.store.sqlite import SqliteStore
 from bot.web.pages import SongPages
 from bot.web.pages.guard import AddressLimiter
+from tests.fakes.cdn import FakeSunoCdn
 from tests.support.audio import make_tone_mp3
 from tests.support.songs import make_songs
 
@@ -37,41 +38,11 @@ ROOT_SECONDS, CHILD_SECONDS, CONTINUE_AT = 12.0, 10.0, 8.0
 PUBLIC_URL = "https://encore.example"
 
 
-class FakeMediaHost:
-    """The provider's CDN for covers and audio: registered files by name; `requests` lists the paths asked for."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, tuple[bytes, str]] = {}
-        self.requests: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/{name}", self._serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _serve(self, request: web.Request) -> web.Response:
-        self.requests.append(request.path)
-        found = self.files.get(request.match_info["name"])
-        if found is None:
-            return web.Response(status=404, text="not found")
-        return web.Response(body=found[0], content_type=found[1])
-
-
 @dataclass
 class PublishedSite:
     base_url: str
     store: SqliteStore
-    media_host: FakeMediaHost
+    media_host: FakeSunoCdn  # the provider's CDN for covers and audio
     cache: AudioCache
     song_page: str  # the extension (hostile title), its audio cached
     root_page: str  # the song it extends, its audio only at the provider
@@ -110,7 +81,7 @@ async def published_site(
     """Two songs (a new one and its extension, by default with a hostile title) and the extension's whole song,
     each with its page, in a server whose pages are on."""
     store = await SqliteStore.open(folder / "encore.db")
-    media_host = FakeMediaHost()
+    media_host = FakeSunoCdn()
     await media_host.start()
     runner: web.AppRunner | None = None
     media = MediaFetcher([parse_origin(media_host.base_url)])
