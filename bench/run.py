@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.procfs import proc_status_kb
 from bot.domain.models import ExtendRequest, Requester
 from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import DISCORD_TOKEN, PROVIDER_KEY, free_port, running_bot, settings_for, webhook_env
@@ -351,14 +352,6 @@ def bot_env(discord: FakeDiscord, database: Path, provider_env: dict[str, str]) 
         "LOG_LEVEL": "INFO",
         **provider_env,
     }
-
-
-def proc_status_kb(pid: int, field: str) -> int:
-    """A `kB` line of /proc/<pid>/status (VmRSS: now, VmHWM: peak)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def start_bot_process(

@@ -34,6 +34,7 @@ from typing import Any
 import discord
 import yarl
 
+from bench.procfs import proc_status_kb
 from bot.__main__ import set_start_up_objects_aside
 from bot.audio.opus import OpusSong, encode_opus
 from bot.ui.voice import OpusPacketSource
@@ -49,10 +50,7 @@ UNDERRUN_GAP = 0.06
 
 def rss_bytes() -> int:
     """This process's resident memory now (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    return proc_status_kb("self", "VmRSS") * 1024
 
 
 def cpu_seconds() -> float:

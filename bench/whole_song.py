@@ -44,6 +44,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from bench.procfs import proc_status_kb
 from bot.audio import framecopy
 from bot.audio.join import join
 from bot.audio.stitch import (
@@ -387,10 +388,7 @@ def _run_child(method: str, work: Path, cuts: tuple[float, float]) -> tuple[dict
 def _own_rss_mb() -> float:
     """This process's peak RSS in MB, since its exec: `VmHWM` (getrusage's maxrss also counts the parent's pages
     the child held between fork and exec, so every child would show the bench's own size)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (proc_status_kb("self", "VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
 def _env() -> dict[str, str]:
