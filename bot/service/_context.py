@@ -66,9 +66,13 @@ class StageContext:
 
     `owner` names this process in the leases it takes for `lease` seconds; `working` is the set of tasks whose
     lease it is using right now, the ones it renews. `providers` are every configured provider in the operator's
-    order, with their `health`; `provider` and `poll_policy` are those of one provider's submit and poll loops
-    (`lane`), the first provider's elsewhere.
+    order, with their `health`. A `lane` is the context of one provider's submit and poll loops: only it has a
+    `provider` and a `poll_policy`.
     """
+
+    provider: Provider
+    # Learns how long tasks take; with webhooks (`webhook_interval` set) polling is only a safety net.
+    poll_policy: PollPolicy
 
     def __init__(
         self,
@@ -77,7 +81,6 @@ class StageContext:
         events: TaskEvents,
         *,
         poll_interval: float,
-        poll_policy: PollPolicy,
         owner: str,
         lease: float,
         metrics: Metrics,
@@ -85,13 +88,10 @@ class StageContext:
     ) -> None:
         self.store = store
         self.providers = providers
-        self.provider = next(iter(providers.values()))
         self.health = health
         self.events = events
         self.metrics = metrics
         self.poll_interval = poll_interval
-        # Learns how long tasks take; with webhooks (`webhook_interval` set) polling is only a safety net.
-        self.poll_policy = poll_policy
         self.owner = owner
         self.lease = lease
         self.working: set[int] = set()

@@ -89,7 +89,6 @@ class TaskService:
             self.providers,
             events,
             poll_interval=poll_interval,
-            poll_policy=PollPolicy(poll_interval, self.provider.poll_budget, webhook_poll_interval),
             owner=owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
             lease=lease_seconds,
             metrics=metrics,
